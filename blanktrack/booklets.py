@@ -1,0 +1,110 @@
+"""Booklet-level state: what the allocations hold and what the invoices used, 50 numbers a row.
+
+An allocation is whole booklets of 50 numbers, so the whole period fits in one row per booklet
+with a 50-bit mask per fact (allocated, used, voided, …). The invoices are reduced to those masks by
+a single hash group-by: no sort of the invoices and no Python loop over their rows. Only a booklet
+that is partly used is ever expanded to single numbers.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from .frames import BOOKLET_SIZE
+from .period import Period, period_index, period_index_expr
+
+LIVE_STATUSES = ("issued", "cancelled")  # a cancelled (作廢) invoice was issued: its number is used
+FULL_MASK = (1 << BOOKLET_SIZE) - 1
+
+
+def bit(expr: pl.Expr) -> pl.Expr:
+    """2**expr as an unsigned 64-bit mask."""
+    return pl.lit(2, dtype=pl.UInt64).pow(expr.cast(pl.UInt64))
+
+
+def mask_between(lo: pl.Expr, hi: pl.Expr) -> pl.Expr:
+    """Mask with bits lo..hi set (0 ≤ lo ≤ hi ≤ 49)."""
+    return bit(hi + 1) - bit(lo)
+
+
+def highest_bit(mask: pl.Expr) -> pl.Expr:
+    return 63 - mask.bitwise_leading_zeros().cast(pl.Int64)
+
+
+def lowest_bit(mask: pl.Expr) -> pl.Expr:
+    return mask.bitwise_trailing_zeros().cast(pl.Int64)
+
+
+def prepare_allocations(allocations: pl.DataFrame) -> pl.DataFrame:
+    """Add an allocation id and integer begin/end; identical rows are counted once."""
+    keys = [c for c in allocations.columns if c not in ("source", "line")]
+    return (
+        allocations.unique(subset=keys, keep="first", maintain_order=True)
+        .with_row_index("alloc_id")
+        .with_columns(
+            begin=pl.col("begin_no").cast(pl.Int64),
+            end=pl.col("end_no").cast(pl.Int64),
+        )
+    )
+
+
+def allocation_booklets(prepared: pl.DataFrame) -> pl.DataFrame:
+    """One row per (allocation, booklet) with the mask of the allocation's numbers in it."""
+    return (
+        prepared.select(
+            "alloc_id", "ban", "track", "begin", "end",
+            booklet=pl.int_ranges(
+                pl.col("begin") // BOOKLET_SIZE, pl.col("end") // BOOKLET_SIZE + 1
+            ),
+        )
+        .explode("booklet")
+        .with_columns(base=pl.col("booklet") * BOOKLET_SIZE)
+        .with_columns(
+            alloc_mask=mask_between(
+                pl.max_horizontal(pl.col("begin"), pl.col("base")) - pl.col("base"),
+                pl.min_horizontal(pl.col("end"), pl.col("base") + BOOKLET_SIZE - 1)
+                - pl.col("base"),
+            )
+        )
+        .select("alloc_id", "ban", "track", "booklet", "alloc_mask")
+    )
+
+
+def invoice_usage(invoices: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+    """Per (seller BAN, track, booklet, machine): masks of the numbers used and how.
+
+    Only invoices dated in the period or an adjacent one can use its numbers (spec §3); farther
+    dates belong to an earlier or later allocation of the same letters.
+    """
+    p = period_index(period)
+    number = pl.col("number").cast(pl.Int64)
+    lf = invoices.with_columns(
+        booklet=number // BOOKLET_SIZE,
+        b=bit(number % BOOKLET_SIZE),
+        offset=period_index_expr("invoice_date") - p,
+    ).filter(pl.col("offset").abs() <= 1)
+
+    def masked(cond: pl.Expr) -> pl.Expr:
+        return pl.col("b").filter(cond).bitwise_or().fill_null(0)
+
+    live = pl.col("status").is_in(LIVE_STATUSES)
+    return lf.group_by("seller_ban", "track", "booklet", "machine").agg(
+        used_mask=pl.col("b").bitwise_or(),
+        in_period_mask=masked(pl.col("offset") == 0),
+        adjacent_mask=masked(pl.col("offset") != 0),
+        live_mask=masked(live),
+        void_mask=masked(pl.col("status") == "voided"),
+        failed_mask=masked(pl.col("upload_status") == "failed"),
+        live_rows=live.sum().cast(pl.Int64),
+    )
+
+
+def booklet_usage(usage_by_machine: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
+    """The machine-level masks folded to one row per (seller BAN, track, booklet)."""
+    masks = ["used_mask", "in_period_mask", "adjacent_mask", "live_mask", "void_mask",
+             "failed_mask"]
+    return (
+        usage_by_machine.lazy()
+        .group_by("seller_ban", "track", "booklet")
+        .agg(*[pl.col(m).bitwise_or() for m in masks], pl.col("live_rows").sum())
+    )

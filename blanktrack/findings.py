@@ -1,0 +1,221 @@
+"""Findings (spec §4): everything a person should look at before the blanks go to the MOF."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from .blanks import number_str
+from .frames import FINDING_SCHEMA, SEVERITY_RANK, empty
+from .period import Period, deadline_status
+
+# The catalogue: code → (severity, what it means). Severities follow the spec; `--strict` fails a
+# run on any 'error'.
+CATALOGUE: dict[str, tuple[str, str]] = {
+    "outside-allocation": ("error", "invoice dated in the period whose number is in no allocation of its BAN"),
+    "duplicate-number": ("error", "the same number issued twice"),
+    "void-not-reissued": ("warning", "a voided (註銷) number with no later issue"),
+    "skipped-number": ("warning", "blank numbers below the highest number used in the same segment (跳號)"),
+    "dated-outside-period": ("warning", "invoice on this period's numbers dated in an adjacent period"),
+    "allocation-misaligned": ("warning", "allocation not made of whole booklets of 50"),
+    "allocation-overlap": ("error", "two allocations of the period share numbers"),
+    "upload-failed": ("error", "invoice not accepted by the MOF"),
+    "late-report": ("warning", "report produced after day 10 of the next period"),
+    "reported-elsewhere": ("info", "blank numbers another system reports (left out of these exports)"),
+}
+
+
+def _frame(df: pl.DataFrame, code: str, message: pl.Expr, severity: str | None = None,
+           **columns: pl.Expr) -> pl.DataFrame:
+    """Shape rows of `df` into the findings schema."""
+    sev = severity or CATALOGUE[code][0]
+    exprs = {name: pl.lit(None, dtype=dtype) for name, dtype in FINDING_SCHEMA.items()}
+    exprs.update(
+        severity=pl.lit(sev), code=pl.lit(code), message=message,
+    )
+    for name in ("period", "ban", "invoice_type", "track", "begin_no", "end_no", "machine"):
+        if name in df.columns:
+            exprs[name] = pl.col(name)
+    exprs.update(columns)
+    return df.select(**exprs).cast(FINDING_SCHEMA)  # type: ignore[arg-type]
+
+
+def _where(src: str = "source", line: str = "line") -> pl.Expr:
+    return pl.format("{}:{}", pl.col(src), pl.col(line))
+
+
+def allocation_findings(allocations: pl.DataFrame) -> list[pl.DataFrame]:
+    """Misaligned and overlapping allocations (`allocations` as prepared, with begin/end ints)."""
+    mis = allocations.filter(
+        (pl.col("begin") % 50 != 0) | (pl.col("end") % 50 != 49)
+    )
+    misaligned = _frame(
+        mis, "allocation-misaligned",
+        pl.format(
+            "Allocation {} {}–{} ({} numbers, {}) is not whole booklets of 50: an allocation "
+            "begins at …00 or …50 and ends at …49 or …99. Check the allocation file against the "
+            "MOF download.",
+            pl.col("track"), pl.col("begin_no"), pl.col("end_no"),
+            pl.col("end") - pl.col("begin") + 1, _where(),
+        ),
+    )
+    a = allocations.select("alloc_id", "period", "ban", "invoice_type", "track", "begin", "end",
+                           "begin_no", "end_no", "source", "line")
+    pairs = (
+        a.join(a, on="track", suffix="_b")
+        .filter(
+            (pl.col("alloc_id") < pl.col("alloc_id_b"))
+            & (pl.col("begin") <= pl.col("end_b"))
+            & (pl.col("begin_b") <= pl.col("end"))
+        )
+        .with_columns(
+            begin_no=number_str(pl.max_horizontal("begin", "begin_b")),
+            end_no=number_str(pl.min_horizontal("end", "end_b")),
+        )
+    )
+    overlap = _frame(
+        pairs, "allocation-overlap",
+        pl.format(
+            "Allocations {} {}–{} (BAN {}, {}) and {}–{} (BAN {}, {}) share numbers {}–{}: "
+            "a number can be allocated only once. Remove the duplicate or wrong allocation row.",
+            pl.col("track"), number_str(pl.col("begin")), number_str(pl.col("end")),
+            pl.col("ban"), _where(), number_str(pl.col("begin_b")), number_str(pl.col("end_b")),
+            pl.col("ban_b"), _where("source_b", "line_b"), pl.col("begin_no"), pl.col("end_no"),
+        ),
+    )
+    return [misaligned, overlap]
+
+
+def invoice_findings(detail: pl.DataFrame, period: Period) -> list[pl.DataFrame]:
+    """Findings about single invoices. `detail` holds the few invoices of the booklets that need
+    a closer look, with `in_allocation`, `invoice_type`, `offset` (period offset) and `ban`."""
+    inv = pl.col("invoice_number")
+    date = pl.col("invoice_date").dt.to_string("%Y-%m-%d")
+    detail = detail.with_columns(begin_no=pl.col("number"), end_no=pl.col("number"),
+                                 period=pl.lit(period.code))
+    outside = _frame(
+        detail.filter((pl.col("offset") == 0) & ~pl.col("in_allocation")),
+        "outside-allocation",
+        pl.format(
+            "Invoice {} dated {} ({}) is in no allocation of BAN {} for period {}: a wrong "
+            "track, another period's track or another BAN's numbers. Correct the invoice or add "
+            "the missing allocation file.",
+            inv, date, _where(), pl.col("ban"), pl.lit(period.code),
+        ),
+    )
+    adjacent = _frame(
+        detail.filter((pl.col("offset") != 0) & pl.col("in_allocation")),
+        "dated-outside-period",
+        pl.format(
+            "Invoice {} is dated {}, in period {}, but its number belongs to the allocation of "
+            "{}: it counts as used. Check the till's clock and the period the invoice was "
+            "declared in ({}).",
+            inv, date, pl.col("invoice_period"), pl.lit(period.code), _where(),
+        ),
+    )
+    failed = _frame(
+        detail.filter((pl.col("upload_status") == "failed")
+                      & (pl.col("in_allocation") | (pl.col("offset") == 0))),
+        "upload-failed",
+        pl.format(
+            "Invoice {} dated {} ({}) was not accepted by the MOF: it stays issued and is not "
+            "reported blank. Re-upload it before the blank report.",
+            inv, date, _where(),
+        ),
+    )
+    per_number = (
+        detail.filter(pl.col("in_allocation"))
+        .group_by("ban", "invoice_type", "track", "number")
+        .agg(
+            live=pl.col("status").is_in(["issued", "cancelled"]).sum(),
+            voided=(pl.col("status") == "voided").sum(),
+            rows=pl.len(),
+            where=pl.concat_str(
+                pl.col("source") + ":" + pl.col("line").cast(pl.String)
+                + " (" + pl.col("status") + ", "
+                + pl.col("invoice_date").dt.to_string("%Y-%m-%d") + ")",
+                separator="; ",
+            ).sort(),
+            invoice_number=pl.col("invoice_number").first(),
+        )
+        .with_columns(begin_no=pl.col("number"), end_no=pl.col("number"),
+                      period=pl.lit(period.code))
+    )
+    duplicate = _frame(
+        per_number.filter(pl.col("live") >= 2), "duplicate-number",
+        pl.format(
+            "{} was issued {} times — {}. One number may be issued once; a correction must void "
+            "(註銷) the first invoice before the re-issue. Find out which invoice is real.",
+            inv, pl.col("live"), pl.col("where"),
+        ),
+    )
+    void = _frame(
+        per_number.filter((pl.col("voided") >= 1) & (pl.col("live") == 0)), "void-not-reissued",
+        pl.format(
+            "{} was voided (註銷) and never re-issued — {}. The number counts as used and is not "
+            "reported blank; check that the corrected invoice was issued.",
+            inv, pl.col("where"),
+        ),
+    )
+    return [outside, adjacent, failed, duplicate, void]
+
+
+def skipped_findings(skipped: pl.DataFrame) -> pl.DataFrame:
+    count = pl.col("end") - pl.col("begin") + 1
+    who = pl.when(pl.col("machine").is_null()).then(pl.lit("the allocation")).otherwise(
+        pl.format("till {}", pl.col("machine"))
+    )
+    return _frame(
+        skipped.with_columns(begin_no=number_str(pl.col("begin")),
+                             end_no=number_str(pl.col("end"))),
+        "skipped-number",
+        pl.format(
+            "{}{}–{}{} ({} number(s)) were never issued although {} issued up to {}{} (跳號). "
+            "They are reported blank; confirm they were not issued on paper or another system.",
+            pl.col("track"), pl.col("begin_no"), pl.col("track"), pl.col("end_no"), count, who,
+            pl.col("track"), number_str(pl.col("highest_used")),
+        ),
+    )
+
+
+def reported_elsewhere_findings(ranges: pl.DataFrame) -> pl.DataFrame:
+    elsewhere = (
+        ranges.filter(pl.col("reported_by").is_not_null())
+        .group_by("period", "ban", "invoice_type", "track", "reported_by")
+        .agg(pl.col("count").sum(), pl.col("begin_no").min(), pl.col("end_no").max())
+    )
+    return _frame(
+        elsewhere, "reported-elsewhere",
+        pl.format(
+            "{} blank number(s) of track {} between {} and {} are reported by {}: left out of "
+            "these exports so the two uploads do not overwrite each other.",
+            pl.col("count"), pl.col("track"), pl.col("begin_no"), pl.col("end_no"),
+            pl.col("reported_by"),
+        ),
+    )
+
+
+def late_report_findings(period: Period, report_date: dt.date) -> pl.DataFrame:
+    status = deadline_status(period, report_date)
+    if status.state == "open" and status.report_date < status.window_end:
+        return empty(FINDING_SCHEMA)
+    severity = "warning" if status.state == "late" else "info"
+    return _frame(
+        pl.DataFrame({"period": [period.code]}), "late-report",
+        pl.lit(status.sentence), severity=severity,
+    )
+
+
+def collect(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """All findings, most severe first, in a stable order."""
+    frames = [p for p in parts if not p.is_empty()]
+    if not frames:
+        return empty(FINDING_SCHEMA)
+    return (
+        pl.concat(frames)
+        .with_columns(rank=pl.col("severity").replace_strict(SEVERITY_RANK, return_dtype=pl.Int8))
+        .sort(["rank", "code", "ban", "invoice_type", "track", "begin_no", "machine", "message"],
+              nulls_last=True)
+        .drop("rank")
+    )

@@ -1,0 +1,177 @@
+"""The blank rule against a plain set-based model, plus the cases the spec names."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+from factories import allocations, invoices
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from blanktrack.blanks import blank_ranges, booklet_state
+from blanktrack.booklets import (
+    allocation_booklets,
+    booklet_usage,
+    invoice_usage,
+    prepare_allocations,
+)
+from blanktrack.period import Period
+
+P = Period.parse("11302")
+
+
+def compute(alloc: pl.DataFrame, inv: pl.LazyFrame, split: str = "none") -> pl.DataFrame:
+    prepared = prepare_allocations(alloc)
+    usage = booklet_usage(invoice_usage(inv, P).collect()).collect()
+    state = booklet_state(allocation_booklets(prepared), usage)
+    return blank_ranges(state, prepared, split)  # type: ignore[arg-type]
+
+
+def numbers_of(ranges: pl.DataFrame) -> list[int]:
+    out: list[int] = []
+    for b, e in ranges.select("begin_no", "end_no").iter_rows():
+        out.extend(range(int(b), int(e) + 1))
+    return out
+
+
+def test_mof_example_tail() -> None:
+    alloc = allocations([{"ban": "53567686", "track": "MB", "begin": 2034200, "end": 2034299,
+                          "period": "11302"}])
+    inv = invoices([{"track": "MB", "number": n} for n in range(2034200, 2034268)])
+    r = compute(alloc, inv)
+    assert r.select("ban", "invoice_type", "track", "begin_no", "end_no", "count").rows() == [
+        ("53567686", "07", "MB", "02034268", "02034299", 32)
+    ]
+
+
+def test_skipped_numbers_in_the_middle_are_blank() -> None:
+    alloc = allocations([{"begin": 0, "end": 99}])
+    used = [n for n in range(0, 60) if n not in (10, 11, 40)]
+    r = compute(alloc, invoices([{"number": n} for n in used]))
+    assert r.select("begin_no", "end_no").rows() == [
+        ("00000010", "00000011"), ("00000040", "00000040"), ("00000060", "00000099")]
+
+
+def test_cancelled_and_voided_numbers_are_used() -> None:
+    alloc = allocations([{"begin": 0, "end": 49}])
+    inv = invoices([{"number": 0, "status": "cancelled"}, {"number": 1, "status": "voided"},
+                    {"number": 2, "status": "voided"}, {"number": 2, "status": "issued"}])
+    assert compute(alloc, inv).select("begin_no", "end_no").rows() == [("00000003", "00000049")]
+
+
+def test_wholly_unused_allocation_reported_in_full() -> None:
+    alloc = allocations([{"begin": 1000, "end": 1499}])
+    r = compute(alloc, invoices([]))
+    assert r.select("begin_no", "end_no", "count").rows() == [("00001000", "00001499", 500)]
+
+
+def test_fully_used_track_gives_no_row() -> None:
+    alloc = allocations([{"begin": 0, "end": 49}])
+    assert compute(alloc, invoices([{"number": n} for n in range(50)])).is_empty()
+
+
+def test_adjacent_allocations_merge_unless_split() -> None:
+    alloc = allocations([{"begin": 0, "end": 99}, {"begin": 100, "end": 199}])
+    inv = invoices([{"number": n} for n in range(0, 80)])
+    assert compute(alloc, inv).select("begin_no", "end_no").rows() == [("00000080", "00000199")]
+    assert compute(alloc, inv, "allocation").select("begin_no", "end_no").rows() == [
+        ("00000080", "00000099"), ("00000100", "00000199")]
+    assert compute(alloc, inv, "booklet").select("begin_no", "end_no").rows() == [
+        ("00000080", "00000099"), ("00000100", "00000149"), ("00000150", "00000199")]
+
+
+def test_dates_far_from_the_period_do_not_use_numbers() -> None:
+    alloc = allocations([{"begin": 0, "end": 49}])
+    inv = invoices([
+        {"number": 0, "date": dt.date(2023, 12, 31)},  # adjacent period: used
+        {"number": 1, "date": dt.date(2024, 3, 1)},  # adjacent period: used
+        {"number": 2, "date": dt.date(2024, 5, 1)},  # two periods later: not this allocation
+    ])
+    assert compute(alloc, inv).select("begin_no", "end_no").rows() == [("00000002", "00000049")]
+
+
+def test_another_bans_invoice_does_not_use_the_number() -> None:
+    alloc = allocations([{"ban": "53567686", "begin": 0, "end": 49}])
+    inv = invoices([{"ban": "04595257", "number": 0}])
+    assert compute(alloc, inv).select("begin_no").rows() == [("00000000",)]
+
+
+def test_misaligned_allocations_are_computed_exactly() -> None:
+    alloc = allocations([{"begin": 10, "end": 30}, {"begin": 31, "end": 77}])
+    inv = invoices([{"number": 31}])
+    assert compute(alloc, inv).select("begin_no", "end_no").rows() == [
+        ("00000010", "00000030"), ("00000032", "00000077")]
+
+
+def test_unknown_split_is_refused() -> None:
+    with pytest.raises(ValueError, match="split must be one of"):
+        compute(allocations([{"begin": 0, "end": 49}]), invoices([]), "track")
+
+
+# --- properties against a set-based model -------------------------------------------------
+
+TRACKS = ("AB", "CD")
+
+
+@st.composite
+def periods(draw: st.DrawFn) -> tuple[list[dict], list[dict]]:
+    """A few non-overlapping allocations per track in a small number space, and usage."""
+    allocs: list[dict] = []
+    for track in TRACKS:
+        edges = sorted(draw(st.sets(st.integers(0, 400), min_size=0, max_size=8)))
+        # pair up consecutive edges into disjoint ranges, sometimes booklet-aligned
+        for b, e in zip(edges[::2], edges[1::2], strict=False):
+            if draw(st.booleans()):
+                b, e = b // 50 * 50, e // 50 * 50 + 49
+            if allocs and allocs[-1]["track"] == track and b <= allocs[-1]["end"]:
+                continue
+            allocs.append({"track": track, "begin": b, "end": e,
+                           "invoice_type": draw(st.sampled_from(["07", "08"]))
+                           if not any(a["track"] == track for a in allocs) else
+                           next(a["invoice_type"] for a in allocs if a["track"] == track)})
+    used = draw(st.lists(st.tuples(st.sampled_from(TRACKS), st.integers(0, 460),
+                                   st.sampled_from(["issued", "cancelled", "voided"])),
+                         max_size=120))
+    inv = [{"track": t, "number": n, "status": s} for t, n, s in used]
+    return allocs, inv
+
+
+@settings(max_examples=150, deadline=None)
+@given(periods(), st.sampled_from(["none", "allocation", "booklet"]))
+def test_blank_matches_set_model(case: tuple[list[dict], list[dict]], split: str) -> None:
+    allocs, inv = case
+    result = compute(allocations(allocs), invoices(inv), split)
+    for track in TRACKS:
+        allocated = {n for a in allocs if a["track"] == track
+                     for n in range(a["begin"], a["end"] + 1)}
+        used = {i["number"] for i in inv if i["track"] == track}
+        rows = result.filter(pl.col("track") == track)
+        blank = numbers_of(rows)
+        # blank ∪ used = allocated, disjoint, no number twice
+        assert len(blank) == len(set(blank))
+        assert set(blank) == allocated - used
+        assert set(blank).isdisjoint(used)
+        # runs are inside allocations, maximal (unless cut where the split says) and sorted
+        spans = [(int(b), int(e)) for b, e in rows.select("begin_no", "end_no").iter_rows()]
+        assert spans == sorted(spans)
+        for (_, e1), (b2, _) in zip(spans, spans[1:], strict=False):
+            if split == "none":
+                assert b2 > e1 + 1, "adjacent blank runs must be merged"
+            elif split == "booklet" and b2 == e1 + 1:
+                assert b2 % 50 == 0 or any(a["begin"] == b2 for a in allocs
+                                           if a["track"] == track)
+            elif split == "allocation" and b2 == e1 + 1:
+                assert any(a["begin"] == b2 for a in allocs if a["track"] == track)
+        assert all(r["count"] == int(r["end_no"]) - int(r["begin_no"]) + 1
+                   for r in rows.iter_rows(named=True))
+
+
+@settings(max_examples=40, deadline=None)
+@given(periods())
+def test_output_is_deterministic_under_input_order(case: tuple[list[dict], list[dict]]) -> None:
+    allocs, inv = case
+    first = compute(allocations(allocs), invoices(inv))
+    second = compute(allocations(list(reversed(allocs))), invoices(list(reversed(inv))))
+    assert first.write_csv() == second.write_csv()
