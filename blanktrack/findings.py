@@ -131,13 +131,13 @@ def invoice_findings(detail: pl.DataFrame, period: Period) -> list[pl.DataFrame]
             live=pl.col("status").is_in(["issued", "cancelled"]).sum(),
             voided=(pl.col("status") == "voided").sum(),
             rows=pl.len(),
-            where=pl.concat_str(
+            where=(
                 pl.col("source") + ":" + pl.col("line").cast(pl.String)
                 + " (" + pl.col("status") + ", "
-                + pl.col("invoice_date").dt.to_string("%Y-%m-%d") + ")",
-                separator="; ",
-            ).sort(),
+                + pl.col("invoice_date").dt.to_string("%Y-%m-%d") + ")"
+            ).sort().str.join("; "),
             invoice_number=pl.col("invoice_number").first(),
+            machine=pl.col("machine").drop_nulls().unique().sort().str.join(", "),
         )
         .with_columns(begin_no=pl.col("number"), end_no=pl.col("number"),
                       period=pl.lit(period.code))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -53,8 +53,12 @@ class Reconciliation:
     findings: pl.DataFrame
     summary: pl.DataFrame
     issuing: pl.DataFrame  # invoices per seller BAN, machine and day (for charts)
-    invoice_rows: int
-    notes: list[str] = field(default_factory=list)
+    rows_by_source: dict[str, int]  # rows read from each input file
+
+    @property
+    def invoice_rows(self) -> int:
+        paths = {f.path for f in self.inputs if f.role == "invoices"}
+        return sum(n for p, n in self.rows_by_source.items() if p in paths)
 
     @property
     def error_count(self) -> int:
@@ -118,9 +122,8 @@ def reconcile(
     report_date = report_date or dt.date.today()
     inputs = _describe(allocation_paths, "allocations") + _describe(invoice_paths, "invoices")
 
-    allocations = prepare_allocations(
-        _scope(load_allocations(allocation_paths), period, ban, allocation_paths)
-    )
+    allocations_all = load_allocations(allocation_paths)
+    allocations = prepare_allocations(_scope(allocations_all, period, ban, allocation_paths))
     invoices = load_invoices(invoice_paths)
     if ban is not None:
         invoices = invoices.filter(pl.col("seller_ban").is_in(allocations["ban"].unique()))
@@ -132,7 +135,7 @@ def reconcile(
         .group_by("seller_ban", "machine", "invoice_date")
         .agg(invoices=pl.len())
     )
-    count_q = invoices.select(pl.len())
+    count_q = invoices.group_by("source").agg(rows=pl.len())
     by_machine, issuing, counted = pl.collect_all([by_machine_q, issuing_q, count_q])
     usage = booklet_usage(by_machine).collect()
 
@@ -153,7 +156,10 @@ def reconcile(
         allocations=allocations, booklets=state, blank_ranges=ranges, skipped=skipped,
         findings=findings, summary=_summary(state, allocations, skipped),
         issuing=issuing.sort("seller_ban", "machine", "invoice_date", nulls_last=True),
-        invoice_rows=int(counted.item()),
+        rows_by_source={
+            **dict(allocations_all.group_by("source").agg(pl.len()).iter_rows()),
+            **dict(counted.iter_rows()),
+        },
     )
 
 

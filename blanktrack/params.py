@@ -1,0 +1,193 @@
+"""Parameter files of period runs (params/*.yaml), validated before anything runs.
+
+YAML quietly turns unquoted IDs into numbers (`ban: 01234567` is octal 342391, `0012` becomes 10),
+so IDs are read from the file's own text and an ID YAML would change is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .ban import is_valid_ban
+from .blanks import SPLITS, Split
+from .errors import InputError, Problem
+from .period import Period
+
+DEFAULT_NOTEBOOK = "notebooks/reconcile.ipynb"
+DEFAULT_TIMEOUT = 600  # seconds per notebook cell
+
+# name → (required, expected python type(s), description)
+_KEYS: dict[str, tuple[bool, tuple[type, ...], str]] = {
+    "period": (True, (str,), "period code, e.g. '11302' (quoted)"),
+    "allocations": (True, (list,), "list of allocation files"),
+    "invoices": (True, (list,), "list of invoice files"),
+    "ban": (False, (str, type(None)), "reporting BAN in quotes, or null for all"),
+    "split": (False, (str,), f"one of {', '.join(SPLITS)}"),
+    "strict": (False, (bool,), "true or false"),
+    "report_date": (False, (dt.date, type(None)), "a date YYYY-MM-DD, or null for the run day"),
+    "note": (False, (str, type(None)), "free text shown in the run register"),
+    "notebook": (False, (str,), "notebook to run, relative to the project"),
+    "timeout": (False, (int,), "seconds a notebook cell may take"),
+}
+_ID_KEYS = ("period", "ban")
+
+
+@dataclass(frozen=True)
+class RunParams:
+    """A validated parameter file. Paths are absolute."""
+
+    source: Path
+    period: str
+    allocations: list[Path]
+    invoices: list[Path]
+    ban: str | None = None
+    split: Split = "none"
+    strict: bool = False
+    report_date: dt.date | None = None
+    note: str = ""
+    notebook: Path = field(default_factory=lambda: Path(DEFAULT_NOTEBOOK).resolve())
+    timeout: int = DEFAULT_TIMEOUT
+
+    def notebook_parameters(self, out_dir: Path, report_date: dt.date) -> dict[str, Any]:
+        """What papermill injects into the notebook's `parameters` cell."""
+        return {
+            "period": self.period,
+            "ban": self.ban,
+            "allocations": [str(p) for p in self.allocations],
+            "invoices": [str(p) for p in self.invoices],
+            "split": self.split,
+            "strict": self.strict,
+            "report_date": report_date.isoformat(),
+            "out_dir": str(out_dir),
+        }
+
+    def as_record(self) -> dict[str, Any]:
+        record = asdict(self)
+        for key, value in record.items():
+            if isinstance(value, Path):
+                record[key] = str(value)
+            elif isinstance(value, list):
+                record[key] = [str(v) for v in value]
+            elif isinstance(value, dt.date):
+                record[key] = value.isoformat()
+        return record
+
+
+def _problem(path: Path, node: yaml.Node | None, key: str, message: str, fix: str = ""
+             ) -> Problem:
+    line = node.start_mark.line + 1 if node is not None else None
+    return Problem(str(path), line, key, message, fix)
+
+
+def load_params(path: str | Path, base_dir: Path | None = None) -> RunParams:
+    """Read and check a parameter file; relative paths are taken from `base_dir` (default: the
+    current directory, the project root for `make run`)."""
+    path = Path(path)
+    base = (base_dir or Path.cwd()).resolve()
+    if not path.is_file():
+        raise InputError(Problem(str(path), None, None, "parameter file not found",
+                                 "give the path of a params/*.yaml file"))
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise InputError(Problem(str(path), None, None, f"not readable as YAML: {exc}",
+                                 "fix the YAML syntax")) from exc
+    if not isinstance(root, yaml.MappingNode):
+        raise InputError(Problem(str(path), None, None, "must be a mapping of name: value",
+                                 f"use the names {', '.join(_KEYS)}"))
+    problems: list[Problem] = []
+    values: dict[str, Any] = {}
+    for key_node, value_node in root.value:
+        key = key_node.value
+        if key not in _KEYS:
+            problems.append(_problem(path, key_node, key, "unknown name",
+                                     f"known names: {', '.join(_KEYS)}"))
+            continue
+        if key in values:
+            problems.append(_problem(path, key_node, key, "given twice", "keep one"))
+            continue
+        value = yaml.safe_load(yaml.serialize(value_node))
+        if key in _ID_KEYS and isinstance(value_node, yaml.ScalarNode) and value is not None \
+                and not isinstance(value, str):
+            raw = value_node.value
+            problems.append(_problem(
+                path, value_node, key,
+                f"{raw} is not quoted, so YAML reads it as {value!r}",
+                f"write it in quotes: {key}: '{raw}'"))
+            continue
+        if key == "report_date" and isinstance(value, str):
+            try:
+                value = dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        required, types, what = _KEYS[key]
+        if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+            problems.append(_problem(path, value_node, key,
+                                     f"has the wrong type ({type(value).__name__})",
+                                     f"expected {what}"))
+            continue
+        values[key] = (value, value_node)
+    for key, (required, _, what) in _KEYS.items():
+        if required and key not in values and not any(p.field == key for p in problems):
+            problems.append(Problem(str(path), None, key, "missing", f"add {key}: {what}"))
+    if problems:
+        raise InputError(problems)
+    return _build(path, base, {k: v for k, (v, _) in values.items()},
+                  {k: n for k, (_, n) in values.items()})
+
+
+def _build(path: Path, base: Path, v: dict[str, Any], nodes: dict[str, yaml.Node]) -> RunParams:
+    problems: list[Problem] = []
+    try:
+        period = Period.parse(v["period"]).code
+    except ValueError as exc:
+        problems.append(_problem(path, nodes["period"], "period", str(exc)))
+        period = v["period"]
+    ban = v.get("ban")
+    if ban is not None and not is_valid_ban(ban):
+        problems.append(_problem(path, nodes["ban"], "ban", f"{ban!r} is not a valid BAN",
+                                 "8 digits with a correct check digit"))
+    split = v.get("split", "none")
+    if split not in SPLITS:
+        problems.append(_problem(path, nodes["split"], "split", f"{split!r} is not known",
+                                 f"use one of {', '.join(SPLITS)}"))
+    timeout = v.get("timeout", DEFAULT_TIMEOUT)
+    if timeout <= 0:
+        problems.append(_problem(path, nodes["timeout"], "timeout", "must be positive"))
+    files: dict[str, list[Path]] = {}
+    for key in ("allocations", "invoices"):
+        files[key] = []
+        if not v[key]:
+            problems.append(_problem(path, nodes[key], key, "the list is empty",
+                                     "name at least one file"))
+        for item in v[key]:
+            if not isinstance(item, str):
+                problems.append(_problem(path, nodes[key], key,
+                                         f"{item!r} is not a path", "write each path as text"))
+                continue
+            p = (base / item).resolve()
+            if not p.exists():
+                problems.append(_problem(path, nodes[key], key, f"{item} does not exist",
+                                         f"paths are relative to {base}"))
+            elif not p.is_file():
+                problems.append(_problem(path, nodes[key], key,
+                                         f"{item} is not a regular file", "name a CSV or Parquet file"))
+            files[key].append(p)
+    notebook = (base / v.get("notebook", DEFAULT_NOTEBOOK)).resolve()
+    if not notebook.is_file():
+        node = nodes.get("notebook")
+        problems.append(_problem(path, node, "notebook", f"{notebook} does not exist",
+                                 "run from the project folder or give notebook: PATH"))
+    if problems:
+        raise InputError(problems)
+    return RunParams(
+        source=path.resolve(), period=period, allocations=files["allocations"],
+        invoices=files["invoices"], ban=ban, split=split, strict=v.get("strict", False),
+        report_date=v.get("report_date"), note=v.get("note") or "", notebook=notebook,
+        timeout=timeout,
+    )

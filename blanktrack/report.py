@@ -1,0 +1,171 @@
+"""What the reconcile notebook shows: static HTML tables and SVG charts built from a
+Reconciliation. Kept here so the notebook stays a list of calls."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+from IPython.display import HTML, SVG
+
+from . import charts
+from .archive import sha256_file
+from .blanks import Split
+from .exports import write_exports
+from .frames import SEVERITY_RANK
+from .period import deadline_status
+from .reconcile import Reconciliation, reconcile
+
+MAX_ROWS = 1000  # a table longer than this is cut in the page; the CSV export has every row
+
+
+class StrictModeError(RuntimeError):
+    """--strict and at least one error finding: the report must not be uploaded as it is."""
+
+
+def reconcile_period(period: str, allocations: Sequence[str], invoices: Sequence[str], *,
+                     ban: str | None = None, split: Split = "none",
+                     report_date: str | dt.date | None = None) -> Reconciliation:
+    """reconcile() with the notebook's literal parameters."""
+    if isinstance(report_date, str):
+        report_date = dt.date.fromisoformat(report_date)
+    return reconcile(period, allocations, invoices, ban=ban, split=split,
+                     report_date=report_date)
+
+
+def html_table(df: pl.DataFrame, caption: str = "", max_rows: int = MAX_ROWS) -> str:
+    """A plain HTML table of every row (up to max_rows), escaped, numbers right-aligned."""
+    numeric = {c for c, t in df.schema.items() if t.is_numeric()}
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in df.columns)
+    body = []
+    for row in df.head(max_rows).iter_rows():
+        cells = []
+        for col, value in zip(df.columns, row, strict=True):
+            text = "" if value is None else html.escape(str(value))
+            style = ' style="text-align:right"' if col in numeric else ""
+            cells.append(f"<td{style}>{text}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    more = ""
+    if df.height > max_rows:
+        more = f"<p>… {df.height - max_rows} more row(s) not shown; the CSV export has them all.</p>"
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    if not body:
+        return f"<p><em>{html.escape(caption or 'table')}: none.</em></p>"
+    return (f'<table class="blanktrack" border="1" style="border-collapse:collapse">{cap}'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}")
+
+
+def inputs(result: Reconciliation) -> HTML:
+    """What was loaded: every file, its role, rows, size and SHA-256."""
+    rows = pl.DataFrame(
+        {
+            "role": [f.role for f in result.inputs],
+            "file": [f.path for f in result.inputs],
+            "rows": [result.rows_by_source.get(f.path) for f in result.inputs],
+            "bytes": [f.size for f in result.inputs],
+            "sha256": [f.sha256 for f in result.inputs],
+        },
+        schema={"role": pl.String, "file": pl.String, "rows": pl.Int64, "bytes": pl.Int64,
+                "sha256": pl.String},
+    )
+    head = (f"<h3>Inputs</h3><p>Period <b>{result.period.code}</b> ({result.period.label}); "
+            f"reporting BAN: {html.escape(result.ban or 'all')}; split: {result.split}; "
+            f"report date {result.report_date.isoformat()}.</p>")
+    return HTML(head + html_table(rows))
+
+
+def validation(result: Reconciliation) -> HTML:
+    n_alloc = result.allocations.height
+    return HTML(
+        "<h3>Validation</h3>"
+        f"<p>All {n_alloc} allocation row(s) of the period and {result.invoice_rows} invoice "
+        "row(s) passed validation: BAN check digits, period codes, tracks, 8-digit numbers, "
+        "begin ≤ end, 10-character invoice numbers, calendar dates and statuses. (Input that "
+        "fails stops the run before anything is written.)</p>"
+    )
+
+
+def summary(result: Reconciliation) -> HTML:
+    totals = result.summary.select(pl.col("allocated", "used", "blank", "skipped").sum())
+    a, u, b, s = totals.row(0)
+    return HTML(
+        "<h3>Summary per BAN / type / track</h3>"
+        f"<p>{a} number(s) allocated, {u} used, {b} blank (of which {s} skipped).</p>"
+        + html_table(result.summary)
+    )
+
+
+def blank_ranges(result: Reconciliation) -> HTML:
+    ours = result.exported_ranges
+    text = (f"<h3>Blank ranges to report</h3><p>{ours.height} range(s), "
+            f"{int(ours['count'].sum())} number(s) go to the MOF.</p>")
+    elsewhere = result.blank_ranges.filter(pl.col("reported_by").is_not_null())
+    if not elsewhere.is_empty():
+        text += (f"<p>{elsewhere.height} range(s) are reported by another system and left "
+                 "out of the exports (see the findings).</p>")
+    return HTML(text + html_table(result.blank_ranges))
+
+
+def findings(result: Reconciliation) -> HTML:
+    f = result.findings
+    if f.is_empty():
+        return HTML("<h3>Findings</h3><p>No findings.</p>")
+    counts = (f.group_by("severity", "code").agg(n=pl.len())
+              .with_columns(rank=pl.col("severity").replace_strict(SEVERITY_RANK,
+                                                                   return_dtype=pl.Int8))
+              .sort("rank", "code").drop("rank"))
+    parts = ["<h3>Findings</h3>", html_table(counts, "findings by severity and code")]
+    for severity in sorted(SEVERITY_RANK, key=SEVERITY_RANK.get):  # type: ignore[arg-type]
+        rows = f.filter(pl.col("severity") == severity)
+        if rows.is_empty():
+            continue
+        parts.append(f"<h4>{severity}: {rows.height}</h4>")
+        parts.append("<ul>" + "".join(
+            f"<li><code>{html.escape(code)}</code> {html.escape(msg)}</li>"
+            for code, msg in rows.select("code", "message").head(MAX_ROWS).iter_rows()
+        ) + "</ul>")
+        if rows.height > MAX_ROWS:
+            parts.append(f"<p>… {rows.height - MAX_ROWS} more in findings.csv.</p>")
+    return HTML("".join(parts))
+
+
+def deadline(result: Reconciliation) -> HTML:
+    status = deadline_status(result.period, result.report_date)
+    colour = {"late": "#b00020", "open": "#1b5e20", "early": "#555"}[status.state]
+    return HTML(f'<h3>Deadline</h3><p style="color:{colour}"><b>{status.state}</b>: '
+                f"{html.escape(status.sentence)}</p>")
+
+
+def track_chart(result: Reconciliation) -> SVG:
+    return SVG(charts.track_usage_svg(result.summary))
+
+
+def issuing_chart(result: Reconciliation) -> SVG:
+    return SVG(charts.issuing_svg(result.issuing))
+
+
+def exports(result: Reconciliation, out_dir: str | Path) -> HTML:
+    """Write the exports through the engine's writers and list them with their hashes."""
+    out = Path(out_dir)
+    written = write_exports(result, out)
+    table = pl.DataFrame(
+        {"file": [p.relative_to(out).as_posix() for p in written],
+         "bytes": [p.stat().st_size for p in written],
+         "sha256": [sha256_file(p) for p in written]},
+        schema={"file": pl.String, "bytes": pl.Int64, "sha256": pl.String},
+    )
+    return HTML(f"<h3>Exports</h3><p>Written to {html.escape(str(out))}:</p>"
+                + html_table(table))
+
+
+def enforce_strict(result: Reconciliation, strict: bool) -> HTML:
+    if strict and result.error_count:
+        raise StrictModeError(
+            f"{result.error_count} error finding(s) in strict mode: resolve them before upload"
+        )
+    verdict = ("no error finding" if not result.error_count
+               else f"{result.error_count} error finding(s) — review before upload")
+    return HTML(f"<p>Strict mode: {'on' if strict else 'off'}; {verdict}.</p>")

@@ -1,0 +1,203 @@
+"""Period runs: execute the reconcile notebook with papermill into the audit archive.
+
+`blanktrack run --params params/11302.yaml` → archive/11302/{run-id}/ with the executed notebook,
+a self-contained HTML rendering, the exports and manifest.json. `runs` lists the register,
+`verify` re-hashes a run against its manifest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.metadata
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import archive
+from .errors import InputError
+from .params import RunParams, load_params
+
+DEFAULT_ARCHIVE = Path("archive")
+EXECUTED = "reconcile.ipynb"
+RENDERED = "reconcile.html"
+EXPORTS = "exports"
+_PACKAGES = ("blanktrack", "polars", "papermill", "nbconvert", "nbformat", "ipykernel",
+             "matplotlib", "ipywidgets", "pyyaml")
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_dir: Path
+    status: str  # completed | failed
+    error: str
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def git_state(folder: Path) -> dict[str, Any] | None:
+    """The commit the code came from, and whether the work tree differed from it."""
+    try:
+        head = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"],
+                              capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(folder), "status", "--porcelain",
+                                "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return {"commit": head.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+
+
+def render_html(notebook: Path, target: Path) -> None:
+    """A self-contained HTML page: inline CSS and SVG, no script fetched from the network."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab", embed_images=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    # The template links require.js and MathJax from a CDN; nothing in a report needs them and an
+    # auditor's offline copy must not try to load them.
+    body = re.sub(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>", "", body)
+    archive.write_text_atomic(target, body)
+
+
+def run_period(params: RunParams, archive_root: Path = DEFAULT_ARCHIVE,
+               *, progress: bool = True) -> RunOutcome:
+    """Execute the notebook for one parameter file and archive everything it produced."""
+    import papermill
+
+    started = archive.now_utc()
+    run_dir = archive.new_run_dir(archive_root, params.period, started)
+    report_date = params.report_date or dt.date.today()
+    nb_params = params.notebook_parameters((run_dir / EXPORTS).resolve(), report_date)
+    manifest: dict[str, Any] = {
+        "run_id": run_dir.name,
+        "status": "running",
+        "parameters": {**params.as_record(), "report_date": report_date.isoformat()},
+        "notebook_parameters": nb_params,
+        "inputs": {str(p): archive.sha256_file(p) for p in
+                   [params.source, params.notebook, *params.allocations, *params.invoices]},
+        "packages": package_versions(),
+        "kernel_python": sys.executable,
+        "git": git_state(params.notebook.parent),
+        "run_by": archive.who(),
+        "host": archive.socket.gethostname(),
+        "pid": os.getpid(),
+        "started": started.isoformat(),
+        "finished": None,
+        "error": None,
+        "outputs": {},
+    }
+    archive.write_manifest(run_dir, manifest)
+    if progress:
+        print(f"run {run_dir}: executing {params.notebook.name} for period {params.period}",
+              file=sys.stderr)
+    error = ""
+    t0 = time.monotonic()
+    try:
+        papermill.execute_notebook(
+            str(params.notebook), str(run_dir / EXECUTED), parameters=nb_params,
+            kernel_name="python3",  # jupyter_client runs it with this environment's python
+            cwd=str(run_dir), execution_timeout=params.timeout,
+            progress_bar=progress and sys.stderr.isatty(), log_output=False,
+        )
+    except Exception as exc:  # the failure itself is the record: keep it, then exit non-zero
+        error = _describe_failure(exc)
+    if (run_dir / EXECUTED).exists():
+        try:
+            render_html(run_dir / EXECUTED, run_dir / RENDERED)
+        except Exception as exc:
+            error = error or f"HTML rendering failed: {exc}"
+    manifest.update(
+        status="failed" if error else "completed",
+        error=error or None,
+        finished=archive.now_utc().isoformat(),
+        seconds=round(time.monotonic() - t0, 3),
+        outputs=archive.output_hashes(run_dir),
+    )
+    archive.write_manifest(run_dir, manifest)
+    if progress:
+        print(f"run {run_dir}: {manifest['status']} in {manifest['seconds']} s"
+              + (f"\n  {error}" if error else ""), file=sys.stderr)
+    return RunOutcome(run_dir, manifest["status"], error)
+
+
+def _describe_failure(exc: Exception) -> str:
+    ename = getattr(exc, "ename", type(exc).__name__)
+    evalue = getattr(exc, "evalue", str(exc))
+    # ANSI colour codes from the kernel's traceback do not belong in a manifest
+    return re.sub(r"\x1b\[[0-9;]*m", "", f"{ename}: {evalue}").strip()
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+def cmd_run(args: argparse.Namespace) -> int:
+    params = load_params(args.params)
+    outcome = run_period(params, args.archive)
+    print(outcome.run_dir)
+    if outcome.status != "completed":
+        return 3 if outcome.error.startswith("StrictModeError") else 1
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    records = archive.list_runs(args.archive)[: args.limit]
+    if not records:
+        print(f"no runs under {args.archive}")
+        return 0
+    header = ("period", "run by", "started", "finished", "status", "note", "folder")
+    rows = [(r.period, r.run_by, r.started, r.finished, r.status, r.note[:60], str(r.run_dir))
+            for r in records]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    for row in (header, *rows):
+        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    bad = 0
+    for run_dir in args.run_dirs:
+        problems = archive.verify_run(Path(run_dir))
+        for p in problems:
+            print(f"{run_dir}: {p}")
+        if problems:
+            bad += 1
+        else:
+            print(f"{run_dir}: ok, every file matches its manifest")
+    return 1 if bad else 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    r = sub.add_parser("run", help="run a period's notebook into the audit archive")
+    r.add_argument("--params", required=True, type=Path, metavar="FILE",
+                   help="parameter file, e.g. params/11302.yaml")
+    r.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE, metavar="DIR")
+    r.set_defaults(func=cmd_run)
+
+    ls = sub.add_parser("runs", help="list recent runs, newest first")
+    ls.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE, metavar="DIR")
+    ls.add_argument("--limit", type=int, default=20)
+    ls.set_defaults(func=cmd_runs)
+
+    v = sub.add_parser("verify", help="re-hash an archived run against its manifest")
+    v.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    v.set_defaults(func=cmd_verify)
+
+
+__all__ = ["InputError", "RunOutcome", "add_commands", "run_period"]
