@@ -38,7 +38,7 @@ def blank_intervals(state: pl.DataFrame) -> pl.DataFrame:
     A booklet nothing used is one piece; only partly used booklets are expanded to numbers.
     """
     base = pl.col("booklet") * BOOKLET_SIZE
-    whole = state.filter((pl.col("used_in") == 0)).select(
+    whole = state.filter(pl.col("used_in") == 0).select(
         "alloc_id", "booklet",
         begin=base + lowest_bit(pl.col("alloc_mask")),
         end=base + highest_bit(pl.col("alloc_mask")),

@@ -6,6 +6,7 @@ so IDs are read from the file's own text and an ID YAML would change is refused.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -121,12 +122,10 @@ def load_params(path: str | Path, base_dir: Path | None = None) -> RunParams:
                 f"write it in quotes: {key}: '{raw}'"))
             continue
         if key == "report_date" and isinstance(value, str):
-            try:
+            with contextlib.suppress(ValueError):
                 value = dt.date.fromisoformat(value)
-            except ValueError:
-                pass
         required, types, what = _KEYS[key]
-        if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
             problems.append(_problem(path, value_node, key,
                                      f"has the wrong type ({type(value).__name__})",
                                      f"expected {what}"))

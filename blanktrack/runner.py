@@ -74,6 +74,8 @@ def render_html(notebook: Path, target: Path) -> None:
     # The template links require.js and MathJax from a CDN; nothing in a report needs them and an
     # auditor's offline copy must not try to load them.
     body = re.sub(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>", "", body)
+    body = re.sub(r"<script[^>]*>(?:(?!</script>).)*?https?://cdn(?:(?!</script>).)*</script>", "",
+                  body, flags=re.DOTALL)
     archive.write_text_atomic(target, body)
 
 

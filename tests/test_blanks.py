@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import polars as pl
 import pytest
@@ -156,7 +157,7 @@ def test_blank_matches_set_model(case: tuple[list[dict], list[dict]], split: str
         # runs are inside allocations, maximal (unless cut where the split says) and sorted
         spans = [(int(b), int(e)) for b, e in rows.select("begin_no", "end_no").iter_rows()]
         assert spans == sorted(spans)
-        for (_, e1), (b2, _) in zip(spans, spans[1:], strict=False):
+        for (_, e1), (b2, _) in itertools.pairwise(spans):
             if split == "none":
                 assert b2 > e1 + 1, "adjacent blank runs must be merged"
             elif split == "booklet" and b2 == e1 + 1:

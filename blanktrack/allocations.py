@@ -1,0 +1,376 @@
+"""Load the allocations (配號): the MOF allocation download, the canonical CSV, or Parquet.
+
+Every row is checked before anything is computed from it; a bad value stops the run with an
+InputError that says where it is and what to do. Overlaps and booklet alignment are *findings*,
+computed elsewhere, not load errors.
+
+The field checks (`ban_problem`, `track_problem`, `number_problem`, …) return a message and a fix
+for one value, so the invoice loader words its problems the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from blanktrack import textio
+from blanktrack.ban import is_valid_ban
+from blanktrack.errors import InputError, Problem
+from blanktrack.frames import ALLOCATION_SCHEMA
+from blanktrack.period import Period
+
+MAX_LISTED = 20  # problems listed in one InputError; the rest are counted
+
+REQUIRED = ("ban", "invoice_type", "period", "track", "begin_no", "end_no")
+OPTIONAL = ("head_ban", "machine", "reported_by")
+CANONICAL_HEADER = ",".join(REQUIRED + OPTIONAL)
+# The MOF download: BAN, type code, type label (ignored), period span, track, begin, end.
+MOF_COLUMNS = ("ban", "invoice_type", "type_label", "period", "track", "begin_no", "end_no")
+
+PARQUET_MAGIC = b"PAR1"
+
+# Widths to zero-pad Parquet integer columns to: an integer in Parquet is exact, so the only thing
+# lost is the leading zeros, which padding restores. CSV text is never padded (see number_problem).
+_PARQUET_INT_WIDTH = {"ban": 8, "head_ban": 8, "invoice_type": 2, "period": 5, "begin_no": 8,
+                      "end_no": 8}
+
+_DIGITS = re.compile(r"^\d+$")
+_SCIENTIFIC = re.compile(r"^[+-]?\d+(\.\d*)?[eE][+-]?\d+$")
+_DECIMAL = re.compile(r"^\d+\.\d*$")
+_TRACK = re.compile(r"^[A-Z]{2}$")
+
+Issue = tuple[str, str]  # (message, fix)
+
+_SPREADSHEET_FIX = (
+    "a spreadsheet may have dropped leading zeros or converted the value to a number: "
+    "format the column as text and write all {n} digits, e.g. '{example}'"
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Checks of one value, shared with the invoice loader.
+
+
+def _digits_issue(value: str, what: str, n: int, example: str) -> Issue | None:
+    """Common wording for fields that must be exactly n digits."""
+    fix = _SPREADSHEET_FIX.format(n=n, example=example)
+    if not value:
+        return f"{what} is empty", f"write the {n}-digit {what}"
+    if _SCIENTIFIC.match(value):
+        return (f"{what} '{value}' is a number in scientific notation, not {n} digits", fix)
+    if _DECIMAL.match(value):
+        return f"{what} '{value}' is a decimal number, not {n} digits", fix
+    if _DIGITS.match(value):
+        if len(value) < n:
+            return f"{what} '{value}' has {len(value)} digits, expected exactly {n}", fix
+        if len(value) > n:
+            return (
+                f"{what} '{value}' has {len(value)} digits, expected exactly {n}",
+                "remove the extra digit(s)",
+            )
+        return None
+    return f"{what} '{value}' is not {n} digits", f"write the {n}-digit {what}, e.g. '{example}'"
+
+
+def ban_problem(value: str | None, what: str = "BAN") -> Issue | None:
+    """Why `value` is not a valid BAN (統一編號), or None."""
+    value = value or ""
+    issue = _digits_issue(value, what, 8, "04595257")
+    if issue:
+        return issue
+    if not is_valid_ban(value):
+        return (
+            f"{what} '{value}' fails the check digit (統一編號檢查碼)",
+            "check the BAN for a typing error",
+        )
+    return None
+
+
+def invoice_type_problem(value: str | None) -> Issue | None:
+    """Why `value` is not invoice type 07/08 (7/8 accepted), or None."""
+    if value in ("07", "08", "7", "8"):
+        return None
+    if not value:
+        return "invoice type is empty", "write 07 (一般稅額計算) or 08 (特種稅額計算)"
+    return (
+        f"invoice type '{value}' is not 07 (一般稅額計算) or 08 (特種稅額計算)",
+        "write 07 or 08",
+    )
+
+
+def track_problem(value: str | None) -> Issue | None:
+    """Why `value` is not a track (字軌) of exactly two upper-case letters A–Z, or None."""
+    value = value or ""
+    if _TRACK.match(value):
+        return None
+    if not value:
+        return "track is empty", "write the 2 upper-case letters of the track, e.g. 'MB'"
+    if value.isascii() and value.isalpha():
+        if len(value) == 2:
+            return (
+                f"track '{value}' is not upper-case",
+                f"write it in upper-case letters: '{value.upper()}'",
+            )
+        return (
+            f"track '{value}' has {len(value)} letters; a track is exactly 2 upper-case letters",
+            "write the 2 letters of the track, e.g. 'MB'",
+        )
+    return (
+        f"track '{value}' is not 2 upper-case letters A–Z",
+        "write the 2 letters of the track, e.g. 'MB'",
+    )
+
+
+def number_problem(value: str | None, what: str = "invoice number") -> Issue | None:
+    """Why `value` is not an 8-digit invoice number (begin/end of a range), or None."""
+    value = value or ""
+    if len(value) == 10 and _TRACK.match(value[:2]) and _DIGITS.match(value[2:]):
+        return (
+            f"{what} '{value}' includes the track letters",
+            f"put '{value[:2]}' in the track column and the 8 digits '{value[2:]}' here",
+        )
+    return _digits_issue(value, what, 8, "02034250")
+
+
+def period_problem(value: str | None) -> tuple[str | None, Issue | None]:
+    """Parse a period code `11304` or span `113/03 ~ 113/04`: (code, None) or (None, issue)."""
+    value = value or ""
+    if not value:
+        return None, ("period is empty", "write the period code, e.g. '11304'")
+    try:
+        period = Period.parse_span(value) if "/" in value or "~" in value else Period.parse(value)
+    except ValueError as exc:
+        fix = "write the 5-digit code: 3-digit ROC year + even end month, e.g. '11304'"
+        if _DIGITS.match(value) and len(value) == 4:
+            fix = "a spreadsheet may have dropped the leading zero of the ROC year: " + fix
+        elif _DIGITS.match(value) and len(value) == 6 and value.startswith("20"):
+            fix = "the year must be the ROC year (Gregorian − 1911): " + fix
+        elif "~" in value:
+            fix = (
+                "a period is two months of one ROC year ending on an even month, "
+                "e.g. '113/03~113/04'"
+            )
+        return None, (str(exc), fix)
+    return period.code, None
+
+
+# --------------------------------------------------------------------------------------------
+# Reading files into raw rows: (line, {column: text}).
+
+RawRow = tuple[int, dict[str, str | None]]
+
+
+def _limited(problems: list[Problem]) -> InputError:
+    """One error for a whole load: the first MAX_LISTED problems and a count of the rest."""
+    return InputError(problems[:MAX_LISTED], more=max(0, len(problems) - MAX_LISTED))
+
+
+def _trim_trailing_empty(fields: list[str], width: int) -> list[str]:
+    """Drop empty fields after the last expected column (a trailing comma is harmless)."""
+    while len(fields) > width and fields[-1] == "":
+        fields = fields[:-1]
+    return fields
+
+
+def _missing_columns(name: str, missing: Iterable[str], found: Sequence[str]) -> InputError:
+    return InputError(
+        Problem(
+            name,
+            1,
+            None,
+            f"missing column(s) {', '.join(missing)} (found: {', '.join(found) or 'none'})",
+            f"the header must be '{CANONICAL_HEADER}' (head_ban, machine and reported_by are "
+            "optional), or give the MOF allocation download with its 7 columns",
+        )
+    )
+
+
+def _looks_like_mof_row(fields: list[str]) -> bool:
+    """A data row of the MOF download: 7 fields, BAN-ish first field, period span in the 4th."""
+    return len(fields) == len(MOF_COLUMNS) and (
+        bool(_DIGITS.match(fields[0])) or "~" in fields[3] or "/" in fields[3]
+    )
+
+
+def _rows_from_text(name: str, rows: list[textio.Row], problems: list[Problem]) -> list[RawRow]:
+    if not rows:
+        raise InputError(Problem(name, None, None, "no allocation rows: the file is empty"))
+    first = rows[0][1]
+    header = [f.lower() for f in first]
+    trimmed = _trim_trailing_empty(first, len(MOF_COLUMNS))
+    # Names only the canonical header has: a MOF header may well say 'BAN' or 'period'.
+    canonical = any(h in ("invoice_type", "begin_no", "end_no") for h in header)
+    if not canonical and len(trimmed) == len(MOF_COLUMNS):
+        # The MOF download: its header line, when there is one, is text; a data row has the BAN.
+        body = rows if _looks_like_mof_row(trimmed) else rows[1:]
+        return _table_rows(name, MOF_COLUMNS, body, problems)
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise _missing_columns(name, missing, first)
+    return _table_rows(name, header, rows[1:], problems)
+
+
+def _table_rows(
+    name: str, columns: Sequence[str], rows: list[textio.Row], problems: list[Problem]
+) -> list[RawRow]:
+    if not rows:
+        raise InputError(
+            Problem(name, None, None, "no allocation rows: the file has only a header")
+        )
+    out: list[RawRow] = []
+    for line, fields in rows:
+        fields = _trim_trailing_empty(fields, len(columns))
+        if len(fields) != len(columns):
+            problems.append(
+                Problem(
+                    name,
+                    line,
+                    None,
+                    f"expected {len(columns)} fields, found {len(fields)}",
+                    "check for a missing or extra comma (quote values that contain commas)",
+                )
+            )
+            continue
+        out.append((line, dict(zip(columns, fields, strict=True))))
+    return out
+
+
+def _rows_from_parquet(name: str, path: Path, problems: list[Problem]) -> list[RawRow]:
+    try:
+        df = pl.read_parquet(path)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise InputError(Problem(name, None, None, f"cannot read the Parquet file: {exc}")) from exc
+    df = df.rename({c: c.strip().lower() for c in df.columns})
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        raise _missing_columns(name, missing, df.columns)
+    if df.height == 0:
+        raise InputError(Problem(name, None, None, "no allocation rows: the Parquet file is empty"))
+    columns: list[pl.Expr] = []
+    bad_type = False
+    for column in (c for c in REQUIRED + OPTIONAL if c in df.columns):
+        dtype = df.schema[column]
+        expr = pl.col(column)
+        if dtype.is_integer():
+            width = _PARQUET_INT_WIDTH.get(column)
+            expr = expr.cast(pl.String)
+            columns.append(expr.str.zfill(width) if width else expr)
+        elif dtype == pl.String or dtype == pl.Categorical or isinstance(dtype, pl.Enum):
+            columns.append(expr.cast(pl.String).str.strip_chars())
+        else:
+            bad_type = True
+            lossy = dtype.is_float() or dtype.is_decimal()
+            problems.append(
+                Problem(
+                    name,
+                    None,
+                    column,
+                    f"Parquet column '{column}' has type {dtype}"
+                    + (", whose numbers can lose digits" if lossy else ""),
+                    "store the column as text (or as integers)",
+                )
+            )
+    if bad_type:
+        return []
+    text = df.select(columns)
+    return list(enumerate(text.iter_rows(named=True), start=1))
+
+
+def _read_file(path: Path, problems: list[Problem]) -> list[RawRow]:
+    name = str(path)
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(len(PARQUET_MAGIC))
+    except OSError as exc:
+        raise InputError(
+            Problem(name, None, None, f"cannot read the file: {exc.strerror or exc}")
+        ) from exc
+    if magic == PARQUET_MAGIC:
+        return _rows_from_parquet(name, path, problems)
+    return _rows_from_text(name, textio.read_rows(path).rows, problems)
+
+
+# --------------------------------------------------------------------------------------------
+# Checking and normalising.
+
+
+def _check_row(name: str, line: int, row: dict[str, Any]) -> tuple[dict | None, list[Problem]]:
+    """Check one raw row: (normalised row, []) or (None, its problems)."""
+    problems: list[Problem] = []
+
+    def report(field: str, issue: Issue | None) -> None:
+        if issue:
+            problems.append(Problem(name, line, field, issue[0], issue[1]))
+
+    def text(column: str) -> str | None:
+        return row.get(column) or None  # empty → null
+
+    ban, invoice_type, head_ban = text("ban"), text("invoice_type"), text("head_ban")
+    begin, end = text("begin_no"), text("end_no")
+    report("ban", ban_problem(ban))
+    report("invoice_type", invoice_type_problem(invoice_type))
+    code, issue = period_problem(text("period"))
+    report("period", issue)
+    report("track", track_problem(text("track")))
+    begin_issue = number_problem(begin, "begin number")
+    end_issue = number_problem(end, "end number")
+    report("begin_no", begin_issue)
+    report("end_no", end_issue)
+    # Both are 8-digit strings here, so text order is number order.
+    if begin and end and not begin_issue and not end_issue and begin > end:
+        report(
+            "end_no",
+            (
+                f"end number {end} is below begin number {begin}",
+                "swap them or correct the typing error (發票迄號必須大於或等於起號)",
+            ),
+        )
+    if head_ban is not None:
+        report("head_ban", ban_problem(head_ban, "head office BAN"))
+    if problems or ban is None or invoice_type is None:
+        return None, problems
+    return {
+        "ban": ban,
+        "invoice_type": invoice_type.zfill(2),
+        "period": code,
+        "track": text("track"),
+        "begin_no": begin,
+        "end_no": end,
+        "head_ban": head_ban or ban,
+        "machine": text("machine"),
+        "reported_by": text("reported_by"),
+        "source": name,
+        "line": line,
+    }, []
+
+
+def load_allocations(paths: Sequence[str | Path]) -> pl.DataFrame:
+    """Load and check allocation files; return one frame with frames.ALLOCATION_SCHEMA.
+
+    Each file may be Parquet (detected by its magic bytes), the canonical CSV (header with `ban`,
+    `invoice_type`, `period`, `track`, `begin_no`, `end_no`, optional `head_ban`, `machine`,
+    `reported_by`) or the MOF allocation download (7 columns, header optional). Rows of every
+    BAN are kept; overlaps and alignment are not checked here. Raise InputError listing up to
+    MAX_LISTED problems (file and line order) and counting the rest if any value is bad.
+    """
+    if not paths:
+        raise InputError(Problem("(no files)", None, None, "no allocation file was given"))
+    problems: list[Problem] = []
+    out: list[dict] = []
+    for path in paths:
+        name = str(path)
+        file_problems: list[Problem] = []
+        for line, row in _read_file(Path(path), file_problems):
+            checked, row_problems = _check_row(name, line, row)
+            file_problems.extend(row_problems)
+            if checked is not None:
+                out.append(checked)
+        # Field-count problems were found while reading: put them back in line order.
+        problems.extend(sorted(file_problems, key=lambda p: p.line or 0))
+    if problems:
+        raise _limited(problems)
+    return pl.DataFrame(out, schema=ALLOCATION_SCHEMA)

@@ -1,0 +1,204 @@
+"""Read the text input files people hand us: decode them safely and split them into rows.
+
+Files come from the MOF platform, from spreadsheets and from POS or ERP exports, so they arrive
+as UTF-8 (with or without BOM), Big5/cp950 or, rarely, UTF-16. A file is only accepted when one of
+those encodings decodes it *exactly*: text that would decode only with replacement characters is
+refused, because a silently mangled BAN or track would end up in a report to the tax office.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from blanktrack.errors import InputError, Problem
+
+# Tried in this order when there is no BOM. UTF-8 first: ASCII and valid UTF-8 multi-byte sequences
+# are very unlikely to be accidental cp950, while the reverse is common.
+_FALLBACKS = ("utf-8", "cp950")
+_LABELS = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8 with BOM",
+    "cp950": "Big5/cp950",
+    "utf-16": "UTF-16",
+}
+
+Row = tuple[int, list[str]]  # (1-based physical line where the record starts, stripped fields)
+
+
+@dataclass(frozen=True)
+class DecodedText:
+    """The decoded text of a file and the encoding that decoded it."""
+
+    text: str
+    encoding: str  # 'utf-8', 'utf-8-sig', 'cp950' or 'utf-16'
+
+
+@dataclass(frozen=True)
+class TextRows:
+    """The non-blank records of a comma-separated file."""
+
+    rows: list[Row]
+    encoding: str
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def _text_problem(name: str, line: int | None, message: str, fix: str = "") -> InputError:
+    return InputError(Problem(name, line, None, message, fix))
+
+
+def _check_decoded(text: str, name: str, encoding: str) -> None:
+    """Refuse text that decoded but cannot be what a person wrote."""
+    if "\ufffd" in text:
+        # The file was already mangled by an earlier conversion (it carries U+FFFD itself).
+        line = text.count("\n", 0, text.index("\ufffd")) + 1
+        raise _text_problem(
+            name,
+            line,
+            f"the file contains replacement characters (�) after decoding as {_LABELS[encoding]}: "
+            "an earlier conversion lost characters",
+            "export the file again from its source system",
+        )
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise _text_problem(
+            name,
+            line,
+            "the file contains NUL characters: it is probably UTF-16 without a byte-order mark",
+            "save it as UTF-8",
+        )
+
+
+def decode_bytes(data: bytes, name: str) -> DecodedText:
+    """Decode a file's bytes: UTF-8 (BOM optional), else Big5/cp950; UTF-16 only with its BOM.
+
+    Raise InputError naming the file and the first line no encoding can decode.
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            # UTF-16 lines are not byte-newline separated reliably; count in code units instead.
+            raise _text_problem(
+                name,
+                None,
+                f"the file starts with a UTF-16 byte-order mark but is not valid UTF-16 "
+                f"(byte {exc.start})",
+                "save it as UTF-8",
+            ) from exc
+        _check_decoded(text, name, "utf-16")
+        return DecodedText(text, "utf-16")
+
+    if data.startswith(codecs.BOM_UTF8):
+        # A UTF-8 BOM is a promise: do not fall back to cp950 when it is broken.
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise _text_problem(
+                name,
+                _line_of(data, exc.start),
+                "the file starts with a UTF-8 byte-order mark but this line is not valid UTF-8",
+                "save the file again as UTF-8",
+            ) from exc
+        _check_decoded(text, name, "utf-8-sig")
+        return DecodedText(text, "utf-8-sig")
+
+    failures: list[int] = []
+    for encoding in _FALLBACKS:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            failures.append(_line_of(data, exc.start))
+            continue
+        _check_decoded(text, name, encoding)
+        return DecodedText(text, encoding)
+    # The encoding that got furthest is the most likely intended one: name its first bad line.
+    raise _text_problem(
+        name,
+        max(failures),
+        "this line is neither valid UTF-8 nor valid Big5/cp950 text",
+        "save the file as UTF-8 (or Big5) from the program that made it",
+    )
+
+
+def read_text(path: str | Path) -> DecodedText:
+    """Read and decode a text file; InputError if it cannot be read or decoded."""
+    name = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise _text_problem(name, None, f"cannot read the file: {exc.strerror or exc}") from exc
+    return decode_bytes(data, name)
+
+
+_DELIMITER_NAMES = {";": "semicolon (;)", "\t": "tab"}
+
+
+def check_delimiter(header: str, name: str, line: int = 1) -> None:
+    """Refuse a semicolon- or tab-separated file: every input must be comma-separated."""
+    commas = header.count(",")
+    for delimiter, label in _DELIMITER_NAMES.items():
+        if header.count(delimiter) > commas:
+            raise _text_problem(
+                name,
+                line,
+                f"the fields are separated by {label}, not by commas",
+                "the file must be comma-separated (CSV); save it again as CSV with commas",
+            )
+
+
+def first_line(text: str) -> tuple[int, str] | None:
+    """The first non-blank line and its 1-based number, without splitting the whole text."""
+    start, number = 0, 1
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        if text[start:end].strip():
+            return number, text[start:end]
+        start, number = end + 1, number + 1
+    return None
+
+
+def check_text_delimiter(text: str, name: str) -> None:
+    """check_delimiter on the first non-blank line of `text`."""
+    first = first_line(text)
+    if first is not None:
+        check_delimiter(first[1], name, first[0])
+
+
+def split_rows(text: str, name: str) -> list[Row]:
+    """Split comma-separated text into stripped fields, keeping each record's physical line.
+
+    Blank lines are skipped (their line numbers still count).
+    """
+    check_text_delimiter(text, name)
+    rows: list[Row] = []
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
+    start = 1
+    try:
+        for record in reader:
+            fields = [f.strip() for f in record]
+            if any(fields):
+                rows.append((start, fields))
+            # A quoted field may span lines: the next record starts after the lines read so far.
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise _text_problem(name, reader.line_num, f"malformed CSV: {exc}") from exc
+    return rows
+
+
+def read_rows(path: str | Path) -> TextRows:
+    """Read, decode and split a comma-separated file."""
+    decoded = read_text(path)
+    return TextRows(split_rows(decoded.text, str(path)), decoded.encoding)
+
+
+def encoding_label(encoding: str) -> str:
+    """How to name an encoding to a person."""
+    return _LABELS.get(encoding, encoding)

@@ -1,0 +1,93 @@
+"""Parameter files are checked before a run: names, types, IDs YAML would mangle, paths."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from blanktrack.errors import InputError
+from blanktrack.params import load_params
+
+ROOT = Path(__file__).resolve().parents[1]
+GOOD = """\
+period: '10312'
+ban: '53567686'
+allocations: [blanktrack/sample/10312/allocations.csv]
+invoices: [blanktrack/sample/10312/invoices_erp.csv]
+"""
+
+
+def load(tmp_path: Path, text: str) -> object:
+    f = tmp_path / "p.yaml"
+    f.write_text(text)
+    return load_params(f, base_dir=ROOT)
+
+
+def error_of(tmp_path: Path, text: str) -> str:
+    with pytest.raises(InputError) as info:
+        load(tmp_path, text)
+    return str(info.value)
+
+
+def test_good_file_with_defaults(tmp_path: Path) -> None:
+    p = load(tmp_path, GOOD + "report_date: 2015-01-08\n")
+    assert p.period == "10312" and p.ban == "53567686" and p.split == "none"  # type: ignore[attr-defined]
+    assert p.strict is False and p.report_date == dt.date(2015, 1, 8)  # type: ignore[attr-defined]
+    assert all(a.is_absolute() for a in p.allocations)  # type: ignore[attr-defined]
+
+
+def test_shipped_sample_is_valid() -> None:
+    assert load_params(ROOT / "params" / "sample.yaml", base_dir=ROOT).period == "10312"
+
+
+def test_unknown_name(tmp_path: Path) -> None:
+    msg = error_of(tmp_path, GOOD + "perod: '11302'\n")
+    assert "p.yaml:5: field 'perod': unknown name" in msg
+
+
+def test_missing_name(tmp_path: Path) -> None:
+    msg = error_of(tmp_path, GOOD.replace("period: '10312'\n", ""))
+    assert "field 'period': missing" in msg
+
+
+@pytest.mark.parametrize(("line", "key"), [("strict: 'yes'\n", "strict"),
+                                           ("timeout: fast\n", "timeout"),
+                                           ("allocations: one.csv\n", "allocations")])
+def test_wrong_type(tmp_path: Path, line: str, key: str) -> None:
+    text = GOOD if key != "allocations" else GOOD.replace(
+        "allocations: [blanktrack/sample/10312/allocations.csv]\n", "")
+    msg = error_of(tmp_path, text + line)
+    assert f"field '{key}': has the wrong type" in msg
+
+
+@pytest.mark.parametrize(("raw", "read_as"), [("0012", "10"), ("01234567", "342391"),
+                                              ("10312", "10312")])
+def test_unquoted_ids_are_refused(tmp_path: Path, raw: str, read_as: str) -> None:
+    text = GOOD.replace("ban: '53567686'", f"ban: {raw}") if raw != "10312" else \
+        GOOD.replace("period: '10312'", f"period: {raw}")
+    msg = error_of(tmp_path, text)
+    assert f"{raw} is not quoted, so YAML reads it as {read_as}" in msg
+    assert "write it in quotes" in msg
+
+
+def test_bad_values(tmp_path: Path) -> None:
+    msg = error_of(tmp_path, GOOD.replace("'10312'", "'10311'").replace(
+        "'53567686'", "'53567687'") + "split: track\n")
+    assert "field 'period'" in msg and "even end month" in msg
+    assert "field 'ban'" in msg and "not a valid BAN" in msg
+    assert "field 'split'" in msg
+
+
+def test_paths_must_be_regular_files(tmp_path: Path) -> None:
+    msg = error_of(tmp_path, GOOD.replace("blanktrack/sample/10312/invoices_erp.csv",
+                                          "blanktrack/sample/10312/nope.csv").replace(
+        "blanktrack/sample/10312/allocations.csv", "blanktrack/sample"))
+    assert "nope.csv does not exist" in msg
+    assert "blanktrack/sample is not a regular file" in msg
+
+
+def test_not_yaml(tmp_path: Path) -> None:
+    assert "not readable as YAML" in error_of(tmp_path, "period: [\n")
+    assert "must be a mapping" in error_of(tmp_path, "- a\n- b\n")
