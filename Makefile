@@ -19,11 +19,11 @@ run: $(STAMP)
 	$(BIN)/blanktrack run --params params/sample.yaml
 
 test: $(STAMP)
-	$(BIN)/ruff check blanktrack tests bench
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check blanktrack tests bench
+	$(BIN)/ruff check .
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
