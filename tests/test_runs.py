@@ -150,3 +150,24 @@ def test_run_folder_is_never_reused(tmp_path: Path) -> None:
     a = archive.new_run_dir(tmp_path, "10312", started)
     b = archive.new_run_dir(tmp_path, "10312", started)
     assert a != b and a.is_dir() and b.is_dir()
+
+
+CHROMIUM = shutil.which("chromium")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (.ci/run installs it)")
+def test_html_renders_offline_in_chromium(sample_run: Path, tmp_path: Path) -> None:
+    """Headless Chromium with networking off renders the archived page: a tall, non-blank shot."""
+    import subprocess
+
+    shot = tmp_path / "report.png"
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+           "--no-first-run", "--disable-background-networking", "--disable-component-update",
+           "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+           "--proxy-server=127.0.0.1:9",  # any network request fails
+           "--window-size=1200,3000", f"--screenshot={shot}",
+           (sample_run / "reconcile.html").as_uri()]
+    subprocess.run(cmd, capture_output=True, timeout=120, check=True)
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) > 100_000  # tables and charts, not an empty page
