@@ -140,7 +140,7 @@ def deadline(result: Reconciliation) -> HTML:
 
 
 def track_chart(result: Reconciliation) -> SVG:
-    return SVG(charts.track_usage_svg(result.summary))
+    return SVG(charts.usage_svg(result.summary))
 
 
 def issuing_chart(result: Reconciliation) -> SVG:
