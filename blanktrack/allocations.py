@@ -2,7 +2,9 @@
 
 Every row is checked before anything is computed from it; a bad value stops the run with an
 InputError that says where it is and what to do. Overlaps and booklet alignment are *findings*,
-computed elsewhere, not load errors.
+computed elsewhere, not load errors — except the two no report can satisfy: one BAN's track under
+two head offices, and shared numbers with different invoice types. Unknown or repeated columns
+are refused (a misspelt optional column would otherwise be dropped silently).
 
 The field checks (`ban_problem`, `track_problem`, `number_problem`, …) return a message and a fix
 for one value, so the invoice loader words its problems the same way.
@@ -45,6 +47,8 @@ _TRACK = re.compile(r"^[A-Z]{2}$")
 
 Issue = tuple[str, str]  # (message, fix)
 
+_EMPTY_FIX = "export the allocations again (the MOF download or the canonical table)"
+_PARQUET_FIX = "write the file again, or give it as CSV"
 _SPREADSHEET_FIX = (
     "a spreadsheet may have dropped leading zeros or converted the value to a number: "
     "format the column as text and write all {n} digits, e.g. '{example}'"
@@ -198,7 +202,8 @@ def _looks_like_mof_row(fields: list[str]) -> bool:
 
 def _rows_from_text(name: str, rows: list[textio.Row], problems: list[Problem]) -> list[RawRow]:
     if not rows:
-        raise InputError(Problem(name, None, None, "no allocation rows: the file is empty"))
+        raise InputError(Problem(name, None, None, "no allocation rows: the file is empty",
+                                 _EMPTY_FIX))
     first = rows[0][1]
     header = [f.lower() for f in first]
     trimmed = _trim_trailing_empty(first, len(MOF_COLUMNS))
@@ -208,10 +213,35 @@ def _rows_from_text(name: str, rows: list[textio.Row], problems: list[Problem]) 
         # The MOF download: its header line, when there is one, is text; a data row has the BAN.
         body = rows if _looks_like_mof_row(trimmed) else rows[1:]
         return _table_rows(name, MOF_COLUMNS, body, problems)
+    header = _trim_trailing_empty(header, len(REQUIRED))
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise _missing_columns(name, missing, first)
+    _check_header(name, header, rows[0][0])
     return _table_rows(name, header, rows[1:], problems)
+
+
+def _check_header(name: str, header: Sequence[str], line: int | None) -> None:
+    """Refuse a column named twice or a column this loader does not know.
+
+    An unknown column is refused rather than ignored: a misspelt optional column ('reportedby',
+    'head ban') would be dropped silently, and another system's blanks or a branch's numbers
+    would end up in the wrong upload file.
+    """
+    seen: set[str] = set()
+    for column in header:
+        if column in seen:
+            raise InputError(Problem(name, line, column,
+                                     f"column '{column}' appears twice in the header",
+                                     "keep one of them"))
+        seen.add(column)
+    unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
+    if unknown:
+        raise InputError(Problem(
+            name, line, unknown[0], f"unknown column(s) {', '.join(repr(c) for c in unknown)}",
+            f"correct the name or remove the column: the header is '{CANONICAL_HEADER}' "
+            "(head_ban, machine and reported_by are optional)",
+        ))
 
 
 def _table_rows(
@@ -219,7 +249,8 @@ def _table_rows(
 ) -> list[RawRow]:
     if not rows:
         raise InputError(
-            Problem(name, None, None, "no allocation rows: the file has only a header")
+            Problem(name, None, None, "no allocation rows: the file has only a header",
+                    _EMPTY_FIX)
         )
     out: list[RawRow] = []
     for line, fields in rows:
@@ -243,13 +274,17 @@ def _rows_from_parquet(name: str, path: Path, problems: list[Problem]) -> list[R
     try:
         df = pl.read_parquet(path)
     except (OSError, pl.exceptions.PolarsError) as exc:
-        raise InputError(Problem(name, None, None, f"cannot read the Parquet file: {exc}")) from exc
-    df = df.rename({c: c.strip().lower() for c in df.columns})
-    missing = [c for c in REQUIRED if c not in df.columns]
+        raise InputError(Problem(name, None, None, f"cannot read the Parquet file: {exc}",
+                                 _PARQUET_FIX)) from exc
+    names = [c.strip().lower() for c in df.columns]
+    missing = [c for c in REQUIRED if c not in names]
     if missing:
         raise _missing_columns(name, missing, df.columns)
+    _check_header(name, names, None)
+    df = df.rename(dict(zip(df.columns, names, strict=True)))
     if df.height == 0:
-        raise InputError(Problem(name, None, None, "no allocation rows: the Parquet file is empty"))
+        raise InputError(Problem(name, None, None, "no allocation rows: the Parquet file is empty",
+                                 _EMPTY_FIX))
     columns: list[pl.Expr] = []
     bad_type = False
     for column in (c for c in REQUIRED + OPTIONAL if c in df.columns):
@@ -287,7 +322,8 @@ def _read_file(path: Path, problems: list[Problem]) -> list[RawRow]:
             magic = fh.read(len(PARQUET_MAGIC))
     except OSError as exc:
         raise InputError(
-            Problem(name, None, None, f"cannot read the file: {exc.strerror or exc}")
+            Problem(name, None, None, f"cannot read the file: {exc.strerror or exc}",
+                    "check the path and that you may read the file")
         ) from exc
     if magic == PARQUET_MAGIC:
         return _rows_from_parquet(name, path, problems)
@@ -358,7 +394,8 @@ def load_allocations(paths: Sequence[str | Path]) -> pl.DataFrame:
     MAX_LISTED problems (file and line order) and counting the rest if any value is bad.
     """
     if not paths:
-        raise InputError(Problem("(no files)", None, None, "no allocation file was given"))
+        raise InputError(Problem("(no files)", None, None, "no allocation file was given",
+                                 "name the MOF allocation download or the canonical table"))
     problems: list[Problem] = []
     out: list[dict] = []
     for path in paths:
@@ -373,4 +410,54 @@ def load_allocations(paths: Sequence[str | Path]) -> pl.DataFrame:
         problems.extend(sorted(file_problems, key=lambda p: p.line or 0))
     if problems:
         raise _limited(problems)
+    problems = _contradictions(out)
+    if problems:
+        raise _limited(problems)
     return pl.DataFrame(out, schema=ALLOCATION_SCHEMA)
+
+
+def _contradictions(rows: list[dict]) -> list[Problem]:
+    """Rows of one BAN, period and track that no report can satisfy.
+
+    - two head offices: the track's blanks would go into two upload files, and one E0402 has
+      one HeadBan;
+    - shared numbers with different invoice types: a number has one type, and the upload file
+      would list it twice (the platform refuses the file).
+
+    Other overlaps are findings (allocation-overlap), not load errors: the blanks of the union
+    are still well defined.
+    """
+    problems: list[Problem] = []
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["ban"], row["period"], row["track"]), []).append(row)
+
+    def where(row: dict) -> str:
+        return f"{row['source']}:{row['line']}"
+
+    for (ban, period, track), group in groups.items():
+        first = group[0]
+        for row in group[1:]:
+            if row["head_ban"] != first["head_ban"]:
+                problems.append(Problem(
+                    row["source"], row["line"], "head_ban",
+                    f"BAN {ban}, period {period}, track {track} is reported by head office "
+                    f"{row['head_ban']} here but by {first['head_ban']} on {where(first)}",
+                    "a branch's track has one head office: correct head_ban on one of the rows",
+                ))
+                break
+        group = sorted(group, key=lambda r: (r["begin_no"], r["end_no"]))
+        reach: dict | None = None  # the row reaching highest so far
+        for row in group:
+            if (reach is not None and row["begin_no"] <= reach["end_no"]
+                    and row["invoice_type"] != reach["invoice_type"]):
+                problems.append(Problem(
+                    row["source"], row["line"], "invoice_type",
+                    f"{track}{row['begin_no']}–{track}{row['end_no']} (type "
+                    f"{row['invoice_type']}) shares numbers with {track}{reach['begin_no']}–"
+                    f"{track}{reach['end_no']} (type {reach['invoice_type']}) on {where(reach)}",
+                    "a number has one invoice type: correct the type or remove the wrong row",
+                ))
+            if reach is None or row["end_no"] > reach["end_no"]:
+                reach = row
+    return sorted(problems, key=lambda p: (p.file, p.line or 0))

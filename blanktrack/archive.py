@@ -2,7 +2,9 @@
 
 A run folder is created exclusively and never reused. Its manifest is written first with status
 `running` and rewritten (atomically) when the run ends, so a run killed half-way is still on the
-record: `runs` shows it as `incomplete`.
+record: `runs` shows it as `incomplete`. What a killed run leaves behind is hidden (the exports'
+staging folder, papermill's partial notebook): hidden names are never outputs, so hashes and
+verify ignore them.
 """
 
 from __future__ import annotations
@@ -43,10 +45,19 @@ def who() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def new_run_dir(archive: Path, period: str, started: dt.datetime) -> Path:
-    """archive/{period}/{run-id}/, created exclusively: an existing folder is never reused."""
+def new_run_dir(archive: Path, period: str, started: dt.datetime, name: str | None = None
+                ) -> Path:
+    """archive/{period}/{run-id}/, created exclusively: an existing folder is never reused.
+
+    `name` (the parameter file's run_folder, checked by params) replaces the generated run id;
+    FileExistsError when that folder exists.
+    """
     folder = Path(archive) / period
     folder.mkdir(parents=True, exist_ok=True)
+    if name is not None:
+        target = folder / name
+        target.mkdir()
+        return target
     for _ in range(10):
         run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
         target = folder / run_id

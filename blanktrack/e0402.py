@@ -25,6 +25,9 @@ from blanktrack.mof_csv import exportable_ranges
 from blanktrack.period import Period
 
 NAMESPACE = "urn:GEINV:eInvoiceMessage:E0402:4.1"
+# The project's own, stricter schema of what this module writes (package data; the tests validate
+# every document against it and against the MOF's 4.1 schema with lxml).
+SCHEMA = Path(__file__).resolve().parent / "schema" / "E0402.xsd"
 MAX_ITEMS = 10_000  # maxOccurs of BranchTrackBlankItem in the 4.1 schema
 
 _DIGITS8 = re.compile(r"[0-9]{8}")

@@ -1,22 +1,27 @@
 """Write a reconciliation's files: MOF upload CSVs, E0402 documents, findings and summary.
 
-Everything is first written to a staging folder inside the output folder, then moved into place,
-so a crash leaves either the previous complete set or the new one — never a mix or half a file,
-and never a stale file from an earlier run (a track that has no blanks any more loses its XML).
+Everything is first written to a hidden staging folder beside the output folder, then moved
+into place: a new output folder appears complete in one rename, so a crash leaves no folder or a
+complete one — never half a file, and never a stale file from an earlier run (a track that has
+no blanks any more loses its XML). Staging folders of a crashed process are removed by the next
+export to the same folder; until then they are hidden, and archive hashes ignore them.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import shutil
-import tempfile
+import time
 from pathlib import Path
 
 import polars as pl
 
 from .atomic import write_bytes_atomic
 from .e0402 import write_e0402
-from .mof_csv import write_mof_csvs
+from .errors import InputError, Problem
+from .mof_csv import MofCsvLintError, write_mof_csvs
 from .reconcile import Reconciliation
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
@@ -40,23 +45,114 @@ def table_csv(df: pl.DataFrame) -> bytes:
     return defuse_formulas(df).write_csv(line_terminator="\n").encode("utf-8")
 
 
+# Test hook, nothing else: seconds to sleep once every file is staged and before anything is
+# moved into place, so that a test can SIGKILL a run at that moment (tests/test_crash.py).
+PAUSE_ENV = "BLANKTRACK_TEST_PAUSE_EXPORT"
+
+_STAGING = re.compile(r"^\.(?P<name>.+)\.(?:staging|old)-(?P<pid>\d+)-[0-9a-f]+$")
+
+
 def write_exports(result: Reconciliation, out_dir: Path) -> list[Path]:
-    """Write D/mof/{BAN}_{period}.csv, D/e0402/*.xml, D/findings.csv, D/summary.csv."""
+    """Write D/mof/{BAN}_{period}.csv, D/e0402/*.xml, D/findings.csv, D/summary.csv.
+
+    Everything is rendered, linted and written into a hidden staging folder beside D first. A
+    new (or empty) D is then put in place with one rename: a crash leaves either no D or a
+    complete one. An existing D has its four entries replaced one by one (the rest of D is left
+    alone). A writer that refuses its own output (lint) raises InputError and writes nothing.
+    """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".blanktrack-staging-", dir=out_dir))
+    target = out_dir.resolve()  # '.', '..' and links have no usable name or parent otherwise
+    if target.exists() and not target.is_dir():
+        raise InputError(Problem(str(out_dir), None, None, "the output folder is a file",
+                                 "give the path of a folder (it is created when missing)"))
     try:
-        write_mof_csvs(result.exported_ranges, staging / "mof")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _clean_leftovers(target.parent, target.name)
+        staging = _new_hidden_dir(target.parent, target.name, "staging")
+    except OSError as exc:
+        raise InputError(Problem(str(out_dir), None, None,
+                                 f"cannot write the output folder: {exc.strerror or exc}",
+                                 "give a folder you may write to")) from exc
+    try:
+        try:
+            write_mof_csvs(result.exported_ranges, staging / "mof")
+            write_e0402(result.exported_ranges, staging / "e0402")
+        except (MofCsvLintError, ValueError) as exc:
+            raise InputError(Problem(
+                str(out_dir), None, None,
+                f"nothing was written: an export would be wrong — {exc}",
+                "the input holds a contradiction the loaders let through; correct the rows "
+                "named in findings of severity error (e.g. allocation-overlap) and run again",
+            )) from exc
         (staging / "mof").mkdir(exist_ok=True)
-        write_e0402(result.exported_ranges, staging / "e0402")
         (staging / "e0402").mkdir(exist_ok=True)
         write_bytes_atomic(staging / "findings.csv", table_csv(result.findings))
         write_bytes_atomic(staging / "summary.csv", table_csv(result.summary))
-        for name in ("mof", "e0402", "findings.csv", "summary.csv"):
-            _replace(staging / name, out_dir / name)
+        _test_pause()
+        if not _put_in_place(staging, target):
+            for name in ("mof", "e0402", "findings.csv", "summary.csv"):
+                _replace(staging / name, target / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return sorted(p for p in out_dir.rglob("*") if p.is_file() and not _hidden(p, out_dir))
+
+
+def _test_pause() -> None:
+    seconds = os.environ.get(PAUSE_ENV)
+    if seconds:
+        time.sleep(float(seconds))
+
+
+def _new_hidden_dir(parent: Path, name: str, kind: str) -> Path:
+    """parent/.{name}.{kind}-{pid}-{random}, created with the usual permissions."""
+    for _ in range(10):
+        path = parent / f".{name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+    raise RuntimeError(f"cannot create a staging folder in {parent}")
+
+
+def _put_in_place(staging: Path, out_dir: Path) -> bool:
+    """Rename the staging folder to out_dir when out_dir is new or empty; False otherwise."""
+    if out_dir.exists() or out_dir.is_symlink():
+        if (out_dir.is_symlink() or any(out_dir.iterdir())
+                or out_dir == Path.cwd().resolve()):  # never swap the folder we stand in
+            return False
+        try:
+            os.replace(staging, out_dir)  # POSIX: a directory may replace an empty one
+            return True
+        except OSError:
+            return False
+    os.rename(staging, out_dir)
+    return True
+
+
+def _clean_leftovers(parent: Path, name: str) -> None:
+    """Remove staging folders of `name` left by a process that no longer runs (a crash)."""
+    for folder in (parent, parent / name):
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            m = _STAGING.match(entry.name)
+            if not m or (folder == parent and m["name"] != name):
+                continue
+            if not _alive(int(m["pid"])):
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def _hidden(path: Path, root: Path) -> bool:
@@ -65,8 +161,8 @@ def _hidden(path: Path, root: Path) -> bool:
 
 def _replace(new: Path, target: Path) -> None:
     if new.is_dir() and target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
+        old = _new_hidden_dir(target.parent, target.name, "old")
+        os.replace(target, old / target.name)
         os.replace(new, target)
         shutil.rmtree(old, ignore_errors=True)
     else:

@@ -21,7 +21,14 @@ from pathlib import Path
 import polars as pl
 
 from blanktrack import textio
-from blanktrack.allocations import MAX_LISTED, PARQUET_MAGIC, Issue, ban_problem, track_problem
+from blanktrack.allocations import (
+    _PARQUET_FIX,
+    MAX_LISTED,
+    PARQUET_MAGIC,
+    Issue,
+    ban_problem,
+    track_problem,
+)
 from blanktrack.ban import valid_ban_expr
 from blanktrack.errors import InputError, Problem
 from blanktrack.frames import INVOICE_SCHEMA
@@ -168,22 +175,53 @@ def _file_error(name: str, message: str, fix: str = "", line: int | None = None)
     return InputError(Problem(name, line, None, message, fix))
 
 
-def _check_columns(name: str, columns: Sequence[str]) -> None:
+_HEADER_FIX = (
+    f"the header must be '{','.join(RAW_COLUMNS)}' (machine and upload_status are optional)"
+)
+
+
+def _check_columns(name: str, columns: Sequence[str], line: int | None = 1) -> None:
+    """Refuse a header that lacks a required column, repeats one or has an unknown one.
+
+    An unknown column is refused rather than ignored: a misspelt optional column
+    ('uploadstatus') would otherwise be dropped silently, and failed uploads go unnoticed.
+    """
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
         raise _file_error(
             name,
             f"missing column(s) {', '.join(missing)} (found: {', '.join(columns) or 'none'})",
-            f"the header must be '{','.join(RAW_COLUMNS)}' (machine and upload_status are "
-            "optional)",
-            line=1,
+            _HEADER_FIX,
+            line=line,
         )
+    seen: set[str] = set()
+    for column in columns:
+        if column in seen:
+            raise InputError(Problem(name, line, column, f"column '{column}' appears twice in "
+                                     "the header", "keep one of them"))
+        seen.add(column)
+    unknown = [c for c in columns if c not in RAW_COLUMNS]
+    if unknown:
+        raise InputError(Problem(
+            name, line, unknown[0],
+            f"unknown column(s) {', '.join(repr(c) for c in unknown)}",
+            "correct the name or remove the column: " + _HEADER_FIX,
+        ))
+
+
+def _header_names(text: str, name: str) -> tuple[int, list[str]]:
+    """The first non-blank line of `text` and its column names, normalised."""
+    first = textio.first_line(text)
+    if first is None:
+        raise _file_error(name, "the file is empty: no header", _HEADER_FIX)
+    textio.check_delimiter(first[1], name, first[0])
+    rows = textio.split_rows(first[1] + "\n", name)
+    return first[0], [_normal_name(n) for n in (rows[0][1] if rows else [])]
 
 
 def _text_columns(lf: pl.LazyFrame, name: str) -> pl.LazyFrame:
     """The raw frame: RAW_COLUMNS as stripped text (empty → null), source, line; no blank rows."""
-    present = lf.collect_schema().names()
-    _check_columns(name, present)
+    present = [c for c in lf.collect_schema().names() if c != _ROW]
     exprs = []
     for column in RAW_COLUMNS:
         if column in present:
@@ -205,6 +243,9 @@ def _check_large_prefix(path: Path, name: str) -> None:
     fix = "files larger than 64 MiB must be UTF-8: convert it (e.g. iconv -f cp950 -t utf-8)"
     if prefix.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise _file_error(name, "the file is UTF-16", fix)
+    if b"\r" in prefix and b"\n" not in prefix:
+        raise _file_error(name, "the lines end in a bare CR (old Mac line ends)",
+                          "convert the line ends to LF or CRLF (e.g. tr '\\r' '\\n')", line=1)
     # Cut at the last complete line so that a multi-byte character is never split.
     if len(prefix) == _PREFIX_BYTES and b"\n" in prefix:
         prefix = prefix[: prefix.rindex(b"\n") + 1]
@@ -213,28 +254,28 @@ def _check_large_prefix(path: Path, name: str) -> None:
     except UnicodeDecodeError as exc:
         line = prefix.count(b"\n", 0, exc.start) + 1
         raise _file_error(name, "this line is not UTF-8 (Big5/cp950?)", fix, line=line) from exc
-    textio.check_text_delimiter(text, name)
+    line, columns = _header_names(text, name)
+    _check_columns(name, columns, line)
 
 
-def _scan_csv(path: Path, name: str) -> pl.LazyFrame:
+def _scan_csv(path: Path, name: str) -> tuple[pl.LazyFrame, bool]:
+    """The lazy frame of a CSV file, and whether it is already in memory (a small file)."""
     options = {
         "infer_schema": False,  # all text: leading zeros of BANs and numbers matter
         "row_index_name": _ROW,
         "row_index_offset": 2,  # row 0 is on line 2, after the header
         "with_column_names": lambda names: [_normal_name(n) for n in names],
     }
+    # Read at call time, not import time, so that tests can lower it.
     if path.stat().st_size > LARGE_FILE_BYTES:
         _check_large_prefix(path, name)
-        return pl.scan_csv(path, encoding="utf8", **options)
-    text = textio.read_text(path).text
-    if textio.first_line(text) is None:
-        raise _file_error(
-            name, "the file is empty: no header", f"the header must be '{','.join(RAW_COLUMNS)}'"
-        )
-    textio.check_text_delimiter(text, name)
+        return pl.scan_csv(path, encoding="utf8", **options), False
+    text = textio.normalise_newlines(textio.read_text(path).text)
+    line, columns = _header_names(text, name)
+    _check_columns(name, columns, line)
     # Read small files now, so that a malformed CSV is reported with its file and line.
     try:
-        return pl.read_csv(text.encode("utf-8"), **options).lazy()
+        return pl.read_csv(text.encode("utf-8"), **options).lazy(), True
     except pl.exceptions.PolarsError as exc:
         raise _malformed(text, name, exc) from exc
 
@@ -259,8 +300,9 @@ def _scan_parquet(path: Path, name: str) -> pl.LazyFrame:
     try:
         schema = lf.collect_schema()
     except (OSError, pl.exceptions.PolarsError) as exc:
-        raise _file_error(name, f"cannot read the Parquet file: {exc}") from exc
+        raise _file_error(name, f"cannot read the Parquet file: {exc}", _PARQUET_FIX) from exc
     renamed = {c: _normal_name(c) for c in schema.names() if c != _ROW}
+    _check_columns(name, list(renamed.values()), line=None)
     lf = lf.rename(renamed)
     problems: list[Problem] = []
     casts: list[pl.Expr] = []
@@ -289,6 +331,14 @@ def _scan_parquet(path: Path, name: str) -> pl.LazyFrame:
     return lf.with_columns(casts)
 
 
+def _parquet_rows(path: Path, name: str) -> int:
+    """Rows of a Parquet file, from its metadata."""
+    try:
+        return pl.scan_parquet(path).select(pl.len()).collect().item()
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise _file_error(name, f"cannot read the Parquet file: {exc}", _PARQUET_FIX) from exc
+
+
 def scan_raw_invoices(paths: Sequence[str | Path]) -> pl.LazyFrame:
     """Scan invoice files lazily into raw text columns (RAW_COLUMNS, source, line).
 
@@ -302,11 +352,25 @@ def scan_raw_invoices(paths: Sequence[str | Path]) -> pl.LazyFrame:
             with path.open("rb") as fh:
                 magic = fh.read(len(PARQUET_MAGIC))
         except OSError as exc:
-            raise _file_error(name, f"cannot read the file: {exc.strerror or exc}") from exc
-        lf = _scan_parquet(path, name) if magic == PARQUET_MAGIC else _scan_csv(path, name)
-        frames.append(_text_columns(lf, name))
+            raise _file_error(name, f"cannot read the file: {exc.strerror or exc}",
+                              "check the path and that you may read the file") from exc
+        if magic == PARQUET_MAGIC:
+            lf = _text_columns(_scan_parquet(path, name), name)
+            empty = _parquet_rows(path, name) == 0
+        else:
+            scanned, in_memory = _scan_csv(path, name)
+            lf = _text_columns(scanned, name)
+            # A large file has rows (it is large); a small one is counted, it is in memory.
+            empty = in_memory and lf.select(pl.len()).collect().item() == 0
+        if empty:
+            # Most likely a failed export: every allocated number would be reported blank.
+            raise _file_error(name, "no invoice rows: the file has only a header",
+                              "export the invoices again; if this system really issued no "
+                              "invoice in the period, leave the file out")
+        frames.append(lf)
     if not frames:
-        raise _file_error("(no files)", "no invoice file was given")
+        raise _file_error("(no files)", "no invoice file was given",
+                          "name the invoice file of each issuing system")
     return pl.concat(frames, how="vertical")
 
 

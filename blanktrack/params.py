@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
+import reprlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,10 @@ from .period import Period
 
 DEFAULT_NOTEBOOK = "notebooks/reconcile.ipynb"
 DEFAULT_TIMEOUT = 600  # seconds per notebook cell
+MAX_TIMEOUT = 86_400  # a day: more is a typing error (and overflows some event loops)
+MANIFEST = "manifest.json"  # what marks a folder as an archived run (see archive.py)
+# run_folder: one folder name, placed under {archive}/{period}/; never hidden, never a path.
+_FOLDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 # name → (required, expected python type(s), description)
 _KEYS: dict[str, tuple[bool, tuple[type, ...], str]] = {
@@ -34,6 +40,8 @@ _KEYS: dict[str, tuple[bool, tuple[type, ...], str]] = {
     "note": (False, (str, type(None)), "free text shown in the run register"),
     "notebook": (False, (str,), "notebook to run, relative to the project"),
     "timeout": (False, (int,), "seconds a notebook cell may take"),
+    "run_folder": (False, (str, type(None)),
+                   "name of the run's folder under {archive}/{period}/, e.g. 'first-upload'"),
 }
 _ID_KEYS = ("period", "ban")
 
@@ -53,6 +61,8 @@ class RunParams:
     note: str = ""
     notebook: Path = field(default_factory=lambda: Path(DEFAULT_NOTEBOOK).resolve())
     timeout: int = DEFAULT_TIMEOUT
+    run_folder: str | None = None  # None: a new {UTC time}-{random} folder per run
+    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)  # key → line
 
     def notebook_parameters(self, out_dir: Path, report_date: dt.date) -> dict[str, Any]:
         """What papermill injects into the notebook's `parameters` cell."""
@@ -69,6 +79,7 @@ class RunParams:
 
     def as_record(self) -> dict[str, Any]:
         record = asdict(self)
+        del record["lines"]
         for key, value in record.items():
             if isinstance(value, Path):
                 record[key] = str(value)
@@ -90,12 +101,13 @@ def load_params(path: str | Path, base_dir: Path | None = None) -> RunParams:
     current directory, the project root for `make run`)."""
     path = Path(path)
     base = (base_dir or Path.cwd()).resolve()
-    if not path.is_file():
-        raise InputError(Problem(str(path), None, None, "parameter file not found",
+    what = _not_a_file(path)
+    if what:
+        raise InputError(Problem(str(path), None, None, f"parameter file {what}",
                                  "give the path of a params/*.yaml file"))
     try:
         root = yaml.compose(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
         raise InputError(Problem(str(path), None, None, f"not readable as YAML: {exc}",
                                  "fix the YAML syntax")) from exc
     if not isinstance(root, yaml.MappingNode):
@@ -104,6 +116,10 @@ def load_params(path: str | Path, base_dir: Path | None = None) -> RunParams:
     problems: list[Problem] = []
     values: dict[str, Any] = {}
     for key_node, value_node in root.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            problems.append(_problem(path, key_node, None, "a name must be plain text",
+                                     f"known names: {', '.join(_KEYS)}"))
+            continue
         key = key_node.value
         if key not in _KEYS:
             problems.append(_problem(path, key_node, key, "unknown name",
@@ -112,7 +128,13 @@ def load_params(path: str | Path, base_dir: Path | None = None) -> RunParams:
         if key in values:
             problems.append(_problem(path, key_node, key, "given twice", "keep one"))
             continue
-        value = yaml.safe_load(yaml.serialize(value_node))
+        try:
+            value = yaml.safe_load(yaml.serialize(value_node))
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+            # e.g. report_date: 2015-02-30, which YAML takes for a date that does not exist
+            problems.append(_problem(path, value_node, key, f"is not a valid value ({exc})",
+                                     f"expected {_KEYS[key][2]}"))
+            continue
         if key in _ID_KEYS and isinstance(value_node, yaml.ScalarNode) and value is not None \
                 and not isinstance(value, str):
             raw = value_node.value
@@ -156,8 +178,14 @@ def _build(path: Path, base: Path, v: dict[str, Any], nodes: dict[str, yaml.Node
         problems.append(_problem(path, nodes["split"], "split", f"{split!r} is not known",
                                  f"use one of {', '.join(SPLITS)}"))
     timeout = v.get("timeout", DEFAULT_TIMEOUT)
-    if timeout <= 0:
-        problems.append(_problem(path, nodes["timeout"], "timeout", "must be positive"))
+    if not 0 < timeout <= MAX_TIMEOUT:
+        problems.append(_problem(path, nodes["timeout"], "timeout",
+                                 f"{timeout} is not between 1 and {MAX_TIMEOUT} seconds"))
+    run_folder = v.get("run_folder")
+    if run_folder is not None:
+        issue = _run_folder_issue(run_folder)
+        if issue:
+            problems.append(_problem(path, nodes["run_folder"], "run_folder", *issue))
     files: dict[str, list[Path]] = {}
     for key in ("allocations", "invoices"):
         files[key] = []
@@ -165,22 +193,23 @@ def _build(path: Path, base: Path, v: dict[str, Any], nodes: dict[str, yaml.Node
             problems.append(_problem(path, nodes[key], key, "the list is empty",
                                      "name at least one file"))
         for item in v[key]:
-            if not isinstance(item, str):
+            if not isinstance(item, str) or not item:
+                shown = reprlib.repr(item)  # an alias-built structure can be huge
                 problems.append(_problem(path, nodes[key], key,
-                                         f"{item!r} is not a path", "write each path as text"))
+                                         f"{shown} is not a path", "write each path as text"))
                 continue
-            p = (base / item).resolve()
-            if not p.exists():
-                problems.append(_problem(path, nodes[key], key, f"{item} does not exist",
-                                         f"paths are relative to {base}"))
-            elif not p.is_file():
-                problems.append(_problem(path, nodes[key], key,
-                                         f"{item} is not a regular file", "name a CSV or Parquet file"))
+            p = _resolve(base, item)
+            what = _not_a_file(p)
+            if what:
+                fix = (f"paths are relative to {base}" if what == "does not exist"
+                       else "name a CSV or Parquet file")
+                problems.append(_problem(path, nodes[key], key, f"{item} {what}", fix))
             files[key].append(p)
-    notebook = (base / v.get("notebook", DEFAULT_NOTEBOOK)).resolve()
-    if not notebook.is_file():
+    notebook = _resolve(base, v.get("notebook", DEFAULT_NOTEBOOK))
+    what = _not_a_file(notebook)
+    if what:
         node = nodes.get("notebook")
-        problems.append(_problem(path, node, "notebook", f"{notebook} does not exist",
+        problems.append(_problem(path, node, "notebook", f"{notebook} {what}",
                                  "run from the project folder or give notebook: PATH"))
     if problems:
         raise InputError(problems)
@@ -188,5 +217,66 @@ def _build(path: Path, base: Path, v: dict[str, Any], nodes: dict[str, yaml.Node
         source=path.resolve(), period=period, allocations=files["allocations"],
         invoices=files["invoices"], ban=ban, split=split, strict=v.get("strict", False),
         report_date=v.get("report_date"), note=v.get("note") or "", notebook=notebook,
-        timeout=timeout,
+        timeout=timeout, run_folder=run_folder,
+        lines={k: n.start_mark.line + 1 for k, n in nodes.items()},
     )
+
+
+def _resolve(base: Path, item: str) -> Path:
+    try:
+        return (base / item).resolve()
+    except (OSError, ValueError, RuntimeError):  # a link loop, a NUL byte
+        return base / item
+
+
+def _not_a_file(path: Path) -> str:
+    """'' for a regular file (or a link to one), else what it is, for a message."""
+    try:
+        if path.is_file():
+            return ""
+        if path.is_dir():
+            return "is not a regular file (it is a folder)"
+        if path.exists():
+            return "is not a regular file (it is a device, a pipe or a socket)"
+        return "does not exist"
+    except (OSError, ValueError) as exc:
+        return f"cannot be read ({exc})"
+
+
+def _run_folder_issue(name: str) -> tuple[str, str] | None:
+    """Why `name` cannot be a run folder name, or None."""
+    fix = ("write one folder name of letters, digits, '.', '-' or '_', e.g. "
+           "'2015-01-08-upload'; the run goes to {archive}/{period}/{run_folder}")
+    if Path(name).is_absolute() or name.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:", name):
+        return f"{name!r} is an absolute path: runs are only written inside the archive folder", fix
+    if ".." in re.split(r"[/\\]", name):
+        return f"{name!r} leads out of the archive folder ('..')", fix
+    if not _FOLDER_NAME.match(name):
+        return f"{name!r} is not a single folder name", fix
+    return None
+
+
+def run_folder_target(params: RunParams, archive_root: Path) -> Path | None:
+    """The folder `params.run_folder` asks for under `archive_root`, checked; None without one.
+
+    Raises InputError (the parameter file, the line and the key) when the folder would lie
+    outside the archive folder (a link) or already exists: archive folders are never reused.
+    """
+    if params.run_folder is None:
+        return None
+    line = params.lines.get("run_folder")
+    fix = "choose a new run_folder, or leave it out to get a new folder for every run"
+    target = Path(archive_root) / params.period / params.run_folder
+    root = Path(archive_root).resolve()
+    if not target.resolve().is_relative_to(root):
+        raise InputError(Problem(str(params.source), line, "run_folder",
+                                 f"{target} resolves to {target.resolve()}, outside the archive "
+                                 f"folder {root} (a link?)", fix))
+    if (target / MANIFEST).exists():
+        raise InputError(Problem(str(params.source), line, "run_folder",
+                                 f"{target} already holds a run ({MANIFEST}): archived runs are "
+                                 "never overwritten", fix))
+    if target.exists() or target.is_symlink():
+        raise InputError(Problem(str(params.source), line, "run_folder",
+                                 f"{target} already exists: a run gets a new folder", fix))
+    return target

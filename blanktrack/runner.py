@@ -22,10 +22,13 @@ from typing import Any
 
 from . import archive
 from .errors import InputError
-from .params import RunParams, load_params
+from .params import RunParams, load_params, run_folder_target
 
 DEFAULT_ARCHIVE = Path("archive")
 EXECUTED = "reconcile.ipynb"
+# papermill writes the notebook as it runs; it gets its final name only when the run ends, so a
+# killed run leaves no half-written notebook under the name an auditor opens (it stays hidden).
+PARTIAL = ".reconcile.partial.ipynb"
 RENDERED = "reconcile.html"
 EXPORTS = "exports"
 _PACKAGES = ("blanktrack", "polars", "papermill", "nbconvert", "nbformat", "ipykernel",
@@ -85,7 +88,13 @@ def run_period(params: RunParams, archive_root: Path = DEFAULT_ARCHIVE,
     import papermill
 
     started = archive.now_utc()
-    run_dir = archive.new_run_dir(archive_root, params.period, started)
+    run_folder_target(params, archive_root)  # InputError before anything is created
+    try:
+        run_dir = archive.new_run_dir(archive_root, params.period, started,
+                                      name=params.run_folder)
+    except FileExistsError:  # made by someone else since the check: say so the same way
+        run_folder_target(params, archive_root)
+        raise
     report_date = params.report_date or dt.date.today()
     nb_params = params.notebook_parameters((run_dir / EXPORTS).resolve(), report_date)
     manifest: dict[str, Any] = {
@@ -114,13 +123,15 @@ def run_period(params: RunParams, archive_root: Path = DEFAULT_ARCHIVE,
     t0 = time.monotonic()
     try:
         papermill.execute_notebook(
-            str(params.notebook), str(run_dir / EXECUTED), parameters=nb_params,
+            str(params.notebook), str(run_dir / PARTIAL), parameters=nb_params,
             kernel_name="python3",  # jupyter_client runs it with this environment's python
             cwd=str(run_dir), execution_timeout=params.timeout,
             progress_bar=progress and sys.stderr.isatty(), log_output=False,
         )
     except Exception as exc:  # the failure itself is the record: keep it, then exit non-zero
         error = _describe_failure(exc)
+    if (run_dir / PARTIAL).exists():
+        os.replace(run_dir / PARTIAL, run_dir / EXECUTED)
     if (run_dir / EXECUTED).exists():
         try:
             render_html(run_dir / EXECUTED, run_dir / RENDERED)

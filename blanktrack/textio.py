@@ -133,7 +133,10 @@ def read_text(path: str | Path) -> DecodedText:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise _text_problem(name, None, f"cannot read the file: {exc.strerror or exc}") from exc
+        raise _text_problem(
+            name, None, f"cannot read the file: {exc.strerror or exc}",
+            "check the path and that you may read the file",
+        ) from exc
     return decode_bytes(data, name)
 
 
@@ -179,7 +182,9 @@ def split_rows(text: str, name: str) -> list[Row]:
     """
     check_text_delimiter(text, name)
     rows: list[Row] = []
-    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
+    # strict: a quote that is never closed is an error, not a field that swallows the rest of
+    # the file.
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True, strict=True)
     start = 1
     try:
         for record in reader:
@@ -189,8 +194,36 @@ def split_rows(text: str, name: str) -> list[Row]:
             # A quoted field may span lines: the next record starts after the lines read so far.
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise _text_problem(name, reader.line_num, f"malformed CSV: {exc}") from exc
+        raise malformed_csv(name, start, str(exc)) from exc
     return rows
+
+
+def malformed_csv(name: str, line: int, detail: str) -> InputError:
+    """The error for a record the CSV reader cannot split, starting on `line`."""
+    if "unexpected end of data" in detail:
+        return _text_problem(
+            name,
+            line,
+            'a quote (") opens a field on this line and is never closed',
+            'remove the stray quote, or close it: a value with a comma is written "like, this"',
+        )
+    return _text_problem(
+        name,
+        line,
+        f"malformed CSV: {detail}",
+        'check the quotes: a quoted value is written "like this", followed by a comma',
+    )
+
+
+def normalise_newlines(text: str) -> str:
+    """Bare CR line ends (old Mac, some POS exports) as LF; CRLF and LF are left alone.
+
+    The csv module takes a bare CR as a line end; polars does not, and would read the whole
+    file as one header line.
+    """
+    if "\r" not in text:
+        return text
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def read_rows(path: str | Path) -> TextRows:

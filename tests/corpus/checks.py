@@ -1,0 +1,82 @@
+"""What every run that exits 0 must satisfy, and what every run that exits 1 must not leave.
+
+- every MOF upload CSV passes `blanktrack check` (lint, with the allocations);
+- every E0402 document validates against the project's own schema (blanktrack/schema) and the
+  MOF's 4.1 schema (../shared/xsd, used in place) with lxml;
+- findings.csv and summary.csv hold no cell a spreadsheet would run as a formula;
+- no temporary or staging file is visible.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from blanktrack.allocations import load_allocations
+from blanktrack.e0402 import SCHEMA as OWN_XSD
+from blanktrack.mof_csv import check_file
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "blanktrack" / "sample" / "10312"
+SHARED_XSD = ROOT.parent / "shared" / "xsd" / "E0402_4.1.xsd"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@functools.cache
+def schemas() -> dict[str, etree.XMLSchema]:
+    """Both E0402 schemas, compiled once. The shared one includes GenericType_4.0.xsd beside it."""
+    if not SHARED_XSD.exists():
+        pytest.skip(f"shared schema {SHARED_XSD} not found")
+    return {
+        "own": etree.XMLSchema(etree.parse(str(OWN_XSD))),
+        "MOF 4.1": etree.XMLSchema(etree.parse(str(SHARED_XSD))),
+    }
+
+
+def xsd_errors(data: bytes) -> list[str]:
+    """Every validation error of one E0402 document against both schemas."""
+    doc = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True)
+                           ).getroottree()
+    errors = []
+    for name, schema in schemas().items():
+        if not schema.validate(doc):
+            errors.extend(f"{name}: {e.message} (line {e.line})" for e in schema.error_log)
+    return errors
+
+
+def live_formulas(data: bytes) -> list[str]:
+    """Cells of a CSV table that a spreadsheet would run as a formula."""
+    rows = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
+    return [cell for row in rows for cell in row if cell.startswith(FORMULA_START)]
+
+
+def visible_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file()
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def check_outputs(out_dir: Path, allocation_paths: Sequence[Path]) -> None:
+    """The self-checks every successful reconcile must pass (see the module docstring)."""
+    allocations = load_allocations(allocation_paths)
+    files = visible_files(out_dir)
+    names = {p.relative_to(out_dir).as_posix() for p in files}
+    assert {"findings.csv", "summary.csv"} <= names, names
+    assert not [p for p in files if p.suffix == ".tmp" or "staging" in p.name], files
+    for path in sorted((out_dir / "mof").glob("*.csv")):
+        problems = [p for p in check_file(path, allocations) if p.is_error]
+        assert problems == [], "\n".join(map(str, problems))
+    for path in sorted((out_dir / "e0402").glob("*.xml")):
+        assert xsd_errors(path.read_bytes()) == [], path
+    for name in ("findings.csv", "summary.csv"):
+        assert live_formulas((out_dir / name).read_bytes()) == [], name
+
+
+def nothing_written(out_dir: Path) -> bool:
+    """The output folder does not exist, or is empty."""
+    return not out_dir.exists() or not any(out_dir.iterdir())
