@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from blanktrack.demo import SAMPLE_DIR, SAMPLE_EXPECTED
+from blanktrack.errors import InputError
 from blanktrack.explore import (
     ALL,
     MAP_MAX_BOOKLETS,
@@ -454,6 +455,6 @@ def test_export_failure_is_shown(ui: ExplorerUI, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     ui.out_dir_text.value = str(blocker)
-    with pytest.raises(OSError):
+    with pytest.raises(InputError, match="cannot write the output folder"):
         ui.write_exports()
     assert ui.progress.bar_style == "danger" and "Exports failed" in ui.export_status.value
