@@ -62,8 +62,17 @@ def allocation_findings(allocations: pl.DataFrame) -> list[pl.DataFrame]:
     )
     a = allocations.select("alloc_id", "period", "ban", "invoice_type", "track", "begin", "end",
                            "begin_no", "end_no", "source", "line")
+    # Only allocations of one cluster (a chain of overlapping ranges of a track, found by one
+    # sort) can share numbers: pair those, not every two allocations of a track (thousands of
+    # tills on one track would make millions of pairs).
+    reach = pl.col("end").cum_max().shift(1).over("track")
+    a = (
+        a.sort("track", "begin", "end")
+        .with_columns(cluster=(reach.is_null() | (pl.col("begin") > reach)).cum_sum())
+    )
+    a = a.filter(pl.len().over("cluster") > 1)
     pairs = (
-        a.join(a, on="track", suffix="_b")
+        a.join(a, on=["track", "cluster"], suffix="_b")
         .filter(
             (pl.col("alloc_id") < pl.col("alloc_id_b"))
             & (pl.col("begin") <= pl.col("end_b"))

@@ -5,15 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from . import findings as F
-from .allocations import load_allocations
-from .blanks import RUN_KEYS, Split, blank_ranges, booklet_state
+from . import invoices as inv
+from .allocations import PARQUET_MAGIC, load_allocations
+from .blanks import RUN_KEYS, Split, blank_ranges, booklet_state, number_str
 from .booklets import (
+    LIVE_STATUSES,
     allocation_booklets,
     bit,
     booklet_usage,
@@ -21,8 +24,8 @@ from .booklets import (
     prepare_allocations,
 )
 from .errors import InputError, Problem
-from .frames import BOOKLET_SIZE, SUMMARY_SCHEMA
-from .invoices import load_invoices
+from .frames import BOOKLET_SIZE, INVOICE_SCHEMA, SUMMARY_SCHEMA
+from .invoices import normalise_invoices, scan_raw_invoices, validate_invoices
 from .period import Period, period_code_expr, period_index, period_index_expr
 from .skipped import segments, skipped_count, skipped_ranges
 
@@ -78,16 +81,32 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _describe(paths: Sequence[str | Path], role: str) -> list[InputFile]:
-    files = []
+def _check_files(paths: Sequence[str | Path], role: str) -> list[Path]:
+    checked = []
     for p in paths:
         path = Path(p)
-        if not path.is_file():
-            what = "does not exist" if not path.exists() else "is not a regular file"
+        try:
+            regular, exists = path.is_file(), path.exists()
+        except (OSError, ValueError) as exc:  # a name too long, a folder we may not read
+            raise InputError(Problem(str(path), None, None, f"{role} file cannot be read ({exc})",
+                                     "give the path of a CSV or Parquet file")) from exc
+        if not regular:
+            what = "does not exist" if not exists else "is not a regular file"
             raise InputError(Problem(str(path), None, None, f"{role} file {what}",
                                      "give the path of a CSV or Parquet file"))
-        files.append(InputFile(str(path), role, path.stat().st_size, sha256_of(path)))
-    return files
+        checked.append(path)
+    return checked
+
+
+def _describe(paths: Sequence[str | Path], role: str) -> list[InputFile]:
+    return [InputFile(str(p), role, p.stat().st_size, sha256_of(p)) for p in _check_files(paths, role)]
+
+
+def _describe_later(pool: ThreadPoolExecutor, paths: Sequence[str | Path], role: str
+                    ) -> list[tuple[Path, Future[str]]]:
+    """Check the files now; hash them in the background (hashlib releases the GIL, so a 5 GB
+    CSV is hashed while polars reads it)."""
+    return [(p, pool.submit(sha256_of, p)) for p in _check_files(paths, role)]
 
 
 def _scope(allocations: pl.DataFrame, period: Period, ban: str | None,
@@ -120,37 +139,54 @@ def reconcile(
     """Reconcile one period. Raises InputError for input that cannot be used."""
     period = period if isinstance(period, Period) else Period.parse(period)
     report_date = report_date or dt.date.today()
-    inputs = _describe(allocation_paths, "allocations") + _describe(invoice_paths, "invoices")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashing = (_describe_later(pool, allocation_paths, "allocations")
+                   + _describe_later(pool, invoice_paths, "invoices"))
+        n_alloc = len(allocation_paths)
+        allocations_all = load_allocations(allocation_paths)
+        allocations = prepare_allocations(_scope(allocations_all, period, ban, allocation_paths))
+        bans = allocations["ban"].unique() if ban is not None else None
 
-    allocations_all = load_allocations(allocation_paths)
-    allocations = prepare_allocations(_scope(allocations_all, period, ban, allocation_paths))
-    invoices = load_invoices(invoice_paths)
-    if ban is not None:
-        invoices = invoices.filter(pl.col("seller_ban").is_in(allocations["ban"].unique()))
+        # One streaming pass over the invoices does validation and aggregation together; input
+        # that is not plainly clean takes the original path (validate, then aggregate), so every
+        # problem is still reported with file, line and field.
+        raw = scan_raw_invoices(invoice_paths)  # the file checks: encoding, header, …
+        fast = _fast_usage(invoice_paths, period, bans)
+        if fast is None:
+            validate_invoices(raw)
+            invoices = normalise_invoices(raw)  # = invoices.load_invoices(invoice_paths)
+            if bans is not None:
+                invoices = invoices.filter(pl.col("seller_ban").is_in(bans))
+            by_machine_q = invoice_usage(invoices, period)
+            issuing_q = (
+                invoices.filter(period_index_expr("invoice_date") == period_index(period))
+                .group_by("seller_ban", "machine", "invoice_date")
+                .agg(invoices=pl.len())
+            )
+            count_q = invoices.group_by("source").agg(rows=pl.len())
+            by_machine, issuing, counted = pl.collect_all(
+                [by_machine_q, issuing_q, count_q], engine="streaming"
+            )
+        else:
+            by_machine, issuing, counted = fast
+        usage = booklet_usage(by_machine).collect()
 
-    alloc_booklets = allocation_booklets(allocations)
-    by_machine_q = invoice_usage(invoices, period)
-    issuing_q = (
-        invoices.filter(period_index_expr("invoice_date") == period_index(period))
-        .group_by("seller_ban", "machine", "invoice_date")
-        .agg(invoices=pl.len())
-    )
-    count_q = invoices.group_by("source").agg(rows=pl.len())
-    by_machine, issuing, counted = pl.collect_all([by_machine_q, issuing_q, count_q])
-    usage = booklet_usage(by_machine).collect()
+        alloc_booklets = allocation_booklets(allocations)
+        state = booklet_state(alloc_booklets, usage)
+        ranges = blank_ranges(state, allocations, split)
+        skipped = skipped_ranges(state, allocations, segments(allocations, alloc_booklets, by_machine))
 
-    state = booklet_state(alloc_booklets, usage)
-    ranges = blank_ranges(state, allocations, split)
-    skipped = skipped_ranges(state, allocations, segments(allocations, alloc_booklets, by_machine))
-
-    detail = _detail(invoices, usage, alloc_booklets, allocations, period)
-    findings = F.collect([
-        *F.allocation_findings(allocations),
-        *F.invoice_findings(detail, period),
-        F.skipped_findings(skipped),
-        F.reported_elsewhere_findings(ranges),
-        F.late_report_findings(period, report_date),
-    ])
+        detail = _detail(invoice_paths, bans, usage, alloc_booklets, allocations, period)
+        findings = F.collect([
+            *F.allocation_findings(allocations),
+            *F.invoice_findings(detail, period),
+            F.skipped_findings(skipped),
+            F.reported_elsewhere_findings(ranges),
+            F.late_report_findings(period, report_date),
+        ])
+        inputs = [InputFile(str(p), "allocations" if i < n_alloc else "invoices", p.stat().st_size,
+                            digest.result())
+                  for i, (p, digest) in enumerate(hashing)]
     return Reconciliation(
         period=period, split=split, ban=ban, report_date=report_date, inputs=inputs,
         allocations=allocations, booklets=state, blank_ranges=ranges, skipped=skipped,
@@ -163,35 +199,207 @@ def reconcile(
     )
 
 
-def _detail(invoices: pl.LazyFrame, usage: pl.DataFrame, alloc_booklets: pl.DataFrame,
-            allocations: pl.DataFrame, period: Period) -> pl.DataFrame:
-    """The few invoices that findings need to name: those of booklets where something is odd."""
+# ---------------------------------------------------------------------------------------------
+# The fast path: one streaming group-by over the raw text, validation on the distinct values.
+
+_TEXT_KEYS = ("seller_ban", "machine", "invoice_date", "status", "upload_status")
+
+
+def _raw_frames(paths: Sequence[str | Path]) -> list[pl.LazyFrame] | None:
+    """The invoice files as raw text (RAW_COLUMNS unstripped, `file` index); None if a header
+    lacks a column. Call after invoices.scan_raw_invoices has checked the files."""
+    frames = []
+    for i, path in enumerate(map(Path, paths)):
+        name = str(path)
+        with path.open("rb") as fh:
+            magic = fh.read(len(PARQUET_MAGIC))
+        if magic == PARQUET_MAGIC:
+            # Plain scan (no row index: it slows the reader down); text columns only, other
+            # types go the original way, which converts them.
+            lf = pl.scan_parquet(path)
+            schema = lf.collect_schema()
+            if any(dtype != pl.String for dtype in schema.dtypes()):
+                return None
+            lf = lf.rename({c: inv._normal_name(c) for c in schema.names()})
+        else:
+            scanned = inv._scan_csv(path, name)
+            lf = scanned[0] if isinstance(scanned, tuple) else scanned
+        present = lf.collect_schema().names()
+        if any(c not in present for c in inv.REQUIRED):
+            return None
+        frames.append(lf.select(
+            *[pl.col(c) if c in present else pl.lit(None, pl.String).alias(c)
+              for c in inv.RAW_COLUMNS],
+            file=pl.lit(i, pl.UInt32),
+        ))
+    return frames or None
+
+
+def _key_map(groups: pl.DataFrame, column: str) -> pl.DataFrame | None:
+    """Distinct raw values of one key column → normalised value; None if one is invalid."""
+    raw = groups.select(pl.col(column).unique())
+    value = pl.col(column).str.strip_chars()
+    text = pl.when(value.str.len_bytes() > 0).then(value)
+    norm = raw.with_columns(__text=text)
+    checked = norm.rename({column: "__raw", "__text": column})
+    bad = inv._bad_exprs().get(column)
+    if bad is not None and checked.select(bad.any()).item():
+        return None
+    if column == "invoice_date":
+        out = checked.select("__raw", pl.col(column).alias("__t"), __norm=inv._date_expr(column))
+    elif column == "status":
+        out = checked.select("__raw", __norm=inv._lookup_expr(column, inv.STATUSES))
+    elif column == "upload_status":
+        out = checked.select("__raw", __norm=inv._lookup_expr(column, inv.UPLOAD_STATUSES))
+    else:
+        out = checked.select("__raw", __norm=pl.col(column))
+    return out.select("__raw", "__norm")
+
+
+def _fast_usage(paths: Sequence[str | Path], period: Period, bans: pl.Series | None
+                ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame] | None:
+    """(by_machine, issuing, counted) as the original path computes them, from one streaming
+    group-by of the raw rows by their text values and booklet; None when the input is not plainly
+    clean (a value with spaces, a blank row, a bad value): the original path then validates it.
+
+    Only the invoice number is checked per row (it is unique per row); the other columns have few
+    distinct values, which are checked once each with the same expressions as
+    invoices.validate_invoices.
+    """
+    frames = _raw_frames(paths)
+    if frames is None:
+        return None
+    number = pl.col("invoice_number")
+    n = number.str.slice(2).cast(pl.Int64, strict=False)
+    # A row whose number is not exactly two capitals and eight digits (spaces included) lands in
+    # a group with a null booklet: then the original path validates and names it.
+    per_file = [
+        frame.with_columns(
+            track=number.str.slice(0, 2),
+            booklet=pl.when(number.str.contains(inv._INVOICE_NUMBER)).then(n // BOOKLET_SIZE),
+            b=bit(n % BOOKLET_SIZE),
+        )
+        .group_by("file", *_TEXT_KEYS, "track", "booklet")
+        .agg(pl.col("b").bitwise_or(), rows=pl.len())
+        for frame in frames
+    ]
+    # One query per file, run together: each hash table stays small (a file is one system's
+    # tills), which is much faster than one table of every booklet of the period.
+    groups = pl.concat(pl.collect_all(per_file, engine="streaming"), how="vertical")
+    if groups["booklet"].has_nulls():
+        return None
+    for column in _TEXT_KEYS:
+        mapping = _key_map(groups, column)
+        if mapping is None:
+            return None
+        if column != "invoice_date" and mapping.select(
+            pl.col("__raw").eq_missing(pl.col("__norm")).all()
+        ).item():
+            continue  # already in normal form
+        groups = groups.with_columns(pl.col(column).replace_strict(
+            mapping["__raw"], mapping["__norm"], return_dtype=mapping.schema["__norm"]
+        ))
+    groups = groups.with_columns(pl.col("rows").cast(pl.Int64))
+    if bans is not None:
+        groups = groups.filter(pl.col("seller_ban").is_in(bans))
+    p = period_index(period)
+    groups = groups.with_columns(offset=period_index_expr("invoice_date") - p)
+
+    def masked(cond: pl.Expr) -> pl.Expr:
+        return pl.when(cond).then(pl.col("b")).otherwise(pl.lit(0, pl.UInt64))
+
+    live = pl.col("status").is_in(LIVE_STATUSES)
+    masks = {
+        "used_mask": pl.col("b"),
+        "in_period_mask": masked(pl.col("offset") == 0),
+        "adjacent_mask": masked(pl.col("offset") != 0),
+        "live_mask": masked(live),
+        "void_mask": masked(pl.col("status") == "voided"),
+        "failed_mask": masked(pl.col("upload_status").eq_missing(pl.lit("failed"))),
+    }
+    by_machine = (
+        groups.filter(pl.col("offset").abs() <= 1)
+        .with_columns(**masks, live_rows=pl.when(live).then(pl.col("rows")).otherwise(0))
+        .group_by("seller_ban", "track", "booklet", "machine")
+        .agg(*[pl.col(m).bitwise_or() for m in masks], pl.col("live_rows").sum())
+    )
+    issuing = (
+        groups.filter(pl.col("offset") == 0)
+        .group_by("seller_ban", "machine", "invoice_date")
+        .agg(invoices=pl.col("rows").sum().cast(pl.UInt32))
+    )
+    names = pl.DataFrame({"file": range(len(paths)), "source": [str(Path(p)) for p in paths]},
+                         schema={"file": pl.UInt32, "source": pl.String})
+    counted = (
+        groups.group_by("file").agg(rows=pl.col("rows").sum().cast(pl.UInt32))
+        .join(names, on="file").select("source", "rows")
+    )
+    return by_machine, issuing, counted
+
+
+# ---------------------------------------------------------------------------------------------
+# The few invoices findings name.
+
+
+def _wanted(usage: pl.DataFrame, alloc_booklets: pl.DataFrame) -> pl.DataFrame:
+    """(seller_ban, track, number) of every number a finding may be about.
+
+    Per booklet: numbers used in the period outside the allocations, used from an adjacent period
+    inside them, with a failed upload, voided and never re-issued; and every used number of a
+    booklet where some number was issued twice. All rows of such a number are fetched, so the
+    findings about it are the same as from all rows of its booklet.
+    """
     union = alloc_booklets.group_by("ban", "track", "booklet").agg(
         alloc_union=pl.col("alloc_mask").bitwise_or()
     )
-    odd = (
+    want = (
         usage.join(union, left_on=["seller_ban", "track", "booklet"],
                    right_on=["ban", "track", "booklet"], how="left")
         .with_columns(pl.col("alloc_union").fill_null(0))
-        .filter(
-            ((pl.col("in_period_mask") & ~pl.col("alloc_union")) != 0)
-            | ((pl.col("adjacent_mask") & pl.col("alloc_union")) != 0)
-            | (pl.col("failed_mask") != 0)
-            | (pl.col("void_mask") != 0)
-            | (pl.col("live_rows") > pl.col("live_mask").bitwise_count_ones())
+        .select(
+            "seller_ban", "track", "booklet",
+            want=(pl.col("in_period_mask") & ~pl.col("alloc_union"))
+            | (pl.col("adjacent_mask") & pl.col("alloc_union"))
+            | pl.col("failed_mask")
+            | (pl.col("void_mask") & ~pl.col("live_mask"))
+            | pl.when(pl.col("live_rows") > pl.col("live_mask").bitwise_count_ones())
+            .then(pl.col("used_mask")).otherwise(0),
         )
-        .select("seller_ban", "track", "booklet")
+        .filter(pl.col("want") != 0)
     )
-    if odd.is_empty():
-        rows = invoices.head(0).collect()
+    return (
+        want.with_columns(k=pl.int_ranges(0, BOOKLET_SIZE))
+        .explode("k")
+        .filter((pl.col("want") // bit(pl.col("k"))) % 2 == 1)
+        .select("seller_ban", "track", number=pl.col("booklet") * BOOKLET_SIZE + pl.col("k"))
+    )
+
+
+def _detail(invoice_paths: Sequence[str | Path], bans: pl.Series | None, usage: pl.DataFrame,
+            alloc_booklets: pl.DataFrame, allocations: pl.DataFrame, period: Period
+            ) -> pl.DataFrame:
+    """The few invoices that findings need to name (a second, filtered scan only when there are
+    any)."""
+    wanted = _wanted(usage, alloc_booklets)
+    if wanted.is_empty():
+        rows = pl.DataFrame(schema=INVOICE_SCHEMA)
     else:
         p = period_index(period)
+        numbers = (
+            wanted.select(pl.col("track") + number_str(pl.col("number")))
+            .unique().to_series()
+        )
+        invoices = normalise_invoices(scan_raw_invoices(invoice_paths))
+        if bans is not None:
+            invoices = invoices.filter(pl.col("seller_ban").is_in(bans))
         rows = (
-            invoices.with_columns(booklet=pl.col("number").cast(pl.Int64) // BOOKLET_SIZE)
+            invoices.filter(pl.col("invoice_number").is_in(numbers))
             .filter((period_index_expr("invoice_date") - p).abs() <= 1)
-            .join(odd.lazy(), on=["seller_ban", "track", "booklet"], how="semi")
-            .drop("booklet")
-            .collect()
+            .with_columns(n=pl.col("number").cast(pl.Int64))
+            .join(wanted.lazy(), left_on=["seller_ban", "track", "n"],
+                  right_on=["seller_ban", "track", "number"], how="semi")
+            .drop("n")
+            .collect(engine="streaming")
         )
     rows = rows.with_row_index("row").with_columns(
         n=pl.col("number").cast(pl.Int64),

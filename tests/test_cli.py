@@ -143,3 +143,8 @@ def test_demo_sample_command(tmp_path: Path) -> None:
     assert main(["demo", "sample", "--out", str(tmp_path)]) == 0
     for name in SAMPLE_EXPECTED["files"]:
         assert (tmp_path / name).read_bytes() == (SAMPLE / name).read_bytes()
+
+
+def test_unreadable_path_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert reconcile(tmp_path / "out", allocations=str(tmp_path / ("x" * 300))) == 1
+    assert "cannot be read" in capsys.readouterr().err

@@ -9,18 +9,22 @@ import polars as pl
 import pytest
 from factories import allocations, invoices
 
-import blanktrack.reconcile as rec
 from blanktrack.findings import CATALOGUE
 from blanktrack.frames import FINDING_SCHEMA
+from blanktrack.reconcile import reconcile
 
 
-def run(monkeypatch: pytest.MonkeyPatch, alloc: pl.DataFrame, inv: pl.LazyFrame,
-        report_date: dt.date = dt.date(2024, 3, 5), tmp: Path | None = None) -> pl.DataFrame:
-    """reconcile() with the loaders replaced by the given frames."""
-    monkeypatch.setattr(rec, "load_allocations", lambda paths: alloc)
-    monkeypatch.setattr(rec, "load_invoices", lambda paths: inv)
-    monkeypatch.setattr(rec, "_describe", lambda paths, role: [])
-    result = rec.reconcile("11302", ["a.csv"], ["i.csv"], report_date=report_date)
+def run(tmp_path: Path, alloc: pl.DataFrame, inv: pl.LazyFrame,
+        report_date: dt.date = dt.date(2024, 3, 5)) -> pl.DataFrame:
+    """reconcile() on the given frames, written as canonical CSV files."""
+    a_path, i_path = tmp_path / "allocations.csv", tmp_path / "invoices.csv"
+    alloc.drop("source", "line").write_csv(a_path)
+    rows = inv.collect()
+    if rows.is_empty():  # a header-only file is refused; an invoice years away uses nothing
+        rows = invoices([{"track": "ZZ", "number": 0, "date": dt.date(2020, 1, 1)}]).collect()
+    rows.select("invoice_number", "invoice_date", "seller_ban", "status", "machine",
+                "upload_status").write_csv(i_path)
+    result = reconcile("11302", [a_path], [i_path], report_date=report_date)
     assert result.findings.schema == pl.Schema(FINDING_SCHEMA)
     return result.findings
 
@@ -36,14 +40,14 @@ def only(f: pl.DataFrame, code: str) -> dict:
     return rows[0]
 
 
-def test_clean_period_has_no_findings(monkeypatch: pytest.MonkeyPatch) -> None:
-    f = run(monkeypatch, allocations([{"begin": 0, "end": 49}]),
+def test_clean_period_has_no_findings(tmp_path: Path) -> None:
+    f = run(tmp_path, allocations([{"begin": 0, "end": 49}]),
             invoices([{"number": n} for n in range(20)]))
     assert f.is_empty()
 
 
-def test_outside_allocation(monkeypatch: pytest.MonkeyPatch) -> None:
-    f = run(monkeypatch, allocations([{"begin": 0, "end": 49}]), invoices([
+def test_outside_allocation(tmp_path: Path) -> None:
+    f = run(tmp_path, allocations([{"begin": 0, "end": 49}]), invoices([
         {"number": 0}, {"track": "ZZ", "number": 5}, {"number": 60},
         {"ban": "04595257", "number": 1},  # another BAN's numbers
         {"track": "ZZ", "number": 7, "date": dt.date(2023, 12, 1)},  # adjacent period: not ours
@@ -55,29 +59,29 @@ def test_outside_allocation(monkeypatch: pytest.MonkeyPatch) -> None:
     assert set(out["severity"]) == {"error"}
 
 
-def test_duplicate_number(monkeypatch: pytest.MonkeyPatch) -> None:
-    f = run(monkeypatch, allocations([{"begin": 0, "end": 49}]), invoices([
+def test_duplicate_number(tmp_path: Path) -> None:
+    f = run(tmp_path, allocations([{"begin": 0, "end": 49}]), invoices([
         {"number": 3}, {"number": 3, "status": "cancelled"}, {"number": 4}]))
     row = only(f, "duplicate-number")
     assert row["begin_no"] == "00000003" and "issued 2 times" in row["message"]
 
 
-def test_void_then_reissue_is_not_a_duplicate(monkeypatch: pytest.MonkeyPatch) -> None:
-    f = run(monkeypatch, allocations([{"begin": 0, "end": 49}]), invoices([
+def test_void_then_reissue_is_not_a_duplicate(tmp_path: Path) -> None:
+    f = run(tmp_path, allocations([{"begin": 0, "end": 49}]), invoices([
         {"number": 3, "status": "voided", "date": dt.date(2024, 1, 3)},
         {"number": 3, "status": "issued", "date": dt.date(2024, 1, 4)}]))
     assert "duplicate-number" not in codes(f) and "void-not-reissued" not in codes(f)
 
 
-def test_void_not_reissued(monkeypatch: pytest.MonkeyPatch) -> None:
-    f = run(monkeypatch, allocations([{"begin": 0, "end": 49}]),
+def test_void_not_reissued(tmp_path: Path) -> None:
+    f = run(tmp_path, allocations([{"begin": 0, "end": 49}]),
             invoices([{"number": 0}, {"number": 1, "status": "voided"}, {"number": 2}]))
     row = only(f, "void-not-reissued")
     assert row["begin_no"] == "00000001" and "never re-issued" in row["message"]
 
 
-def test_skipped_number_per_allocation(monkeypatch: pytest.MonkeyPatch) -> None:
-    f = run(monkeypatch, allocations([{"begin": 0, "end": 99}]),
+def test_skipped_number_per_allocation(tmp_path: Path) -> None:
+    f = run(tmp_path, allocations([{"begin": 0, "end": 99}]),
             invoices([{"number": n} for n in range(0, 60) if n not in (10, 11, 55)]))
     skipped = f.filter(pl.col("code") == "skipped-number")
     assert skipped.select("begin_no", "end_no").rows() == [("00000010", "00000011"),
@@ -86,51 +90,51 @@ def test_skipped_number_per_allocation(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_skipped_number_per_till_ignores_a_tills_unused_tail(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path) -> None:
     # two tills share one allocation: POS-1 issues from 0, POS-2 from 50
     inv = [{"number": n, "machine": "POS-1"} for n in range(0, 20) if n != 7]
     inv += [{"number": n, "machine": "POS-2"} for n in range(50, 70)]
-    f = run(monkeypatch, allocations([{"begin": 0, "end": 99}]), invoices(inv))
+    f = run(tmp_path, allocations([{"begin": 0, "end": 99}]), invoices(inv))
     skipped = f.filter(pl.col("code") == "skipped-number")
     assert skipped.select("begin_no", "end_no", "machine").rows() == [
         ("00000007", "00000007", "POS-1")]
 
 
-def test_skipped_number_per_allocated_machine_segment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_skipped_number_per_allocated_machine_segment(tmp_path: Path) -> None:
     alloc = allocations([{"begin": 0, "end": 49, "machine": "POS-1"},
                          {"begin": 50, "end": 99, "machine": "POS-2"}])
     inv = [{"number": n} for n in (1, 2, 3, 50, 51)]  # POS-1 never issued 0
-    f = run(monkeypatch, alloc, invoices(inv))
+    f = run(tmp_path, alloc, invoices(inv))
     skipped = f.filter(pl.col("code") == "skipped-number")
     assert skipped.select("begin_no", "end_no", "machine").rows() == [
         ("00000000", "00000000", "POS-1")]
 
 
-def test_dated_outside_period(monkeypatch: pytest.MonkeyPatch) -> None:
-    f = run(monkeypatch, allocations([{"begin": 0, "end": 49}]),
+def test_dated_outside_period(tmp_path: Path) -> None:
+    f = run(tmp_path, allocations([{"begin": 0, "end": 49}]),
             invoices([{"number": 0}, {"number": 1, "date": dt.date(2024, 3, 1)}]))
     row = only(f, "dated-outside-period")
     assert row["begin_no"] == "00000001" and "2024-03-01" in row["message"]
     assert "11304" in row["message"]
 
 
-def test_allocation_misaligned(monkeypatch: pytest.MonkeyPatch) -> None:
-    f = run(monkeypatch, allocations([{"begin": 10, "end": 49}, {"track": "CD", "begin": 0,
+def test_allocation_misaligned(tmp_path: Path) -> None:
+    f = run(tmp_path, allocations([{"begin": 10, "end": 49}, {"track": "CD", "begin": 0,
                                                                   "end": 99}]), invoices([]))
     row = only(f, "allocation-misaligned")
     assert row["track"] == "AB" and "whole booklets" in row["message"]
 
 
-def test_allocation_overlap(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_allocation_overlap(tmp_path: Path) -> None:
     alloc = allocations([{"begin": 0, "end": 99}, {"ban": "04595257", "begin": 50, "end": 149}])
-    f = run(monkeypatch, alloc, invoices([]))
+    f = run(tmp_path, alloc, invoices([]))
     row = only(f, "allocation-overlap")
     assert (row["begin_no"], row["end_no"]) == ("00000050", "00000099")
     assert "allocations.csv:2" in row["message"] and "allocations.csv:3" in row["message"]
 
 
-def test_upload_failed(monkeypatch: pytest.MonkeyPatch) -> None:
-    f = run(monkeypatch, allocations([{"begin": 0, "end": 49}]),
+def test_upload_failed(tmp_path: Path) -> None:
+    f = run(tmp_path, allocations([{"begin": 0, "end": 49}]),
             invoices([{"number": 0, "upload_status": "accepted"},
                       {"number": 1, "upload_status": "failed"}]))
     row = only(f, "upload-failed")
@@ -143,9 +147,9 @@ def test_upload_failed(monkeypatch: pytest.MonkeyPatch) -> None:
     (dt.date(2024, 3, 10), "info", "0 day(s) left"),
     (dt.date(2024, 3, 14), "warning", "4 day(s) late"),
 ])
-def test_late_report(monkeypatch: pytest.MonkeyPatch, day: dt.date, severity: str | None,
+def test_late_report(tmp_path: Path, day: dt.date, severity: str | None,
                      words: str) -> None:
-    f = run(monkeypatch, allocations([{"begin": 0, "end": 49}]), invoices([]), report_date=day)
+    f = run(tmp_path, allocations([{"begin": 0, "end": 49}]), invoices([]), report_date=day)
     late = f.filter(pl.col("code") == "late-report")
     if severity is None:
         assert late.is_empty()
@@ -153,9 +157,9 @@ def test_late_report(monkeypatch: pytest.MonkeyPatch, day: dt.date, severity: st
         assert late["severity"].to_list() == [severity] and words in late["message"][0]
 
 
-def test_reported_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reported_elsewhere(tmp_path: Path) -> None:
     alloc = allocations([{"begin": 0, "end": 49}, {"begin": 50, "end": 99, "reported_by": "VAC"}])
-    f = run(monkeypatch, alloc, invoices([]))
+    f = run(tmp_path, alloc, invoices([]))
     row = only(f, "reported-elsewhere")
     assert "reported by VAC" in row["message"] and "50 blank" in row["message"]
 
@@ -165,8 +169,8 @@ def test_every_catalogue_code_is_tested() -> None:
     assert all(f'"{code}"' in src for code in CATALOGUE)
 
 
-def test_findings_sorted_errors_first(monkeypatch: pytest.MonkeyPatch) -> None:
-    f = run(monkeypatch, allocations([{"begin": 0, "end": 99}]), invoices([
+def test_findings_sorted_errors_first(tmp_path: Path) -> None:
+    f = run(tmp_path, allocations([{"begin": 0, "end": 99}]), invoices([
         {"number": 0}, {"number": 2}, {"number": 2}, {"number": 70, "upload_status": "failed"}]),
         report_date=dt.date(2024, 5, 1))
     ranks = [{"error": 0, "warning": 1, "info": 2}[s] for s in f["severity"]]
