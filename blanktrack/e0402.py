@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from blanktrack.atomic import write_bytes_atomic
+from blanktrack.atomic import write_file
 from blanktrack.ban import is_valid_ban
 from blanktrack.mof_csv import exportable_ranges
 from blanktrack.period import Period
@@ -106,40 +106,40 @@ def e0402_name(ban: str, period: str, invoice_type: str, track: str, part: int) 
     return f"{ban}_{period}_{invoice_type}_{track}_{part:03d}.xml"
 
 
-def write_e0402(ranges: pl.DataFrame, out_dir: Path, max_items: int = MAX_ITEMS) -> list[Path]:
+def write_e0402(ranges: pl.DataFrame, out_dir: Path, max_items: int = MAX_ITEMS, *,
+                atomic: bool = True) -> list[Path]:
     """Write the E0402 documents of the blank ranges into ``out_dir``.
 
     One document per (period, ban, invoice_type, track), ranges sorted by begin; more than
     ``max_items`` ranges give several documents (parts 001, 002, …) with the same Main.
     HeadBan is the row's head_ban, BranchBan its ban. Rows with ``reported_by`` set are left
     out; a key with no row gets no file. All documents are rendered (and so checked) before
-    any is written, each atomically. Returns the paths in file-name order.
+    any is written, each atomically (``atomic=False``: plainly, into a staging folder the
+    caller syncs and renames as a whole). Returns the paths in file-name order.
     """
     if not 1 <= max_items <= MAX_ITEMS:
         raise ValueError(f"max_items must be 1 to {MAX_ITEMS}, got {max_items}")
-    df = exportable_ranges(ranges)
+    df = exportable_ranges(ranges).sort(
+        "period", "ban", "invoice_type", "track", "begin_no", "end_no", maintain_order=True)
     files: list[tuple[Path, bytes]] = []
-    keys = sorted(df.select("period", "ban", "invoice_type", "track").unique().iter_rows())
-    for period, ban, itype, track in keys:
-        part_df = df.filter(
-            (pl.col("period") == period)
-            & (pl.col("ban") == ban)
-            & (pl.col("invoice_type") == itype)
-            & (pl.col("track") == track)
-        ).sort("begin_no", "end_no")
-        heads = part_df["head_ban"].unique().sort().to_list()
+    keys = ["period", "ban", "invoice_type", "track"]
+    parts = df.partition_by(keys, maintain_order=True, as_dict=True)
+    for period, ban, itype, track in sorted(parts):  # type: ignore[type-var]
+        part_df = parts[(period, ban, itype, track)]
+        heads = sorted(set(part_df["head_ban"].to_list()))
         if len(heads) != 1:
             raise ValueError(
                 f"BAN {ban}, period {period}, track {track} has several head offices: {heads}"
             )
-        items = list(part_df.select("begin_no", "end_no").iter_rows())
+        items = list(zip(part_df["begin_no"].to_list(), part_df["end_no"].to_list(),
+                         strict=True))
         _check_no_overlap(track, items)  # across parts: render_e0402 sees one part at a time
         for start in range(0, len(items), max_items):
             data = render_e0402(heads[0], ban, itype, period, track,
                                 items[start : start + max_items])
             name = e0402_name(ban, period, itype, track, start // max_items + 1)
             files.append((Path(out_dir) / name, data))
-    return [write_bytes_atomic(path, data) for path, data in sorted(files)]
+    return [write_file(path, data, atomic) for path, data in sorted(files)]
 
 
 def _check_no_overlap(track: str, items: Sequence[tuple[str, str]]) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .atomic import write_bytes_atomic
+from .atomic import sync_tree, write_file
 from .e0402 import write_e0402
 from .errors import InputError, Problem
 from .mof_csv import MofCsvLintError, write_mof_csvs
@@ -75,8 +75,9 @@ def write_exports(result: Reconciliation, out_dir: Path) -> list[Path]:
                                  "give a folder you may write to")) from exc
     try:
         try:
-            write_mof_csvs(result.exported_ranges, staging / "mof")
-            write_e0402(result.exported_ranges, staging / "e0402")
+            # Plain files: the staging folder is synced once and renamed as a whole.
+            write_mof_csvs(result.exported_ranges, staging / "mof", atomic=False)
+            write_e0402(result.exported_ranges, staging / "e0402", atomic=False)
         except (MofCsvLintError, ValueError) as exc:
             raise InputError(Problem(
                 str(out_dir), None, None,
@@ -86,8 +87,9 @@ def write_exports(result: Reconciliation, out_dir: Path) -> list[Path]:
             )) from exc
         (staging / "mof").mkdir(exist_ok=True)
         (staging / "e0402").mkdir(exist_ok=True)
-        write_bytes_atomic(staging / "findings.csv", table_csv(result.findings))
-        write_bytes_atomic(staging / "summary.csv", table_csv(result.summary))
+        write_file(staging / "findings.csv", table_csv(result.findings), atomic=False)
+        write_file(staging / "summary.csv", table_csv(result.summary), atomic=False)
+        sync_tree(staging)  # every file on disk before anything is moved into place
         _test_pause()
         if not _put_in_place(staging, target):
             for name in ("mof", "e0402", "findings.csv", "summary.csv"):

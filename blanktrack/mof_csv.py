@@ -28,6 +28,7 @@ is an allowed option.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from pathlib import Path
 
 import polars as pl
 
-from blanktrack.atomic import write_bytes_atomic
+from blanktrack.atomic import write_file
 from blanktrack.ban import is_valid_ban
 from blanktrack.frames import BLANK_RANGE_SCHEMA
 from blanktrack.period import Period
@@ -140,10 +141,15 @@ def render_mof_csv(ranges: pl.DataFrame) -> bytes:
     begin. Field 2 is the BAN that owns the numbers (a branch's own BAN for its allocation).
     Returns b'' when no row is exported. Does not lint: :func:`write_mof_csvs` does.
     """
-    df = exportable_ranges(ranges)
+    return _render_sorted(exportable_ranges(ranges))
+
+
+def _render_sorted(df: pl.DataFrame, one_file: bool = False) -> bytes:
+    """render_mof_csv of rows already through exportable_ranges (sorted, zero-padded type);
+    one_file: the rows are known to share head_ban and period (a partition of them)."""
     if df.is_empty():
         return b""
-    for key in ("head_ban", "period"):
+    for key in () if one_file else ("head_ban", "period"):
         values = df[key].unique().sort().to_list()
         if len(values) > 1:
             raise ValueError(f"render_mof_csv takes one {key}, got {values}")
@@ -168,26 +174,28 @@ def mof_csv_name(head_ban: str, period: str) -> str:
     return f"{head_ban}_{period}.csv"
 
 
-def write_mof_csvs(ranges: pl.DataFrame, out_dir: Path) -> list[Path]:
+def write_mof_csvs(ranges: pl.DataFrame, out_dir: Path, *, atomic: bool = True) -> list[Path]:
     """Write one upload file per reporting BAN (head_ban) and period into ``out_dir``.
 
     Every file is rendered and linted before any is written, and a lint problem raises
     :class:`MofCsvLintError`: a half-written set is as bad as a wrong file. Each file is
-    written atomically. Returns the paths in (head_ban, period) order; a reporting BAN with
+    written atomically (``atomic=False``: plainly, into a staging folder the caller syncs and
+    renames as a whole). Returns the paths in (head_ban, period) order; a reporting BAN with
     no exported row gets no file.
     """
     df = exportable_ranges(ranges)
     files: list[tuple[Path, bytes]] = []
-    keys = sorted(df.select("head_ban", "period").unique().iter_rows())
-    for head_ban, period in keys:
-        part = df.filter((pl.col("head_ban") == head_ban) & (pl.col("period") == period))
+    # One pass splits the sorted rows by file; each part keeps the sort order.
+    parts = df.partition_by("head_ban", "period", maintain_order=True, as_dict=True)
+    for head_ban, period in sorted(parts):  # type: ignore[type-var]
+        part = parts[(head_ban, period)]
         name = mof_csv_name(head_ban, period)
-        data = render_mof_csv(part)
+        data = _render_sorted(part, one_file=True)
         problems = lint_mof_csv(data, name, expected_period=period)
         if problems:
             raise MofCsvLintError(problems)
         files.append((Path(out_dir) / name, data))
-    return [write_bytes_atomic(path, data) for path, data in files]
+    return [write_file(path, data, atomic) for path, data in files]
 
 
 # --------------------------------------------------------------------------- lint
@@ -318,6 +326,12 @@ def _lint_lines(lint: _Linter, text: str, expected_period: str | None) -> list[_
     return ranges
 
 
+@functools.lru_cache(maxsize=4096)
+def _valid_ban(value: str) -> bool:
+    return is_valid_ban(value)
+
+
+@functools.lru_cache(maxsize=1024)
 def _is_period(value: str) -> bool:
     try:
         return Period.parse(value).code == value
@@ -339,7 +353,7 @@ def _lint_fields(lint: _Linter, line: int, serial: int, v: dict[str, str]) -> _R
     if not _DIGITS8.fullmatch(ban):
         lint.add(line, "ban", f"BAN {ban!r} is not 8 digits")
         ok = False
-    elif not is_valid_ban(ban):
+    elif not _valid_ban(ban):
         lint.add(line, "ban", f"BAN {ban} fails the check digit")
         ok = False
 

@@ -221,6 +221,12 @@ def _raw_frames(paths: Sequence[str | Path]) -> list[pl.LazyFrame] | None:
             if any(dtype != pl.String for dtype in schema.dtypes()):
                 return None
             lf = lf.rename({c: inv._normal_name(c) for c in schema.names()})
+        elif path.stat().st_size > inv.LARGE_FILE_BYTES:
+            # A large CSV (its encoding and header were checked by scan_raw_invoices): scanned
+            # without a row index, which slows polars' reader down; line numbers are only
+            # needed to name a problem, and then the original path reads the file again.
+            lf = pl.scan_csv(path, encoding="utf8", infer_schema=False,
+                             with_column_names=lambda names: [inv._normal_name(n) for n in names])
         else:
             scanned = inv._scan_csv(path, name)
             lf = scanned[0] if isinstance(scanned, tuple) else scanned
@@ -285,25 +291,32 @@ def _fast_usage(paths: Sequence[str | Path], period: Period, bans: pl.Series | N
     ]
     # One query per file, run together: each hash table stays small (a file is one system's
     # tills), which is much faster than one table of every booklet of the period.
-    groups = pl.concat(pl.collect_all(per_file, engine="streaming"), how="vertical")
+    try:
+        groups = pl.concat(pl.collect_all(per_file, engine="streaming"), how="vertical")
+    except pl.exceptions.PolarsError:
+        return None  # e.g. a ragged CSV: the original path reads it again and names the problem
     if groups["booklet"].has_nulls():
         return None
+    p = period_index(period)
+    dates: pl.DataFrame | None = None
     for column in _TEXT_KEYS:
         mapping = _key_map(groups, column)
         if mapping is None:
             return None
-        if column != "invoice_date" and mapping.select(
-            pl.col("__raw").eq_missing(pl.col("__norm")).all()
-        ).item():
+        if column == "invoice_date":
+            # Few distinct dates: their period offset is computed once each, then looked up.
+            dates = mapping.with_columns(offset=period_index_expr("__norm") - p)
+            continue
+        if mapping.select(pl.col("__raw").eq_missing(pl.col("__norm")).all()).item():
             continue  # already in normal form
         groups = groups.with_columns(pl.col(column).replace_strict(
             mapping["__raw"], mapping["__norm"], return_dtype=mapping.schema["__norm"]
         ))
-    groups = groups.with_columns(pl.col("rows").cast(pl.Int64))
+    assert dates is not None
     if bans is not None:
         groups = groups.filter(pl.col("seller_ban").is_in(bans))
-    p = period_index(period)
-    groups = groups.with_columns(offset=period_index_expr("invoice_date") - p)
+    groups = groups.with_columns(offset=pl.col("invoice_date").replace_strict(
+        dates["__raw"], dates["offset"], return_dtype=pl.Int32))
 
     def masked(cond: pl.Expr) -> pl.Expr:
         return pl.when(cond).then(pl.col("b")).otherwise(pl.lit(0, pl.UInt64))
@@ -317,23 +330,30 @@ def _fast_usage(paths: Sequence[str | Path], period: Period, bans: pl.Series | N
         "void_mask": masked(pl.col("status") == "voided"),
         "failed_mask": masked(pl.col("upload_status").eq_missing(pl.lit("failed"))),
     }
-    by_machine = (
-        groups.filter(pl.col("offset").abs() <= 1)
-        .with_columns(**masks, live_rows=pl.when(live).then(pl.col("rows")).otherwise(0))
+    by_machine_q = (
+        groups.lazy().filter(pl.col("offset").abs() <= 1)
+        .select("seller_ban", "track", "booklet", "machine", **masks,
+                live_rows=pl.when(live).then(pl.col("rows").cast(pl.Int64)).otherwise(0))
         .group_by("seller_ban", "track", "booklet", "machine")
         .agg(*[pl.col(m).bitwise_or() for m in masks], pl.col("live_rows").sum())
     )
-    issuing = (
-        groups.filter(pl.col("offset") == 0)
+    issuing_q = (
+        groups.lazy().filter(pl.col("offset") == 0)
         .group_by("seller_ban", "machine", "invoice_date")
         .agg(invoices=pl.col("rows").sum().cast(pl.UInt32))
+        .with_columns(pl.col("invoice_date").replace_strict(
+            dates["__raw"], dates["__norm"], return_dtype=pl.Date))
+        # Two spellings of one day ('2024-01-05', '20240105') are one day.
+        .group_by("seller_ban", "machine", "invoice_date")
+        .agg(pl.col("invoices").sum().cast(pl.UInt32))
     )
     names = pl.DataFrame({"file": range(len(paths)), "source": [str(Path(p)) for p in paths]},
                          schema={"file": pl.UInt32, "source": pl.String})
-    counted = (
-        groups.group_by("file").agg(rows=pl.col("rows").sum().cast(pl.UInt32))
-        .join(names, on="file").select("source", "rows")
+    counted_q = (
+        groups.lazy().group_by("file").agg(rows=pl.col("rows").sum().cast(pl.UInt32))
+        .join(names.lazy(), on="file").select("source", "rows")
     )
+    by_machine, issuing, counted = pl.collect_all([by_machine_q, issuing_q, counted_q])
     return by_machine, issuing, counted
 
 
