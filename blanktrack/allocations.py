@@ -40,9 +40,9 @@ PARQUET_MAGIC = b"PAR1"
 _PARQUET_INT_WIDTH = {"ban": 8, "head_ban": 8, "invoice_type": 2, "period": 5, "begin_no": 8,
                       "end_no": 8}
 
-_DIGITS = re.compile(r"^\d+$")
-_SCIENTIFIC = re.compile(r"^[+-]?\d+(\.\d*)?[eE][+-]?\d+$")
-_DECIMAL = re.compile(r"^\d+\.\d*$")
+_DIGITS = re.compile(r"^[0-9]+$")
+_SCIENTIFIC = re.compile(r"^[+-]?[0-9]+(\.[0-9]*)?[eE][+-]?[0-9]+$")
+_DECIMAL = re.compile(r"^[0-9]+\.[0-9]*$")
 _TRACK = re.compile(r"^[A-Z]{2}$")
 
 Issue = tuple[str, str]  # (message, fix)

@@ -31,7 +31,7 @@ def valid_ban_expr(column: str) -> pl.Expr:
     total = pl.sum_horizontal(
         [((d * w) // 10) + ((d * w) % 10) for d, w in zip(digits, _WEIGHTS, strict=True)]
     )
-    well_formed = col.str.contains(r"^\d{8}$").fill_null(False)
+    well_formed = col.str.contains(r"^[0-9]{8}$").fill_null(False)
     return well_formed & (
         (total % 5 == 0) | ((col.str.slice(6, 1) == "7") & ((total + 1) % 5 == 0))
     ).fill_null(False)

@@ -51,9 +51,9 @@ STATUSES = {
 UPLOAD_STATUSES = {"accepted": "accepted", "failed": "failed"}
 
 _ROW = "__row"
-_INVOICE_NUMBER = r"^[A-Z]{2}\d{8}$"
-_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
-_COMPACT_DATE = r"^\d{8}$"
+_INVOICE_NUMBER = r"^[A-Z]{2}[0-9]{8}$"
+_ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_COMPACT_DATE = r"^[0-9]{8}$"
 
 
 # --------------------------------------------------------------------------------------------
@@ -131,7 +131,7 @@ def date_problem(value: str | None) -> Issue | None:
         if parsed is None:
             return f"invoice date '{value}' is not a real calendar date", fix
         return None
-    if re.match(r"^\d{7}$", value) or re.match(r"^\d{3}[-/]\d{2}[-/]\d{2}$", value):
+    if re.match(r"^[0-9]{7}$", value) or re.match(r"^[0-9]{3}[-/][0-9]{2}[-/][0-9]{2}$", value):
         fix = "this looks like an ROC (民國) date: " + fix + " in the Gregorian calendar"
     return f"invoice date '{value}' is not YYYY-MM-DD or YYYYMMDD", fix
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
-_CODE = re.compile(r"^(\d{3})(\d{2})$")
+_CODE = re.compile(r"^([0-9]{3})([0-9]{2})$")
 # MOF download form: "113/03 ~ 113/04" (spaces optional), also "113/03~113/04".
-_SPAN = re.compile(r"^\s*(\d{3})/(\d{2})\s*~\s*(\d{3})/(\d{2})\s*$")
+_SPAN = re.compile(r"^\s*([0-9]{3})/([0-9]{2})\s*~\s*([0-9]{3})/([0-9]{2})\s*$")
 
 REPORT_WINDOW_DAYS = 10  # report from day 1 to day 10 of the month after the period
 REMINDER_DAY = 7  # the MOF mails reminders on the 7th

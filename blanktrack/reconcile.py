@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ import polars as pl
 from . import findings as F
 from . import invoices as inv
 from .allocations import PARQUET_MAGIC, load_allocations
+from .archive import sha256_file
 from .blanks import RUN_KEYS, Split, blank_ranges, booklet_state, number_str
 from .booklets import (
     LIVE_STATUSES,
@@ -73,14 +73,6 @@ class Reconciliation:
         return self.blank_ranges.filter(pl.col("reported_by").is_null())
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _check_files(paths: Sequence[str | Path], role: str) -> list[Path]:
     checked = []
     for p in paths:
@@ -98,15 +90,11 @@ def _check_files(paths: Sequence[str | Path], role: str) -> list[Path]:
     return checked
 
 
-def _describe(paths: Sequence[str | Path], role: str) -> list[InputFile]:
-    return [InputFile(str(p), role, p.stat().st_size, sha256_of(p)) for p in _check_files(paths, role)]
-
-
 def _describe_later(pool: ThreadPoolExecutor, paths: Sequence[str | Path], role: str
                     ) -> list[tuple[Path, Future[str]]]:
     """Check the files now; hash them in the background (hashlib releases the GIL, so a 5 GB
     CSV is hashed while polars reads it)."""
-    return [(p, pool.submit(sha256_of, p)) for p in _check_files(paths, role)]
+    return [(p, pool.submit(sha256_file, p)) for p in _check_files(paths, role)]
 
 
 def _scope(allocations: pl.DataFrame, period: Period, ban: str | None,
@@ -469,4 +457,4 @@ def _summary(state: pl.DataFrame, allocations: pl.DataFrame, skipped: pl.DataFra
     )
 
 
-__all__ = ["InputFile", "Reconciliation", "bit", "reconcile"]
+__all__ = ["InputFile", "Reconciliation", "reconcile"]

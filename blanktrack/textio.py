@@ -230,8 +230,3 @@ def read_rows(path: str | Path) -> TextRows:
     """Read, decode and split a comma-separated file."""
     decoded = read_text(path)
     return TextRows(split_rows(decoded.text, str(path)), decoded.encoding)
-
-
-def encoding_label(encoding: str) -> str:
-    """How to name an encoding to a person."""
-    return _LABELS.get(encoding, encoding)
