@@ -1,0 +1,68 @@
+"""The one-pass fast path (reconcile._fast_usage) against the validate-then-aggregate path."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from blanktrack import reconcile as rec
+from blanktrack.booklets import invoice_usage
+from blanktrack.invoices import load_invoices
+from blanktrack.period import Period, period_index, period_index_expr
+
+P = Period.parse("11302")
+DAYS = [dt.date(2023, 11, 30), dt.date(2023, 12, 31), dt.date(2024, 1, 1), dt.date(2024, 2, 29),
+        dt.date(2024, 3, 1), dt.date(2024, 5, 2)]
+
+rows = st.lists(
+    st.tuples(
+        st.sampled_from(["AB", "CD"]), st.integers(0, 260),
+        st.sampled_from(DAYS), st.booleans(),  # compact date spelling
+        st.sampled_from(["53567686", "04595257"]),
+        st.sampled_from(["issued", "cancelled", "voided", "開立", "作廢", "註銷", "ISSUED"]),
+        st.sampled_from(["POS-1", "POS-2", ""]),
+        st.sampled_from(["accepted", "failed", ""]),
+    ),
+    min_size=1, max_size=80,
+)
+
+
+def write(folder: Path, data: list[tuple], parts: int) -> list[Path]:
+    files = []
+    for k in range(parts):
+        lines = ["invoice_number,invoice_date,seller_ban,status,machine,upload_status"]
+        for track, n, day, compact, ban, status, machine, upload in data[k::parts]:
+            date = day.strftime("%Y%m%d" if compact else "%Y-%m-%d")
+            lines.append(f"{track}{n:08d},{date},{ban},{status},{machine},{upload}")
+        if len(lines) > 1:
+            path = folder / f"inv{k}.csv"
+            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            files.append(path)
+    return files
+
+
+def canonical(df: pl.DataFrame) -> list[tuple]:
+    return sorted(df.select(sorted(df.columns)).rows(), key=repr)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows, st.integers(1, 3))
+def test_fast_path_equals_original(data: list[tuple], parts: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        files = write(Path(tmp), data, parts)
+        fast = rec._fast_usage(files, P, None)
+        assert fast is not None, "clean input must take the fast path"
+        invoices = load_invoices(files)
+        original = pl.collect_all([
+            invoice_usage(invoices, P),
+            invoices.filter(period_index_expr("invoice_date") == period_index(P))
+            .group_by("seller_ban", "machine", "invoice_date").agg(invoices=pl.len()),
+            invoices.group_by("source").agg(rows=pl.len()),
+        ])
+        for got, want in zip(fast, original, strict=True):
+            assert canonical(got.cast(want.schema)) == canonical(want)  # type: ignore[arg-type]
