@@ -53,6 +53,7 @@ class Reconciliation:
     booklets: pl.DataFrame  # per allocation booklet: alloc_mask, used_in, blank_mask
     blank_ranges: pl.DataFrame
     skipped: pl.DataFrame
+    segments: pl.DataFrame  # stretches each till issued in order: alloc_id, machine, seg_begin, seg_end
     findings: pl.DataFrame
     summary: pl.DataFrame
     issuing: pl.DataFrame  # invoices per seller BAN, machine and day (for charts)
@@ -162,7 +163,8 @@ def reconcile(
         alloc_booklets = allocation_booklets(allocations)
         state = booklet_state(alloc_booklets, usage)
         ranges = blank_ranges(state, allocations, split)
-        skipped = skipped_ranges(state, allocations, segments(allocations, alloc_booklets, by_machine))
+        segs = segments(allocations, alloc_booklets, by_machine)
+        skipped = skipped_ranges(state, allocations, segs)
 
         detail = _detail(invoice_paths, bans, usage, alloc_booklets, allocations, period)
         findings = F.collect([
@@ -178,6 +180,7 @@ def reconcile(
     return Reconciliation(
         period=period, split=split, ban=ban, report_date=report_date, inputs=inputs,
         allocations=allocations, booklets=state, blank_ranges=ranges, skipped=skipped,
+        segments=segs,
         findings=findings, summary=_summary(state, allocations, skipped),
         issuing=issuing.sort("seller_ban", "machine", "invoice_date", nulls_last=True),
         rows_by_source={

@@ -356,9 +356,11 @@ def test_till_control(ui: ExplorerUI) -> None:
     assert [r["code"] for r in table(ui.finding_table.value)] == ["skipped-number"]
     assert ui.issuing_chart.value != issuing and ui.usage_chart.value != usage
     assert len(ui.booklet.options) == 2  # the till's two booklets of KT
-    ui.till.value = "ERP"  # a till known from invoices only: its skipped run's allocation
+    ui.till.value = "ERP"  # a till known from invoices only: every allocation it issued from
     assert [r["track"] for r in table(ui.gap_table.value)] == ["LQ"]
     assert "Track LQ" in ui.map_chart.value
+    cells = ui.explorer.cells(ui.selection)
+    assert sorted(set(cells["track"])) == ["LQ", "MB", "XA"]  # not LR: the ERP never used it
 
 
 def test_finding_code_and_severity_controls(ui: ExplorerUI) -> None:

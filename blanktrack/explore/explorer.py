@@ -209,8 +209,8 @@ class Explorer:
     def cells(self, sel: Selection) -> pl.DataFrame:
         d = self.data(sel.period)
         allocs: list[int] = []
-        if sel.till is not None:
-            allocs = d.result.skipped.filter(pl.col("machine") == sel.till)["alloc_id"].to_list()
+        if sel.till is not None:  # every allocation the till issued from
+            allocs = d.result.segments.filter(pl.col("machine") == sel.till)["alloc_id"].to_list()
         return filter_cells(d.cells, sel, selection_bans(d, sel), allocs)
 
     def summary(self, sel: Selection) -> pl.DataFrame:

@@ -259,12 +259,12 @@ def filter_findings(findings: pl.DataFrame, sel: Selection, bans: list[str] | No
 
 
 def filter_cells(cells: pl.DataFrame, sel: Selection, bans: list[str] | None,
-                 skipped_allocs: Iterable[int] = ()) -> pl.DataFrame:
-    """Allocation booklets of the selection. A till selects the allocations handed to it (and
-    those where it skipped numbers)."""
+                 till_allocs: Iterable[int] = ()) -> pl.DataFrame:
+    """Allocation booklets of the selection. A till selects the allocations handed to it and
+    those it issued from."""
     cond = key_filter(sel, bans)
     if sel.till is not None:
-        cond &= (pl.col("machine") == sel.till) | pl.col("alloc_id").is_in(list(skipped_allocs))
+        cond &= (pl.col("machine") == sel.till) | pl.col("alloc_id").is_in(list(till_allocs))
     return cells.filter(cond)
 
 
