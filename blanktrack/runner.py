@@ -97,6 +97,19 @@ def _result_or_error(future: Future[str]) -> str:
         return f"unreadable: {exc}"
 
 
+def _ipc_kernel_manager() -> type:
+    """A kernel manager that talks to the kernel over local sockets, not TCP: nothing listens on
+    the network while a period runs (and the kernel does not warn about unencrypted TCP)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.transport = "ipc"
+
+    return IPCKernelManager
+
+
 def _warm_html_exporter() -> None:
     """Import nbconvert (about 1 s) while the kernel works, not after it."""
     from nbconvert import HTMLExporter  # noqa: F401
@@ -149,6 +162,7 @@ def run_period(params: RunParams, archive_root: Path = DEFAULT_ARCHIVE,
         papermill.execute_notebook(
             str(params.notebook), str(run_dir / PARTIAL), parameters=nb_params,
             kernel_name="python3",  # jupyter_client runs it with this environment's python
+            kernel_manager_class=_ipc_kernel_manager(),
             cwd=str(run_dir), execution_timeout=params.timeout,
             progress_bar=progress and sys.stderr.isatty(), log_output=False,
         )
