@@ -22,6 +22,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "allocation-overlap": ("error", "two allocations of the period share numbers"),
     "upload-failed": ("error", "invoice not accepted by the MOF"),
     "late-report": ("warning", "report produced after day 10 of the next period"),
+    "allocation-duplicate": ("info", "the same allocation listed more than once (counted once)"),
     "reported-elsewhere": ("info", "blank numbers another system reports (left out of these exports)"),
 }
 
@@ -43,6 +44,26 @@ def _frame(df: pl.DataFrame, code: str, message: pl.Expr, severity: str | None =
 
 def _where(src: str = "source", line: str = "line") -> pl.Expr:
     return pl.format("{}:{}", pl.col(src), pl.col(line))
+
+
+def duplicate_allocation_findings(allocations: pl.DataFrame) -> pl.DataFrame:
+    """Identical allocation rows (e.g. the MOF download and the canonical table both given):
+    counted once, but a person should know the inputs repeat themselves."""
+    keys = [c for c in allocations.columns if c not in ("source", "line")]
+    twice = (
+        allocations.group_by(keys)
+        .agg(n=pl.len(), where=_where().sort().str.join(", "))
+        .filter(pl.col("n") > 1)
+    )
+    return _frame(
+        twice, "allocation-duplicate",
+        pl.format(
+            "Allocation {} {}–{} (BAN {}) is listed {} times ({}): it is counted once. Remove the "
+            "repeated row or file.",
+            pl.col("track"), pl.col("begin_no"), pl.col("end_no"), pl.col("ban"), pl.col("n"),
+            pl.col("where"),
+        ),
+    )
 
 
 def allocation_findings(allocations: pl.DataFrame) -> list[pl.DataFrame]:

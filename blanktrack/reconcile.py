@@ -133,7 +133,8 @@ def reconcile(
                    + _describe_later(pool, invoice_paths, "invoices"))
         n_alloc = len(allocation_paths)
         allocations_all = load_allocations(allocation_paths)
-        allocations = prepare_allocations(_scope(allocations_all, period, ban, allocation_paths))
+        scoped = _scope(allocations_all, period, ban, allocation_paths)
+        allocations = prepare_allocations(scoped)
         bans = allocations["ban"].unique() if ban is not None else None
 
         # One streaming pass over the invoices does validation and aggregation together; input
@@ -169,6 +170,7 @@ def reconcile(
         detail = _detail(invoice_paths, bans, usage, alloc_booklets, allocations, period)
         findings = F.collect([
             *F.allocation_findings(allocations),
+            F.duplicate_allocation_findings(scoped),
             *F.invoice_findings(detail, period),
             F.skipped_findings(skipped),
             F.reported_elsewhere_findings(ranges),

@@ -133,6 +133,14 @@ def test_allocation_overlap(tmp_path: Path) -> None:
     assert "allocations.csv:2" in row["message"] and "allocations.csv:3" in row["message"]
 
 
+def test_allocation_duplicate(tmp_path: Path) -> None:
+    alloc = allocations([{"begin": 0, "end": 49}, {"begin": 0, "end": 49}])
+    f = run(tmp_path, alloc, invoices([]))
+    row = only(f, "allocation-duplicate")
+    assert "listed 2 times" in row["message"] and "allocations.csv:2, " in row["message"]
+    assert "allocation-overlap" not in codes(f)
+
+
 def test_upload_failed(tmp_path: Path) -> None:
     f = run(tmp_path, allocations([{"begin": 0, "end": 49}]),
             invoices([{"number": 0, "upload_status": "accepted"},
