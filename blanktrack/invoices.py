@@ -51,7 +51,7 @@ STATUSES = {
 UPLOAD_STATUSES = {"accepted": "accepted", "failed": "failed"}
 
 _ROW = "__row"
-_INVOICE_NUMBER = r"^[A-Z]{2}[0-9]{8}$"
+INVOICE_NUMBER_PATTERN = r"^[A-Z]{2}[0-9]{8}$"
 _ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _COMPACT_DATE = r"^[0-9]{8}$"
 
@@ -60,7 +60,7 @@ _COMPACT_DATE = r"^[0-9]{8}$"
 # Expressions shared by validation and normalisation, so both agree on what is valid.
 
 
-def _date_expr(column: str) -> pl.Expr:
+def date_expr(column: str) -> pl.Expr:
     """The date of a `YYYY-MM-DD` or `YYYYMMDD` text, null when it is no real calendar date."""
     col = pl.col(column)
     # The regexes matter: chrono alone accepts '2024-2-3' and '2024022'.
@@ -72,7 +72,7 @@ def _date_expr(column: str) -> pl.Expr:
     )
 
 
-def _lookup_expr(column: str, mapping: dict[str, str]) -> pl.Expr:
+def lookup_expr(column: str, mapping: dict[str, str]) -> pl.Expr:
     """Case-insensitive lookup; null for unknown values."""
     lower = pl.col(column).str.to_lowercase()
     # A when/then chain, not replace_strict: the latter is not streamed and holds the whole
@@ -83,16 +83,16 @@ def _lookup_expr(column: str, mapping: dict[str, str]) -> pl.Expr:
     return chain
 
 
-def _bad_exprs() -> dict[str, pl.Expr]:
+def bad_value_exprs() -> dict[str, pl.Expr]:
     """Per field, True where the raw value is unusable."""
     upload = pl.col("upload_status")
     return {
-        "invoice_number": ~pl.col("invoice_number").str.contains(_INVOICE_NUMBER).fill_null(False),
-        "invoice_date": _date_expr("invoice_date").is_null(),
+        "invoice_number": ~pl.col("invoice_number").str.contains(INVOICE_NUMBER_PATTERN).fill_null(False),
+        "invoice_date": date_expr("invoice_date").is_null(),
         "seller_ban": ~valid_ban_expr("seller_ban"),
-        "status": _lookup_expr("status", STATUSES).is_null(),
+        "status": lookup_expr("status", STATUSES).is_null(),
         "upload_status": upload.is_not_null()
-        & _lookup_expr("upload_status", UPLOAD_STATUSES).is_null(),
+        & lookup_expr("upload_status", UPLOAD_STATUSES).is_null(),
     }
 
 
@@ -105,7 +105,7 @@ def invoice_number_problem(value: str | None) -> Issue | None:
     example = "e.g. 'MB02034250'"
     if not value:
         return "invoice number is empty", f"write the 10-character invoice number, {example}"
-    if re.match(_INVOICE_NUMBER, value):
+    if re.match(INVOICE_NUMBER_PATTERN, value):
         return None
     if len(value) != 10:
         fix = f"write 2 upper-case letters and 8 digits, {example}"
@@ -127,7 +127,7 @@ def date_problem(value: str | None) -> Issue | None:
     if not value:
         return "invoice date is empty", fix
     if re.match(_ISO_DATE, value) or re.match(_COMPACT_DATE, value):
-        parsed = pl.Series([value]).to_frame("d").select(_date_expr("d")).item()
+        parsed = pl.Series([value]).to_frame("d").select(date_expr("d")).item()
         if parsed is None:
             return f"invoice date '{value}' is not a real calendar date", fix
         return None
@@ -167,7 +167,7 @@ _WORDING = {
 # Scanning files.
 
 
-def _normal_name(name: str) -> str:
+def normal_name(name: str) -> str:
     return name.lstrip("\ufeff").strip().lower()
 
 
@@ -216,7 +216,7 @@ def _header_names(text: str, name: str) -> tuple[int, list[str]]:
         raise _file_error(name, "the file is empty: no header", _HEADER_FIX)
     textio.check_delimiter(first[1], name, first[0])
     rows = textio.split_rows(first[1] + "\n", name)
-    return first[0], [_normal_name(n) for n in (rows[0][1] if rows else [])]
+    return first[0], [normal_name(n) for n in (rows[0][1] if rows else [])]
 
 
 def _text_columns(lf: pl.LazyFrame, name: str) -> pl.LazyFrame:
@@ -258,13 +258,13 @@ def _check_large_prefix(path: Path, name: str) -> None:
     _check_columns(name, columns, line)
 
 
-def _scan_csv(path: Path, name: str) -> tuple[pl.LazyFrame, bool]:
+def scan_csv_file(path: Path, name: str) -> tuple[pl.LazyFrame, bool]:
     """The lazy frame of a CSV file, and whether it is already in memory (a small file)."""
     options = {
         "infer_schema": False,  # all text: leading zeros of BANs and numbers matter
         "row_index_name": _ROW,
         "row_index_offset": 2,  # row 0 is on line 2, after the header
-        "with_column_names": lambda names: [_normal_name(n) for n in names],
+        "with_column_names": lambda names: [normal_name(n) for n in names],
     }
     # Read at call time, not import time, so that tests can lower it.
     if path.stat().st_size > LARGE_FILE_BYTES:
@@ -301,7 +301,7 @@ def _scan_parquet(path: Path, name: str) -> pl.LazyFrame:
         schema = lf.collect_schema()
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise _file_error(name, f"cannot read the Parquet file: {exc}", _PARQUET_FIX) from exc
-    renamed = {c: _normal_name(c) for c in schema.names() if c != _ROW}
+    renamed = {c: normal_name(c) for c in schema.names() if c != _ROW}
     _check_columns(name, list(renamed.values()), line=None)
     lf = lf.rename(renamed)
     problems: list[Problem] = []
@@ -358,7 +358,7 @@ def scan_raw_invoices(paths: Sequence[str | Path]) -> pl.LazyFrame:
             lf = _text_columns(_scan_parquet(path, name), name)
             empty = _parquet_rows(path, name) == 0
         else:
-            scanned, in_memory = _scan_csv(path, name)
+            scanned, in_memory = scan_csv_file(path, name)
             lf = _text_columns(scanned, name)
             # A large file has rows (it is large); a small one is counted, it is in memory.
             empty = in_memory and lf.select(pl.len()).collect().item() == 0
@@ -392,7 +392,7 @@ def validate_invoices(raw: pl.LazyFrame) -> None:
     One streaming pass when the data is clean; a second pass counts problems only when there are
     more bad rows than are listed.
     """
-    bad = _bad_exprs()
+    bad = bad_value_exprs()
     flags = {f"__bad_{field}": expr for field, expr in bad.items()}
     flagged = raw.with_columns(**flags)
     sample = _collect(flagged.filter(pl.any_horizontal(*flags)).head(MAX_LISTED))
@@ -420,11 +420,11 @@ def normalise_invoices(raw: pl.LazyFrame) -> pl.LazyFrame:
         invoice_number=number,
         track=number.str.slice(0, 2),
         number=number.str.slice(2, 8),
-        invoice_date=_date_expr("invoice_date"),
+        invoice_date=date_expr("invoice_date"),
         seller_ban=pl.col("seller_ban"),
-        status=_lookup_expr("status", STATUSES),
+        status=lookup_expr("status", STATUSES),
         machine=pl.col("machine"),
-        upload_status=_lookup_expr("upload_status", UPLOAD_STATUSES),
+        upload_status=lookup_expr("upload_status", UPLOAD_STATUSES),
         source=pl.col("source"),
         line=pl.col("line"),
     ).cast(INVOICE_SCHEMA)

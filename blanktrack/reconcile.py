@@ -213,16 +213,15 @@ def _raw_frames(paths: Sequence[str | Path]) -> list[pl.LazyFrame] | None:
             schema = lf.collect_schema()
             if any(dtype != pl.String for dtype in schema.dtypes()):
                 return None
-            lf = lf.rename({c: inv._normal_name(c) for c in schema.names()})
+            lf = lf.rename({c: inv.normal_name(c) for c in schema.names()})
         elif path.stat().st_size > inv.LARGE_FILE_BYTES:
             # A large CSV (its encoding and header were checked by scan_raw_invoices): scanned
             # without a row index, which slows polars' reader down; line numbers are only
             # needed to name a problem, and then the original path reads the file again.
             lf = pl.scan_csv(path, encoding="utf8", infer_schema=False,
-                             with_column_names=lambda names: [inv._normal_name(n) for n in names])
+                             with_column_names=lambda names: [inv.normal_name(n) for n in names])
         else:
-            scanned = inv._scan_csv(path, name)
-            lf = scanned[0] if isinstance(scanned, tuple) else scanned
+            lf, _ = inv.scan_csv_file(path, name)
         present = lf.collect_schema().names()
         if any(c not in present for c in inv.REQUIRED):
             return None
@@ -241,15 +240,15 @@ def _key_map(groups: pl.DataFrame, column: str) -> pl.DataFrame | None:
     text = pl.when(value.str.len_bytes() > 0).then(value)
     norm = raw.with_columns(__text=text)
     checked = norm.rename({column: "__raw", "__text": column})
-    bad = inv._bad_exprs().get(column)
+    bad = inv.bad_value_exprs().get(column)
     if bad is not None and checked.select(bad.any()).item():
         return None
     if column == "invoice_date":
-        out = checked.select("__raw", pl.col(column).alias("__t"), __norm=inv._date_expr(column))
+        out = checked.select("__raw", pl.col(column).alias("__t"), __norm=inv.date_expr(column))
     elif column == "status":
-        out = checked.select("__raw", __norm=inv._lookup_expr(column, inv.STATUSES))
+        out = checked.select("__raw", __norm=inv.lookup_expr(column, inv.STATUSES))
     elif column == "upload_status":
-        out = checked.select("__raw", __norm=inv._lookup_expr(column, inv.UPLOAD_STATUSES))
+        out = checked.select("__raw", __norm=inv.lookup_expr(column, inv.UPLOAD_STATUSES))
     else:
         out = checked.select("__raw", __norm=pl.col(column))
     return out.select("__raw", "__norm")
@@ -275,7 +274,7 @@ def _fast_usage(paths: Sequence[str | Path], period: Period, bans: pl.Series | N
     per_file = [
         frame.with_columns(
             track=number.str.slice(0, 2),
-            booklet=pl.when(number.str.contains(inv._INVOICE_NUMBER)).then(n // BOOKLET_SIZE),
+            booklet=pl.when(number.str.contains(inv.INVOICE_NUMBER_PATTERN)).then(n // BOOKLET_SIZE),
             b=bit(n % BOOKLET_SIZE),
         )
         .group_by("file", *_TEXT_KEYS, "track", "booklet")
