@@ -219,9 +219,13 @@ def _header_names(text: str, name: str) -> tuple[int, list[str]]:
     return first[0], [normal_name(n) for n in (rows[0][1] if rows else [])]
 
 
-def _text_columns(lf: pl.LazyFrame, name: str) -> pl.LazyFrame:
-    """The raw frame: RAW_COLUMNS as stripped text (empty → null), source, line; no blank rows."""
+def _text_columns(lf: pl.LazyFrame, name: str, numbers: pl.Series | None = None) -> pl.LazyFrame:
+    """The raw frame: RAW_COLUMNS as stripped text (empty → null), source, line; no blank rows.
+    With numbers, only the rows whose raw invoice number is one of them."""
     present = [c for c in lf.collect_schema().names() if c != _ROW]
+    if numbers is not None:
+        # Before the stripping, so the reader skips the other rows (predicate pushdown).
+        lf = lf.filter(pl.col("invoice_number").is_in(numbers.implode()))
     exprs = []
     for column in RAW_COLUMNS:
         if column in present:
@@ -339,11 +343,13 @@ def _parquet_rows(path: Path, name: str) -> int:
         raise _file_error(name, f"cannot read the Parquet file: {exc}", _PARQUET_FIX) from exc
 
 
-def scan_raw_invoices(paths: Sequence[str | Path]) -> pl.LazyFrame:
+def scan_raw_invoices(paths: Sequence[str | Path], numbers: pl.Series | None = None
+                      ) -> pl.LazyFrame:
     """Scan invoice files lazily into raw text columns (RAW_COLUMNS, source, line).
 
     Checks encodings, delimiters and headers now (InputError); values are checked by
-    validate_invoices.
+    validate_invoices. With numbers, only rows whose invoice number is written exactly as one of
+    them (for input already known to be plainly clean).
     """
     frames = []
     for path in map(Path, paths):
@@ -354,14 +360,15 @@ def scan_raw_invoices(paths: Sequence[str | Path]) -> pl.LazyFrame:
         except OSError as exc:
             raise _file_error(name, f"cannot read the file: {exc.strerror or exc}",
                               "check the path and that you may read the file") from exc
+        # A selection (numbers) may well be empty; the files were checked when first scanned.
         if magic == PARQUET_MAGIC:
-            lf = _text_columns(_scan_parquet(path, name), name)
-            empty = _parquet_rows(path, name) == 0
+            lf = _text_columns(_scan_parquet(path, name), name, numbers)
+            empty = numbers is None and _parquet_rows(path, name) == 0
         else:
             scanned, in_memory = scan_csv_file(path, name)
-            lf = _text_columns(scanned, name)
+            lf = _text_columns(scanned, name, numbers)
             # A large file has rows (it is large); a small one is counted, it is in memory.
-            empty = in_memory and lf.select(pl.len()).collect().item() == 0
+            empty = numbers is None and in_memory and lf.select(pl.len()).collect().item() == 0
         if empty:
             # Most likely a failed export: every allocated number would be reported blank.
             raise _file_error(name, "no invoice rows: the file has only a header",

@@ -11,22 +11,22 @@ from pathlib import Path
 import polars as pl
 
 from . import findings as F
-from . import invoices as inv
-from .allocations import PARQUET_MAGIC, load_allocations
+from .allocations import load_allocations
 from .archive import sha256_file
 from .blanks import RUN_KEYS, Split, blank_ranges, booklet_state, number_str
 from .booklets import (
-    LIVE_STATUSES,
     allocation_booklets,
     bit,
     booklet_usage,
     invoice_usage,
     prepare_allocations,
 )
+from .dense import dense_usage
 from .errors import InputError, Problem
 from .frames import BOOKLET_SIZE, INVOICE_SCHEMA, SUMMARY_SCHEMA
 from .invoices import normalise_invoices, scan_raw_invoices, validate_invoices
 from .period import Period, period_code_expr, period_index, period_index_expr
+from .raw_usage import fast_usage
 from .skipped import segments, skipped_count, skipped_ranges
 
 
@@ -50,7 +50,7 @@ class Reconciliation:
     report_date: dt.date
     inputs: list[InputFile]
     allocations: pl.DataFrame  # the period's allocations, with alloc_id, begin, end
-    booklets: pl.DataFrame  # per allocation booklet: alloc_mask, used_in, blank_mask
+    booklets: pl.DataFrame  # per allocation booklet: alloc_mask, used_in, blank_mask (unordered)
     blank_ranges: pl.DataFrame
     skipped: pl.DataFrame
     segments: pl.DataFrame  # stretches each till issued in order: alloc_id, machine, seg_begin, seg_end
@@ -141,12 +141,13 @@ def reconcile(
         # that is not plainly clean takes the original path (validate, then aggregate), so every
         # problem is still reported with file, line and field.
         raw = scan_raw_invoices(invoice_paths)  # the file checks: encoding, header, …
-        fast = _fast_usage(invoice_paths, period, bans)
+        fast = (dense_usage(invoice_paths, period, allocations, bans)
+                or fast_usage(invoice_paths, period, bans))
         if fast is None:
             validate_invoices(raw)
             invoices = normalise_invoices(raw)  # = invoices.load_invoices(invoice_paths)
             if bans is not None:
-                invoices = invoices.filter(pl.col("seller_ban").is_in(bans))
+                invoices = invoices.filter(pl.col("seller_ban").is_in(bans.implode()))
             by_machine_q = invoice_usage(invoices, period)
             issuing_q = (
                 invoices.filter(period_index_expr("invoice_date") == period_index(period))
@@ -159,7 +160,7 @@ def reconcile(
             )
         else:
             by_machine, issuing, counted = fast
-        usage = booklet_usage(by_machine).collect()
+        usage = booklet_usage(by_machine).collect(engine="streaming")
 
         alloc_booklets = allocation_booklets(allocations)
         state = booklet_state(alloc_booklets, usage)
@@ -167,7 +168,8 @@ def reconcile(
         segs = segments(allocations, alloc_booklets, by_machine)
         skipped = skipped_ranges(state, allocations, segs)
 
-        detail = _detail(invoice_paths, bans, usage, alloc_booklets, allocations, period)
+        detail = _detail(invoice_paths, bans, usage, alloc_booklets, allocations, period,
+                         clean=fast is not None)
         findings = F.collect([
             *F.allocation_findings(allocations),
             F.duplicate_allocation_findings(scoped),
@@ -193,163 +195,6 @@ def reconcile(
 
 
 # ---------------------------------------------------------------------------------------------
-# The fast path: one streaming group-by over the raw text, validation on the distinct values.
-
-_TEXT_KEYS = ("seller_ban", "machine", "invoice_date", "status", "upload_status")
-
-
-def _raw_frames(paths: Sequence[str | Path]) -> list[pl.LazyFrame] | None:
-    """The invoice files as raw text (RAW_COLUMNS unstripped, `file` index); None if a header
-    lacks a column. Call after invoices.scan_raw_invoices has checked the files."""
-    frames = []
-    for i, path in enumerate(map(Path, paths)):
-        name = str(path)
-        with path.open("rb") as fh:
-            magic = fh.read(len(PARQUET_MAGIC))
-        if magic == PARQUET_MAGIC:
-            # Plain scan (no row index: it slows the reader down); text columns only, other
-            # types go the original way, which converts them.
-            lf = pl.scan_parquet(path)
-            schema = lf.collect_schema()
-            if any(dtype != pl.String for dtype in schema.dtypes()):
-                return None
-            lf = lf.rename({c: inv.normal_name(c) for c in schema.names()})
-        elif path.stat().st_size > inv.LARGE_FILE_BYTES:
-            # A large CSV (its encoding and header were checked by scan_raw_invoices): scanned
-            # without a row index, which slows polars' reader down; line numbers are only
-            # needed to name a problem, and then the original path reads the file again.
-            lf = pl.scan_csv(path, encoding="utf8", infer_schema=False,
-                             with_column_names=lambda names: [inv.normal_name(n) for n in names])
-        else:
-            lf, _ = inv.scan_csv_file(path, name)
-        present = lf.collect_schema().names()
-        if any(c not in present for c in inv.REQUIRED):
-            return None
-        frames.append(lf.select(
-            *[pl.col(c) if c in present else pl.lit(None, pl.String).alias(c)
-              for c in inv.RAW_COLUMNS],
-            file=pl.lit(i, pl.UInt32),
-        ))
-    return frames or None
-
-
-def _key_map(groups: pl.DataFrame, column: str) -> pl.DataFrame | None:
-    """Distinct raw values of one key column → normalised value; None if one is invalid."""
-    raw = groups.select(pl.col(column).unique())
-    value = pl.col(column).str.strip_chars()
-    text = pl.when(value.str.len_bytes() > 0).then(value)
-    norm = raw.with_columns(__text=text)
-    checked = norm.rename({column: "__raw", "__text": column})
-    bad = inv.bad_value_exprs().get(column)
-    if bad is not None and checked.select(bad.any()).item():
-        return None
-    if column == "invoice_date":
-        out = checked.select("__raw", pl.col(column).alias("__t"), __norm=inv.date_expr(column))
-    elif column == "status":
-        out = checked.select("__raw", __norm=inv.lookup_expr(column, inv.STATUSES))
-    elif column == "upload_status":
-        out = checked.select("__raw", __norm=inv.lookup_expr(column, inv.UPLOAD_STATUSES))
-    else:
-        out = checked.select("__raw", __norm=pl.col(column))
-    return out.select("__raw", "__norm")
-
-
-def _fast_usage(paths: Sequence[str | Path], period: Period, bans: pl.Series | None
-                ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame] | None:
-    """(by_machine, issuing, counted) as the original path computes them, from one streaming
-    group-by of the raw rows by their text values and booklet; None when the input is not plainly
-    clean (a value with spaces, a blank row, a bad value): the original path then validates it.
-
-    Only the invoice number is checked per row (it is unique per row); the other columns have few
-    distinct values, which are checked once each with the same expressions as
-    invoices.validate_invoices.
-    """
-    frames = _raw_frames(paths)
-    if frames is None:
-        return None
-    number = pl.col("invoice_number")
-    n = number.str.slice(2).cast(pl.Int64, strict=False)
-    # A row whose number is not exactly two capitals and eight digits (spaces included) lands in
-    # a group with a null booklet: then the original path validates and names it.
-    per_file = [
-        frame.with_columns(
-            track=number.str.slice(0, 2),
-            booklet=pl.when(number.str.contains(inv.INVOICE_NUMBER_PATTERN)).then(n // BOOKLET_SIZE),
-            b=bit(n % BOOKLET_SIZE),
-        )
-        .group_by("file", *_TEXT_KEYS, "track", "booklet")
-        .agg(pl.col("b").bitwise_or(), rows=pl.len())
-        for frame in frames
-    ]
-    # One query per file, run together: each hash table stays small (a file is one system's
-    # tills), which is much faster than one table of every booklet of the period.
-    try:
-        groups = pl.concat(pl.collect_all(per_file, engine="streaming"), how="vertical")
-    except pl.exceptions.PolarsError:
-        return None  # e.g. a ragged CSV: the original path reads it again and names the problem
-    if groups["booklet"].has_nulls():
-        return None
-    p = period_index(period)
-    dates: pl.DataFrame | None = None
-    for column in _TEXT_KEYS:
-        mapping = _key_map(groups, column)
-        if mapping is None:
-            return None
-        if column == "invoice_date":
-            # Few distinct dates: their period offset is computed once each, then looked up.
-            dates = mapping.with_columns(offset=period_index_expr("__norm") - p)
-            continue
-        if mapping.select(pl.col("__raw").eq_missing(pl.col("__norm")).all()).item():
-            continue  # already in normal form
-        groups = groups.with_columns(pl.col(column).replace_strict(
-            mapping["__raw"], mapping["__norm"], return_dtype=mapping.schema["__norm"]
-        ))
-    assert dates is not None
-    if bans is not None:
-        groups = groups.filter(pl.col("seller_ban").is_in(bans))
-    groups = groups.with_columns(offset=pl.col("invoice_date").replace_strict(
-        dates["__raw"], dates["offset"], return_dtype=pl.Int32))
-
-    def masked(cond: pl.Expr) -> pl.Expr:
-        return pl.when(cond).then(pl.col("b")).otherwise(pl.lit(0, pl.UInt64))
-
-    live = pl.col("status").is_in(LIVE_STATUSES)
-    masks = {
-        "used_mask": pl.col("b"),
-        "in_period_mask": masked(pl.col("offset") == 0),
-        "adjacent_mask": masked(pl.col("offset") != 0),
-        "live_mask": masked(live),
-        "void_mask": masked(pl.col("status") == "voided"),
-        "failed_mask": masked(pl.col("upload_status").eq_missing(pl.lit("failed"))),
-    }
-    by_machine_q = (
-        groups.lazy().filter(pl.col("offset").abs() <= 1)
-        .select("seller_ban", "track", "booklet", "machine", **masks,
-                live_rows=pl.when(live).then(pl.col("rows").cast(pl.Int64)).otherwise(0))
-        .group_by("seller_ban", "track", "booklet", "machine")
-        .agg(*[pl.col(m).bitwise_or() for m in masks], pl.col("live_rows").sum())
-    )
-    issuing_q = (
-        groups.lazy().filter(pl.col("offset") == 0)
-        .group_by("seller_ban", "machine", "invoice_date")
-        .agg(invoices=pl.col("rows").sum().cast(pl.UInt32))
-        .with_columns(pl.col("invoice_date").replace_strict(
-            dates["__raw"], dates["__norm"], return_dtype=pl.Date))
-        # Two spellings of one day ('2024-01-05', '20240105') are one day.
-        .group_by("seller_ban", "machine", "invoice_date")
-        .agg(pl.col("invoices").sum().cast(pl.UInt32))
-    )
-    names = pl.DataFrame({"file": range(len(paths)), "source": [str(Path(p)) for p in paths]},
-                         schema={"file": pl.UInt32, "source": pl.String})
-    counted_q = (
-        groups.lazy().group_by("file").agg(rows=pl.col("rows").sum().cast(pl.UInt32))
-        .join(names.lazy(), on="file").select("source", "rows")
-    )
-    by_machine, issuing, counted = pl.collect_all([by_machine_q, issuing_q, counted_q])
-    return by_machine, issuing, counted
-
-
-# ---------------------------------------------------------------------------------------------
 # The few invoices findings name.
 
 
@@ -361,12 +206,12 @@ def _wanted(usage: pl.DataFrame, alloc_booklets: pl.DataFrame) -> pl.DataFrame:
     booklet where some number was issued twice. All rows of such a number are fetched, so the
     findings about it are the same as from all rows of its booklet.
     """
-    union = alloc_booklets.group_by("ban", "track", "booklet").agg(
+    union = alloc_booklets.lazy().group_by("ban", "track", "booklet").agg(
         alloc_union=pl.col("alloc_mask").bitwise_or()
     )
     want = (
-        usage.join(union, left_on=["seller_ban", "track", "booklet"],
-                   right_on=["ban", "track", "booklet"], how="left")
+        usage.lazy().join(union, left_on=["seller_ban", "track", "booklet"],
+                          right_on=["ban", "track", "booklet"], how="left")
         .with_columns(pl.col("alloc_union").fill_null(0))
         .select(
             "seller_ban", "track", "booklet",
@@ -378,6 +223,7 @@ def _wanted(usage: pl.DataFrame, alloc_booklets: pl.DataFrame) -> pl.DataFrame:
             .then(pl.col("used_mask")).otherwise(0),
         )
         .filter(pl.col("want") != 0)
+        .collect(engine="streaming")  # millions of booklets: faster than in memory
     )
     return (
         want.with_columns(k=pl.int_ranges(0, BOOKLET_SIZE))
@@ -388,10 +234,10 @@ def _wanted(usage: pl.DataFrame, alloc_booklets: pl.DataFrame) -> pl.DataFrame:
 
 
 def _detail(invoice_paths: Sequence[str | Path], bans: pl.Series | None, usage: pl.DataFrame,
-            alloc_booklets: pl.DataFrame, allocations: pl.DataFrame, period: Period
-            ) -> pl.DataFrame:
+            alloc_booklets: pl.DataFrame, allocations: pl.DataFrame, period: Period,
+            *, clean: bool) -> pl.DataFrame:
     """The few invoices that findings need to name (a second, filtered scan only when there are
-    any)."""
+    any). Clean input (every number written exactly) is filtered as it is read."""
     wanted = _wanted(usage, alloc_booklets)
     if wanted.is_empty():
         rows = pl.DataFrame(schema=INVOICE_SCHEMA)
@@ -401,11 +247,12 @@ def _detail(invoice_paths: Sequence[str | Path], bans: pl.Series | None, usage: 
             wanted.select(pl.col("track") + number_str(pl.col("number")))
             .unique().to_series()
         )
-        invoices = normalise_invoices(scan_raw_invoices(invoice_paths))
+        invoices = normalise_invoices(
+            scan_raw_invoices(invoice_paths, numbers if clean else None))
         if bans is not None:
-            invoices = invoices.filter(pl.col("seller_ban").is_in(bans))
+            invoices = invoices.filter(pl.col("seller_ban").is_in(bans.implode()))
         rows = (
-            invoices.filter(pl.col("invoice_number").is_in(numbers))
+            invoices.filter(pl.col("invoice_number").is_in(numbers.implode()))
             .filter((period_index_expr("invoice_date") - p).abs() <= 1)
             .with_columns(n=pl.col("number").cast(pl.Int64))
             .join(wanted.lazy(), left_on=["seller_ban", "track", "n"],
@@ -438,7 +285,7 @@ def _summary(state: pl.DataFrame, allocations: pl.DataFrame, skipped: pl.DataFra
     keys = [k for k in RUN_KEYS if k != "reported_by"]
     ones = pl.Expr.bitwise_count_ones
     per = (
-        state.join(allocations.select("alloc_id", *RUN_KEYS), on="alloc_id")
+        state.lazy().join(allocations.lazy().select("alloc_id", *RUN_KEYS), on="alloc_id")
         .group_by(keys)
         .agg(
             allocated=ones(pl.col("alloc_mask")).sum().cast(pl.Int64),
@@ -447,7 +294,7 @@ def _summary(state: pl.DataFrame, allocations: pl.DataFrame, skipped: pl.DataFra
             .filter(pl.col("reported_by").is_not_null()).sum().cast(pl.Int64),
         )
     )
-    skip = skipped_count(skipped).group_by(keys).agg(pl.col("skipped").sum())
+    skip = skipped_count(skipped).lazy().group_by(keys).agg(pl.col("skipped").sum())
     return (
         per.join(skip, on=keys, how="left")
         .with_columns(
@@ -458,6 +305,7 @@ def _summary(state: pl.DataFrame, allocations: pl.DataFrame, skipped: pl.DataFra
         .select(list(SUMMARY_SCHEMA))
         .cast(SUMMARY_SCHEMA)  # type: ignore[arg-type]
         .sort("head_ban", "ban", "invoice_type", "track")
+        .collect(engine="streaming")
     )
 
 

@@ -22,8 +22,8 @@ def segments(
     """(alloc_id, machine, seg_begin, seg_end) for every stretch issued in order."""
     base = pl.col("booklet") * BOOKLET_SIZE
     used = (
-        alloc_booklets.join(
-            usage_by_machine.select(
+        alloc_booklets.lazy().join(
+            usage_by_machine.lazy().select(
                 pl.col("seller_ban").alias("ban"), "track", "booklet", "machine", "used_mask"
             ),
             on=["ban", "track", "booklet"],
@@ -35,6 +35,7 @@ def segments(
             lo=(base + lowest_bit(pl.col("m"))).min(),
             hi=(base + highest_bit(pl.col("m"))).max(),
         )
+        .collect(engine="streaming")  # millions of booklets: faster than in memory
     )
     alloc = allocations.select("alloc_id", "begin", alloc_machine="machine")
     joined = used.join(alloc, on="alloc_id")

@@ -1,4 +1,4 @@
-"""The one-pass fast path (reconcile._fast_usage) against the validate-then-aggregate path."""
+"""The one-pass fast path (raw_usage.fast_usage) against the validate-then-aggregate path."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from blanktrack import reconcile as rec
 from blanktrack.booklets import invoice_usage
 from blanktrack.invoices import load_invoices
 from blanktrack.period import Period, period_index, period_index_expr
+from blanktrack.raw_usage import fast_usage
 
 P = Period.parse("11302")
 DAYS = [dt.date(2023, 11, 30), dt.date(2023, 12, 31), dt.date(2024, 1, 1), dt.date(2024, 2, 29),
@@ -55,7 +55,7 @@ def canonical(df: pl.DataFrame) -> list[tuple]:
 def test_fast_path_equals_original(data: list[tuple], parts: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         files = write(Path(tmp), data, parts)
-        fast = rec._fast_usage(files, P, None)
+        fast = fast_usage(files, P, None)
         assert fast is not None, "clean input must take the fast path"
         invoices = load_invoices(files)
         original = pl.collect_all([

@@ -1,0 +1,190 @@
+"""The one-pass polars path: invoices reduced to booklet masks by one streaming group-by of their raw
+text, with validation on the few distinct values of each column (not per row).
+
+Input that is not plainly clean gives None, and reconcile takes the original path (validate, then
+aggregate), which names every problem with file, line and field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+from . import invoices as inv
+from .allocations import PARQUET_MAGIC
+from .booklets import LIVE_STATUSES, bit
+from .frames import BOOKLET_SIZE
+from .period import Period, period_index, period_index_expr
+
+Usage = tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]  # (by_machine, issuing, counted)
+
+TEXT_KEYS = ("seller_ban", "machine", "invoice_date", "status", "upload_status")
+
+
+def raw_frames(paths: Sequence[str | Path]) -> list[pl.LazyFrame] | None:
+    """The invoice files as raw text (RAW_COLUMNS unstripped, `file` index); None if a header
+    lacks a column. Call after invoices.scan_raw_invoices has checked the files."""
+    frames = []
+    for i, path in enumerate(map(Path, paths)):
+        name = str(path)
+        with path.open("rb") as fh:
+            magic = fh.read(len(PARQUET_MAGIC))
+        if magic == PARQUET_MAGIC:
+            # Plain scan (no row index: it slows the reader down); text columns only, other
+            # types go the original way, which converts them.
+            lf = pl.scan_parquet(path)
+            schema = lf.collect_schema()
+            if any(dtype != pl.String for dtype in schema.dtypes()):
+                return None
+            lf = lf.rename({c: inv.normal_name(c) for c in schema.names()})
+        elif path.stat().st_size > inv.LARGE_FILE_BYTES:
+            # A large CSV (its encoding and header were checked by scan_raw_invoices): scanned
+            # without a row index, which slows polars' reader down; line numbers are only
+            # needed to name a problem, and then the original path reads the file again.
+            lf = pl.scan_csv(path, encoding="utf8", infer_schema=False,
+                             with_column_names=lambda names: [inv.normal_name(n) for n in names])
+        else:
+            lf, _ = inv.scan_csv_file(path, name)
+        present = lf.collect_schema().names()
+        if any(c not in present for c in inv.REQUIRED):
+            return None
+        frames.append(lf.select(
+            *[pl.col(c) if c in present else pl.lit(None, pl.String).alias(c)
+              for c in inv.RAW_COLUMNS],
+            file=pl.lit(i, pl.UInt32),
+        ))
+    return frames or None
+
+
+def key_map(groups: pl.DataFrame, column: str) -> pl.DataFrame | None:
+    """Distinct raw values of one key column → normalised value; None if one is invalid."""
+    raw = groups.select(pl.col(column).unique())
+    value = pl.col(column).str.strip_chars()
+    text = pl.when(value.str.len_bytes() > 0).then(value)
+    norm = raw.with_columns(__text=text)
+    checked = norm.rename({column: "__raw", "__text": column})
+    bad = inv.bad_value_exprs().get(column)
+    if bad is not None and checked.select(bad.any()).item():
+        return None
+    if column == "invoice_date":
+        out = checked.select("__raw", pl.col(column).alias("__t"), __norm=inv.date_expr(column))
+    elif column == "status":
+        out = checked.select("__raw", __norm=inv.lookup_expr(column, inv.STATUSES))
+    elif column == "upload_status":
+        out = checked.select("__raw", __norm=inv.lookup_expr(column, inv.UPLOAD_STATUSES))
+    else:
+        out = checked.select("__raw", __norm=pl.col(column))
+    return out.select("__raw", "__norm")
+
+
+def group_raw_rows(frames: Sequence[pl.LazyFrame]) -> pl.DataFrame | None:
+    """The raw rows grouped by their text values and booklet, with the OR of their numbers' bits
+    and a row count; None when a row's number is malformed or polars cannot read a file."""
+    number = pl.col("invoice_number")
+    n = number.str.slice(2).cast(pl.Int64, strict=False)
+    # A row whose number is not exactly two capitals and eight digits (spaces included) lands in
+    # a group with a null booklet: then the original path validates and names it.
+    per_file = [
+        frame.with_columns(
+            track=number.str.slice(0, 2),
+            booklet=pl.when(number.str.contains(inv.INVOICE_NUMBER_PATTERN)).then(n // BOOKLET_SIZE),
+            b=bit(n % BOOKLET_SIZE),
+        )
+        .group_by("file", *TEXT_KEYS, "track", "booklet")
+        .agg(pl.col("b").bitwise_or(), rows=pl.len())
+        for frame in frames
+    ]
+    # One query per file, run together: each hash table stays small (a file is one system's
+    # tills), which is much faster than one table of every booklet of the period.
+    try:
+        groups = pl.concat(pl.collect_all(per_file, engine="streaming"), how="vertical")
+    except pl.exceptions.PolarsError:
+        return None  # e.g. a ragged CSV: the original path reads it again and names the problem
+    if groups["booklet"].has_nulls():
+        return None
+    return groups
+
+
+def fast_usage(paths: Sequence[str | Path], period: Period, bans: pl.Series | None
+                ) -> Usage | None:
+    """(by_machine, issuing, counted) as the original path computes them, from one streaming
+    group-by of the raw rows by their text values and booklet; None when the input is not plainly
+    clean (a value with spaces, a blank row, a bad value): the original path then validates it.
+
+    Only the invoice number is checked per row (it is unique per row); the other columns have few
+    distinct values, which are checked once each with the same expressions as
+    invoices.validate_invoices.
+    """
+    frames = raw_frames(paths)
+    if frames is None:
+        return None
+    groups = group_raw_rows(frames)
+    if groups is None:
+        return None
+    return usage_from_groups(groups, paths, period, bans)
+
+
+def usage_from_groups(groups: pl.DataFrame, paths: Sequence[str | Path], period: Period,
+                      bans: pl.Series | None
+                      ) -> Usage | None:
+    """(by_machine, issuing, counted) of grouped raw rows; None if a value is not plainly clean."""
+    p = period_index(period)
+    dates: pl.DataFrame | None = None
+    for column in TEXT_KEYS:
+        mapping = key_map(groups, column)
+        if mapping is None:
+            return None
+        if column == "invoice_date":
+            # Few distinct dates: their period offset is computed once each, then looked up.
+            dates = mapping.with_columns(offset=period_index_expr("__norm") - p)
+            continue
+        if mapping.select(pl.col("__raw").eq_missing(pl.col("__norm")).all()).item():
+            continue  # already in normal form
+        groups = groups.with_columns(pl.col(column).replace_strict(
+            mapping["__raw"], mapping["__norm"], return_dtype=mapping.schema["__norm"]
+        ))
+    assert dates is not None
+    if bans is not None:
+        groups = groups.filter(pl.col("seller_ban").is_in(bans.implode()))
+    groups = groups.with_columns(offset=pl.col("invoice_date").replace_strict(
+        dates["__raw"], dates["offset"], return_dtype=pl.Int32))
+
+    def masked(cond: pl.Expr) -> pl.Expr:
+        return pl.when(cond).then(pl.col("b")).otherwise(pl.lit(0, pl.UInt64))
+
+    live = pl.col("status").is_in(LIVE_STATUSES)
+    masks = {
+        "used_mask": pl.col("b"),
+        "in_period_mask": masked(pl.col("offset") == 0),
+        "adjacent_mask": masked(pl.col("offset") != 0),
+        "live_mask": masked(live),
+        "void_mask": masked(pl.col("status") == "voided"),
+        "failed_mask": masked(pl.col("upload_status").eq_missing(pl.lit("failed"))),
+    }
+    by_machine_q = (
+        groups.lazy().filter(pl.col("offset").abs() <= 1)
+        .select("seller_ban", "track", "booklet", "machine", **masks,
+                live_rows=pl.when(live).then(pl.col("rows").cast(pl.Int64)).otherwise(0))
+        .group_by("seller_ban", "track", "booklet", "machine")
+        .agg(*[pl.col(m).bitwise_or() for m in masks], pl.col("live_rows").sum())
+    )
+    issuing_q = (
+        groups.lazy().filter(pl.col("offset") == 0)
+        .group_by("seller_ban", "machine", "invoice_date")
+        .agg(invoices=pl.col("rows").sum().cast(pl.UInt32))
+        .with_columns(pl.col("invoice_date").replace_strict(
+            dates["__raw"], dates["__norm"], return_dtype=pl.Date))
+        # Two spellings of one day ('2024-01-05', '20240105') are one day.
+        .group_by("seller_ban", "machine", "invoice_date")
+        .agg(pl.col("invoices").sum().cast(pl.UInt32))
+    )
+    names = pl.DataFrame({"file": range(len(paths)), "source": [str(Path(p)) for p in paths]},
+                         schema={"file": pl.UInt32, "source": pl.String})
+    counted_q = (
+        groups.lazy().group_by("file").agg(rows=pl.col("rows").sum().cast(pl.UInt32))
+        .join(names.lazy(), on="file").select("source", "rows")
+    )
+    by_machine, issuing, counted = pl.collect_all([by_machine_q, issuing_q, counted_q])
+    return by_machine, issuing, counted

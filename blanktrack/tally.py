@@ -1,0 +1,159 @@
+"""The compiled inner loop of the dense scan (dense.py): invoice numbers tallied into booklet slots.
+
+Every row of a batch is read once, in file order, with no hash table per row: its number is
+parsed from the raw UTF-8 bytes, its booklet slot found by indexing a dense table built from the
+allocations, and its bit OR-ed into that slot's masks. The other columns arrive as small integer
+codes (Parquet dictionary indices) with per-code tables made from their few distinct values.
+Rows the simple model does not cover (a number outside the allocations, another seller's number,
+a second till in one booklet, a malformed number) are handed back as exceptions; the caller
+aggregates those few rows with polars, so they are counted exactly as everywhere else.
+
+Compiled with numba (cached on disk after the first run), not a Python loop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+BOOKLETS_PER_TRACK = 2_000_000  # 10**8 numbers of a track / 50 numbers a booklet
+BAN_FILTERED = -3  # ban_id of a seller the reconciliation leaves out (--ban)
+BAN_OTHER = -1  # ban_id of a seller that holds no allocation here
+STATUS_LIVE, STATUS_VOID = 1, 2  # status_class values; 0 = neither
+_ZEROS = np.uint64(0x3030303030303030)  # '00000000'
+_SIXES = np.uint64(0x0606060606060606)
+_HIGH_NIBBLES = np.uint64(0xF0F0F0F0F0F0F0F0)
+
+
+@njit(cache=True, nogil=True)
+def _issuing_add(keys: np.ndarray, counts: np.ndarray, key: np.int64) -> int:
+    """Add one to key's count in the open-addressing table; return 1 if the key is new."""
+    mask = len(keys) - 1
+    h = (key * np.int64(0x9E3779B97F4A7C15)) & mask
+    while True:
+        k = keys[h]
+        if k == key:
+            counts[h] += 1
+            return 0
+        if k == -1:
+            keys[h] = key
+            counts[h] = 1
+            return 1
+        h = (h + 1) & mask
+
+
+@njit(cache=True, nogil=True)
+def issuing_grow(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The issuing table rehashed into one twice the size."""
+    new_keys = np.full(len(keys) * 2, -1, np.int64)
+    new_counts = np.zeros(len(keys) * 2, np.int64)
+    mask = len(new_keys) - 1
+    for i in range(len(keys)):
+        k = keys[i]
+        if k != -1:
+            h = (k * np.int64(0x9E3779B97F4A7C15)) & mask
+            while new_keys[h] != -1:
+                h = (h + 1) & mask
+            new_keys[h] = k
+            new_counts[h] = counts[i]
+    return new_keys, new_counts
+
+
+@njit(cache=True, nogil=True)
+def tally_batch(
+    offsets, data,  # the invoice_number column: Arrow offsets and UTF-8 bytes
+    date_codes, ban_codes, machine_codes, status_codes, upload_codes,  # per row
+    date_offset, date_day, ban_id, machine_id, status_class, upload_failed,  # per code
+    track_slot, track_first, track_base, track_span,  # track → part of booklet_slot
+    booklet_slot, slot_ban, slot_machine,  # per booklet slot
+    used, in_period, adjacent, live, void, failed, live_rows,  # per slot, updated
+    iss_keys, iss_counts, iss_fill,  # issuing counts per (ban, machine, day)
+    exceptions, ne, start,  # out: row indices left to the caller, and how many so far
+):
+    """Tally rows start.. of one batch. Returns (next row, exceptions, issuing fill): the next
+    row is short of the batch's end when the issuing table is half full; grow it, call again."""
+    n = len(offsets) - 1
+    one = np.uint64(1)
+    last_key = np.int64(-1)
+    last_pos = 0
+    for i in range(start, n):
+        s = offsets[i]
+        if offsets[i + 1] - s != 10:
+            exceptions[ne] = i
+            ne += 1
+            continue
+        t0 = np.int64(data[s]) - 65
+        t1 = np.int64(data[s + 1]) - 65
+        # The eight digits as one little-endian word, checked and converted without a branch
+        # per digit (SWAR): every byte must be 0x30..0x39.
+        w = np.uint64(0)
+        for k in range(8):
+            w |= np.uint64(data[s + 2 + k]) << np.uint64(8 * k)
+        ok = (0 <= t0 <= 25 and 0 <= t1 <= 25
+              and (w & _HIGH_NIBBLES) == _ZEROS and ((w + _SIXES) & _HIGH_NIBBLES) == _ZEROS)
+        w -= _ZEROS
+        w = (w * np.uint64(10) + (w >> np.uint64(8))) & np.uint64(0x00FF00FF00FF00FF)
+        w = (w * np.uint64(100) + (w >> np.uint64(16))) & np.uint64(0x0000FFFF0000FFFF)
+        w = (w * np.uint64(10000) + (w >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
+        number = np.int64(w)
+        if not ok:
+            exceptions[ne] = i
+            ne += 1
+            continue
+        ban = ban_id[ban_codes[i]]
+        if ban == BAN_FILTERED:
+            continue
+        offset = date_offset[date_codes[i]]
+        if offset < -1 or offset > 1:
+            continue  # dated outside P±1: not this allocation's use (spec §3)
+        ts = track_slot[t0 * 26 + t1]
+        booklet = number // 50
+        slot = -1
+        if ts >= 0:
+            rel = booklet - track_first[ts]
+            if 0 <= rel < track_span[ts]:
+                slot = booklet_slot[track_base[ts] + rel]
+        if slot < 0 or slot_ban[slot] != ban:
+            exceptions[ne] = i
+            ne += 1
+            continue
+        machine = machine_id[machine_codes[i]]
+        held = slot_machine[slot]
+        if held != machine:
+            if held == -1:
+                slot_machine[slot] = machine
+            else:
+                exceptions[ne] = i
+                ne += 1
+                continue
+        b = one << np.uint64(number % 50)
+        used[slot] |= b
+        if offset == 0:
+            in_period[slot] |= b
+            key = (np.int64(ban) << 40) | (np.int64(machine) << 8) | np.int64(date_day[date_codes[i]])
+            if key == last_key:
+                iss_counts[last_pos] += 1
+            else:
+                if 2 * (iss_fill + 1) > len(iss_keys):
+                    # Stop before anything that is not idempotent (live_rows): the caller
+                    # grows the table and this row is tallied again from the start.
+                    return i, ne, iss_fill
+                iss_fill += _issuing_add(iss_keys, iss_counts, key)
+                # Remember where the key lives, so a run of one till's day costs one probe.
+                mask = len(iss_keys) - 1
+                h = (key * np.int64(0x9E3779B97F4A7C15)) & mask
+                while iss_keys[h] != key:
+                    h = (h + 1) & mask
+                last_key = key
+                last_pos = h
+        else:
+            adjacent[slot] |= b
+        c = status_class[status_codes[i]]
+        if c == STATUS_LIVE:
+            live[slot] |= b
+            live_rows[slot] += 1
+        elif c == STATUS_VOID:
+            void[slot] |= b
+        if upload_failed[upload_codes[i]]:
+            failed[slot] |= b
+    return n, ne, iss_fill
