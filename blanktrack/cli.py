@@ -47,6 +47,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     result = reconcile(
         args.period, args.allocations, args.invoices,
         ban=args.ban, split=args.split, report_date=args.report_date,
+        hash_inputs=False,  # nothing here records them
     )
     written = write_exports(result, args.out_dir)
     exported = result.exported_ranges

@@ -1,26 +1,28 @@
-"""The dense scan: Parquet invoices tallied straight into the allocations' booklets.
+"""The dense scan: invoices tallied straight into the allocations' booklets.
 
 The allocations say which booklets can be used at all, so every (track, booklet) of the period
 gets a slot in a dense table, and each invoice row is tallied into its slot by the compiled loop
-in tally.py: no hash table per row, memory proportional to the allocations. The text columns are
-read as Parquet dictionary codes (pyarrow), so only their few distinct values are ever looked at,
-here in Python once each and then again, as the authority, by raw_usage.key_map (the same polars
+in tally.py: no hash table per row, memory proportional to the allocations. The text columns
+arrive as small integer codes (Parquet: the dictionary codes pyarrow reads; CSV: polars parses
+them straight into Categorical), so only their few distinct values are ever looked at, here in
+Python once each and then again, as the authority, by raw_usage.key_map (the same polars
 expressions as validation). The few rows the dense model does not cover (outside the
 allocations, another seller's number, a second till in one booklet) go through the polars
-group-by of raw_usage and are merged in.
+group-by of raw_usage and are merged in. Two threads each read and tally their own share of the
+files (Parquet row groups, whole CSV files); their tallies are merged at the end.
 
-Returns None whenever the input is not plainly clean Parquet text, and reconcile then takes the
-polars paths, which report every problem with file, line and field.
+Returns None whenever the input is not plainly clean text, and reconcile then takes the polars
+paths, which report every problem with file, line and field.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import queue
 import re
 import threading
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,18 +34,22 @@ import pyarrow.parquet as pq
 from . import invoices as inv
 from . import tally
 from .allocations import PARQUET_MAGIC
-from .booklets import LIVE_STATUSES, allocation_booklets
+from .booklets import LIVE_STATUSES
+from .frames import BOOKLET_SIZE
 from .period import Period, period_index
 from .raw_usage import TEXT_KEYS, Usage, group_raw_rows, key_map, usage_from_groups
 
-BATCH_ROWS = 1 << 19
+BATCH_ROWS = 1 << 17
+THREADS = 2  # scanning threads: the machine this is made for has two cores
 MAX_SLOTS = 64_000_000  # 256 MB of slot table; a wider spread of booklets takes the polars path
 MAX_EXCEPTIONS = 2_000_000  # rows left to polars before the dense scan is not worth it
-_READ_AHEAD = 3  # batches decoded ahead by the reader thread
+ISSUING_START = 1 << 12  # slots of a thread's issuing table at first (it grows)
+ROW_GROUPS_PER_TASK = 4  # work is handed to the threads this many Parquet row groups at a time
 
 _ISO = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _COMPACT = re.compile(r"^[0-9]{8}$")
 _MASKS = ("used_mask", "in_period_mask", "adjacent_mask", "live_mask", "void_mask", "failed_mask")
+_PER_ROW = ("invoice_date", "seller_ban", "machine", "status", "upload_status")  # tally's order
 _BY_MACHINE_KEYS = ("seller_ban", "track", "booklet", "machine")
 _ISSUING_KEYS = ("seller_ban", "machine", "invoice_date")
 _ISSUING_SCHEMA = {"seller_ban": pl.String, "machine": pl.String, "invoice_date": pl.Date,
@@ -56,7 +62,7 @@ class _NotClean(Exception):
 
 @dataclass
 class _Slots:
-    """The period's booklets as dense slots, and per slot what the scan found."""
+    """The period's booklets as dense slots (read only while scanning)."""
 
     tracks: list[str]
     bans: list[str]
@@ -68,48 +74,79 @@ class _Slots:
     slot_track: np.ndarray
     slot_booklet: np.ndarray
     slot_ban: np.ndarray  # index into bans; -2 when two sellers hold the booklet
+
+
+@dataclass
+class _Tally:
+    """What one scanning thread found: per slot its till and masks, issuing counts per
+    (seller, till, day), the rows left to polars, rows per file."""
+
+    n_slots: int
+    n_files: int
     slot_machine: np.ndarray = field(init=False)
     masks: list[np.ndarray] = field(init=False)
     live_rows: np.ndarray = field(init=False)
+    iss_keys: np.ndarray = field(init=False)
+    iss_counts: np.ndarray = field(init=False)
+    iss_fill: int = 0
+    exceptions: list[pl.DataFrame] = field(default_factory=list)
+    rows: list[int] = field(init=False)
 
     def __post_init__(self) -> None:
-        n = len(self.slot_ban)
-        self.slot_machine = np.full(n, -1, np.int32)
-        self.masks = [np.zeros(n, np.uint64) for _ in _MASKS]
-        self.live_rows = np.zeros(n, np.int64)
+        self.slot_machine = np.full(self.n_slots, -1, np.int32)
+        self.masks = [np.zeros(self.n_slots, np.uint64) for _ in _MASKS]
+        self.live_rows = np.zeros(self.n_slots, np.int64)
+        self.iss_keys = np.full(ISSUING_START, -1, np.int64)
+        self.iss_counts = np.zeros(ISSUING_START, np.int64)
+        self.rows = [0] * self.n_files
 
 
 def _slots(allocations: pl.DataFrame) -> _Slots | None:
-    booklets = (
-        allocation_booklets(allocations)
-        .group_by("track", "booklet")
-        .agg(ban=pl.col("ban").first(), sellers=pl.col("ban").n_unique())
-        .sort("track", "booklet")
+    """Number the booklets of the allocations in (track, booklet) order, in numpy: no sort and
+    no group-by of the millions of booklets a large period has."""
+    tracks = sorted(allocations["track"].unique().to_list())
+    bans = sorted(allocations["ban"].unique().to_list())
+    alloc = allocations.select(
+        t=pl.col("track").replace_strict(tracks, range(len(tracks)), return_dtype=pl.Int64),
+        b=pl.col("ban").replace_strict(bans, range(len(bans)), return_dtype=pl.Int32),
+        lo=pl.col("begin") // BOOKLET_SIZE,
+        hi=pl.col("end") // BOOKLET_SIZE,
     )
-    tracks = sorted(booklets["track"].unique().to_list())
-    bans = sorted(booklets["ban"].unique().to_list())
-    spans = booklets.group_by("track").agg(
-        first=pl.col("booklet").min(), span=pl.col("booklet").max() - pl.col("booklet").min() + 1
-    ).sort("track")
-    if spans["span"].sum() > MAX_SLOTS:
+    spans = alloc.group_by("t").agg(first=pl.col("lo").min(), last=pl.col("hi").max()).sort("t")
+    first = spans["first"].to_numpy().astype(np.int64)
+    span = (spans["last"] - spans["first"] + 1).to_numpy().astype(np.int64)
+    if span.sum() > MAX_SLOTS:
         return None
+    base = np.concatenate([[0], np.cumsum(span)[:-1]]).astype(np.int64)
+    # Every allocation's booklets as positions in the table (an allocation is a few booklets
+    # to a few thousand; exploded with repeat, not a loop).
+    t, lo, hi = alloc["t"].to_numpy(), alloc["lo"].to_numpy(), alloc["hi"].to_numpy()
+    count = hi - lo + 1
+    owner = np.repeat(np.arange(len(count)), count)
+    step = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    position = base[t[owner]] + lo[owner] + step - first[t[owner]]
+    taken = np.zeros(int(span.sum()), np.bool_)
+    taken[position] = True
+    booklet_slot = (np.cumsum(taken, dtype=np.int64) - 1).astype(np.int32)
+    booklet_slot[~taken] = -1
+    held = np.flatnonzero(taken)
+    slot_track = (np.searchsorted(base, held, side="right") - 1).astype(np.int32)
+    slot_booklet = first[slot_track] + held - base[slot_track]
+    seller = alloc["b"].to_numpy()[owner]
+    slot_ban = np.full(len(held), -1, np.int32)
+    slot = booklet_slot[position]
+    slot_ban[slot] = seller
+    slot_ban[slot[slot_ban[slot] != seller]] = -2  # two sellers hold it: every row goes to polars
+    return _Slots(tracks, bans, track_slot=_track_slots(tracks), track_first=first,
+                  track_base=base, track_span=span, booklet_slot=booklet_slot,
+                  slot_track=slot_track, slot_booklet=slot_booklet, slot_ban=slot_ban)
+
+
+def _track_slots(tracks: list[str]) -> np.ndarray:
     track_slot = np.full(26 * 26, -1, np.int32)
     for k, track in enumerate(tracks):
         track_slot[(ord(track[0]) - 65) * 26 + ord(track[1]) - 65] = k
-    first = spans["first"].to_numpy().astype(np.int64)
-    span = spans["span"].to_numpy().astype(np.int64)
-    base = np.concatenate([[0], np.cumsum(span)[:-1]]).astype(np.int64)
-    track_index = booklets["track"].replace_strict(tracks, range(len(tracks)),
-                                                   return_dtype=pl.Int64).to_numpy()
-    booklet = booklets["booklet"].to_numpy().astype(np.int64)
-    booklet_slot = np.full(int(span.sum()), -1, np.int32)
-    booklet_slot[base[track_index] + booklet - first[track_index]] = np.arange(len(booklet),
-                                                                               dtype=np.int32)
-    slot_ban = booklets["ban"].replace_strict(bans, range(len(bans)),
-                                              return_dtype=pl.Int32).to_numpy().copy()
-    slot_ban[booklets["sellers"].to_numpy() > 1] = -2  # shared: every row goes to polars
-    return _Slots(tracks, bans, track_slot, first, base, span, booklet_slot,
-                  track_index.astype(np.int32), booklet, slot_ban)
+    return track_slot
 
 
 class _Codes:
@@ -202,52 +239,44 @@ class _Codes:
         return True
 
 
-def _columns(path: Path) -> dict[str, str] | None:
-    """Normal column name → the file's own, if every column is text and the required ones are
-    there; None otherwise."""
-    with path.open("rb") as fh:
-        if fh.read(len(PARQUET_MAGIC)) != PARQUET_MAGIC:
-            return None
+@dataclass
+class _File:
+    """An invoice file the dense scan reads: Parquet through pyarrow (text columns as their
+    dictionary codes), CSV through polars (text columns read as Categorical)."""
+
+    path: Path
+    columns: dict[str, str]  # normal column name → the file's own (Parquet only)
+    csv: pl.LazyFrame | None = None  # RAW_COLUMNS, the text keys Categorical (CSV only)
+
+
+def _parquet_file(path: Path) -> _File | None:
+    """If every column is text and the required ones are there; None otherwise."""
     schema = pq.read_schema(path)
     if any(not (pa.types.is_string(t) or pa.types.is_large_string(t)) for t in schema.types):
         return None
     names = {inv.normal_name(n): n for n in schema.names}
     if any(c not in names for c in inv.REQUIRED):
         return None
-    return {c: names[c] for c in inv.RAW_COLUMNS if c in names}
+    return _File(path, {c: names[c] for c in inv.RAW_COLUMNS if c in names})
 
 
-def _batches(files: list[tuple[Path, dict[str, str]]]) -> Iterator[tuple[int, pa.RecordBatch]]:
-    """The files' batches, decoded by a reader thread while the caller tallies the last one."""
-    out: queue.Queue[tuple[int, pa.RecordBatch] | BaseException | None] = queue.Queue(_READ_AHEAD)
-    stop = threading.Event()
-
-    def read() -> None:
-        try:
-            for i, (path, columns) in enumerate(files):
-                text = [columns[c] for c in TEXT_KEYS if c in columns]
-                reader = pq.ParquetFile(path, read_dictionary=text)
-                for batch in reader.iter_batches(BATCH_ROWS, columns=list(columns.values())):
-                    if stop.is_set():
-                        return
-                    out.put((i, batch))
-            out.put(None)
-        except BaseException as exc:  # handed to the caller, raised there
-            out.put(exc)
-
-    thread = threading.Thread(target=read, name="blanktrack-parquet-reader", daemon=True)
-    thread.start()
-    try:
-        while (item := out.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():  # unblock a reader waiting on a full queue
-            with contextlib.suppress(queue.Empty):
-                out.get(timeout=0.05)
-        thread.join()
+def _csv_file(path: Path, categories: dict[str, pl.Categorical]) -> _File | None:
+    if path.stat().st_size > inv.LARGE_FILE_BYTES:
+        # As raw_usage.raw_frames reads it, but the text keys parsed straight into Categorical.
+        header = pl.scan_csv(path, encoding="utf8", infer_schema=False).collect_schema().names()
+        names = {inv.normal_name(n): n for n in header}
+        lf = pl.scan_csv(
+            path, encoding="utf8", infer_schema=False,
+            schema_overrides={names[c]: categories[c] for c in TEXT_KEYS if c in names},
+        ).rename({n: inv.normal_name(n) for n in header})
+    else:
+        lf, _ = inv.scan_csv_file(path, str(path))  # decoded as raw_frames does (cp950, …)
+    present = lf.collect_schema().names()
+    if any(c not in present for c in inv.REQUIRED):
+        return None
+    lf = lf.select(*[pl.col(c) if c in present else pl.lit(None, pl.String).alias(c)
+                     for c in inv.RAW_COLUMNS])
+    return _File(path, {}, lf.with_columns(pl.col(c).cast(categories[c]) for c in TEXT_KEYS))
 
 
 def _coded(batch: pa.RecordBatch, name: str | None) -> tuple[np.ndarray, list[str | None]]:
@@ -259,97 +288,204 @@ def _coded(batch: pa.RecordBatch, name: str | None) -> tuple[np.ndarray, list[st
     if not pa.types.is_dictionary(column.type):
         column = column.dictionary_encode()
     values: list[str | None] = column.dictionary.to_pylist()
-    codes = column.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    indices = column.indices
     if column.null_count:
-        valid = column.is_valid().to_numpy(zero_copy_only=False)
-        codes = np.where(valid, codes, len(values)).astype(np.int32)
+        indices = indices.fill_null(len(values))
         values.append(None)
-    return codes, values
+    return indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False), values
 
 
 def _table(values: list[str | None], meaning, dtype) -> np.ndarray:
     return np.array([meaning(v) for v in values], dtype)
 
 
-def _number_buffers(batch: pa.RecordBatch, name: str) -> tuple[np.ndarray, np.ndarray] | None:
-    column = batch.column(name)
+def _number_buffers(column: pa.Array) -> tuple[int, bool, np.ndarray, np.ndarray] | None:
+    """(rows, views, offsets, data) of an Arrow string column for tally.tally_batch."""
     if column.null_count:
         return None
+    n = len(column)
+    if pa.types.is_string_view(column.type):
+        views = column.buffers()[1]
+        raw = np.frombuffer(views, np.uint8)[16 * column.offset:16 * (column.offset + n)]
+        return n, True, raw.view(np.int32), raw
     wide = pa.types.is_large_string(column.type)
     _, offsets, data = column.buffers()
     offsets_np = np.frombuffer(offsets, np.int64 if wide else np.int32)
-    offsets_np = offsets_np[column.offset:column.offset + len(column) + 1]
+    offsets_np = offsets_np[column.offset:column.offset + n + 1]
     data_np = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
-    return offsets_np, data_np
+    return n, False, offsets_np, data_np
 
 
 def dense_usage(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
                 bans: pl.Series | None) -> Usage | None:
     """(by_machine, issuing, counted) as raw_usage.fast_usage computes them, or None."""
+    # Categories of this scan only (codes are their index, in the order values were met).
+    categories = {c: pl.Categorical(pl.Categories(f"blanktrack-{uuid.uuid4().hex}-{c}"))
+                  for c in TEXT_KEYS}
     files = []
     for p in map(Path, paths):
-        columns = _columns(p)
-        if columns is None:
+        with p.open("rb") as fh:
+            parquet = fh.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC
+        file = _parquet_file(p) if parquet else _csv_file(p, categories)
+        if file is None:
             return None
-        files.append((p, columns))
+        files.append(file)
     slots = _slots(allocations)
     if slots is None:
         return None
     codes = _Codes(period, slots, filtered=bans is not None)
-    rows = [0] * len(files)
-    exceptions: list[pl.DataFrame] = []
-    n_exceptions = 0
-    iss_keys = np.full(1 << 12, -1, np.int64)
-    iss_counts = np.zeros(1 << 12, np.int64)
-    iss_fill = 0
-    try:
-        for i, batch in _batches(files):
-            columns = files[i][1]
-            numbers = _number_buffers(batch, columns["invoice_number"])
-            if numbers is None:
-                return None
-            date_c, date_v = _coded(batch, columns["invoice_date"])
-            ban_c, ban_v = _coded(batch, columns["seller_ban"])
-            mach_c, mach_v = _coded(batch, columns.get("machine"))
-            stat_c, stat_v = _coded(batch, columns["status"])
-            upl_c, upl_v = _coded(batch, columns.get("upload_status"))
-            out = np.empty(batch.num_rows, np.int64)
-            per_code = (
-                _table(date_v, lambda v: codes.date(v)[0], np.int32),
-                _table(date_v, lambda v: codes.date(v)[1], np.int32),
-                _table(ban_v, codes.seller, np.int32),
-                _table(mach_v, codes.machine, np.int32),
-                _table(stat_v, codes.status, np.int8),
-                _table(upl_v, codes.upload, np.bool_),
+    tasks: queue.SimpleQueue[tuple[int, list[int]]] = queue.SimpleQueue()
+    for i, file in enumerate(files):
+        if file.csv is not None:
+            tasks.put((i, []))
+            continue
+        groups = pq.ParquetFile(file.path).metadata.num_row_groups
+        for first in range(0, groups, ROW_GROUPS_PER_TASK):
+            tasks.put((i, list(range(first, min(first + ROW_GROUPS_PER_TASK, groups)))))
+    # One tally per thread (each core reads and tallies its own row groups); merged at the end.
+    tallies = [_Tally(len(slots.slot_ban), len(files)) for _ in range(THREADS)]
+    scan = _Scan(files, slots, codes, tasks, categories)
+    threads = [threading.Thread(target=scan.run, args=(t,), name=f"blanktrack-scan-{k}")
+               for k, t in enumerate(tallies)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if scan.failure is not None:
+        raise scan.failure
+    if scan.refused or not codes.confirmed():
+        return None
+    return _merge(slots, codes, period, files, tallies, bans)
+
+
+class _Scan:
+    """The work the threads share: what to read, the value codes, a way to give up."""
+
+    def __init__(self, files: list[_File], slots: _Slots, codes: _Codes,
+                 tasks: queue.SimpleQueue[tuple[int, list[int]]],
+                 categories: dict[str, pl.Categorical]) -> None:
+        self.files, self.slots, self.codes, self.tasks = files, slots, codes, tasks
+        self.categories = categories
+        self.lock = threading.Lock()  # the value codes are shared: one thread adds at a time
+        self.refused = False  # a value or row the dense scan does not take: polars decides
+        self.failure: BaseException | None = None
+        self.exceptions = 0
+        # CSV: the per-code tables of each text column, grown as its categories grow.
+        self.grown: dict[str, list[str | None]] = {c: [] for c in TEXT_KEYS}
+        self.tables: tuple[np.ndarray, ...] = self._tables({c: [] for c in TEXT_KEYS})
+        self.with_nulls: dict[frozenset[str], tuple[np.ndarray, ...]] = {}
+
+    def run(self, tally_: _Tally) -> None:
+        try:
+            while not (self.refused or self.failure):
+                try:
+                    i, groups = self.tasks.get_nowait()
+                except queue.Empty:
+                    return
+                file = self.files[i]
+                if file.csv is not None:
+                    for frame in file.csv.collect_batches(chunk_size=BATCH_ROWS):
+                        if self.refused or self.failure or not self._csv_batch(tally_, i, frame):
+                            return
+                    continue
+                text = [file.columns[c] for c in TEXT_KEYS if c in file.columns]
+                reader = pq.ParquetFile(file.path, read_dictionary=text)
+                for batch in reader.iter_batches(BATCH_ROWS, row_groups=groups, use_threads=False,
+                                                 columns=list(file.columns.values())):
+                    if self.refused or self.failure or not self._parquet_batch(tally_, i, batch):
+                        return
+        except _NotClean:
+            self.refused = True
+        except BaseException as exc:  # raised again by the caller
+            self.failure = exc
+
+    def _tables(self, values: dict[str, list[str | None]]) -> tuple[np.ndarray, ...]:
+        """The per-code tables tally_batch takes, from each text column's values by code."""
+        codes = self.codes
+        return (
+            _table(values["invoice_date"], lambda v: codes.date(v)[0], np.int32),
+            _table(values["invoice_date"], lambda v: codes.date(v)[1], np.int32),
+            _table(values["seller_ban"], codes.seller, np.int32),
+            _table(values["machine"], codes.machine, np.int32),
+            _table(values["status"], codes.status, np.int8),
+            _table(values["upload_status"], codes.upload, np.bool_),
+        )
+
+    def _parquet_batch(self, t: _Tally, i: int, batch: pa.RecordBatch) -> bool:
+        columns = self.files[i].columns
+        coded = {c: _coded(batch, columns.get(c)) for c in _PER_ROW}
+        with self.lock:
+            per_code = self._tables({c: v for c, (_, v) in coded.items()})
+        return self._tally(t, i, batch.column(columns["invoice_number"]),
+                           tuple(codes for codes, _ in coded.values()), per_code,
+                           lambda rows: _exception_rows(batch, rows, columns, i))
+
+    def _csv_batch(self, t: _Tally, i: int, frame: pl.DataFrame) -> bool:
+        with self.lock:
+            for c in TEXT_KEYS:
+                known = self.categories[c].categories.to_series()  # type: ignore[union-attr]
+                if known.len() > len(self.grown[c]):
+                    self.grown[c] = known.to_list()
+                    self.tables = self._tables(self.grown)
+                    self.with_nulls.clear()
+            # A null is one more code, after every category known now (the frame's codes were
+            # all given before this: categories only grow).
+            nulls = frozenset(c for c in TEXT_KEYS if frame[c].null_count())
+            if nulls not in self.with_nulls:
+                self.with_nulls[nulls] = self._tables(
+                    {c: [*self.grown[c], None] if c in nulls else self.grown[c] for c in TEXT_KEYS})
+            per_code = self.with_nulls[nulls]
+            size = {c: len(self.grown[c]) for c in TEXT_KEYS}
+        per_row = []
+        for c in _PER_ROW:
+            physical = frame[c].to_physical()  # the code: the value's index in its categories
+            if c in nulls:
+                physical = physical.fill_null(size[c])
+            per_row.append(physical.cast(pl.Int32).to_numpy())
+        numbers = frame["invoice_number"].to_arrow(compat_level=pl.CompatLevel.newest())
+        return self._tally(t, i, numbers, tuple(per_row), per_code,
+                           lambda rows: frame[rows].select(
+                               pl.col(inv.RAW_COLUMNS).cast(pl.String),
+                               file=pl.lit(i, pl.UInt32)))
+
+    def _tally(self, t: _Tally, i: int, number_column: pa.Array, per_row: tuple[np.ndarray, ...],
+               per_code: tuple[np.ndarray, ...], take: Callable[[np.ndarray], pl.DataFrame]
+               ) -> bool:
+        numbers = _number_buffers(number_column)
+        if numbers is None:
+            self.refused = True
+            return False
+        slots = self.slots
+        n = numbers[0]
+        out = np.empty(n, np.int64)
+        done, ne = 0, 0
+        while True:
+            done, ne, t.iss_fill, left_out = tally.tally_batch(
+                *numbers, *per_row, *per_code,
+                slots.track_slot, slots.track_first, slots.track_base, slots.track_span,
+                slots.booklet_slot, slots.slot_ban, t.slot_machine,
+                *t.masks, t.live_rows, t.iss_keys, t.iss_counts, t.iss_fill, out, ne, done,
             )
-            done, ne = 0, 0
-            while done < batch.num_rows:
-                if done:
-                    iss_keys, iss_counts = tally.issuing_grow(iss_keys, iss_counts)
-                done, ne, iss_fill = tally.tally_batch(
-                    *numbers, date_c, ban_c, mach_c, stat_c, upl_c, *per_code,
-                    slots.track_slot, slots.track_first, slots.track_base, slots.track_span,
-                    slots.booklet_slot, slots.slot_ban, slots.slot_machine,
-                    *slots.masks, slots.live_rows, iss_keys, iss_counts, iss_fill, out, ne, done,
-                )
-            rows[i] += batch.num_rows
-            if ne:
-                n_exceptions += ne
-                if n_exceptions > MAX_EXCEPTIONS:
-                    return None
-                exceptions.append(_exception_rows(batch, out[:ne], columns, i))
-    except _NotClean:
-        return None
-    if not codes.confirmed():
-        return None
-    found = iss_keys >= 0
-    return _merge(slots, codes, period, files, rows, exceptions, bans,
-                  iss_keys[found], iss_counts[found])
+            t.rows[i] -= left_out  # rows of other BANs are not counted (as in fast_usage)
+            if done == n:
+                break
+            # Stopped at a full issuing table (maybe at the first row): grow it, go on.
+            t.iss_keys, t.iss_counts = tally.issuing_grow(t.iss_keys, t.iss_counts)
+        t.rows[i] += n
+        if ne:
+            with self.lock:
+                self.exceptions += ne
+                if self.exceptions > MAX_EXCEPTIONS:
+                    self.refused = True
+                    return False
+            t.exceptions.append(take(out[:ne]))
+        return True
 
 
-def _exception_rows(batch: pa.RecordBatch, index: np.ndarray, columns: dict[str, str],
+def _exception_rows(batch: pa.RecordBatch, rows: np.ndarray, columns: dict[str, str],
                     file: int) -> pl.DataFrame:
-    taken = batch.take(pa.array(index))
+    """The raw text of some rows of a Parquet batch, as raw_usage.raw_frames gives it."""
+    taken = batch.take(pa.array(rows))
     data = {}
     for c in inv.RAW_COLUMNS:
         if c in columns:
@@ -358,43 +494,65 @@ def _exception_rows(batch: pa.RecordBatch, index: np.ndarray, columns: dict[str,
                 col = col.dictionary_decode()
             data[c] = pl.Series(c, col.to_pylist(), pl.String)
         else:
-            data[c] = pl.Series(c, [None] * len(index), pl.String)
+            data[c] = pl.Series(c, [None] * len(rows), pl.String)
     return pl.DataFrame(data).with_columns(file=pl.lit(file, pl.UInt32))
 
 
-def _merge(slots: _Slots, codes: _Codes, period: Period, files: list[tuple[Path, dict[str, str]]],
-           rows: list[int], exceptions: list[pl.DataFrame], bans: pl.Series | None,
-           iss_keys: np.ndarray, iss_counts: np.ndarray) -> Usage | None:
-    machines = pl.Series("machine", list(codes.machines), pl.String)
-    ban_names = pl.Series("seller_ban", slots.bans, pl.String)
-    used = slots.masks[0] != 0
-    by_machine = pl.DataFrame({
-        "seller_ban": ban_names.gather(slots.slot_ban[used]),
-        "track": pl.Series(slots.tracks, dtype=pl.String).gather(slots.slot_track[used]),
-        "booklet": slots.slot_booklet[used],
-        "machine": machines.gather(slots.slot_machine[used]),
-        **{name: mask[used] for name, mask in zip(_MASKS, slots.masks, strict=True)},
-        "live_rows": slots.live_rows[used],
+def _by_machine(slots: _Slots, t: _Tally, machines: pl.Series, take: np.ndarray) -> pl.DataFrame:
+    return pl.DataFrame({
+        "seller_ban": pl.Series(slots.bans, dtype=pl.String).gather(slots.slot_ban[take]),
+        "track": pl.Series(slots.tracks, dtype=pl.String).gather(slots.slot_track[take]),
+        "booklet": slots.slot_booklet[take],
+        "machine": machines.gather(t.slot_machine[take]),
+        **{name: mask[take] for name, mask in zip(_MASKS, t.masks, strict=True)},
+        "live_rows": t.live_rows[take],
     })
+
+
+def _merge(slots: _Slots, codes: _Codes, period: Period, files: list[_File],
+           tallies: list[_Tally], bans: pl.Series | None) -> Usage | None:
+    machines = pl.Series("machine", list(codes.machines), pl.String)
+    # Fold the threads' tallies into the first where a booklet had one till in both (nearly
+    # always); a booklet two threads saw with different tills keeps a row per till.
+    first, *rest = tallies
+    apart = []
+    for t in rest:
+        mine, theirs = first.masks[0] != 0, t.masks[0] != 0
+        clash = mine & theirs & (first.slot_machine != t.slot_machine)
+        join = theirs & ~clash
+        first.slot_machine[join] = t.slot_machine[join]
+        for m, other in zip(first.masks, t.masks, strict=True):
+            m[join] |= other[join]
+        first.live_rows[join] += t.live_rows[join]
+        if clash.any():
+            apart.append(_by_machine(slots, t, machines, clash))
+    by_machine = pl.concat([_by_machine(slots, first, machines, first.masks[0] != 0), *apart])
     epoch_day = (period.first_day - dt.date(1970, 1, 1)).days
+    keys = np.concatenate([t.iss_keys[t.iss_keys >= 0] for t in tallies])
+    counts = np.concatenate([t.iss_counts[t.iss_keys >= 0] for t in tallies])
     issuing = pl.DataFrame({
-        "seller_ban": ban_names.gather(iss_keys >> 40),
-        "machine": machines.gather((iss_keys >> 8) & 0xFFFFFFFF),
-        "invoice_date": pl.Series((iss_keys & 0xFF) + epoch_day).cast(pl.Int32).cast(pl.Date),
-        "invoices": iss_counts.astype(np.uint32),
+        "seller_ban": pl.Series(slots.bans, dtype=pl.String).gather(keys >> 40),
+        "machine": machines.gather((keys >> 8) & 0xFFFFFFFF),
+        "invoice_date": pl.Series((keys & 0xFF) + epoch_day).cast(pl.Int32).cast(pl.Date),
+        "invoices": counts.astype(np.uint32),
     }, schema=_ISSUING_SCHEMA)
+    exceptions = [e for t in tallies for e in t.exceptions]
     if exceptions:
         groups = group_raw_rows([e.lazy() for e in exceptions])
         if groups is None:
             return None
-        extra = usage_from_groups(groups, [p for p, _ in files], period, bans)
+        extra = usage_from_groups(groups, [f.path for f in files], period, bans)
         if extra is None:
             return None
         by_machine = pl.concat([by_machine, extra[0].cast(by_machine.schema)])  # type: ignore[arg-type]
         issuing = pl.concat([issuing, extra[1].cast(issuing.schema)])  # type: ignore[arg-type]
+    if exceptions or apart:  # else every (seller, track, booklet, till) has one row already
         by_machine = by_machine.group_by(_BY_MACHINE_KEYS).agg(
             *[pl.col(m).bitwise_or() for m in _MASKS], pl.col("live_rows").sum())
+    if exceptions or len(tallies) > 1:
         issuing = issuing.group_by(_ISSUING_KEYS).agg(pl.col("invoices").sum().cast(pl.UInt32))
-    counted = pl.DataFrame({"source": [str(p) for p, _ in files], "rows": rows},
-                           schema={"source": pl.String, "rows": pl.UInt32})
+    rows = [sum(t.rows[i] for t in tallies) for i in range(len(files))]
+    counted = pl.DataFrame({"source": [str(f.path) for f in files], "rows": rows},
+                           schema={"source": pl.String, "rows": pl.UInt32}
+                           ).filter(pl.col("rows") > 0)  # as a group-by of the rows gives it
     return by_machine, issuing, counted

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -17,6 +18,7 @@ from .blanks import RUN_KEYS, Split, blank_ranges, booklet_state, number_str
 from .booklets import (
     allocation_booklets,
     bit,
+    booklet_key,
     booklet_usage,
     invoice_usage,
     prepare_allocations,
@@ -30,6 +32,24 @@ from .raw_usage import fast_usage
 from .skipped import segments, skipped_count, skipped_ranges
 
 
+class _Digest:
+    """A file's sha256, computed in the background while the period is reconciled, or, when
+    nobody asked for that, the first time it is read (a 5 GB CSV costs seconds of a core)."""
+
+    def __init__(self, path: Path, pool: ThreadPoolExecutor | None) -> None:
+        self._path = path
+        self._future: Future[str] | None = pool.submit(sha256_file, path) if pool else None
+        self._value: str | None = None
+        self._lock = threading.Lock()
+
+    def result(self) -> str:
+        with self._lock:
+            if self._value is None:
+                self._value = (self._future.result() if self._future is not None
+                               else sha256_file(self._path))
+            return self._value
+
+
 @dataclass(frozen=True)
 class InputFile:
     """An input file as the audit trail records it."""
@@ -37,7 +57,11 @@ class InputFile:
     path: str
     role: str  # 'allocations' | 'invoices'
     size: int
-    sha256: str
+    digest: _Digest = field(repr=False, compare=False)
+
+    @property
+    def sha256(self) -> str:
+        return self.digest.result()
 
 
 @dataclass
@@ -91,11 +115,11 @@ def _check_files(paths: Sequence[str | Path], role: str) -> list[Path]:
     return checked
 
 
-def _describe_later(pool: ThreadPoolExecutor, paths: Sequence[str | Path], role: str
-                    ) -> list[tuple[Path, Future[str]]]:
-    """Check the files now; hash them in the background (hashlib releases the GIL, so a 5 GB
-    CSV is hashed while polars reads it)."""
-    return [(p, pool.submit(sha256_file, p)) for p in _check_files(paths, role)]
+def _describe_later(pool: ThreadPoolExecutor | None, paths: Sequence[str | Path], role: str
+                    ) -> list[tuple[Path, _Digest]]:
+    """Check the files now; hash them in the background if there is a pool (hashlib releases
+    the GIL, so a 5 GB CSV is hashed while polars reads it), else when first asked."""
+    return [(p, _Digest(p, pool)) for p in _check_files(paths, role)]
 
 
 def _scope(allocations: pl.DataFrame, period: Period, ban: str | None,
@@ -124,11 +148,17 @@ def reconcile(
     ban: str | None = None,
     split: Split = "none",
     report_date: dt.date | None = None,
+    hash_inputs: bool = True,
 ) -> Reconciliation:
-    """Reconcile one period. Raises InputError for input that cannot be used."""
+    """Reconcile one period. Raises InputError for input that cannot be used.
+
+    The inputs' sha256 (`inputs[k].sha256`, for the audit trail) are computed while the period
+    is reconciled; with hash_inputs False only if and when they are read.
+    """
     period = period if isinstance(period, Period) else Period.parse(period)
     report_date = report_date or dt.date.today()
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=1) as threads:
+        pool = threads if hash_inputs else None
         hashing = (_describe_later(pool, allocation_paths, "allocations")
                    + _describe_later(pool, invoice_paths, "invoices"))
         n_alloc = len(allocation_paths)
@@ -179,8 +209,11 @@ def reconcile(
             F.late_report_findings(period, report_date),
         ])
         inputs = [InputFile(str(p), "allocations" if i < n_alloc else "invoices", p.stat().st_size,
-                            digest.result())
+                            digest)
                   for i, (p, digest) in enumerate(hashing)]
+        if hash_inputs:
+            for _, digest in hashing:
+                digest.result()  # an unreadable file fails here, not later in a notebook
     return Reconciliation(
         period=period, split=split, ban=ban, report_date=report_date, inputs=inputs,
         allocations=allocations, booklets=state, blank_ranges=ranges, skipped=skipped,
@@ -206,12 +239,12 @@ def _wanted(usage: pl.DataFrame, alloc_booklets: pl.DataFrame) -> pl.DataFrame:
     booklet where some number was issued twice. All rows of such a number are fetched, so the
     findings about it are the same as from all rows of its booklet.
     """
-    union = alloc_booklets.lazy().group_by("ban", "track", "booklet").agg(
+    union = alloc_booklets.lazy().group_by(key=booklet_key("ban")).agg(
         alloc_union=pl.col("alloc_mask").bitwise_or()
     )
     want = (
-        usage.lazy().join(union, left_on=["seller_ban", "track", "booklet"],
-                          right_on=["ban", "track", "booklet"], how="left")
+        usage.lazy().with_columns(key=booklet_key("seller_ban"))
+        .join(union, on="key", how="left")
         .with_columns(pl.col("alloc_union").fill_null(0))
         .select(
             "seller_ban", "track", "booklet",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from .blanks import RUN_KEYS, blank_intervals, merge_runs
-from .booklets import highest_bit, lowest_bit
+from .booklets import booklet_key, highest_bit, lowest_bit
 from .frames import BOOKLET_SIZE
 
 
@@ -22,11 +22,10 @@ def segments(
     """(alloc_id, machine, seg_begin, seg_end) for every stretch issued in order."""
     base = pl.col("booklet") * BOOKLET_SIZE
     used = (
-        alloc_booklets.lazy().join(
-            usage_by_machine.lazy().select(
-                pl.col("seller_ban").alias("ban"), "track", "booklet", "machine", "used_mask"
-            ),
-            on=["ban", "track", "booklet"],
+        alloc_booklets.lazy().with_columns(key=booklet_key("ban")).join(
+            usage_by_machine.lazy().select(key=booklet_key("seller_ban"), machine="machine",
+                                           used_mask="used_mask"),
+            on="key",
         )
         .with_columns(m=pl.col("used_mask") & pl.col("alloc_mask"))
         .filter(pl.col("m") != 0)

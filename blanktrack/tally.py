@@ -61,7 +61,7 @@ def issuing_grow(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.n
 
 @njit(cache=True, nogil=True)
 def tally_batch(
-    offsets, data,  # the invoice_number column: Arrow offsets and UTF-8 bytes
+    n, views, offsets, data,  # the invoice_number column (see below)
     date_codes, ban_codes, machine_codes, status_codes, upload_codes,  # per row
     date_offset, date_day, ban_id, machine_id, status_class, upload_failed,  # per code
     track_slot, track_first, track_base, track_span,  # track → part of booklet_slot
@@ -70,15 +70,27 @@ def tally_batch(
     iss_keys, iss_counts, iss_fill,  # issuing counts per (ban, machine, day)
     exceptions, ne, start,  # out: row indices left to the caller, and how many so far
 ):
-    """Tally rows start.. of one batch. Returns (next row, exceptions, issuing fill): the next
-    row is short of the batch's end when the issuing table is half full; grow it, call again."""
-    n = len(offsets) - 1
+    """Tally rows start..n of one batch. Returns (next row, exceptions, issuing fill, rows left
+    out by the BAN filter): the next row is short of n when the issuing table is half full; grow
+    it and call again.
+
+    The invoice numbers are an Arrow string column: with views False, `offsets` are its offsets
+    and `data` its bytes; with views True (Arrow string_view, as polars hands them out), `data`
+    is the 16-byte views and `offsets` the same buffer as int32, whose 4*i-th entry is row i's
+    length: a string of up to 12 bytes lies inside its view, from byte 4.
+    """
     one = np.uint64(1)
     last_key = np.int64(-1)
     last_pos = 0
+    left_out = 0
     for i in range(start, n):
-        s = offsets[i]
-        if offsets[i + 1] - s != 10:
+        if views:
+            s = 16 * i + 4
+            length = np.int64(offsets[4 * i])
+        else:
+            s = np.int64(offsets[i])
+            length = np.int64(offsets[i + 1]) - s
+        if length != 10:
             exceptions[ne] = i
             ne += 1
             continue
@@ -102,6 +114,7 @@ def tally_batch(
             continue
         ban = ban_id[ban_codes[i]]
         if ban == BAN_FILTERED:
+            left_out += 1
             continue
         offset = date_offset[date_codes[i]]
         if offset < -1 or offset > 1:
@@ -137,7 +150,7 @@ def tally_batch(
                 if 2 * (iss_fill + 1) > len(iss_keys):
                     # Stop before anything that is not idempotent (live_rows): the caller
                     # grows the table and this row is tallied again from the start.
-                    return i, ne, iss_fill
+                    return i, ne, iss_fill, left_out
                 iss_fill += _issuing_add(iss_keys, iss_counts, key)
                 # Remember where the key lives, so a run of one till's day costs one probe.
                 mask = len(iss_keys) - 1
@@ -156,4 +169,4 @@ def tally_batch(
             void[slot] |= b
         if upload_failed[upload_codes[i]]:
             failed[slot] |= b
-    return n, ne, iss_fill
+    return n, ne, iss_fill, left_out

@@ -1,0 +1,493 @@
+"""The dense scan (dense.dense_usage) against the one-pass polars path (raw_usage.fast_usage).
+
+dense_usage must give exactly what fast_usage gives (by_machine, issuing, counted), or None when
+the input is not plainly clean; reconcile must find the same with it as without it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+from factories import allocations as allocation_frame
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import blanktrack.dense as dense
+import blanktrack.reconcile as rec
+from blanktrack import invoices as inv
+from blanktrack import tally
+from blanktrack.booklets import prepare_allocations
+from blanktrack.period import Period
+from blanktrack.raw_usage import fast_usage
+
+P = Period.parse("11302")
+BAN_A, BAN_B, BAN_X = "53567686", "04595257", "22099131"  # X: valid, but holds no allocation
+COLUMNS = ("invoice_number", "invoice_date", "seller_ban", "status", "machine", "upload_status")
+
+# Whole booklets of 50, one shared by two allocations of one BAN (AB booklet 3), one shared by two
+# BANs (CD booklet 5), one track used by both BANs (AB), machines on some allocations.
+ALLOCATION_ROWS = [
+    {"ban": BAN_A, "track": "AB", "begin": 0, "end": 149},
+    {"ban": BAN_A, "track": "AB", "begin": 150, "end": 174, "machine": "POS-1"},
+    {"ban": BAN_A, "track": "AB", "begin": 175, "end": 199},
+    {"ban": BAN_B, "track": "AB", "begin": 200, "end": 249},
+    {"ban": BAN_B, "track": "CD", "begin": 100, "end": 249, "machine": "POS-2"},
+    {"ban": BAN_B, "track": "CD", "begin": 250, "end": 274},
+    {"ban": BAN_A, "track": "CD", "begin": 275, "end": 299},
+    {"ban": BAN_A, "track": "CD", "begin": 1000, "end": 1049},  # a gap of booklets in the track
+]
+
+
+def scoped(ban: str | None) -> tuple[pl.DataFrame, pl.Series | None]:
+    """(prepared allocations, bans) as reconcile passes them, for one reporting BAN or all."""
+    frame = allocation_frame(ALLOCATION_ROWS)
+    if ban is None:
+        return prepare_allocations(frame), None
+    prepared = prepare_allocations(frame.filter((pl.col("ban") == ban) | (pl.col("head_ban") == ban)))
+    return prepared, prepared["ban"].unique()
+
+
+DAYS = [
+    dt.date(2022, 1, 15),  # far away
+    dt.date(2023, 11, 30), dt.date(2023, 12, 31),  # previous period
+    dt.date(2024, 1, 1), dt.date(2024, 1, 15), dt.date(2024, 2, 1), dt.date(2024, 2, 29),  # in it
+    dt.date(2024, 3, 1), dt.date(2024, 4, 30),  # next period
+    dt.date(2024, 5, 2),  # two periods on
+]
+
+STATUSES = st.sampled_from(["issued", "cancelled", "voided", "開立", "作廢", "註銷", "ISSUED", "Voided"])
+UPLOADS = st.sampled_from(["accepted", "failed", "FAILED", None])
+# Anything: numbers inside and outside the allocations, any seller, any date, any till.
+any_row = st.tuples(
+    st.sampled_from(["AB", "CD", "EF"]),
+    st.one_of(st.integers(0, 320), st.sampled_from([1010, 99_999_999])),
+    st.sampled_from(DAYS), st.booleans(),  # compact date spelling
+    st.sampled_from([BAN_A, BAN_A, BAN_B, BAN_X]),
+    STATUSES, st.sampled_from(["POS-1", "POS-2", None]), UPLOADS,
+)
+# What a till mostly writes: a number of its seller's allocation, dated in the period, one till.
+allocated_row = st.sampled_from(ALLOCATION_ROWS).flatmap(lambda a: st.tuples(
+    st.just(a["track"]), st.integers(a["begin"], a["end"]),
+    st.one_of(st.sampled_from(DAYS[3:7]), st.sampled_from(DAYS)), st.booleans(),
+    st.just(a["ban"]), STATUSES, st.sampled_from(["POS-1", "POS-1", "POS-1", "POS-2", None]), UPLOADS,
+))
+invoice_rows = st.lists(st.one_of(allocated_row, allocated_row, any_row), min_size=1, max_size=80)
+# Per file: (has a machine column, has an upload_status column, header in capitals, written as CSV)
+Layout = tuple[bool, bool, bool, bool]
+layouts = st.lists(st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans()),
+                   min_size=3, max_size=3)
+PARQUET_ONLY: list[Layout] = [(True, True, False, False)] * 3
+
+
+def text_frame(rows: Sequence[Sequence[str | None]], columns: Sequence[str] = COLUMNS) -> pl.DataFrame:
+    return pl.DataFrame([list(r) for r in rows], schema={c: pl.String for c in columns}, orient="row")
+
+
+def write(folder: Path, data: list[tuple], parts: int, layout: list[Layout],
+          group_rows: int | None = None) -> list[Path]:
+    """The rows dealt round-robin to `parts` files, each Parquet (all columns text, row groups of
+    group_rows) or CSV as its layout says."""
+    files = []
+    for k in range(parts):
+        rows = [(f"{track}{n:08d}", day.strftime("%Y%m%d" if compact else "%Y-%m-%d"), ban, status,
+                 machine, upload)
+                for track, n, day, compact, ban, status, machine, upload in data[k::parts]]
+        if not rows:
+            continue
+        with_machine, with_upload, capitals, as_csv = layout[k]
+        frame = text_frame(rows)
+        frame = frame.select([c for c in COLUMNS if (c != "machine" or with_machine)
+                              and (c != "upload_status" or with_upload)])
+        if capitals:
+            frame = frame.rename(str.upper)
+        if as_csv:
+            path = folder / f"inv{k}.csv"
+            frame.write_csv(path)
+        else:
+            path = folder / f"inv{k}.parquet"
+            frame.write_parquet(path, row_group_size=group_rows)
+        files.append(path)
+    return files
+
+
+def canonical(df: pl.DataFrame) -> list[tuple]:
+    return sorted(df.select(sorted(df.columns)).rows(), key=repr)
+
+
+def assert_same(got: tuple[pl.DataFrame, ...] | None, want: tuple[pl.DataFrame, ...] | None) -> None:
+    assert want is not None, "fast_usage must take clean input"
+    assert got is not None, "dense_usage must take clean input"
+    for name, g, w in zip(("by_machine", "issuing", "counted"), got, want, strict=True):
+        assert sorted(g.columns) == sorted(w.columns), name
+        assert canonical(g.cast(w.schema)) == canonical(w), name  # type: ignore[arg-type]
+
+
+@contextmanager
+def progress_guard() -> Iterator[list[int]]:
+    """Make a dense scan that stops making progress fail instead of spinning for ever.
+
+    After growing its issuing table, a scanning thread calls tally_batch again from the row where
+    it stopped; a call that returns its own start row twice running (in one thread) means the
+    scan never moves on. Yields the rows each call returned, so a test can see the table grew."""
+    original = tally.tally_batch
+    calls: list[int] = []
+    last: dict[int, tuple[int, int]] = {}
+
+    def guarded(*args):  # type: ignore[no-untyped-def]
+        start = args[-1]
+        result = original(*args)
+        done, me = result[0], threading.get_ident()
+        calls.append(done)
+        if done == start and last.get(me) == (start, done):
+            raise AssertionError(f"tally_batch makes no progress at row {start} of a batch: "
+                                 "dense_usage would loop for ever")
+        last[me] = (start, done)
+        return result
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tally, "tally_batch", guarded)
+        yield calls
+
+
+def both(files: Sequence[Path], ban: str | None = None) -> tuple[object, object]:
+    allocations, bans = scoped(ban)
+    with progress_guard():
+        got = dense.dense_usage(files, P, allocations, bans)
+    return got, fast_usage(files, P, bans)
+
+
+# ---------------------------------------------------------------------------------------------
+# Same result as fast_usage.
+
+
+@settings(max_examples=60, deadline=None)
+@given(invoice_rows, st.integers(1, 3), st.sampled_from([None, BAN_A, BAN_B]))
+def test_dense_equals_fast_path_parquet(data: list[tuple], parts: int, ban: str | None) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        files = write(Path(tmp), data, parts, PARQUET_ONLY)
+        assert_same(*both(files, ban))
+
+
+@settings(max_examples=60, deadline=None)
+@given(invoice_rows, st.integers(1, 3), layouts, st.sampled_from([None, BAN_A, BAN_B]), st.booleans())
+def test_dense_equals_fast_path_any_layout(data: list[tuple], parts: int, layout: list[Layout],
+                                          ban: str | None, large_csv: bool) -> None:
+    """Optional columns left out, header names in capitals, CSV files among the Parquet ones (also
+    as a CSV too large to decode in memory, which both paths scan as UTF-8 with polars)."""
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        if large_csv:
+            mp.setattr(inv, "LARGE_FILE_BYTES", 0)
+        files = write(Path(tmp), data, parts, layout)
+        assert_same(*both(files, ban))
+
+
+@settings(max_examples=30, deadline=None)
+@given(invoice_rows, st.integers(1, 3), layouts, st.sampled_from([None, BAN_A]), st.integers(1, 3),
+       st.integers(1, 20))
+def test_dense_equals_fast_path_in_tiny_batches(data: list[tuple], parts: int, layout: list[Layout],
+                                                ban: str | None, threads: int, group_rows: int) -> None:
+    """Batches of 7 rows, row groups of a few rows spread over 1-3 threads, and an issuing table
+    of 2 slots that has to grow again and again."""
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        mp.setattr(dense, "BATCH_ROWS", 7)
+        mp.setattr(dense, "ISSUING_START", 2)
+        mp.setattr(dense, "THREADS", threads)
+        mp.setattr(dense, "ROW_GROUPS_PER_TASK", 1)
+        files = write(Path(tmp), data, parts, layout, group_rows)
+        assert_same(*both(files, ban))
+
+
+def test_clean_rows_of_one_booklet_per_till(tmp_path: Path) -> None:
+    """The common case, nothing left to polars: one till per booklet, all dates in the period."""
+    rows = [(f"AB{n:08d}", f"2024-01-{1 + n % 28:02d}", BAN_A, "issued", "POS-1", "accepted")
+            for n in range(0, 120)]
+    rows += [(f"CD{n:08d}", f"202402{1 + n % 28:02d}", BAN_B, "作廢", "POS-2", "failed")
+             for n in range(100, 240, 3)]
+    text_frame(rows).write_parquet(tmp_path / "a.parquet")
+    got, want = both([tmp_path / "a.parquet"])
+    assert_same(got, want)  # type: ignore[arg-type]
+
+
+def test_filtered_ban_rows_are_not_counted(tmp_path: Path) -> None:
+    """With a reporting BAN, another seller's rows are left out of the counts, as fast_usage does."""
+    rows = [("AB00000001", "2024-01-05", BAN_A, "issued", "POS-1", "accepted"),
+            ("AB00000201", "2024-01-05", BAN_B, "issued", "POS-1", "accepted")]
+    text_frame(rows).write_parquet(tmp_path / "a.parquet")
+    got, want = both([tmp_path / "a.parquet"], BAN_A)
+    assert_same(got, want)  # type: ignore[arg-type]
+
+
+def test_null_machine_and_upload_status(tmp_path: Path) -> None:
+    """Nulls in the optional columns are one more dictionary code (and emit no warning)."""
+    rows = [("AB00000001", "2024-01-05", BAN_A, "issued", None, None),
+            ("AB00000002", "2024-01-05", BAN_A, "issued", "POS-1", "failed")]
+    text_frame(rows).write_parquet(tmp_path / "a.parquet")
+    got, want = both([tmp_path / "a.parquet"])
+    assert_same(got, want)  # type: ignore[arg-type]
+
+
+def test_two_threads_one_row_group_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each thread tallies one row group: a booklet both saw with different tills, one both saw
+    with the same till, and issuing keys both counted must merge as the one group-by does."""
+    monkeypatch.setattr(dense, "THREADS", 2)
+    monkeypatch.setattr(dense, "ROW_GROUPS_PER_TASK", 1)
+    day = ("2024-01-05", BAN_A, "issued")
+    first = [("AB00000001", *day, "POS-1", "accepted"), ("AB00000051", *day, "POS-1", "accepted"),
+             ("AB00000052", "2024-01-06", BAN_A, "voided", "POS-1", "failed")]
+    second = [("AB00000002", *day, "POS-2", "accepted"), ("AB00000053", *day, "POS-1", "accepted"),
+              ("AB00000051", "20240105", BAN_A, "開立", "POS-1", "failed")]
+    path = tmp_path / "a.parquet"
+    pq.write_table(text_frame(first + second).to_arrow(), path, row_group_size=3)
+    assert pq.ParquetFile(path).metadata.num_row_groups == 2
+    # Hold each thread at its first batch until the other has taken a row group too.
+    barrier = threading.Barrier(2, timeout=10)
+    started: set[int] = set()
+    real = dense._Scan._parquet_batch
+
+    def batch(self, *args):  # type: ignore[no-untyped-def]
+        if threading.get_ident() not in started:
+            started.add(threading.get_ident())
+            barrier.wait()
+        return real(self, *args)
+
+    monkeypatch.setattr(dense._Scan, "_parquet_batch", batch)
+    got, want = both([path])
+    assert len(started) == 2
+    assert_same(got, want)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# Many batches, and an issuing table that must grow.
+
+
+def issuing_keys_rows(lead: int) -> list[tuple[str, ...]]:
+    """35 booklets of AB, one till each, one invoice a day for the 60 days of the period: 2100
+    (ban, machine, day) keys, more than the 2048 the first issuing table holds. `lead` rows dated
+    outside P±1 come first, to move where the 2048th key falls against the batch boundaries."""
+    rows = [("AB00000000", "2023-05-01", BAN_A, "issued", "T0", "accepted")] * lead
+    for b in range(35):
+        for d in range(60):
+            day = P.first_day + dt.timedelta(days=d)
+            rows.append((f"AB{b * 50 + d % 50:08d}", day.isoformat(), BAN_A, "issued", f"T{b}", "accepted"))
+    return rows
+
+
+@pytest.mark.parametrize("lead", range(7))
+def test_issuing_table_grows_in_tiny_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             lead: int) -> None:
+    monkeypatch.setattr(dense, "BATCH_ROWS", 7)
+    path = tmp_path / "a.parquet"
+    text_frame(issuing_keys_rows(lead)).write_parquet(path)
+    allocations = prepare_allocations(allocation_frame([{"ban": BAN_A, "track": "AB", "begin": 0,
+                                                         "end": 35 * 50 - 1}]))
+    with progress_guard() as calls:
+        got = dense.dense_usage([path], P, allocations, None)
+    batches = -(-(lead + 2100) // 7)
+    assert len(calls) > batches, "the issuing table did not grow"
+    want = fast_usage([path], P, None)
+    assert_same(got, want)
+    assert want is not None and want[1].height == 2100
+
+
+def test_issuing_table_grows_in_one_batch(tmp_path: Path) -> None:
+    path = tmp_path / "a.parquet"
+    rows = issuing_keys_rows(0)
+    text_frame(rows[::-1] + rows).write_parquet(path)  # every key twice, two spellings
+    allocations = prepare_allocations(allocation_frame([{"ban": BAN_A, "track": "AB", "begin": 0,
+                                                         "end": 35 * 50 - 1}]))
+    with progress_guard():
+        got = dense.dense_usage([path], P, allocations, None)
+    assert_same(got, fast_usage([path], P, None))
+
+
+# ---------------------------------------------------------------------------------------------
+# Input the dense scan leaves to the polars paths.
+
+GOOD_ROW = ("AB00000001", "2024-01-05", BAN_A, "issued", "POS-1", "accepted")
+
+
+def with_value(column: str, value: str | None) -> list[tuple[str | None, ...]]:
+    bad = list(GOOD_ROW)
+    bad[COLUMNS.index(column)] = value
+    return [GOOD_ROW, ("AB00000002", *GOOD_ROW[1:]), tuple(bad)]
+
+
+def exception_rows(n: int) -> list[tuple[str, ...]]:
+    """One row inside the allocations and n the dense model leaves to polars."""
+    outside = [(f"EF{k:08d}", *GOOD_ROW[1:]) for k in range(n)]
+    return [GOOD_ROW, *outside]
+
+
+def dense_on(files: Sequence[Path], ban: str | None = None) -> object:
+    allocations, bans = scoped(ban)
+    with progress_guard():
+        return dense.dense_usage(files, P, allocations, bans)
+
+
+def test_clean_baseline_is_taken(tmp_path: Path) -> None:
+    """The refusals below differ from this input only in the value named."""
+    text_frame([GOOD_ROW, ("AB00000002", *GOOD_ROW[1:])]).write_parquet(tmp_path / "a.parquet")
+    assert dense_on([tmp_path / "a.parquet"]) is not None
+
+
+def test_csv_among_parquet_files(tmp_path: Path) -> None:
+    """CSV invoices are scanned too (text keys read as Categorical codes), next to Parquet ones."""
+    rows = [*exception_rows(3), ("AB00000002", "20240105", BAN_A, "作廢", "POS-2", "FAILED"),
+            ("AB00000002", "20240105", BAN_A, "作廢", "POS-1", "accepted")]
+    text_frame(rows).write_csv(tmp_path / "a.csv")
+    text_frame(rows[::-1]).write_parquet(tmp_path / "b.parquet")
+    paths = [tmp_path / "a.csv", tmp_path / "b.parquet"]
+    assert_same(*both(paths))  # type: ignore[arg-type]
+    assert_same(*both(paths, BAN_B))  # type: ignore[arg-type]
+
+
+def test_refuses_non_text_column(tmp_path: Path) -> None:
+    path = tmp_path / "a.parquet"
+    text_frame([GOOD_ROW]).with_columns(pl.col("invoice_date").str.to_date()).write_parquet(path)
+    assert dense_on([path]) is None
+
+
+@pytest.mark.parametrize(("column", "value"), [
+    ("status", " issued"),
+    ("status", "issued "),
+    ("status", "unknown"),
+    ("machine", " POS-1"),
+    ("machine", "POS-1 "),
+    ("machine", ""),
+    ("upload_status", ""),
+    ("upload_status", " failed"),
+    ("upload_status", "pending"),
+    ("invoice_number", "AB1234567"),
+    ("invoice_number", "ab00000001"),
+    ("invoice_number", "AB0000000A"),
+    ("invoice_number", "AB 0000001"),
+    ("invoice_number", "AB000000001"),
+    ("invoice_number", None),
+    ("invoice_date", "2024-02-30"),
+    ("invoice_date", "20240230"),
+    ("invoice_date", "2024-2-3"),
+    ("invoice_date", None),
+    ("seller_ban", "53567687"),  # fails the check digit
+    ("seller_ban", None),
+    ("status", None),
+])
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_refuses_unclean_value(tmp_path: Path, column: str, value: str | None, fmt: str) -> None:
+    path = tmp_path / f"a.{fmt}"
+    frame = text_frame(with_value(column, value))
+    if fmt == "csv":
+        frame.write_csv(path)
+    else:
+        frame.write_parquet(path)
+    assert dense_on([path]) is None
+    assert dense_on([path], BAN_B) is None  # even when the row's seller is filtered out
+
+
+def test_refuses_unclean_value_in_a_later_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dense, "BATCH_ROWS", 7)
+    rows = [(f"AB{n:08d}", *GOOD_ROW[1:]) for n in range(30)]
+    rows.append(("AB00000031", "2024-01-05", BAN_A, " issued", "POS-1", None))
+    text_frame(rows).write_parquet(tmp_path / "a.parquet")
+    assert dense_on([tmp_path / "a.parquet"]) is None
+
+
+def test_refuses_more_exceptions_than_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dense, "MAX_EXCEPTIONS", 3)
+    path = tmp_path / "a.parquet"
+    text_frame(exception_rows(4)).write_parquet(path)
+    assert fast_usage([path], P, None) is not None
+    assert dense_on([path]) is None
+
+
+@pytest.mark.parametrize("kind", ["outside", "other seller", "second till"])
+def test_takes_exceptions_up_to_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    monkeypatch.setattr(dense, "MAX_EXCEPTIONS", 3)
+    make: dict[str, Callable[[int], tuple[str, ...]]] = {
+        "outside": lambda k: (f"EF{k:08d}", *GOOD_ROW[1:]),
+        "other seller": lambda k: (f"AB{k:08d}", GOOD_ROW[1], BAN_X, *GOOD_ROW[3:]),
+        "second till": lambda k: (f"AB{k:08d}", *GOOD_ROW[1:4], "POS-9", GOOD_ROW[5]),
+    }
+    path = tmp_path / "a.parquet"
+    text_frame([GOOD_ROW, *[make[kind](k) for k in range(3)]]).write_parquet(path)
+    assert_same(*both([path]))  # type: ignore[arg-type]
+    text_frame([GOOD_ROW, *[make[kind](k) for k in range(4)]]).write_parquet(path)
+    assert dense_on([path]) is None
+
+
+def test_exceptions_are_counted_across_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dense, "MAX_EXCEPTIONS", 3)
+    paths = [tmp_path / "a.parquet", tmp_path / "b.parquet"]
+    text_frame(exception_rows(2)).write_parquet(paths[0])
+    text_frame(exception_rows(2)).write_parquet(paths[1])
+    assert dense_on(paths) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# A whole reconciliation, with and without the dense scan.
+
+ALLOCATION_CSV = "ban,invoice_type,period,track,begin_no,end_no,head_ban,machine,reported_by\n" + "".join(
+    f"{r['ban']},07,11302,{r['track']},{r['begin']:08d},{r['end']:08d},{r['ban']},{r.get('machine', '')},\n"
+    for r in ALLOCATION_ROWS
+)
+
+
+def reconcile_rows() -> list[tuple[str | None, ...]]:
+    rows: list[tuple[str | None, ...]] = []
+    for n in range(0, 140):  # AB booklets 0-2 partly used, a skipped stretch, a void
+        if 60 <= n < 70:
+            continue
+        status = "voided" if n == 75 else "issued"
+        rows.append((f"AB{n:08d}", f"2024-01-{1 + n % 28:02d}", BAN_A, status, "POS-1", "accepted"))
+    rows += [(f"AB{n:08d}", "20240210", BAN_A, "issued", "POS-1", "accepted") for n in range(150, 160)]
+    rows.append(("AB00000160", "2024-02-11", BAN_A, "issued", "POS-3", "failed"))  # a second till
+    rows.append(("AB00000001", "2024-02-12", BAN_A, "issued", "POS-1", "accepted"))  # issued twice
+    rows.append(("AB00000300", "2024-02-12", BAN_A, "issued", "POS-1", "accepted"))  # outside the allocations
+    rows.append(("AB00000140", "2023-12-30", BAN_A, "issued", "POS-1", "accepted"))  # previous period
+    rows.append(("AB00000141", "2022-12-30", BAN_A, "issued", "POS-1", "accepted"))  # far away
+    rows += [(f"CD{n:08d}", "2024-02-01", BAN_B, "開立", "POS-2", "accepted") for n in range(100, 180)]
+    rows += [(f"CD{n:08d}", "2024-02-02", BAN_B, "註銷", "POS-2", "accepted") for n in range(250, 255)]
+    rows += [(f"CD{n:08d}", "2024-02-02", BAN_A, "issued", "POS-4", "accepted") for n in range(275, 280)]
+    rows.append(("AB00000201", "2024-02-03", BAN_X, "issued", "POS-4", "accepted"))  # another seller
+    return rows
+
+
+@pytest.mark.parametrize("ban", [None, BAN_A])
+def test_reconcile_same_with_and_without_dense(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               ban: str | None) -> None:
+    allocations = tmp_path / "allocations.csv"
+    allocations.write_text(ALLOCATION_CSV, encoding="utf-8")
+    invoices = [tmp_path / "a.parquet", tmp_path / "b.parquet"]
+    rows = reconcile_rows()
+    text_frame(rows[::2]).write_parquet(invoices[0])
+    text_frame(rows[1::2]).drop("upload_status").write_parquet(invoices[1])
+    taken: list[bool] = []
+    real = rec.dense_usage
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        out = real(*args, **kwargs)
+        taken.append(out is not None)
+        return out
+
+    def run() -> rec.Reconciliation:
+        return rec.reconcile("11302", [allocations], invoices, ban=ban, report_date=dt.date(2024, 3, 5))
+
+    with progress_guard():
+        monkeypatch.setattr(rec, "dense_usage", spy)
+        dense_run = run()
+    assert taken == [True], "the dense scan was not used"
+    monkeypatch.setattr(rec, "dense_usage", lambda *a, **k: None)
+    polars_run = run()
+    for name in ("blank_ranges", "findings", "summary", "skipped", "segments", "issuing"):
+        got, want = getattr(dense_run, name), getattr(polars_run, name)
+        assert got.schema == want.schema, name
+        assert canonical(got) == canonical(want), name
+    assert dense_run.rows_by_source == polars_run.rows_by_source
+    assert not polars_run.findings.is_empty()
