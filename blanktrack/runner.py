@@ -13,8 +13,10 @@ import importlib.metadata
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,8 +34,8 @@ EXECUTED = "reconcile.ipynb"
 PARTIAL = ".reconcile.partial.ipynb"
 RENDERED = "reconcile.html"
 EXPORTS = "exports"
-_PACKAGES = ("blanktrack", "polars", "papermill", "nbconvert", "nbformat", "ipykernel",
-             "matplotlib", "ipywidgets", "pyyaml")
+_PACKAGES = ("blanktrack", "polars", "pyarrow", "numba", "papermill", "nbconvert", "nbformat",
+             "ipykernel", "matplotlib", "ipywidgets", "pyyaml")
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,8 @@ def git_state(folder: Path) -> dict[str, Any] | None:
 def render_html(notebook: Path, target: Path) -> None:
     """A self-contained HTML page: inline CSS and SVG, no script fetched from the network."""
     import nbformat
-    from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="lab", embed_images=True)
+    exporter = _html_exporter()(template_name="lab")
     body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
     # The template links require.js and MathJax from a CDN; nothing in a report needs them and an
     # auditor's offline copy must not try to load them.
@@ -81,6 +82,30 @@ def render_html(notebook: Path, target: Path) -> None:
     body = re.sub(r"<script[^>]*>(?:(?!</script>).)*?https?://cdn(?:(?!</script>).)*</script>", "",
                   body, flags=re.DOTALL)
     archive.write_text_atomic(target, body)
+
+
+def _html_exporter() -> type:
+    """nbconvert's HTMLExporter without its last step, which parses the whole page with
+    BeautifulSoup (half a second for the tables of a large period) only to add alt text to
+    images (these notebooks have none: charts are inline SVG) and tab stops to cells."""
+    from nbconvert import HTMLExporter
+    from nbconvert.exporters.templateexporter import TemplateExporter
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+    class ReportHTMLExporter(HTMLExporter):
+        def from_notebook_node(self, nb: Any, resources: Any = None, **kw: Any) -> Any:
+            # As HTMLExporter.from_notebook_node (nbconvert 7), up to the BeautifulSoup pass.
+            langinfo = nb.metadata.get("language_info", {})
+            lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+            self.register_filter("highlight_code", self.filters.get(
+                "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)))
+            resources = self._init_resources(resources)
+            self.register_filter("filter_data_type", WidgetsDataTypeFilter(
+                notebook_metadata=self._nb_metadata, parent=self, resources=resources))
+            return TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+
+    return ReportHTMLExporter
 
 
 def _skip_iri_grammar() -> None:
@@ -106,21 +131,66 @@ def _ipc_kernel_manager() -> type:
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.transport = "ipc"
+            self.clients: list[Any] = []
+
+        def client(self, **kwargs: Any) -> Any:
+            # Kept, so that whoever started the kernel also closes the channels of a client
+            # papermill made and left open (it leaves a kernel it did not start alone).
+            kc = super().client(**kwargs)
+            self.clients.append(kc)
+            return kc
 
     return IPCKernelManager
 
 
+def _start_kernel(cwd: Path) -> Any:
+    """A python3 kernel (this environment's python) started in cwd, reached over IPC; None if it
+    cannot be started here (papermill then tries itself and the run records why it failed)."""
+    import asyncio
+
+    kernel = _ipc_kernel_manager()(kernel_name="python3")
+    # The sockets live in a folder of their own, not in the run folder (the kernel's cwd), and
+    # go with it: a kernel stopped at once does not remove them itself.
+    kernel.ip = os.path.join(tempfile.mkdtemp(prefix="blanktrack-kernel-"), "kernel-ipc")
+    try:
+        asyncio.run(kernel.start_kernel(cwd=str(cwd)))
+    except Exception:
+        shutil.rmtree(os.path.dirname(kernel.ip), ignore_errors=True)
+        return None
+    return kernel
+
+
+def _stop_kernel(kernel: Any) -> None:
+    """Stop the kernel at once: every cell has run and its files are in place, so there is no
+    point waiting for it to free the gigabytes of a large period."""
+    import asyncio
+
+    if kernel is None:
+        return
+
+    async def stop() -> None:
+        for client in kernel.clients:
+            client.stop_channels()
+        if await kernel.is_alive():
+            await kernel.shutdown_kernel(now=True)
+        else:
+            await kernel.cleanup_resources()
+
+    try:
+        asyncio.run(stop())
+    finally:
+        shutil.rmtree(os.path.dirname(kernel.ip), ignore_errors=True)
+
+
 def _warm_html_exporter() -> None:
     """Import nbconvert (about 1 s) while the kernel works, not after it."""
-    from nbconvert import HTMLExporter  # noqa: F401
+    _html_exporter()
 
 
 def run_period(params: RunParams, archive_root: Path = DEFAULT_ARCHIVE,
                *, progress: bool = True) -> RunOutcome:
     """Execute the notebook for one parameter file and archive everything it produced."""
     _skip_iri_grammar()
-    import papermill
-
     started = archive.now_utc()
     run_folder_target(params, archive_root)  # InputError before anything is created
     try:
@@ -129,6 +199,19 @@ def run_period(params: RunParams, archive_root: Path = DEFAULT_ARCHIVE,
     except FileExistsError:  # made by someone else since the check: say so the same way
         run_folder_target(params, archive_root)
         raise
+    # The kernel boots (a new Python, half a second) while this process imports papermill and
+    # writes the manifest.
+    kernel = _start_kernel(run_dir)
+    try:
+        return _run_in(kernel, params, run_dir, started, progress)
+    finally:
+        _stop_kernel(kernel)
+
+
+def _run_in(kernel: Any, params: RunParams, run_dir: Path, started: dt.datetime, progress: bool
+            ) -> RunOutcome:
+    import papermill
+
     report_date = params.report_date or dt.date.today()
     nb_params = params.notebook_parameters((run_dir / EXPORTS).resolve(), report_date)
     manifest: dict[str, Any] = {
@@ -161,9 +244,10 @@ def run_period(params: RunParams, archive_root: Path = DEFAULT_ARCHIVE,
     try:
         papermill.execute_notebook(
             str(params.notebook), str(run_dir / PARTIAL), parameters=nb_params,
-            kernel_name="python3",  # jupyter_client runs it with this environment's python
-            kernel_manager_class=_ipc_kernel_manager(),
-            cwd=str(run_dir), execution_timeout=params.timeout,
+            kernel_name="python3", km=kernel, cwd=str(run_dir),
+            kernel_manager_class=_ipc_kernel_manager(),  # when km is None
+            shutdown_kernel="immediate",  # when papermill started the kernel itself
+            execution_timeout=params.timeout,
             progress_bar=progress and sys.stderr.isatty(), log_output=False,
         )
     except Exception as exc:  # the failure itself is the record: keep it, then exit non-zero
