@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import polars as pl
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # polars is loaded only where an expression is built: the CLI starts faster
+    import polars as pl
 
 _WEIGHTS = (1, 2, 1, 2, 1, 2, 4, 1)
 
@@ -26,6 +29,8 @@ def is_valid_ban(ban: str) -> bool:
 
 def valid_ban_expr(column: str) -> pl.Expr:
     """The same check as a polars expression, so a million rows need no Python loop."""
+    import polars as pl
+
     col = pl.col(column)
     digits = [col.str.slice(i, 1).cast(pl.Int32, strict=False) for i in range(8)]
     total = pl.sum_horizontal(

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import polars as pl
 
 from .booklets import bit, booklet_key, highest_bit, lowest_bit
 from .frames import BLANK_RANGE_SCHEMA, BOOKLET_SIZE
-
-Split = Literal["none", "allocation", "booklet"]
-SPLITS: tuple[Split, ...] = ("none", "allocation", "booklet")
+from .layout import SPLITS, Split
 
 # What a run never crosses: one report row belongs to one BAN/type/track and one reporter.
 RUN_KEYS = ["period", "head_ban", "ban", "invoice_type", "track", "reported_by"]

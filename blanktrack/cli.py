@@ -8,8 +8,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .blanks import SPLITS
 from .errors import InputError
+from .layout import SPLITS
 from .period import Period
 from .runner import add_commands as add_run_commands
 

@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from .ban import is_valid_ban
-from .blanks import SPLITS, Split
 from .errors import InputError, Problem
+from .layout import SPLITS, Split
 from .period import Period
 
 DEFAULT_NOTEBOOK = "notebooks/reconcile.ipynb"

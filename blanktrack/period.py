@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import polars as pl
+if TYPE_CHECKING:  # polars is loaded only where an expression is built: the CLI starts faster
+    import polars as pl
 
 _CODE = re.compile(r"^([0-9]{3})([0-9]{2})$")
 # MOF download form: "113/03 ~ 113/04" (spaces optional), also "113/03~113/04".
@@ -92,6 +94,8 @@ class Period:
 
 def period_code_expr(date_column: str) -> pl.Expr:
     """Period code of each date, as a string like '11302'."""
+    import polars as pl
+
     d = pl.col(date_column)
     month = d.dt.month() + d.dt.month() % 2
     year = d.dt.year() - 1911
@@ -100,6 +104,8 @@ def period_code_expr(date_column: str) -> pl.Expr:
 
 def period_index_expr(date_column: str) -> pl.Expr:
     """A running number of the period a date lies in: adjacent periods differ by 1."""
+    import polars as pl
+
     d = pl.col(date_column)
     return (d.dt.year().cast(pl.Int32) * 6 + (d.dt.month().cast(pl.Int32) - 1) // 2)
 
