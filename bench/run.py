@@ -227,15 +227,15 @@ def run(sizes: list[int], csv_sizes: list[int], nb_sizes: list[int], repeat: int
                   + (f", duckdb {row.other['duckdb'].wall:.2f} s" if duck else ""), flush=True)
         for n in csv_sizes:
             folder = dataset(n, "csv")
-            bt = best_of(blanktrack_cmd(folder, work / f"out-csv-{n}"), 1)
+            bt = best_of(blanktrack_cmd(folder, work / f"out-csv-{n}"), repeat)
             row = Row(n, "csv", bt, bt_blank=blank_total(work / f"out-csv-{n}") if bt.ok else None)
-            row.other["csv-read"] = best_of(csv_read_cmd(folder), 1)
+            row.other["csv-read"] = best_of(csv_read_cmd(folder), repeat)
             rows.append(row)
             print(f"  {label(n)} csv: blanktrack {bt.wall:.2f} s, polars read "
                   f"{row.other['csv-read'].wall:.2f} s", flush=True)
         for n in nb_sizes:
             folder = dataset(n, "parquet")
-            nb = measure(notebook_cmd(folder, work))
+            nb = best_of(notebook_cmd(folder, work), repeat)
             base = next((r for r in rows if r.size == n and r.fmt == "parquet"), None)
             bt = base.bt if base else best_of(blanktrack_cmd(folder, work / f"out-nb-{n}"), 1)
             rows.append(Row(n, "notebook", nb, {"reconcile": bt}))
@@ -338,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--notebook", default=os.environ.get("BENCH_NOTEBOOK", "10M"),
                     help="sizes of the notebook run ('none')")
     ap.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEAT", "2")),
-                    help="runs per contender, best kept (DuckDB runs once)")
+                    help="runs per contender, best kept (DuckDB runs once): this machine varies "
+                         "by ±10 %% from run to run")
     ap.add_argument("--quick", action="store_true", help="one 100k period, no README update")
     ap.add_argument("--no-duckdb", action="store_true")
     ap.add_argument("--no-readme", action="store_true")

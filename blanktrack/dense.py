@@ -39,7 +39,8 @@ from .frames import BOOKLET_SIZE
 from .period import Period, period_index
 from .raw_usage import TEXT_KEYS, Usage, group_raw_rows, key_map, usage_from_groups
 
-BATCH_ROWS = 1 << 17
+BATCH_ROWS = 1 << 17  # Parquet: rows a batch (a row group is often about that)
+CSV_BATCH_ROWS = 1 << 19  # CSV: polars hands out larger batches faster
 THREADS = 2  # scanning threads: the machine this is made for has two cores
 MAX_SLOTS = 64_000_000  # 256 MB of slot table; a wider spread of booklets takes the polars path
 MAX_EXCEPTIONS = 2_000_000  # rows left to polars before the dense scan is not worth it
@@ -384,7 +385,7 @@ class _Scan:
                     return
                 file = self.files[i]
                 if file.csv is not None:
-                    for frame in file.csv.collect_batches(chunk_size=BATCH_ROWS):
+                    for frame in file.csv.collect_batches(chunk_size=CSV_BATCH_ROWS):
                         if self.refused or self.failure or not self._csv_batch(tally_, i, frame):
                             return
                     continue

@@ -198,6 +198,7 @@ def test_dense_equals_fast_path_in_tiny_batches(data: list[tuple], parts: int, l
     of 2 slots that has to grow again and again."""
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
         mp.setattr(dense, "BATCH_ROWS", 7)
+        mp.setattr(dense, "CSV_BATCH_ROWS", 7)
         mp.setattr(dense, "ISSUING_START", 2)
         mp.setattr(dense, "THREADS", threads)
         mp.setattr(dense, "ROW_GROUPS_PER_TASK", 1)
@@ -284,6 +285,7 @@ def issuing_keys_rows(lead: int) -> list[tuple[str, ...]]:
 def test_issuing_table_grows_in_tiny_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                              lead: int) -> None:
     monkeypatch.setattr(dense, "BATCH_ROWS", 7)
+    monkeypatch.setattr(dense, "CSV_BATCH_ROWS", 7)
     path = tmp_path / "a.parquet"
     text_frame(issuing_keys_rows(lead)).write_parquet(path)
     allocations = prepare_allocations(allocation_frame([{"ban": BAN_A, "track": "AB", "begin": 0,
@@ -393,6 +395,7 @@ def test_refuses_unclean_value(tmp_path: Path, column: str, value: str | None, f
 
 def test_refuses_unclean_value_in_a_later_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dense, "BATCH_ROWS", 7)
+    monkeypatch.setattr(dense, "CSV_BATCH_ROWS", 7)
     rows = [(f"AB{n:08d}", *GOOD_ROW[1:]) for n in range(30)]
     rows.append(("AB00000031", "2024-01-05", BAN_A, " issued", "POS-1", None))
     text_frame(rows).write_parquet(tmp_path / "a.parquet")
