@@ -335,7 +335,7 @@ def _scan_parquet(path: Path, name: str) -> pl.LazyFrame:
     return lf.with_columns(casts)
 
 
-def _parquet_rows(path: Path, name: str) -> int:
+def parquet_rows(path: Path, name: str) -> int:
     """Rows of a Parquet file, from its metadata."""
     try:
         return pl.scan_parquet(path).select(pl.len()).collect().item()
@@ -363,7 +363,7 @@ def scan_raw_invoices(paths: Sequence[str | Path], numbers: pl.Series | None = N
         # A selection (numbers) may well be empty; the files were checked when first scanned.
         if magic == PARQUET_MAGIC:
             lf = _text_columns(_scan_parquet(path, name), name, numbers)
-            empty = numbers is None and _parquet_rows(path, name) == 0
+            empty = numbers is None and parquet_rows(path, name) == 0
         else:
             scanned, in_memory = scan_csv_file(path, name)
             lf = _text_columns(scanned, name, numbers)

@@ -12,7 +12,8 @@ from pathlib import Path
 import polars as pl
 
 from . import findings as F
-from .allocations import load_allocations
+from . import invoices as inv
+from .allocations import PARQUET_MAGIC, load_allocations
 from .archive import sha256_file
 from .blanks import RUN_KEYS, Split, blank_ranges, booklet_state, number_str
 from .booklets import (
@@ -23,12 +24,11 @@ from .booklets import (
     invoice_usage,
     prepare_allocations,
 )
-from .dense import dense_usage
 from .errors import InputError, Problem
 from .frames import BOOKLET_SIZE, INVOICE_SCHEMA, SUMMARY_SCHEMA
 from .invoices import normalise_invoices, scan_raw_invoices, validate_invoices
 from .period import Period, period_code_expr, period_index, period_index_expr
-from .raw_usage import fast_usage
+from .raw_usage import Usage, fast_usage
 from .skipped import segments, skipped_count, skipped_ranges
 
 
@@ -138,6 +138,32 @@ def _scope(allocations: pl.DataFrame, period: Period, ban: str | None,
             "pass the allocation file of this period or the right --period/--ban",
         ))
     return in_period
+
+
+# Below this many invoice rows the polars path is faster: the dense scan's numba and pyarrow take
+# about 0.35 s to load (measured: 1M rows 0.75 s by polars, 1.1 s dense; 10M 1.9 s vs 1.4 s).
+DENSE_MIN_ROWS = 4_000_000
+_CSV_BYTES_PER_ROW = 50  # a canonical invoice row is about 50-55 bytes of CSV
+
+
+def _estimated_rows(paths: Sequence[Path]) -> int:
+    total = 0
+    for path in paths:
+        with path.open("rb") as fh:
+            parquet = fh.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC
+        total += (inv.parquet_rows(path, str(path)) if parquet
+                  else path.stat().st_size // _CSV_BYTES_PER_ROW)
+    return total
+
+
+def dense_usage(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
+                bans: pl.Series | None) -> Usage | None:
+    """dense.dense_usage for a period large enough to gain from it; None otherwise."""
+    if _estimated_rows([Path(p) for p in paths]) < DENSE_MIN_ROWS:
+        return None
+    from . import dense  # numba and pyarrow are loaded only here
+
+    return dense.dense_usage(paths, period, allocations, bans)
 
 
 def reconcile(

@@ -482,6 +482,7 @@ def test_reconcile_same_with_and_without_dense(tmp_path: Path, monkeypatch: pyte
     def run() -> rec.Reconciliation:
         return rec.reconcile("11302", [allocations], invoices, ban=ban, report_date=dt.date(2024, 3, 5))
 
+    monkeypatch.setattr(rec, "DENSE_MIN_ROWS", 0)  # a small period takes it too
     with progress_guard():
         monkeypatch.setattr(rec, "dense_usage", spy)
         dense_run = run()
