@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 from collections.abc import Sequence
@@ -156,6 +157,21 @@ def _estimated_rows(paths: Sequence[Path]) -> int:
     return total
 
 
+def _warm_dense(paths: Sequence[Path]) -> None:
+    """For a large period: import the dense scan and load its compiled loop in the background,
+    while the allocations are read (a second of the two cores is free then)."""
+    if not paths or _estimated_rows(paths) < DENSE_MIN_ROWS:
+        return
+
+    def warm() -> None:
+        with contextlib.suppress(Exception):  # whatever fails here fails again, and is seen, later
+            from . import dense
+
+            dense.warm_up(paths[0])
+
+    threading.Thread(target=warm, name="blanktrack-warm-up", daemon=True).start()
+
+
 def dense_usage(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
                 bans: pl.Series | None) -> Usage | None:
     """dense.dense_usage for a period large enough to gain from it; None otherwise."""
@@ -188,6 +204,7 @@ def reconcile(
         hashing = (_describe_later(pool, allocation_paths, "allocations")
                    + _describe_later(pool, invoice_paths, "invoices"))
         n_alloc = len(allocation_paths)
+        _warm_dense([p for p, _ in hashing[n_alloc:]])
         allocations_all = load_allocations(allocation_paths)
         scoped = _scope(allocations_all, period, ban, allocation_paths)
         allocations = prepare_allocations(scoped)
