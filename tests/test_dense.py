@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from factories import allocations as allocation_frame
@@ -495,3 +496,33 @@ def test_reconcile_same_with_and_without_dense(tmp_path: Path, monkeypatch: pyte
         assert canonical(got) == canonical(want), name
     assert dense_run.rows_by_source == polars_run.rows_by_source
     assert not polars_run.findings.is_empty()
+
+
+@pytest.mark.parametrize("writer", ["polars", "pyarrow"])  # large_string / string offsets
+def test_warm_up_loads_the_loop_the_scan_then_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     writer: str) -> None:
+    """dense.warm_up must give the compiled loop the very argument types a scan of such a file
+    gives it: otherwise it compiles a second version in the background instead of saving time."""
+    import numba
+
+    path = tmp_path / "a.parquet"
+    frame = text_frame([("AB00000001", "2024-01-05", BAN_A, "issued", "POS-1", "accepted")])
+    if writer == "polars":
+        frame.write_parquet(path)
+    else:
+        pq.write_table(frame.to_arrow().cast(pa.schema([(c, pa.string()) for c in frame.columns])),
+                       path)
+    calls: list[tuple[object, ...]] = []
+    real = tally.tally_batch
+
+    def record(*args):  # type: ignore[no-untyped-def]
+        calls.append(tuple(numba.typeof(a) for a in args))
+        return real(*args)
+
+    monkeypatch.setattr(tally, "tally_batch", record)
+    dense.warm_up(path)
+    allocations = prepare_allocations(allocation_frame([{"ban": BAN_A, "track": "AB", "begin": 0,
+                                                         "end": 49}]))
+    assert dense.dense_usage([path], P, allocations, None) is not None
+    assert len(calls) >= 2
+    assert calls[0] == calls[1], "warm_up called the loop with other types than the scan"
