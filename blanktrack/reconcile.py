@@ -23,6 +23,7 @@ from .booklets import (
     booklet_key,
     booklet_usage,
     invoice_usage,
+    is_one_row_a_booklet,
     prepare_allocations,
 )
 from .errors import InputError, Problem
@@ -282,9 +283,12 @@ def _wanted(usage: pl.DataFrame, alloc_booklets: pl.DataFrame) -> pl.DataFrame:
     booklet where some number was issued twice. All rows of such a number are fetched, so the
     findings about it are the same as from all rows of its booklet.
     """
-    union = alloc_booklets.lazy().group_by(key=booklet_key("ban")).agg(
-        alloc_union=pl.col("alloc_mask").bitwise_or()
-    )
+    if is_one_row_a_booklet(alloc_booklets, "ban"):  # no booklet shared by two allocations
+        union = alloc_booklets.lazy().select(key=booklet_key("ban"), alloc_union="alloc_mask")
+    else:
+        union = alloc_booklets.lazy().group_by(key=booklet_key("ban")).agg(
+            alloc_union=pl.col("alloc_mask").bitwise_or()
+        )
     want = (
         usage.lazy().with_columns(key=booklet_key("seller_ban"))
         .join(union, on="key", how="left")
