@@ -519,14 +519,21 @@ def _exception_rows(batch: pa.RecordBatch, rows: np.ndarray, columns: dict[str, 
 
 
 def _by_machine(slots: _Slots, t: _Tally, machines: pl.Series, take: np.ndarray) -> pl.DataFrame:
-    return pl.DataFrame({
-        "seller_ban": pl.Series(slots.bans, dtype=pl.String).gather(slots.slot_ban[take]),
-        "track": pl.Series(slots.tracks, dtype=pl.String).gather(slots.slot_track[take]),
-        "booklet": slots.slot_booklet[take],
-        "machine": machines.gather(t.slot_machine[take]),
-        **{name: mask[take] for name, mask in zip(_MASKS, t.masks, strict=True)},
-        "live_rows": t.live_rows[take],
+    """The rows of by_machine for the slots `take` marks: filtered and named by polars (numpy's
+    boolean indexing of nine arrays of millions took 0.3 s)."""
+    per_slot = pl.DataFrame({
+        "ban": slots.slot_ban, "track": slots.slot_track, "booklet": slots.slot_booklet,
+        "machine": t.slot_machine, **dict(zip(_MASKS, t.masks, strict=True)),
+        "live_rows": t.live_rows, "take": take,
     })
+    return per_slot.lazy().filter("take").select(
+        pl.lit(pl.Series(slots.bans, dtype=pl.String)).gather("ban").alias("seller_ban"),
+        pl.lit(pl.Series(slots.tracks, dtype=pl.String)).gather("track").alias("track"),
+        "booklet",
+        pl.lit(machines).gather("machine").alias("machine"),
+        *_MASKS,
+        "live_rows",
+    ).collect()
 
 
 def _merge(slots: _Slots, codes: _Codes, period: Period, files: list[_File],
