@@ -148,3 +148,27 @@ def test_demo_sample_command(tmp_path: Path) -> None:
 def test_unreadable_path_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert reconcile(tmp_path / "out", allocations=str(tmp_path / ("x" * 300))) == 1
     assert "cannot be read" in capsys.readouterr().err
+
+
+def test_command_exits_with_its_code_and_all_its_output(tmp_path: Path) -> None:
+    """`python -m blanktrack` leaves through os._exit (no interpreter teardown): its output must
+    still be complete and its exit code the command's."""
+    import subprocess
+    import sys
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "blanktrack", *args], capture_output=True,
+                              text=True, timeout=120, check=False)
+
+    ok = run("reconcile", "--period", "10312", "--allocations", str(SAMPLE / "allocations.csv"),
+             "--invoices", *INVOICES, "--out-dir", str(tmp_path / "out"), "--report-date", "2014-12-05")
+    assert ok.returncode == 0, ok.stderr
+    written = [line for line in ok.stdout.splitlines() if line.startswith("  wrote ")]
+    assert len(written) == sum(1 for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert ok.stdout.endswith("summary.csv\n")
+    bad = run("reconcile", "--period", "10312", "--allocations", str(tmp_path / "missing.csv"),
+              "--invoices", *INVOICES, "--out-dir", str(tmp_path / "out2"))
+    assert bad.returncode == 1 and "does not exist" in bad.stderr
+    assert run("--help").returncode == 0
+    usage = run("reconcile")
+    assert usage.returncode == 2 and "required" in usage.stderr
