@@ -369,8 +369,12 @@ def dense_usage(paths: Sequence[str | Path], period: Period, allocations: pl.Dat
                for k, t in enumerate(tallies)]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join()
+    try:
+        for t in threads:
+            t.join()
+    except BaseException:  # Ctrl-C: the threads stop at their next batch, not at the end
+        scan.refused = True
+        raise
     if scan.failure is not None:
         raise scan.failure
     if scan.refused or not codes.confirmed():
