@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import queue
-import re
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -34,47 +33,24 @@ import pyarrow.parquet as pq
 from . import invoices as inv
 from . import tally
 from .allocations import PARQUET_MAGIC
-from .booklets import LIVE_STATUSES
-from .frames import BOOKLET_SIZE
-from .period import Period, period_index
-from .raw_usage import TEXT_KEYS, Usage, group_raw_rows, key_map, usage_from_groups
+from .period import Period
+from .raw_usage import TEXT_KEYS, Usage, group_raw_rows, usage_from_groups
+from .slots import Slots, booklet_slots
+from .value_codes import NotClean, ValueCodes, table
 
 BATCH_ROWS = 1 << 17  # Parquet: rows a batch (a row group is often about that)
 CSV_BATCH_ROWS = 1 << 19  # CSV: polars hands out larger batches faster
 THREADS = 2  # scanning threads: the machine this is made for has two cores
-MAX_SLOTS = 64_000_000  # 256 MB of slot table; a wider spread of booklets takes the polars path
 MAX_EXCEPTIONS = 2_000_000  # rows left to polars before the dense scan is not worth it
 ISSUING_START = 1 << 12  # slots of a thread's issuing table at first (it grows)
 ROW_GROUPS_PER_TASK = 4  # work is handed to the threads this many Parquet row groups at a time
 
-_ISO = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-_COMPACT = re.compile(r"^[0-9]{8}$")
 _MASKS = ("used_mask", "in_period_mask", "adjacent_mask", "live_mask", "void_mask", "failed_mask")
 _PER_ROW = ("invoice_date", "seller_ban", "machine", "status", "upload_status")  # tally's order
 _BY_MACHINE_KEYS = ("seller_ban", "track", "booklet", "machine")
 _ISSUING_KEYS = ("seller_ban", "machine", "invoice_date")
 _ISSUING_SCHEMA = {"seller_ban": pl.String, "machine": pl.String, "invoice_date": pl.Date,
                    "invoices": pl.UInt32}
-
-
-class _NotClean(Exception):
-    """A value the dense scan does not take as it is: the polars paths decide."""
-
-
-@dataclass
-class _Slots:
-    """The period's booklets as dense slots (read only while scanning)."""
-
-    tracks: list[str]
-    bans: list[str]
-    track_slot: np.ndarray  # 26*26 track codes → track index or -1
-    track_first: np.ndarray  # per track: first booklet number
-    track_base: np.ndarray  # per track: where its booklets start in booklet_slot
-    track_span: np.ndarray
-    booklet_slot: np.ndarray
-    slot_track: np.ndarray
-    slot_booklet: np.ndarray
-    slot_ban: np.ndarray  # index into bans; -2 when two sellers hold the booklet
 
 
 @dataclass
@@ -100,144 +76,6 @@ class _Tally:
         self.iss_keys = np.full(ISSUING_START, -1, np.int64)
         self.iss_counts = np.zeros(ISSUING_START, np.int64)
         self.rows = [0] * self.n_files
-
-
-def _slots(allocations: pl.DataFrame) -> _Slots | None:
-    """Number the booklets of the allocations in (track, booklet) order, in numpy: no sort and
-    no group-by of the millions of booklets a large period has."""
-    tracks = sorted(allocations["track"].unique().to_list())
-    bans = sorted(allocations["ban"].unique().to_list())
-    alloc = allocations.select(
-        t=pl.col("track").replace_strict(tracks, range(len(tracks)), return_dtype=pl.Int64),
-        b=pl.col("ban").replace_strict(bans, range(len(bans)), return_dtype=pl.Int32),
-        lo=pl.col("begin") // BOOKLET_SIZE,
-        hi=pl.col("end") // BOOKLET_SIZE,
-    )
-    spans = alloc.group_by("t").agg(first=pl.col("lo").min(), last=pl.col("hi").max()).sort("t")
-    first = spans["first"].to_numpy().astype(np.int64)
-    span = (spans["last"] - spans["first"] + 1).to_numpy().astype(np.int64)
-    if span.sum() > MAX_SLOTS:
-        return None
-    base = np.concatenate([[0], np.cumsum(span)[:-1]]).astype(np.int64)
-    # Every allocation's booklets as positions in the table (an allocation is a few booklets
-    # to a few thousand; exploded with repeat, not a loop).
-    t, lo, hi = alloc["t"].to_numpy(), alloc["lo"].to_numpy(), alloc["hi"].to_numpy()
-    count = hi - lo + 1
-    owner = np.repeat(np.arange(len(count)), count)
-    step = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-    position = base[t[owner]] + lo[owner] + step - first[t[owner]]
-    taken = np.zeros(int(span.sum()), np.bool_)
-    taken[position] = True
-    booklet_slot = (np.cumsum(taken, dtype=np.int64) - 1).astype(np.int32)
-    booklet_slot[~taken] = -1
-    held = np.flatnonzero(taken)
-    slot_track = (np.searchsorted(base, held, side="right") - 1).astype(np.int32)
-    slot_booklet = first[slot_track] + held - base[slot_track]
-    seller = alloc["b"].to_numpy()[owner]
-    slot_ban = np.full(len(held), -1, np.int32)
-    slot = booklet_slot[position]
-    slot_ban[slot] = seller
-    slot_ban[slot[slot_ban[slot] != seller]] = -2  # two sellers hold it: every row goes to polars
-    return _Slots(tracks, bans, track_slot=_track_slots(tracks), track_first=first,
-                  track_base=base, track_span=span, booklet_slot=booklet_slot,
-                  slot_track=slot_track, slot_booklet=slot_booklet, slot_ban=slot_ban)
-
-
-def _track_slots(tracks: list[str]) -> np.ndarray:
-    track_slot = np.full(26 * 26, -1, np.int32)
-    for k, track in enumerate(tracks):
-        track_slot[(ord(track[0]) - 65) * 26 + ord(track[1]) - 65] = k
-    return track_slot
-
-
-class _Codes:
-    """Per column, each distinct raw value seen once: its meaning for the tally."""
-
-    def __init__(self, period: Period, slots: _Slots, filtered: bool) -> None:
-        self.period = period
-        self.p = period_index(period)
-        self.ban_index = {b: i for i, b in enumerate(slots.bans)}
-        self.filtered = filtered
-        self.dates: dict[str | None, tuple[int, int, dt.date]] = {}
-        self.sellers: dict[str | None, int] = {}
-        self.machines: dict[str | None, int] = {}
-        self.statuses: dict[str | None, tuple[int, str]] = {}
-        self.uploads: dict[str | None, tuple[bool, str | None]] = {}
-
-    def date(self, raw: str | None) -> tuple[int, int, dt.date]:
-        if raw not in self.dates:
-            try:
-                if raw is None:
-                    raise ValueError
-                if _ISO.match(raw):
-                    day = dt.date.fromisoformat(raw)
-                elif _COMPACT.match(raw):
-                    day = dt.date(int(raw[:4]), int(raw[4:6]), int(raw[6:]))
-                else:
-                    raise ValueError
-            except ValueError:
-                raise _NotClean(raw) from None
-            offset = day.year * 6 + (day.month - 1) // 2 - self.p
-            self.dates[raw] = (offset, (day - self.period.first_day).days if offset == 0 else 0,
-                               day)
-        return self.dates[raw]
-
-    def seller(self, raw: str | None) -> int:
-        if raw not in self.sellers:
-            if raw is None:
-                raise _NotClean(raw)
-            known = self.ban_index.get(raw)
-            self.sellers[raw] = (known if known is not None
-                                 else tally.BAN_FILTERED if self.filtered else tally.BAN_OTHER)
-        return self.sellers[raw]
-
-    def machine(self, raw: str | None) -> int:
-        if raw not in self.machines:
-            if raw is not None and (not raw or raw != raw.strip()):
-                raise _NotClean(raw)  # needs normalising: the polars path does that
-            self.machines[raw] = len(self.machines)
-        return self.machines[raw]
-
-    def status(self, raw: str | None) -> int:
-        if raw not in self.statuses:
-            norm = inv.STATUSES.get(raw.lower()) if raw and raw == raw.strip() else None
-            if norm is None:
-                raise _NotClean(raw)
-            klass = (tally.STATUS_LIVE if norm in LIVE_STATUSES
-                     else tally.STATUS_VOID if norm == "voided" else 0)
-            self.statuses[raw] = (klass, norm)
-        return self.statuses[raw][0]
-
-    def upload(self, raw: str | None) -> bool:
-        if raw not in self.uploads:
-            norm = None
-            if raw is not None:
-                norm = inv.UPLOAD_STATUSES.get(raw.lower()) if raw and raw == raw.strip() else None
-                if norm is None:
-                    raise _NotClean(raw)
-            self.uploads[raw] = (norm == "failed", norm)
-        return self.uploads[raw][0]
-
-    def confirmed(self) -> bool:
-        """Whether polars' validation (raw_usage.key_map) agrees with every value taken here."""
-        seen: dict[str, dict[str | None, object]] = {
-            "invoice_date": {raw: v[2] for raw, v in self.dates.items()},
-            "seller_ban": {raw: raw for raw in self.sellers},
-            "machine": {raw: raw for raw in self.machines},
-            "status": {raw: v[1] for raw, v in self.statuses.items()},
-            "upload_status": {raw: v[1] for raw, v in self.uploads.items()},
-        }
-        for column, values in seen.items():
-            if not values:
-                continue
-            frame = pl.DataFrame({column: list(values)}, schema={column: pl.String})
-            mapping = key_map(frame, column)
-            if mapping is None:
-                return False
-            for raw, norm in mapping.iter_rows():
-                if raw in values and values[raw] != norm:
-                    return False
-        return True
 
 
 @dataclass
@@ -296,10 +134,6 @@ def _coded(batch: pa.RecordBatch, name: str | None) -> tuple[np.ndarray, list[st
     return indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False), values
 
 
-def _table(values: list[str | None], meaning, dtype) -> np.ndarray:
-    return np.array([meaning(v) for v in values], dtype)
-
-
 def _number_buffers(column: pa.Array) -> tuple[int, bool, np.ndarray, np.ndarray] | None:
     """(rows, views, offsets, data) of an Arrow string column for tally.tally_batch."""
     if column.null_count:
@@ -350,10 +184,10 @@ def dense_usage(paths: Sequence[str | Path], period: Period, allocations: pl.Dat
         if file is None:
             return None
         files.append(file)
-    slots = _slots(allocations)
+    slots = booklet_slots(allocations)
     if slots is None:
         return None
-    codes = _Codes(period, slots, filtered=bans is not None)
+    codes = ValueCodes(period, slots.bans, filtered=bans is not None)
     tasks: queue.SimpleQueue[tuple[int, list[int]]] = queue.SimpleQueue()
     for i, file in enumerate(files):
         if file.csv is not None:
@@ -385,7 +219,7 @@ def dense_usage(paths: Sequence[str | Path], period: Period, allocations: pl.Dat
 class _Scan:
     """The work the threads share: what to read, the value codes, a way to give up."""
 
-    def __init__(self, files: list[_File], slots: _Slots, codes: _Codes,
+    def __init__(self, files: list[_File], slots: Slots, codes: ValueCodes,
                  tasks: queue.SimpleQueue[tuple[int, list[int]]],
                  categories: dict[str, pl.Categorical]) -> None:
         self.files, self.slots, self.codes, self.tasks = files, slots, codes, tasks
@@ -418,7 +252,7 @@ class _Scan:
                                                  columns=list(file.columns.values())):
                     if self.refused or self.failure or not self._parquet_batch(tally_, i, batch):
                         return
-        except _NotClean:
+        except NotClean:
             self.refused = True
         except BaseException as exc:  # raised again by the caller
             self.failure = exc
@@ -427,12 +261,12 @@ class _Scan:
         """The per-code tables tally_batch takes, from each text column's values by code."""
         codes = self.codes
         return (
-            _table(values["invoice_date"], lambda v: codes.date(v)[0], np.int32),
-            _table(values["invoice_date"], lambda v: codes.date(v)[1], np.int32),
-            _table(values["seller_ban"], codes.seller, np.int32),
-            _table(values["machine"], codes.machine, np.int32),
-            _table(values["status"], codes.status, np.int8),
-            _table(values["upload_status"], codes.upload, np.bool_),
+            table(values["invoice_date"], lambda v: codes.date(v)[0], np.int32),
+            table(values["invoice_date"], lambda v: codes.date(v)[1], np.int32),
+            table(values["seller_ban"], codes.seller, np.int32),
+            table(values["machine"], codes.machine, np.int32),
+            table(values["status"], codes.status, np.int8),
+            table(values["upload_status"], codes.upload, np.bool_),
         )
 
     def _parquet_batch(self, t: _Tally, i: int, batch: pa.RecordBatch) -> bool:
@@ -522,7 +356,7 @@ def _exception_rows(batch: pa.RecordBatch, rows: np.ndarray, columns: dict[str, 
     return pl.DataFrame(data).with_columns(file=pl.lit(file, pl.UInt32))
 
 
-def _by_machine(slots: _Slots, t: _Tally, machines: pl.Series, take: np.ndarray) -> pl.DataFrame:
+def _by_machine(slots: Slots, t: _Tally, machines: pl.Series, take: np.ndarray) -> pl.DataFrame:
     """The rows of by_machine for the slots `take` marks: filtered and named by polars (numpy's
     boolean indexing of nine arrays of millions took 0.3 s)."""
     per_slot = pl.DataFrame({
@@ -540,7 +374,7 @@ def _by_machine(slots: _Slots, t: _Tally, machines: pl.Series, take: np.ndarray)
     ).collect()
 
 
-def _merge(slots: _Slots, codes: _Codes, period: Period, files: list[_File],
+def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
            tallies: list[_Tally], bans: pl.Series | None) -> Usage | None:
     machines = pl.Series("machine", list(codes.machines), pl.String)
     # Fold the threads' tallies into the first where a booklet had one till in both (nearly

@@ -1,0 +1,79 @@
+"""The period's booklets as dense slots: every (track, booklet) the allocations hold gets a number
+in (track, booklet) order, found from a row's track and number by indexing a table, not by a
+hash. Numbered in numpy: a period has millions of booklets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from .frames import BOOKLET_SIZE
+
+MAX_SLOTS = 64_000_000  # 256 MB of slot table; a wider spread of booklets takes the polars path
+
+
+@dataclass
+class Slots:
+    """The period's booklets as dense slots (read only while scanning)."""
+
+    tracks: list[str]
+    bans: list[str]
+    track_slot: np.ndarray  # 26*26 track codes → track index or -1
+    track_first: np.ndarray  # per track: first booklet number
+    track_base: np.ndarray  # per track: where its booklets start in booklet_slot
+    track_span: np.ndarray
+    booklet_slot: np.ndarray
+    slot_track: np.ndarray
+    slot_booklet: np.ndarray
+    slot_ban: np.ndarray  # index into bans; -2 when two sellers hold the booklet
+
+
+def booklet_slots(allocations: pl.DataFrame) -> Slots | None:
+    """Number the booklets of the allocations in (track, booklet) order, in numpy: no sort and
+    no group-by of the millions of booklets a large period has."""
+    tracks = sorted(allocations["track"].unique().to_list())
+    bans = sorted(allocations["ban"].unique().to_list())
+    alloc = allocations.select(
+        t=pl.col("track").replace_strict(tracks, range(len(tracks)), return_dtype=pl.Int64),
+        b=pl.col("ban").replace_strict(bans, range(len(bans)), return_dtype=pl.Int32),
+        lo=pl.col("begin") // BOOKLET_SIZE,
+        hi=pl.col("end") // BOOKLET_SIZE,
+    )
+    spans = alloc.group_by("t").agg(first=pl.col("lo").min(), last=pl.col("hi").max()).sort("t")
+    first = spans["first"].to_numpy().astype(np.int64)
+    span = (spans["last"] - spans["first"] + 1).to_numpy().astype(np.int64)
+    if span.sum() > MAX_SLOTS:
+        return None
+    base = np.concatenate([[0], np.cumsum(span)[:-1]]).astype(np.int64)
+    # Every allocation's booklets as positions in the table (an allocation is a few booklets
+    # to a few thousand; exploded with repeat, not a loop).
+    t, lo, hi = alloc["t"].to_numpy(), alloc["lo"].to_numpy(), alloc["hi"].to_numpy()
+    count = hi - lo + 1
+    owner = np.repeat(np.arange(len(count)), count)
+    step = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    position = base[t[owner]] + lo[owner] + step - first[t[owner]]
+    taken = np.zeros(int(span.sum()), np.bool_)
+    taken[position] = True
+    booklet_slot = (np.cumsum(taken, dtype=np.int64) - 1).astype(np.int32)
+    booklet_slot[~taken] = -1
+    held = np.flatnonzero(taken)
+    slot_track = (np.searchsorted(base, held, side="right") - 1).astype(np.int32)
+    slot_booklet = first[slot_track] + held - base[slot_track]
+    seller = alloc["b"].to_numpy()[owner]
+    slot_ban = np.full(len(held), -1, np.int32)
+    slot = booklet_slot[position]
+    slot_ban[slot] = seller
+    slot_ban[slot[slot_ban[slot] != seller]] = -2  # two sellers hold it: every row goes to polars
+    return Slots(tracks, bans, track_slot=_track_slots(tracks), track_first=first,
+                  track_base=base, track_span=span, booklet_slot=booklet_slot,
+                  slot_track=slot_track, slot_booklet=slot_booklet, slot_ban=slot_ban)
+
+
+def _track_slots(tracks: list[str]) -> np.ndarray:
+    track_slot = np.full(26 * 26, -1, np.int32)
+    for k, track in enumerate(tracks):
+        track_slot[(ord(track[0]) - 65) * 26 + ord(track[1]) - 65] = k
+    return track_slot
