@@ -1,11 +1,11 @@
 """The dense scan: invoices tallied straight into the allocations' booklets.
 
 The allocations say which booklets can be used at all, so every (track, booklet) of the period
-gets a slot in a dense table, and each invoice row is tallied into its slot by the compiled loop
+gets a slot in a dense table (slots.py), and each invoice row is tallied into its slot by the compiled loop
 in tally.py: no hash table per row, memory proportional to the allocations. The text columns
 arrive as small integer codes (Parquet: the dictionary codes pyarrow reads; CSV: polars parses
-them straight into Categorical), so only their few distinct values are ever looked at, here in
-Python once each and then again, as the authority, by raw_usage.key_map (the same polars
+them straight into Categorical), so only their few distinct values are ever looked at, once each
+in value_codes.py and then again, as the authority, by raw_usage.key_map (the same polars
 expressions as validation). The few rows the dense model does not cover (outside the
 allocations, another seller's number, a second till in one booklet) go through the polars
 group-by of raw_usage and are merged in. Two threads each read and tally their own share of the
