@@ -1,0 +1,57 @@
+"""exports.write_exports as the command line uses it: the same files as the API, and nothing at
+all when one of its own upload files fails lint."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+import blanktrack.exports as exports
+from blanktrack.cli import main
+from blanktrack.errors import InputError
+from blanktrack.reconcile import Reconciliation, reconcile
+
+SAMPLE = Path(__file__).resolve().parents[1] / "blanktrack" / "sample" / "10312"
+INVOICES = sorted(SAMPLE.glob("invoices_*.csv"))
+REPORT_DATE = dt.date(2014, 12, 5)
+
+
+def sample() -> Reconciliation:
+    return reconcile("10312", [SAMPLE / "allocations.csv"], INVOICES, report_date=REPORT_DATE)
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def nothing_left(parent: Path) -> bool:
+    return not [p for p in parent.iterdir() if p.name.startswith(".")]
+
+
+def test_command_line_writes_what_write_exports_writes(tmp_path: Path) -> None:
+    exports.write_exports(sample(), tmp_path / "api")
+    assert main(["reconcile", "--period", "10312", "--allocations", str(SAMPLE / "allocations.csv"),
+                 "--invoices", *map(str, INVOICES), "--out-dir", str(tmp_path / "cli"),
+                 "--report-date", REPORT_DATE.isoformat()]) == 0
+    api, cli = files(tmp_path / "api"), files(tmp_path / "cli")
+    assert api and api == cli
+    assert nothing_left(tmp_path)
+
+
+def test_a_refused_upload_file_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                              ) -> None:
+    def refuse(*args: object, **kwargs: object) -> list[Path]:
+        raise exports.MofCsvLintError([])
+
+    monkeypatch.setattr(exports, "write_mof_csvs", refuse)
+    with pytest.raises(InputError, match="nothing was written"):
+        exports.write_exports(sample(), tmp_path / "out")
+    assert not (tmp_path / "out").exists() and nothing_left(tmp_path)
+    code = main(["reconcile", "--period", "10312", "--allocations", str(SAMPLE / "allocations.csv"),
+                 "--invoices", *map(str, INVOICES), "--out-dir", str(tmp_path / "cli"),
+                 "--report-date", REPORT_DATE.isoformat()])
+    assert code == 1
+    assert not (tmp_path / "cli").exists() and nothing_left(tmp_path)
