@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -178,8 +179,13 @@ def dense_usage(paths: Sequence[str | Path], period: Period, allocations: pl.Dat
     """dense.dense_usage for a period large enough to gain from it; None otherwise."""
     if _estimated_rows([Path(p) for p in paths]) < DENSE_MIN_ROWS:
         return None
-    from . import dense  # numba and pyarrow are loaded only here
-
+    try:
+        from . import dense  # numba and pyarrow are loaded only here
+    except ImportError as exc:  # a broken install: slower, but the same report
+        warnings.warn(f"the dense scan is not available ({exc}); using the polars path, which "
+                      "is slower on a large period: reinstall blanktrack", RuntimeWarning,
+                      stacklevel=2)
+        return None
     return dense.dense_usage(paths, period, allocations, bans)
 
 

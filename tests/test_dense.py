@@ -526,3 +526,25 @@ def test_warm_up_loads_the_loop_the_scan_then_calls(tmp_path: Path, monkeypatch:
     assert dense.dense_usage([path], P, allocations, None) is not None
     assert len(calls) >= 2
     assert calls[0] == calls[1], "warm_up called the loop with other types than the scan"
+
+
+def test_without_the_dense_scan_a_large_period_still_reconciles(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """numba or pyarrow missing (a broken install): the polars path gives the same report, and
+    says why it is slower."""
+    import sys
+
+    allocations = tmp_path / "allocations.csv"
+    allocations.write_text(ALLOCATION_CSV, encoding="utf-8")
+    invoices = [tmp_path / "a.parquet"]
+    text_frame(reconcile_rows()).write_parquet(invoices[0])
+    monkeypatch.setattr(rec, "DENSE_MIN_ROWS", 0)
+    with_dense = rec.reconcile("11302", [allocations], invoices, report_date=dt.date(2024, 3, 5))
+    import blanktrack
+
+    monkeypatch.setitem(sys.modules, "blanktrack.dense", None)  # importing it raises ImportError
+    monkeypatch.delattr(blanktrack, "dense")
+    with pytest.warns(RuntimeWarning, match="dense scan is not available"):
+        without = rec.reconcile("11302", [allocations], invoices, report_date=dt.date(2024, 3, 5))
+    assert canonical(without.blank_ranges) == canonical(with_dense.blank_ranges)
+    assert canonical(without.findings) == canonical(with_dense.findings)
