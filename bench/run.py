@@ -147,24 +147,23 @@ def blank_total(out_dir: Path) -> int:
                .cast(pl.Int64).sum())
 
 
-def bare_cmd(folder: Path) -> list[str]:
+def polars_cmd(folder: Path, query: str) -> list[str]:
+    """A fresh python that prints `query` (a polars expression over the invoice files, named
+    `files`), collected by the streaming engine."""
     _, invoices = files(folder)
-    code = (
-        "import sys, polars as pl\n"
-        "print(pl.scan_parquet(sys.argv[1:]).select(pl.col('invoice_number').str.slice(2)"
-        ".cast(pl.Int64)).sum().collect(engine='streaming').item())\n"
-    )
+    code = ("import sys, polars as pl\nfiles = sys.argv[1:]\n"
+            f"print({query}.collect(engine='streaming').row(0))\n")
     return [PY, "-c", code, *map(str, invoices)]
+
+
+def bare_cmd(folder: Path) -> list[str]:
+    return polars_cmd(folder, "pl.scan_parquet(files).select(pl.col('invoice_number')"
+                              ".str.slice(2).cast(pl.Int64)).sum()")
 
 
 def csv_read_cmd(folder: Path) -> list[str]:
-    _, invoices = files(folder)
-    code = (
-        "import sys, polars as pl\n"
-        "print(pl.scan_csv(sys.argv[1:], infer_schema=False).select(pl.all().str.len_bytes()"
-        ".sum()).collect(engine='streaming').row(0))\n"
-    )
-    return [PY, "-c", code, *map(str, invoices)]
+    return polars_cmd(folder, "pl.scan_csv(files, infer_schema=False)"
+                              ".select(pl.all().str.len_bytes().sum())")
 
 
 def duck_cmd(folder: Path) -> list[str]:

@@ -315,6 +315,12 @@ def _rows_from_parquet(name: str, path: Path, problems: list[Problem]) -> list[R
     return list(enumerate(text.iter_rows(named=True), start=1))
 
 
+def is_parquet(path: Path) -> bool:
+    """Whether the file starts as a Parquet file does (for files already known to be readable)."""
+    with path.open("rb") as fh:
+        return fh.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC
+
+
 def _read_file(path: Path, problems: list[Problem]) -> list[RawRow]:
     name = str(path)
     try:

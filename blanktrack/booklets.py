@@ -8,11 +8,15 @@ that is partly used is ever expanded to single numbers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from .frames import BOOKLET_SIZE
 from .period import Period, period_index, period_index_expr
 
+USAGE_MASKS = ("used_mask", "in_period_mask", "adjacent_mask", "live_mask", "void_mask",
+               "failed_mask")  # per (seller BAN, track, booklet[, machine]): how numbers were used
 LIVE_STATUSES = ("issued", "cancelled")  # a cancelled (作廢) invoice was issued: its number is used
 FULL_MASK = (1 << BOOKLET_SIZE) - 1
 
@@ -114,13 +118,13 @@ def invoice_usage(invoices: pl.LazyFrame, period: Period) -> pl.LazyFrame:
 
 def booklet_usage(usage_by_machine: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
     """The machine-level masks folded to one row per (seller BAN, track, booklet)."""
-    masks = ["used_mask", "in_period_mask", "adjacent_mask", "live_mask", "void_mask",
-             "failed_mask"]
     if isinstance(usage_by_machine, pl.DataFrame) and is_one_row_a_booklet(usage_by_machine,
                                                                             "seller_ban"):
         return usage_by_machine.lazy().drop("machine")  # one till a booklet: nothing to fold
-    return (
-        usage_by_machine.lazy()
-        .group_by("seller_ban", "track", "booklet")
-        .agg(*[pl.col(m).bitwise_or() for m in masks], pl.col("live_rows").sum())
-    )
+    return fold_usage(usage_by_machine.lazy(), ("seller_ban", "track", "booklet"))
+
+
+def fold_usage(usage: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
+    """Rows of usage masks folded to one per key: the masks OR-ed, the live rows summed."""
+    return usage.group_by(*keys).agg(*[pl.col(m).bitwise_or() for m in USAGE_MASKS],
+                                     pl.col("live_rows").sum())

@@ -32,9 +32,10 @@ import pyarrow.parquet as pq
 
 from . import invoices as inv
 from . import tally
-from .allocations import PARQUET_MAGIC
+from .allocations import is_parquet
+from .booklets import USAGE_MASKS, fold_usage
 from .period import Period
-from .raw_usage import TEXT_KEYS, Usage, group_raw_rows, usage_from_groups
+from .raw_usage import BY_MACHINE_KEYS, TEXT_KEYS, Usage, group_raw_rows, raw_frame, usage_from_groups
 from .slots import Slots, booklet_slots
 from .value_codes import NotClean, ValueCodes, table
 
@@ -45,9 +46,7 @@ MAX_EXCEPTIONS = 2_000_000  # rows left to polars before the dense scan is not w
 ISSUING_START = 1 << 12  # slots of a thread's issuing table at first (it grows)
 ROW_GROUPS_PER_TASK = 4  # work is handed to the threads this many Parquet row groups at a time
 
-_MASKS = ("used_mask", "in_period_mask", "adjacent_mask", "live_mask", "void_mask", "failed_mask")
 _PER_ROW = ("invoice_date", "seller_ban", "machine", "status", "upload_status")  # tally's order
-_BY_MACHINE_KEYS = ("seller_ban", "track", "booklet", "machine")
 _ISSUING_KEYS = ("seller_ban", "machine", "invoice_date")
 _ISSUING_SCHEMA = {"seller_ban": pl.String, "machine": pl.String, "invoice_date": pl.Date,
                    "invoices": pl.UInt32}
@@ -71,7 +70,7 @@ class _Tally:
 
     def __post_init__(self) -> None:
         self.slot_machine = np.full(self.n_slots, -1, np.int32)
-        self.masks = [np.zeros(self.n_slots, np.uint64) for _ in _MASKS]
+        self.masks = [np.zeros(self.n_slots, np.uint64) for _ in USAGE_MASKS]
         self.live_rows = np.zeros(self.n_slots, np.int64)
         self.iss_keys = np.full(ISSUING_START, -1, np.int64)
         self.iss_counts = np.zeros(ISSUING_START, np.int64)
@@ -85,37 +84,21 @@ class _File:
 
     path: Path
     columns: dict[str, str]  # normal column name → the file's own (Parquet only)
+    row_groups: int = 0  # (Parquet only)
     csv: pl.LazyFrame | None = None  # RAW_COLUMNS, the text keys Categorical (CSV only)
 
 
 def _parquet_file(path: Path) -> _File | None:
     """If every column is text and the required ones are there; None otherwise."""
-    schema = pq.read_schema(path)
+    parquet = pq.ParquetFile(path)
+    schema = parquet.schema_arrow
     if any(not (pa.types.is_string(t) or pa.types.is_large_string(t)) for t in schema.types):
         return None
     names = {inv.normal_name(n): n for n in schema.names}
     if any(c not in names for c in inv.REQUIRED):
         return None
-    return _File(path, {c: names[c] for c in inv.RAW_COLUMNS if c in names})
-
-
-def _csv_file(path: Path, categories: dict[str, pl.Categorical]) -> _File | None:
-    if path.stat().st_size > inv.LARGE_FILE_BYTES:
-        # As raw_usage.raw_frames reads it, but the text keys parsed straight into Categorical.
-        header = pl.scan_csv(path, encoding="utf8", infer_schema=False).collect_schema().names()
-        names = {inv.normal_name(n): n for n in header}
-        lf = pl.scan_csv(
-            path, encoding="utf8", infer_schema=False,
-            schema_overrides={names[c]: categories[c] for c in TEXT_KEYS if c in names},
-        ).rename({n: inv.normal_name(n) for n in header})
-    else:
-        lf, _ = inv.scan_csv_file(path, str(path))  # decoded as raw_frames does (cp950, …)
-    present = lf.collect_schema().names()
-    if any(c not in present for c in inv.REQUIRED):
-        return None
-    lf = lf.select(*[pl.col(c) if c in present else pl.lit(None, pl.String).alias(c)
-                     for c in inv.RAW_COLUMNS])
-    return _File(path, {}, lf.with_columns(pl.col(c).cast(categories[c]) for c in TEXT_KEYS))
+    return _File(path, {c: names[c] for c in inv.RAW_COLUMNS if c in names},
+                 row_groups=parquet.metadata.num_row_groups)
 
 
 def _coded(batch: pa.RecordBatch, name: str | None) -> tuple[np.ndarray, list[str | None]]:
@@ -155,7 +138,7 @@ def warm_up(path: Path) -> None:
     """Load the compiled loop from numba's on-disk cache (0.15-0.25 s, during which every thread
     that calls it waits) for the types a Parquet file like `path` will give it, so that this can
     happen while the allocations are still being read."""
-    number = pq.read_schema(path).field(0).type if path.suffix == ".parquet" else None
+    number = pq.read_schema(path).field(0).type if is_parquet(path) else None
     if number is None or not (pa.types.is_large_string(number) or pa.types.is_string(number)):
         return  # another layout: loaded on first use
     offsets = np.zeros(1, np.int64 if pa.types.is_large_string(number) else np.int32)
@@ -178,9 +161,11 @@ def dense_usage(paths: Sequence[str | Path], period: Period, allocations: pl.Dat
                   for c in TEXT_KEYS}
     files = []
     for p in map(Path, paths):
-        with p.open("rb") as fh:
-            parquet = fh.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC
-        file = _parquet_file(p) if parquet else _csv_file(p, categories)
+        if is_parquet(p):
+            file = _parquet_file(p)
+        else:  # read as raw_usage reads it, the text keys parsed straight into Categorical
+            csv = raw_frame(p, categories)
+            file = _File(p, {}, csv=csv) if csv is not None else None
         if file is None:
             return None
         files.append(file)
@@ -193,9 +178,8 @@ def dense_usage(paths: Sequence[str | Path], period: Period, allocations: pl.Dat
         if file.csv is not None:
             tasks.put((i, []))
             continue
-        groups = pq.ParquetFile(file.path).metadata.num_row_groups
-        for first in range(0, groups, ROW_GROUPS_PER_TASK):
-            tasks.put((i, list(range(first, min(first + ROW_GROUPS_PER_TASK, groups)))))
+        for first in range(0, file.row_groups, ROW_GROUPS_PER_TASK):
+            tasks.put((i, list(range(first, min(first + ROW_GROUPS_PER_TASK, file.row_groups)))))
     # One tally per thread (each core reads and tallies its own row groups); merged at the end.
     tallies = [_Tally(len(slots.slot_ban), len(files)) for _ in range(THREADS)]
     scan = _Scan(files, slots, codes, tasks, categories)
@@ -361,7 +345,7 @@ def _by_machine(slots: Slots, t: _Tally, machines: pl.Series, take: np.ndarray) 
     boolean indexing of nine arrays of millions took 0.3 s)."""
     per_slot = pl.DataFrame({
         "ban": slots.slot_ban, "track": slots.slot_track, "booklet": slots.slot_booklet,
-        "machine": t.slot_machine, **dict(zip(_MASKS, t.masks, strict=True)),
+        "machine": t.slot_machine, **dict(zip(USAGE_MASKS, t.masks, strict=True)),
         "live_rows": t.live_rows, "take": take,
     })
     return per_slot.lazy().filter("take").select(
@@ -369,7 +353,7 @@ def _by_machine(slots: Slots, t: _Tally, machines: pl.Series, take: np.ndarray) 
         pl.lit(pl.Series(slots.tracks, dtype=pl.String)).gather("track").alias("track"),
         "booklet",
         pl.lit(machines).gather("machine").alias("machine"),
-        *_MASKS,
+        *USAGE_MASKS,
         "live_rows",
     ).collect()
 
@@ -412,8 +396,7 @@ def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
         by_machine = pl.concat([by_machine, extra[0].cast(by_machine.schema)])  # type: ignore[arg-type]
         issuing = pl.concat([issuing, extra[1].cast(issuing.schema)])  # type: ignore[arg-type]
     if exceptions or apart:  # else every (seller, track, booklet, till) has one row already
-        by_machine = by_machine.group_by(_BY_MACHINE_KEYS).agg(
-            *[pl.col(m).bitwise_or() for m in _MASKS], pl.col("live_rows").sum())
+        by_machine = fold_usage(by_machine.lazy(), BY_MACHINE_KEYS).collect()
     if exceptions or len(tallies) > 1:
         issuing = issuing.group_by(_ISSUING_KEYS).agg(pl.col("invoices").sum().cast(pl.UInt32))
     rows = [sum(t.rows[i] for t in tallies) for i in range(len(files))]

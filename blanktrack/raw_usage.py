@@ -7,20 +7,21 @@ aggregate), which names every problem with file, line and field.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import polars as pl
 
 from . import invoices as inv
-from .allocations import PARQUET_MAGIC
-from .booklets import LIVE_STATUSES, bit
+from .allocations import is_parquet
+from .booklets import LIVE_STATUSES, bit, fold_usage
 from .frames import BOOKLET_SIZE
 from .period import Period, period_index, period_index_expr
 
 Usage = tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]  # (by_machine, issuing, counted)
 
 TEXT_KEYS = ("seller_ban", "machine", "invoice_date", "status", "upload_status")
+BY_MACHINE_KEYS = ("seller_ban", "track", "booklet", "machine")
 
 
 def raw_frames(paths: Sequence[str | Path]) -> list[pl.LazyFrame] | None:
@@ -28,34 +29,47 @@ def raw_frames(paths: Sequence[str | Path]) -> list[pl.LazyFrame] | None:
     lacks a column. Call after invoices.scan_raw_invoices has checked the files."""
     frames = []
     for i, path in enumerate(map(Path, paths)):
-        name = str(path)
-        with path.open("rb") as fh:
-            magic = fh.read(len(PARQUET_MAGIC))
-        if magic == PARQUET_MAGIC:
-            # Plain scan (no row index: it slows the reader down); text columns only, other
-            # types go the original way, which converts them.
-            lf = pl.scan_parquet(path)
-            schema = lf.collect_schema()
-            if any(dtype != pl.String for dtype in schema.dtypes()):
-                return None
-            lf = lf.rename({c: inv.normal_name(c) for c in schema.names()})
-        elif path.stat().st_size > inv.LARGE_FILE_BYTES:
-            # A large CSV (its encoding and header were checked by scan_raw_invoices): scanned
-            # without a row index, which slows polars' reader down; line numbers are only
-            # needed to name a problem, and then the original path reads the file again.
-            lf = pl.scan_csv(path, encoding="utf8", infer_schema=False,
-                             with_column_names=lambda names: [inv.normal_name(n) for n in names])
-        else:
-            lf, _ = inv.scan_csv_file(path, name)
-        present = lf.collect_schema().names()
-        if any(c not in present for c in inv.REQUIRED):
+        lf = raw_frame(path)
+        if lf is None:
             return None
-        frames.append(lf.select(
-            *[pl.col(c) if c in present else pl.lit(None, pl.String).alias(c)
-              for c in inv.RAW_COLUMNS],
-            file=pl.lit(i, pl.UInt32),
-        ))
+        frames.append(lf.with_columns(file=pl.lit(i, pl.UInt32)))
     return frames or None
+
+
+def raw_frame(path: Path, text_dtypes: Mapping[str, pl.DataType] | None = None
+              ) -> pl.LazyFrame | None:
+    """One invoice file as raw text (RAW_COLUMNS, unstripped; a missing optional column all
+    null); None if a header lacks a column or a Parquet column is not text. With text_dtypes
+    (CSV only: dense.py's Categoricals), those columns are read as those types."""
+    if is_parquet(path):
+        # Plain scan (no row index: it slows the reader down); text columns only, other
+        # types go the original way, which converts them.
+        lf = pl.scan_parquet(path)
+        schema = lf.collect_schema()
+        if any(dtype != pl.String for dtype in schema.dtypes()):
+            return None
+        lf = lf.rename({c: inv.normal_name(c) for c in schema.names()})
+    elif path.stat().st_size > inv.LARGE_FILE_BYTES:
+        # A large CSV (its encoding and header were checked by scan_raw_invoices): scanned
+        # without a row index, which slows polars' reader down; line numbers are only
+        # needed to name a problem, and then the original path reads the file again. Text keys
+        # of another type are parsed as that type directly (cheaper than a cast afterwards).
+        header = pl.scan_csv(path, encoding="utf8", infer_schema=False).collect_schema().names()
+        overrides = {n: text_dtypes[inv.normal_name(n)] for n in header
+                     if text_dtypes and inv.normal_name(n) in text_dtypes}
+        lf = pl.scan_csv(path, encoding="utf8", infer_schema=False,
+                         schema_overrides=overrides or None
+                         ).rename({n: inv.normal_name(n) for n in header})
+    else:
+        lf, _ = inv.scan_csv_file(path, str(path))
+    present = lf.collect_schema().names()
+    if any(c not in present for c in inv.REQUIRED):
+        return None
+    lf = lf.select(*[pl.col(c) if c in present else pl.lit(None, pl.String).alias(c)
+                     for c in inv.RAW_COLUMNS])
+    if text_dtypes:
+        lf = lf.with_columns(pl.col(c).cast(dtype) for c, dtype in text_dtypes.items())
+    return lf
 
 
 def key_map(groups: pl.DataFrame, column: str) -> pl.DataFrame | None:
@@ -163,12 +177,11 @@ def usage_from_groups(groups: pl.DataFrame, paths: Sequence[str | Path], period:
         "void_mask": masked(pl.col("status") == "voided"),
         "failed_mask": masked(pl.col("upload_status").eq_missing(pl.lit("failed"))),
     }
-    by_machine_q = (
+    by_machine_q = fold_usage(
         groups.lazy().filter(pl.col("offset").abs() <= 1)
         .select("seller_ban", "track", "booklet", "machine", **masks,
-                live_rows=pl.when(live).then(pl.col("rows").cast(pl.Int64)).otherwise(0))
-        .group_by("seller_ban", "track", "booklet", "machine")
-        .agg(*[pl.col(m).bitwise_or() for m in masks], pl.col("live_rows").sum())
+                live_rows=pl.when(live).then(pl.col("rows").cast(pl.Int64)).otherwise(0)),
+        BY_MACHINE_KEYS,
     )
     issuing_q = (
         groups.lazy().filter(pl.col("offset") == 0)

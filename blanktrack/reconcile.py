@@ -15,7 +15,7 @@ import polars as pl
 
 from . import findings as F
 from . import invoices as inv
-from .allocations import PARQUET_MAGIC, load_allocations
+from .allocations import is_parquet, load_allocations
 from .archive import sha256_file
 from .blanks import RUN_KEYS, Split, blank_ranges, booklet_state, number_str
 from .booklets import (
@@ -149,21 +149,17 @@ DENSE_MIN_ROWS = 4_000_000
 _CSV_BYTES_PER_ROW = 50  # a canonical invoice row is about 50-55 bytes of CSV
 
 
-def _estimated_rows(paths: Sequence[Path]) -> int:
-    total = 0
-    for path in paths:
-        with path.open("rb") as fh:
-            parquet = fh.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC
-        total += (inv.parquet_rows(path, str(path)) if parquet
-                  else path.stat().st_size // _CSV_BYTES_PER_ROW)
-    return total
+def _large(paths: Sequence[Path]) -> bool:
+    """Whether the invoices are enough for the dense scan to gain (Parquet rows from the
+    metadata, CSV rows estimated from the size)."""
+    rows = sum(inv.parquet_rows(p, str(p)) if is_parquet(p) else p.stat().st_size // _CSV_BYTES_PER_ROW
+               for p in paths)
+    return rows >= DENSE_MIN_ROWS
 
 
 def _warm_dense(paths: Sequence[Path]) -> None:
-    """For a large period: import the dense scan and load its compiled loop in the background,
-    while the allocations are read (a second of the two cores is free then)."""
-    if not paths or _estimated_rows(paths) < DENSE_MIN_ROWS:
-        return
+    """Import the dense scan and load its compiled loop in the background, while the
+    allocations are read (a second of the two cores is free then)."""
 
     def warm() -> None:
         with contextlib.suppress(Exception):  # whatever fails here fails again, and is seen, later
@@ -176,9 +172,7 @@ def _warm_dense(paths: Sequence[Path]) -> None:
 
 def dense_usage(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
                 bans: pl.Series | None) -> Usage | None:
-    """dense.dense_usage for a period large enough to gain from it; None otherwise."""
-    if _estimated_rows([Path(p) for p in paths]) < DENSE_MIN_ROWS:
-        return None
+    """dense.dense_usage, loaded on first use; None where it is not installed."""
     try:
         from . import dense  # numba and pyarrow are loaded only here
     except ImportError as exc:  # a broken install: slower, but the same report
@@ -211,7 +205,10 @@ def reconcile(
         hashing = (_describe_later(pool, allocation_paths, "allocations")
                    + _describe_later(pool, invoice_paths, "invoices"))
         n_alloc = len(allocation_paths)
-        _warm_dense([p for p, _ in hashing[n_alloc:]])
+        invoice_files = [p for p, _ in hashing[n_alloc:]]
+        large = bool(invoice_files) and _large(invoice_files)
+        if large:
+            _warm_dense(invoice_files)
         allocations_all = load_allocations(allocation_paths)
         scoped = _scope(allocations_all, period, ban, allocation_paths)
         allocations = prepare_allocations(scoped)
@@ -221,7 +218,7 @@ def reconcile(
         # that is not plainly clean takes the original path (validate, then aggregate), so every
         # problem is still reported with file, line and field.
         raw = scan_raw_invoices(invoice_paths)  # the file checks: encoding, header, …
-        fast = (dense_usage(invoice_paths, period, allocations, bans)
+        fast = ((dense_usage(invoice_paths, period, allocations, bans) if large else None)
                 or fast_usage(invoice_paths, period, bans))
         if fast is None:
             validate_invoices(raw)
