@@ -123,16 +123,18 @@ def write_e0402(ranges: pl.DataFrame, out_dir: Path, max_items: int = MAX_ITEMS,
         "period", "ban", "invoice_type", "track", "begin_no", "end_no", maintain_order=True)
     files: list[tuple[Path, bytes]] = []
     keys = ["period", "ban", "invoice_type", "track"]
-    parts = df.partition_by(keys, maintain_order=True, as_dict=True)
-    for period, ban, itype, track in sorted(parts):  # type: ignore[type-var]
-        part_df = parts[(period, ban, itype, track)]
-        heads = sorted(set(part_df["head_ban"].to_list()))
+    # The rows as Python values once, cut into documents here (a few thousand ranges).
+    columns = [df[c].to_list() for c in (*keys, "head_ban", "begin_no", "end_no")]
+    for (period, ban, itype, track), group in itertools.groupby(
+        zip(*columns, strict=True), key=lambda row: row[:4]
+    ):
+        rows = list(group)
+        heads = sorted({row[4] for row in rows})
         if len(heads) != 1:
             raise ValueError(
                 f"BAN {ban}, period {period}, track {track} has several head offices: {heads}"
             )
-        items = list(zip(part_df["begin_no"].to_list(), part_df["end_no"].to_list(),
-                         strict=True))
+        items = [(row[5], row[6]) for row in rows]
         _check_no_overlap(track, items)  # across parts: render_e0402 sees one part at a time
         for start in range(0, len(items), max_items):
             data = render_e0402(heads[0], ban, itype, period, track,
