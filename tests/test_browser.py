@@ -171,9 +171,14 @@ def driver(tmp_path: Path) -> Iterator[Any]:
         drv.quit()
 
 
+# The notebook in the main area (currentWidget follows focus, which a headless window may not
+# give the page: chromium 150 leaves it null).
 KERNEL_IDLE = """
 const app = window.jupyterapp;
-const w = app && app.shell.currentWidget;
+let w = app && app.shell.currentWidget;
+if (app && !(w && w.sessionContext)) {
+  w = Array.from(app.shell.widgets('main')).find(x => x.sessionContext);
+}
 const s = w && w.sessionContext && w.sessionContext.session;
 return !!(s && s.kernel && s.kernel.connectionStatus === 'connected'
           && s.kernel.status === 'idle');
@@ -211,6 +216,9 @@ def test_explore_notebook_in_chromium(lab: tuple[str, Path], driver: Any,
     deadline.wait("the notebook to open with an idle python3 kernel",
                   lambda: driver.execute_script(KERNEL_IDLE), at_most=60)
 
+    # Focus the notebook (the Run menu acts on the current widget), then run every cell.
+    deadline.wait("the notebook's first cell", lambda: driver.find_element(
+        By.CSS_SELECTOR, ".jp-NotebookPanel .jp-Cell").click() or True)
     _click_menu(driver, deadline, "Run", "Run All Cells")
 
     deadline.wait("the widget gap table", lambda: len(_gap_rows(driver)) > 0, at_most=60)
