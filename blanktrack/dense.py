@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import invoices as inv
-from . import tally
+from . import native
 from .allocations import is_parquet
 from .booklets import USAGE_MASKS, fold_usage
 from .period import Period
@@ -135,9 +135,12 @@ def _number_buffers(column: pa.Array) -> tuple[int, bool, np.ndarray, np.ndarray
 
 
 def warm_up(path: Path) -> None:
-    """Load the compiled loop from numba's on-disk cache (0.15-0.25 s, during which every thread
-    that calls it waits) for the types a Parquet file like `path` will give it, so that this can
-    happen while the allocations are still being read."""
+    """Load the compiled loop (native.py: 10 ms; numba's dispatcher when that cannot be used:
+    0.15-0.25 s more, during which every thread that calls it waits) for the types a Parquet
+    file like `path` will give it, so that this can happen while the allocations are read."""
+    kernels = native.kernels()
+    if kernels.kind == "native":
+        return  # one function per offsets type, loaded already
     number = pq.read_schema(path).field(0).type if is_parquet(path) else None
     if number is None or not (pa.types.is_large_string(number) or pa.types.is_string(number)):
         return  # another layout: loaded on first use
@@ -145,7 +148,7 @@ def warm_up(path: Path) -> None:
     code = np.zeros(0, np.int32)
     code.setflags(write=False)  # as pyarrow hands dictionary indices out
     i32, i64, u64 = np.zeros(1, np.int32), np.zeros(1, np.int64), np.zeros(1, np.uint64)
-    tally.tally_batch(
+    kernels.tally_batch(
         0, False, offsets, np.zeros(0, np.uint8), code, code, code, code, code,
         i32, i32, i32, i32, np.zeros(1, np.int8), np.zeros(1, np.bool_),
         i32, i64, i64, i64, i32, i32, i32, u64, u64, u64, u64, u64, u64, i64,
@@ -172,6 +175,7 @@ def dense_usage(paths: Sequence[str | Path], period: Period, allocations: pl.Dat
     slots = booklet_slots(allocations)
     if slots is None:
         return None
+    native.kernels()  # loaded (or a failure raised) here, not in the scanning threads
     codes = ValueCodes(period, slots.bans, filtered=bans is not None)
     tasks: queue.SimpleQueue[tuple[int, list[int]]] = queue.SimpleQueue()
     for i, file in enumerate(files):
@@ -298,11 +302,12 @@ class _Scan:
             self.refused = True
             return False
         slots = self.slots
+        kernels = native.kernels()
         n = numbers[0]
         out = np.empty(n, np.int64)
         done, ne = 0, 0
         while True:
-            done, ne, t.iss_fill, left_out = tally.tally_batch(
+            done, ne, t.iss_fill, left_out = kernels.tally_batch(
                 *numbers, *per_row, *per_code,
                 slots.track_slot, slots.track_first, slots.track_base, slots.track_span,
                 slots.booklet_slot, slots.slot_ban, t.slot_machine,
@@ -312,7 +317,7 @@ class _Scan:
             if done == n:
                 break
             # Stopped at a full issuing table (maybe at the first row): grow it, go on.
-            t.iss_keys, t.iss_counts = tally.issuing_grow(t.iss_keys, t.iss_counts)
+            t.iss_keys, t.iss_counts = kernels.issuing_grow(t.iss_keys, t.iss_counts)
         t.rows[i] += n
         if ne:
             with self.lock:

@@ -159,7 +159,8 @@ def _large(paths: Sequence[Path]) -> bool:
 
 def _warm_dense(paths: Sequence[Path]) -> None:
     """Import the dense scan and load its compiled loop in the background, while the
-    allocations are read (a second of the two cores is free then)."""
+    allocations are read (a second of the two cores is free then). The first run after an
+    install compiles the loop here (native.py), a few seconds."""
 
     def warm() -> None:
         with contextlib.suppress(Exception):  # whatever fails here fails again, and is seen, later
@@ -174,7 +175,9 @@ def dense_usage(paths: Sequence[str | Path], period: Period, allocations: pl.Dat
                 bans: pl.Series | None) -> Usage | None:
     """dense.dense_usage, loaded on first use; None where it is not installed."""
     try:
-        from . import dense  # numba and pyarrow are loaded only here
+        from . import dense  # pyarrow and the compiled loop are loaded only here
+
+        dense.native.kernels()
     except ImportError as exc:  # a broken install: slower, but the same report
         warnings.warn(f"the dense scan is not available ({exc}); using the polars path, which "
                       "is slower on a large period: reinstall blanktrack", RuntimeWarning,

@@ -8,7 +8,8 @@ Rows the simple model does not cover (a number outside the allocations, another 
 a second till in one booklet, a malformed number) are handed back as exceptions; the caller
 aggregates those few rows with polars, so they are counted exactly as everywhere else.
 
-Compiled with numba (cached on disk after the first run), not a Python loop.
+Compiled with numba, not a Python loop; native.py keeps the machine code and loads it without
+numba on later runs.
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-BOOKLETS_PER_TRACK = 2_000_000  # 10**8 numbers of a track / 50 numbers a booklet
-BAN_FILTERED = -3  # ban_id of a seller the reconciliation leaves out (--ban)
-BAN_OTHER = -1  # ban_id of a seller that holds no allocation here
-STATUS_LIVE, STATUS_VOID = 1, 2  # status_class values; 0 = neither
+from .value_codes import BAN_FILTERED, STATUS_LIVE, STATUS_VOID
+
 _ZEROS = np.uint64(0x3030303030303030)  # '00000000'
 _SIXES = np.uint64(0x0606060606060606)
 _HIGH_NIBBLES = np.uint64(0xF0F0F0F0F0F0F0F0)
@@ -43,10 +42,9 @@ def _issuing_add(keys: np.ndarray, counts: np.ndarray, key: np.int64) -> int:
 
 
 @njit(cache=True, nogil=True)
-def issuing_grow(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The issuing table rehashed into one twice the size."""
-    new_keys = np.full(len(keys) * 2, -1, np.int64)
-    new_counts = np.zeros(len(keys) * 2, np.int64)
+def issuing_rehash(keys: np.ndarray, counts: np.ndarray, new_keys: np.ndarray,
+                   new_counts: np.ndarray) -> None:
+    """The issuing table's keys and counts put into a larger empty one (keys -1, a power of 2)."""
     mask = len(new_keys) - 1
     for i in range(len(keys)):
         k = keys[i]
@@ -56,7 +54,6 @@ def issuing_grow(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.n
                 h = (h + 1) & mask
             new_keys[h] = k
             new_counts[h] = counts[i]
-    return new_keys, new_counts
 
 
 @njit(cache=True, nogil=True)

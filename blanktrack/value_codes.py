@@ -13,10 +13,14 @@ import numpy as np
 import polars as pl
 
 from . import invoices as inv
-from . import tally
 from .booklets import LIVE_STATUSES
 from .period import Period, period_index
 from .raw_usage import key_map
+
+# What the tally's per-code tables say (tally.py reads them as constants).
+BAN_FILTERED = -3  # ban_id of a seller the reconciliation leaves out (--ban)
+BAN_OTHER = -1  # ban_id of a seller that holds no allocation here
+STATUS_LIVE, STATUS_VOID = 1, 2  # status_class values; 0 = neither
 
 _ISO = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _COMPACT = re.compile(r"^[0-9]{8}$")
@@ -64,7 +68,7 @@ class ValueCodes:
                 raise NotClean(raw)
             known = self.ban_index.get(raw)
             self.sellers[raw] = (known if known is not None
-                                 else tally.BAN_FILTERED if self.filtered else tally.BAN_OTHER)
+                                 else BAN_FILTERED if self.filtered else BAN_OTHER)
         return self.sellers[raw]
 
     def machine(self, raw: str | None) -> int:
@@ -79,8 +83,8 @@ class ValueCodes:
             norm = inv.STATUSES.get(raw.lower()) if raw and raw == raw.strip() else None
             if norm is None:
                 raise NotClean(raw)
-            klass = (tally.STATUS_LIVE if norm in LIVE_STATUSES
-                     else tally.STATUS_VOID if norm == "voided" else 0)
+            klass = (STATUS_LIVE if norm in LIVE_STATUSES
+                     else STATUS_VOID if norm == "voided" else 0)
             self.statuses[raw] = (klass, norm)
         return self.statuses[raw][0]
 

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 import blanktrack.dense as dense
 import blanktrack.reconcile as rec
 from blanktrack import invoices as inv
-from blanktrack import tally
+from blanktrack import native
 from blanktrack.booklets import prepare_allocations
 from blanktrack.period import Period
 from blanktrack.raw_usage import fast_usage
@@ -138,7 +138,8 @@ def progress_guard() -> Iterator[list[int]]:
     After growing its issuing table, a scanning thread calls tally_batch again from the row where
     it stopped; a call that returns its own start row twice running (in one thread) means the
     scan never moves on. Yields the rows each call returned, so a test can see the table grew."""
-    original = tally.tally_batch
+    kernels = native.kernels()
+    original = kernels.tally_batch
     calls: list[int] = []
     last: dict[int, tuple[int, int]] = {}
 
@@ -154,7 +155,7 @@ def progress_guard() -> Iterator[list[int]]:
         return result
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(tally, "tally_batch", guarded)
+        mp.setattr(kernels, "tally_batch", guarded)
         yield calls
 
 
@@ -501,8 +502,9 @@ def test_reconcile_same_with_and_without_dense(tmp_path: Path, monkeypatch: pyte
 @pytest.mark.parametrize("writer", ["polars", "pyarrow"])  # large_string / string offsets
 def test_warm_up_loads_the_loop_the_scan_then_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                      writer: str) -> None:
-    """dense.warm_up must give the compiled loop the very argument types a scan of such a file
-    gives it: otherwise it compiles a second version in the background instead of saving time."""
+    """Where the loop runs through numba's dispatcher (native.py could not be used), dense.warm_up
+    must give it the very argument types a scan of such a file gives it: otherwise it compiles a
+    second version in the background instead of saving time."""
     import numba
 
     path = tmp_path / "a.parquet"
@@ -513,13 +515,15 @@ def test_warm_up_loads_the_loop_the_scan_then_calls(tmp_path: Path, monkeypatch:
         pq.write_table(frame.to_arrow().cast(pa.schema([(c, pa.string()) for c in frame.columns])),
                        path)
     calls: list[tuple[object, ...]] = []
-    real = tally.tally_batch
+    kernels = native._numba_kernels()
+    real = kernels.tally_batch
 
     def record(*args):  # type: ignore[no-untyped-def]
         calls.append(tuple(numba.typeof(a) for a in args))
         return real(*args)
 
-    monkeypatch.setattr(tally, "tally_batch", record)
+    monkeypatch.setattr(kernels, "tally_batch", record)
+    monkeypatch.setattr(native, "_kernels", kernels)
     dense.warm_up(path)
     allocations = prepare_allocations(allocation_frame([{"ban": BAN_A, "track": "AB", "begin": 0,
                                                          "end": 49}]))

@@ -1,0 +1,311 @@
+"""The dense scan's compiled loop (tally.py) as native code, loaded without numba.
+
+numba compiles the loop once and caches it, but loading that cache costs about 0.5 s a run:
+numba's import and the set-up of its whole typing system, before the first row is tallied. So
+the first run compiles C-callable wrappers of the loop with numba and keeps their machine code
+in a file (beside numba's own cache); later runs load that file with llvmlite (numba's code
+generator, 10 ms) and call it through ctypes, which lets go of the GIL as numba's nogil does.
+
+The file is named by a key of everything that shapes the code: the source of tally.py and of
+this module, the numba and llvmlite versions, Python's version and the CPU. A stale or foreign
+file is never loaded, only a new one built. When this cannot work (a numba whose internals
+changed, a folder nobody may write), the loop runs through numba's own dispatcher instead, as
+fast once loaded, and a warning says why.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import importlib.machinery
+import importlib.metadata
+import importlib.util
+import json
+import os
+import sys
+import threading
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_HERE = Path(__file__).resolve().parent
+_SOURCES = (_HERE / "tally.py", Path(__file__).resolve())
+_FORMAT = b"blanktrack-native-1\n"
+
+# tally.tally_batch's parameters in order: a name, then the dtype of an array ("offsets": int32
+# or int64, one wrapper each) or None for an integer. An array goes to C as pointer and length.
+_TALLY_PARAMS: tuple[tuple[str, str | None], ...] = (
+    ("n", None), ("views", None), ("offsets", "offsets"), ("data", "uint8"),
+    ("date_codes", "int32"), ("ban_codes", "int32"), ("machine_codes", "int32"),
+    ("status_codes", "int32"), ("upload_codes", "int32"),
+    ("date_offset", "int32"), ("date_day", "int32"), ("ban_id", "int32"),
+    ("machine_id", "int32"), ("status_class", "int8"), ("upload_failed", "bool"),
+    ("track_slot", "int32"), ("track_first", "int64"), ("track_base", "int64"),
+    ("track_span", "int64"), ("booklet_slot", "int32"), ("slot_ban", "int32"),
+    ("slot_machine", "int32"),
+    ("used", "uint64"), ("in_period", "uint64"), ("adjacent", "uint64"), ("live", "uint64"),
+    ("void", "uint64"), ("failed", "uint64"), ("live_rows", "int64"),
+    ("iss_keys", "int64"), ("iss_counts", "int64"), ("iss_fill", None),
+    ("exceptions", "int64"), ("ne", None), ("start", None),
+)
+_REHASH_PARAMS: tuple[tuple[str, str | None], ...] = (
+    ("keys", "int64"), ("counts", "int64"), ("new_keys", "int64"), ("new_counts", "int64"),
+)
+_OFFSETS = ("int32", "int64")
+
+
+class Kernels:
+    """tally_batch and issuing_grow, as dense.py calls them (numpy arrays in, tuple out)."""
+
+    def __init__(self, tally_batch: Callable[..., tuple[int, int, int, int]],
+                 issuing_rehash: Callable[..., None], kind: str) -> None:
+        self.tally_batch = tally_batch
+        self._rehash = issuing_rehash
+        self.kind = kind  # 'native' | 'numba'
+
+    def issuing_grow(self, keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The issuing table rehashed into one twice the size."""
+        new_keys = np.full(len(keys) * 2, -1, np.int64)
+        new_counts = np.zeros(len(keys) * 2, np.int64)
+        self._rehash(keys, counts, new_keys, new_counts)
+        return new_keys, new_counts
+
+
+_lock = threading.Lock()
+_kernels: Kernels | None = None
+
+
+def kernels() -> Kernels:
+    """The loop, loaded once per process: native code when it can be, else numba's dispatcher.
+    Raises ImportError when neither llvmlite nor numba is installed (a broken install)."""
+    global _kernels
+    with _lock:
+        if _kernels is None:
+            _kernels = _load()
+        return _kernels
+
+
+def cache_folders() -> list[Path]:
+    """Where the machine code is kept: beside numba's cache of tally.py, else the user's cache."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return [_HERE / "__pycache__", Path(base) / "blanktrack"]
+
+
+def _load() -> Kernels:
+    try:
+        import llvmlite.binding as llvm
+    except ImportError:
+        return _numba_kernels()
+    key = _key(llvm)
+    name = f"tally-native-{key}.bin"
+    for folder in cache_folders():
+        path = folder / name
+        if path.is_file():
+            try:
+                return _native_kernels(llvm, path.read_bytes())
+            except ImportError:
+                raise
+            except Exception as exc:  # unreadable or damaged: build it again
+                _warn(f"the native loop in {path} could not be loaded ({exc})")
+                break
+    try:
+        data = _build(llvm)
+    except ImportError:
+        raise
+    except Exception as exc:  # numba's internals are not an API: say so, and go on slower
+        _warn(f"the native loop could not be built ({type(exc).__name__}: {exc})")
+        return _numba_kernels()
+    _save(name, data)
+    return _native_kernels(llvm, data)
+
+
+def _warn(what: str) -> None:
+    warnings.warn(f"{what}; the dense scan loads numba instead (0.5 s more per run)",
+                  RuntimeWarning, stacklevel=4)
+
+
+def _key(llvm: Any) -> str:
+    """What shapes the machine code: sources, compiler versions, Python, the CPU."""
+    digest = hashlib.sha256(_FORMAT)
+    for source in _SOURCES:
+        digest.update(source.read_bytes())
+    for package in ("numba", "llvmlite"):
+        try:
+            digest.update(f"{package}={importlib.metadata.version(package)};".encode())
+        except importlib.metadata.PackageNotFoundError:
+            digest.update(f"{package}=none;".encode())
+    digest.update(f"{sys.version_info[:2]};{sys.platform};".encode())
+    digest.update(f"{llvm.get_process_triple()};{llvm.get_host_cpu_name()};"
+                  f"{llvm.get_host_cpu_features().flatten()}".encode())
+    return digest.hexdigest()[:24]
+
+
+def _save(name: str, data: bytes) -> None:
+    """Keep the file in the first folder that takes it (written whole, then renamed)."""
+    for folder in cache_folders():
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f".{name}.{os.getpid()}-{threading.get_ident()}"
+            try:
+                with open(tmp, "xb") as fh:  # the usual permissions: others may load it too
+                    fh.write(data)
+                os.replace(tmp, folder / name)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            return
+        except OSError:
+            continue  # read-only install: the next folder; none: built again next run
+
+
+# ---------------------------------------------------------------------------------------------
+# Built once, with numba
+
+
+def _build(llvm: Any) -> bytes:
+    """The wrappers compiled by numba, as one object file with a header naming them."""
+    from numba import carray, cfunc, types
+    from numba.core.registry import cpu_target
+
+    from . import tally
+
+    def c_type(dtype: str | None, offsets: str) -> Any:
+        return types.int64 if dtype is None else types.CPointer(
+            getattr(types, offsets if dtype == "offsets" else
+                    "boolean" if dtype == "bool" else dtype))
+
+    def wrapper(name: str, params: tuple[tuple[str, str | None], ...], offsets: str,
+                inner: Any, returns: bool) -> Any:
+        # Generated, so that the parameter list is written once (above): each array comes as
+        # pointer and length and is viewed with carray, the integers come as they are.
+        c_params, args, sig = [], [], []
+        for p, dtype in params:
+            if dtype is None:
+                c_params.append(p)
+                args.append(p if p != "views" else "views != 0")
+                sig.append(c_type(None, offsets))
+            else:
+                c_params += [p, f"{p}_len"]
+                args.append(f"carray({p}, ({p}_len,))")
+                sig += [c_type(dtype, offsets), types.int64]
+        if returns:
+            c_params.append("out")
+            sig.append(types.CPointer(types.int64))
+            body = (f"    r = inner({', '.join(args)})\n"
+                    "    o = carray(out, (4,))\n"
+                    "    o[0], o[1], o[2], o[3] = r[0], r[1], r[2], r[3]\n")
+        else:
+            body = f"    inner({', '.join(args)})\n"
+        source = f"def {name}({', '.join(c_params)}):\n{body}"
+        scope: dict[str, Any] = {"carray": carray, "inner": inner}
+        exec(compile(source, f"<blanktrack.native {name}>", "exec"), scope)
+        return cfunc(types.void(*sig), nogil=True, error_model="numpy")(scope[name])
+
+    compiled = {f"tally_{o}": wrapper(f"tally_{o}", _TALLY_PARAMS, o, tally.tally_batch, True)
+                for o in _OFFSETS}
+    compiled["rehash"] = wrapper("rehash", _REHASH_PARAMS, "int64", tally.issuing_rehash, False)
+    module = None
+    for fn in compiled.values():
+        part = llvm.parse_bitcode(fn._library._final_module.as_bitcode())
+        if module is None:
+            module = part
+        else:
+            module.link_in(part)
+    obj = cpu_target.target_context.codegen()._tm.emit_object(module)
+    names = {k: fn.native_name for k, fn in compiled.items()}
+    header = json.dumps({"names": names, "sha256": hashlib.sha256(obj).hexdigest()}).encode()
+    return _FORMAT + header + b"\n" + obj
+
+
+# ---------------------------------------------------------------------------------------------
+# Loaded each run, without numba
+
+_engines: list[Any] = []  # the code lives as long as its engine: for the process
+
+
+def _native_kernels(llvm: Any, data: bytes) -> Kernels:
+    if not data.startswith(_FORMAT):
+        raise ValueError("not a file of this format")
+    header, obj = data[len(_FORMAT):].split(b"\n", 1)
+    meta = json.loads(header)
+    # LLVM takes an object file on trust (a damaged one can crash the process): check it first.
+    if hashlib.sha256(obj).hexdigest() != meta["sha256"]:
+        raise ValueError("the machine code does not match its checksum (a damaged file)")
+    names = meta["names"]
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    _load_numba_helpers(llvm)
+    machine = llvm.Target.from_default_triple().create_target_machine(
+        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), jit=True)
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
+    engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+    engine.finalize_object()
+    _engines.append(engine)
+
+    def c_function(name: str, params: tuple[tuple[str, str | None], ...], returns: bool) -> Any:
+        n_args = sum(1 if d is None else 2 for _, d in params) + returns
+        address = engine.get_function_address(names[name])
+        if not address:
+            raise ValueError(f"{name} is not in the file")
+        return ctypes.CFUNCTYPE(None, *[ctypes.c_int64] * n_args)(address)
+
+    tally_c = {o: c_function(f"tally_{o}", _TALLY_PARAMS, True) for o in _OFFSETS}
+    rehash_c = c_function("rehash", _REHASH_PARAMS, False)
+
+    def tally_batch(*args: Any) -> tuple[int, int, int, int]:
+        offsets = args[2].dtype.name
+        c_args = _c_args(_TALLY_PARAMS, args, offsets)
+        out = np.zeros(4, np.int64)
+        tally_c[offsets](*c_args, out.ctypes.data)  # ctypes lets go of the GIL meanwhile
+        return int(out[0]), int(out[1]), int(out[2]), int(out[3])
+
+    def issuing_rehash(*args: Any) -> None:
+        rehash_c(*_c_args(_REHASH_PARAMS, args, "int64"))
+
+    return Kernels(tally_batch, issuing_rehash, "native")
+
+
+def _c_args(params: tuple[tuple[str, str | None], ...], args: tuple[Any, ...],
+            offsets: str) -> list[int]:
+    """Pointers and lengths of the arrays, checked: C reads whatever it is given."""
+    if len(args) != len(params):
+        raise TypeError(f"{len(params)} arguments expected, got {len(args)}")
+    out: list[int] = []
+    for (name, dtype), value in zip(params, args, strict=True):
+        if dtype is None:
+            out.append(int(value))
+            continue
+        want = offsets if dtype == "offsets" else dtype
+        if not (isinstance(value, np.ndarray) and value.dtype.name == want
+                and value.ndim == 1 and value.flags.c_contiguous):
+            got = getattr(value, "dtype", type(value).__name__)
+            raise TypeError(f"{name}: a contiguous 1-d {want} array expected, got {got}")
+        out += [value.ctypes.data, len(value)]
+    return out
+
+
+def _load_numba_helpers(llvm: Any) -> None:
+    """The machine code names a few of numba's C helpers on error paths it never takes (the
+    loop raises nothing): their libraries are opened, not imported (no numba start-up)."""
+    spec = importlib.util.find_spec("numba")
+    if spec is None or spec.origin is None:
+        raise ImportError("numba is not installed")
+    root = os.path.dirname(spec.origin)
+    for stem in ("_helperlib", os.path.join("core", "runtime", "_nrt_python")):
+        found = [p for suffix in importlib.machinery.EXTENSION_SUFFIXES
+                 if os.path.isfile(p := os.path.join(root, stem + suffix))]
+        if not found:
+            raise ImportError(f"numba's {stem} library is missing")
+        llvm.load_library_permanently(found[0])
+
+
+def _numba_kernels() -> Kernels:
+    from . import tally  # imports numba; ImportError when it is not installed
+
+    return Kernels(tally.tally_batch, tally.issuing_rehash, "numba")
+
+
+__all__ = ["Kernels", "cache_folders", "kernels"]

@@ -1,0 +1,187 @@
+"""native.py: the dense scan's loop as machine code kept on disk and loaded without numba.
+
+The machine code must do exactly what numba's dispatcher does with the same loop (hypothesis,
+on batches with every kind of row), load in a process that never imports numba, and never be
+trusted when damaged; when it cannot be built the scan still runs, through numba, and says so.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import llvmlite.binding as llvm
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from blanktrack import native
+
+N_SLOTS = 12
+TRACKS = {"AB": 0, "CD": 1}  # track → index; ZZ holds no allocation
+
+
+@pytest.fixture(scope="module")
+def both() -> tuple[native.Kernels, native.Kernels]:
+    machine = native.kernels()
+    assert machine.kind == "native", "this machine should load the native loop"
+    return machine, native._numba_kernels()
+
+
+def batch_arrays(draw: st.DrawFn, offsets_dtype: str) -> tuple[list[object], int]:
+    """Arguments of tally_batch for one random batch, tables included (start and counters 0)."""
+    n = draw(st.integers(0, 60))
+    texts = []
+    for _ in range(n):
+        track = draw(st.sampled_from(["AB", "CD", "ZZ", "Ab"]))
+        number = draw(st.integers(0, 20 * 50 + 30))
+        text = f"{track}{number:08d}"
+        slip = draw(st.integers(0, 12))
+        if slip == 0:
+            text = text[:-1]  # 9 characters
+        elif slip == 1:
+            text = text[:5] + "x" + text[6:]  # not a digit
+        texts.append(text)
+    data = np.frombuffer("".join(texts).encode() or b"", np.uint8).copy()
+    offsets = np.zeros(n + 1, offsets_dtype)
+    offsets[1:] = np.cumsum([len(t) for t in texts]) if texts else []
+    n_dates, n_bans, n_machines, n_status, n_upload = 5, 4, 3, 3, 2
+
+    def codes(k: int) -> np.ndarray:
+        return np.array(draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n)), np.int32)
+
+    per_row = [codes(n_dates), codes(n_bans), codes(n_machines), codes(n_status), codes(n_upload)]
+    date_offset = np.array(draw(st.lists(st.integers(-2, 2), min_size=n_dates,
+                                         max_size=n_dates)), np.int32)
+    date_day = np.array(draw(st.lists(st.integers(0, 60), min_size=n_dates, max_size=n_dates)),
+                        np.int32)
+    ban_id = np.array(draw(st.lists(st.sampled_from([0, 1, -1, -3]), min_size=n_bans,
+                                    max_size=n_bans)), np.int32)
+    machine_id = np.arange(n_machines, dtype=np.int32)
+    status_class = np.array(draw(st.lists(st.integers(0, 2), min_size=n_status,
+                                          max_size=n_status)), np.int8)
+    upload_failed = np.array([False, True])
+    track_slot = np.full(676, -1, np.int32)
+    for track, k in TRACKS.items():
+        track_slot[(ord(track[0]) - 65) * 26 + ord(track[1]) - 65] = k
+    track_first = np.array([0, 4], np.int64)  # AB booklets 0..7, CD booklets 4..11
+    track_span = np.array([8, 8], np.int64)
+    track_base = np.array([0, 8], np.int64)
+    booklet_slot = np.array(draw(st.lists(st.integers(-1, N_SLOTS - 1), min_size=16,
+                                          max_size=16)), np.int32)
+    slot_ban = np.array(draw(st.lists(st.sampled_from([0, 1, -2]), min_size=N_SLOTS,
+                                      max_size=N_SLOTS)), np.int32)
+    slot_machine = np.full(N_SLOTS, -1, np.int32)
+    masks = [np.zeros(N_SLOTS, np.uint64) for _ in range(6)]
+    live_rows = np.zeros(N_SLOTS, np.int64)
+    args: list[object] = [
+        n, False, offsets, data, *per_row,
+        date_offset, date_day, ban_id, machine_id, status_class, upload_failed,
+        track_slot, track_first, track_base, track_span, booklet_slot, slot_ban, slot_machine,
+        *masks, live_rows,
+    ]
+    return args, n
+
+
+def run(kernels: native.Kernels, args: list[object], n: int) -> list[object]:
+    """A scanning thread's calls for one batch (the issuing table starts tiny and grows)."""
+    args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    keys, counts = np.full(4, -1, np.int64), np.zeros(4, np.int64)
+    exceptions = np.zeros(max(n, 1), np.int64)
+    done = ne = fill = left = 0
+    calls = 0
+    while True:
+        done, ne, fill, out = kernels.tally_batch(*args, keys, counts, fill, exceptions, ne, done)
+        left += out
+        calls += 1
+        if done == n:
+            break
+        keys, counts = kernels.issuing_grow(keys, counts)
+    return [*args[20:], keys, counts, fill, exceptions[:ne], left, calls]
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), offsets=st.sampled_from(["int32", "int64"]))
+def test_the_machine_code_tallies_as_numba_does(
+        both: tuple[native.Kernels, native.Kernels], data: st.DataObject, offsets: str) -> None:
+    args, n = batch_arrays(data.draw, offsets)
+    machine, dispatcher = both
+    got, want = run(machine, args, n), run(dispatcher, args, n)
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        if isinstance(w, np.ndarray):
+            assert g.dtype == w.dtype and np.array_equal(g, w)
+        else:
+            assert g == w
+
+
+@settings(max_examples=5, deadline=None)
+@given(data=st.data())
+def test_arrays_of_another_type_are_refused(both: tuple[native.Kernels, native.Kernels],
+                                            data: st.DataObject) -> None:
+    args, n = batch_arrays(data.draw, "int32")
+    table = [np.full(4, -1, np.int64), np.zeros(4, np.int64), 0, np.zeros(n + 1, np.int64), 0, 0]
+    args[4] = np.asarray(args[4], np.int64)  # date codes as int64: C would read them wrong
+    with pytest.raises(TypeError, match="date_codes: a contiguous 1-d int32 array"):
+        both[0].tally_batch(*args, *table)
+    args[4] = np.zeros(2 * n + 4, np.int32)[::2]  # the right type, not contiguous
+    with pytest.raises(TypeError, match="date_codes"):
+        both[0].tally_batch(*args, *table)
+
+
+def test_a_new_process_loads_it_without_numba(both: tuple[native.Kernels, native.Kernels]
+                                              ) -> None:
+    code = ("import sys\nfrom blanktrack import native\nk = native.kernels()\n"
+            "print(k.kind, 'numba' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["native", "False"]
+
+
+def use_cache(monkeypatch: pytest.MonkeyPatch, *folders: Path) -> None:
+    monkeypatch.setattr(native, "cache_folders", lambda: list(folders))
+    monkeypatch.setattr(native, "_kernels", None)
+
+
+def test_built_once_then_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    unusable = tmp_path / "a-file"
+    unusable.write_text("not a folder")
+    use_cache(monkeypatch, unusable / "cache", tmp_path / "user")  # the first cannot be created
+    assert native.kernels().kind == "native"
+    [kept] = (tmp_path / "user").iterdir()
+    assert kept.name.startswith("tally-native-") and kept.read_bytes().startswith(native._FORMAT)
+    monkeypatch.setattr(native, "_kernels", None)
+    monkeypatch.setattr(native, "_build", lambda llvm: pytest.fail("built again"))
+    assert native.kernels().kind == "native"
+
+
+def test_a_damaged_file_is_built_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_cache(monkeypatch, tmp_path)
+    name = f"tally-native-{native._key(llvm)}.bin"
+    good = native._build(llvm)
+    (tmp_path / name).write_bytes(good[:-100] + b"\0" * 100)  # damaged: LLVM would crash on it
+    with pytest.warns(RuntimeWarning, match="could not be loaded .*checksum"):
+        assert native.kernels().kind == "native"
+    assert (tmp_path / name).read_bytes()[-100:] == good[-100:]  # replaced by a good one
+
+
+def test_another_key_is_another_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file of other sources, versions or CPU is never loaded: it has another name."""
+    use_cache(monkeypatch, tmp_path)
+    (tmp_path / "tally-native-0123456789abcdef01234567.bin").write_bytes(b"stale")
+    native.kernels()
+    assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_when_it_cannot_be_built_numba_runs_the_loop(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    use_cache(monkeypatch, tmp_path)
+
+    def broken(llvm: object) -> bytes:
+        raise AttributeError("'JITCodeLibrary' object has no attribute '_final_module'")
+
+    monkeypatch.setattr(native, "_build", broken)
+    with pytest.warns(RuntimeWarning, match="could not be built .*_final_module"):
+        assert native.kernels().kind == "numba"
+    assert list(tmp_path.iterdir()) == []
