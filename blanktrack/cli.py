@@ -12,9 +12,9 @@ from pathlib import Path
 from .errors import InputError
 from .layout import SPLITS
 from .period import Period
-from .runner import add_commands as add_run_commands
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_STRICT = 0, 1, 2, 3
+DEFAULT_ARCHIVE = Path("archive")  # where `blanktrack run` keeps its runs
 
 
 def _period(text: str) -> str:
@@ -150,8 +150,34 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--format", choices=["csv", "parquet"], default="parquet")
     d.set_defaults(func=cmd_demo)
 
-    add_run_commands(sub)
+    run = sub.add_parser("run", help="run a period's notebook into the audit archive")
+    run.add_argument("--params", required=True, type=Path, metavar="FILE",
+                     help="parameter file, e.g. params/11302.yaml")
+    run.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE, metavar="DIR")
+    run.set_defaults(func=_runner("cmd_run"))
+
+    runs = sub.add_parser("runs", help="list recent runs, newest first")
+    runs.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE, metavar="DIR")
+    runs.add_argument("--limit", type=int, default=20)
+    runs.set_defaults(func=_runner("cmd_runs"))
+
+    v = sub.add_parser("verify", help="re-hash an archived run against its manifest")
+    v.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    v.set_defaults(func=_runner("cmd_verify"))
     return parser
+
+
+def _runner(name: str) -> Callable[[argparse.Namespace], int]:
+    """A command of runner.py, imported when it runs (papermill, YAML and the archive are not
+    needed to reconcile)."""
+
+    def command(args: argparse.Namespace) -> int:
+        from . import runner
+
+        result: int = getattr(runner, name)(args)
+        return result
+
+    return command
 
 
 def main(argv: Sequence[str] | None = None) -> int:

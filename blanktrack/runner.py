@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from . import archive
+from .cli import DEFAULT_ARCHIVE
 from .errors import InputError
 from .params import RunParams, load_params, run_folder_target
 
-DEFAULT_ARCHIVE = Path("archive")
 EXECUTED = "reconcile.ipynb"
 # papermill writes the notebook as it runs; it gets its final name only when the run ends, so a
 # killed run leaves no half-written notebook under the name an auditor opens (it stays hidden).
@@ -320,21 +320,4 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
-    r = sub.add_parser("run", help="run a period's notebook into the audit archive")
-    r.add_argument("--params", required=True, type=Path, metavar="FILE",
-                   help="parameter file, e.g. params/11302.yaml")
-    r.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE, metavar="DIR")
-    r.set_defaults(func=cmd_run)
-
-    ls = sub.add_parser("runs", help="list recent runs, newest first")
-    ls.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE, metavar="DIR")
-    ls.add_argument("--limit", type=int, default=20)
-    ls.set_defaults(func=cmd_runs)
-
-    v = sub.add_parser("verify", help="re-hash an archived run against its manifest")
-    v.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
-    v.set_defaults(func=cmd_verify)
-
-
-__all__ = ["InputError", "RunOutcome", "add_commands", "run_period"]
+__all__ = ["InputError", "RunOutcome", "cmd_run", "cmd_runs", "cmd_verify", "run_period"]
