@@ -61,6 +61,8 @@ _SPREADSHEET_FIX = (
 
 def _digits_issue(value: str, what: str, n: int, example: str) -> Issue | None:
     """Common wording for fields that must be exactly n digits."""
+    if _DIGITS.match(value) and len(value) == n:  # the usual case: nothing to word
+        return None
     fix = _SPREADSHEET_FIX.format(n=n, example=example)
     if not value:
         return f"{what} is empty", f"write the {n}-digit {what}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # polars is loaded only where an expression is built: the CLI starts faster
@@ -15,6 +16,7 @@ def ban_checksum(ban: str) -> int:
     return sum((p // 10) + (p % 10) for p in (int(d) * w for d, w in zip(ban, _WEIGHTS, strict=True)))
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a file names a few hundred BANs over and over
 def is_valid_ban(ban: str) -> bool:
     """True for an 8-digit BAN that passes the check.
 
