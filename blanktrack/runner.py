@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -70,11 +71,12 @@ def git_state(folder: Path) -> dict[str, Any] | None:
     return {"commit": head.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
 
 
-def render_html(notebook: Path, target: Path) -> None:
-    """A self-contained HTML page: inline CSS and SVG, no script fetched from the network."""
+def render_html(notebook: Path, target: Path, exporter: Any = None) -> None:
+    """A self-contained HTML page: inline CSS and SVG, no script fetched from the network.
+    `exporter`: one from html_exporter() (its templates compiled already), else a new one."""
     import nbformat
 
-    exporter = _html_exporter()(template_name="lab")
+    exporter = exporter or html_exporter()
     body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
     # The template links require.js and MathJax from a CDN; nothing in a report needs them and an
     # auditor's offline copy must not try to load them.
@@ -182,9 +184,37 @@ def _stop_kernel(kernel: Any) -> None:
         shutil.rmtree(os.path.dirname(kernel.ip), ignore_errors=True)
 
 
-def _warm_html_exporter() -> None:
-    """Import nbconvert (about 1 s) while the kernel works, not after it."""
-    _html_exporter()
+def html_exporter() -> Any:
+    """The HTML exporter of the archived page, its templates compiled: made (importing nbconvert
+    and compiling the lab template take about 0.5 s) while the kernel works, not after it."""
+    import nbformat
+
+    exporter = _html_exporter()(template_name="lab")
+    exporter.from_notebook_node(nbformat.v4.new_notebook())  # compiles and caches the templates
+    return exporter
+
+
+class _KernelStop:
+    """Stop the kernel once, from whichever thread asks first: as soon as the cells are done it
+    goes in the background (it frees a large period and is waited for about 0.1 s) while the
+    HTML is rendered; the run waits for it before returning."""
+
+    def __init__(self, kernel: Any) -> None:
+        self._kernel = kernel
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=_stop_kernel, args=(self._kernel,),
+                                                name="blanktrack-kernel-stop")
+                self._thread.start()
+
+    def wait(self) -> None:
+        self.start()
+        assert self._thread is not None
+        self._thread.join()
 
 
 def run_period(params: RunParams, archive_root: Path = DEFAULT_ARCHIVE,
@@ -202,14 +232,15 @@ def run_period(params: RunParams, archive_root: Path = DEFAULT_ARCHIVE,
     # The kernel boots (a new Python, half a second) while this process imports papermill and
     # writes the manifest.
     kernel = _start_kernel(run_dir)
+    stop = _KernelStop(kernel)
     try:
-        return _run_in(kernel, params, run_dir, started, progress)
+        return _run_in(kernel, params, run_dir, started, progress, stop)
     finally:
-        _stop_kernel(kernel)
+        stop.wait()
 
 
-def _run_in(kernel: Any, params: RunParams, run_dir: Path, started: dt.datetime, progress: bool
-            ) -> RunOutcome:
+def _run_in(kernel: Any, params: RunParams, run_dir: Path, started: dt.datetime, progress: bool,
+            stop: _KernelStop) -> RunOutcome:
     import papermill
 
     report_date = params.report_date or dt.date.today()
@@ -240,7 +271,7 @@ def _run_in(kernel: Any, params: RunParams, run_dir: Path, started: dt.datetime,
     inputs = [params.source, params.notebook, *params.allocations, *params.invoices]
     background = ThreadPoolExecutor(max_workers=1)
     hashes = [(p, background.submit(archive.sha256_file, p)) for p in inputs]
-    background.submit(_warm_html_exporter)
+    exporter = background.submit(html_exporter)
     try:
         papermill.execute_notebook(
             str(params.notebook), str(run_dir / PARTIAL), parameters=nb_params,
@@ -252,13 +283,14 @@ def _run_in(kernel: Any, params: RunParams, run_dir: Path, started: dt.datetime,
         )
     except Exception as exc:  # the failure itself is the record: keep it, then exit non-zero
         error = _describe_failure(exc)
+    stop.start()  # every cell has run: the kernel goes while the HTML is made
     background.shutdown(wait=True)
     manifest["inputs"] = {str(p): _result_or_error(digest) for p, digest in hashes}
     if (run_dir / PARTIAL).exists():
         os.replace(run_dir / PARTIAL, run_dir / EXECUTED)
     if (run_dir / EXECUTED).exists():
         try:
-            render_html(run_dir / EXECUTED, run_dir / RENDERED)
+            render_html(run_dir / EXECUTED, run_dir / RENDERED, exporter.result())
         except Exception as exc:
             error = error or f"HTML rendering failed: {exc}"
     manifest.update(
