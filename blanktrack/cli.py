@@ -42,15 +42,17 @@ def _date(text: str) -> dt.date:
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
-    from .exports import write_exports
+    from .exports import Exports
     from .reconcile import reconcile
 
-    result = reconcile(
-        args.period, args.allocations, args.invoices,
-        ban=args.ban, split=args.split, report_date=args.report_date,
-        hash_inputs=False,  # nothing here records them
-    )
-    written = write_exports(result, args.out_dir)
+    with Exports(args.out_dir) as exports:
+        result = reconcile(
+            args.period, args.allocations, args.invoices,
+            ban=args.ban, split=args.split, report_date=args.report_date,
+            hash_inputs=False,  # nothing here records them
+            on_blank_ranges=exports.start,  # upload files written while findings are made
+        )
+        written = exports.finish(result)
     exported = result.exported_ranges
     print(
         f"period {result.period.code} ({result.period.label}): "

@@ -14,7 +14,7 @@ import re
 import secrets
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
@@ -61,33 +61,74 @@ def write_exports(result: Reconciliation, out_dir: Path) -> list[Path]:
     complete one. An existing D has its four entries replaced one by one (the rest of D is left
     alone). A writer that refuses its own output (lint) raises InputError and writes nothing.
     """
-    out_dir = Path(out_dir)
-    target = out_dir.resolve()  # '.', '..' and links have no usable name or parent otherwise
-    if target.exists() and not target.is_dir():
-        raise InputError(Problem(str(out_dir), None, None, "the output folder is a file",
-                                 "give the path of a folder (it is created when missing)"))
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _clean_leftovers(target.parent, target.name)
-        staging = _new_hidden_dir(target.parent, target.name, "staging")
-    except OSError as exc:
-        raise InputError(Problem(str(out_dir), None, None,
-                                 f"cannot write the output folder: {exc.strerror or exc}",
-                                 "give a folder you may write to")) from exc
-    try:
+    with Exports(out_dir) as exports:
+        return exports.finish(result)
+
+
+class Exports:
+    """write_exports in two steps, so that the upload files can be written while the rest of the
+    period is still being reconciled (reconcile's `on_blank_ranges`)::
+
+        with Exports(out_dir) as exports:
+            result = reconcile(..., on_blank_ranges=exports.start)
+            written = exports.finish(result)
+
+    `start` renders and writes the MOF CSVs and E0402 documents into the staging folder in the
+    background (two threads: files mostly wait on the file system); `finish` waits for them,
+    adds findings and summary and puts everything in place. Leaving the block without `finish`
+    (an error) waits for the background writes and removes the staging folder: nothing is left.
+    """
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = Path(out_dir)
+        self._target = self.out_dir.resolve()  # '.', '..' and links have no usable name otherwise
+        if self._target.exists() and not self._target.is_dir():
+            raise InputError(Problem(str(out_dir), None, None, "the output folder is a file",
+                                     "give the path of a folder (it is created when missing)"))
         try:
-            # Plain files: the staging folder is synced once and renamed as a whole. The two
-            # formats are written side by side: creating hundreds of files mostly waits on the
-            # file system, not on Python.
-            ranges = result.exported_ranges
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                mof = pool.submit(write_mof_csvs, ranges, staging / "mof", atomic=False)
-                xml = pool.submit(write_e0402, ranges, staging / "e0402", atomic=False)
-                mof.result()
-                xml.result()
+            self._target.parent.mkdir(parents=True, exist_ok=True)
+            _clean_leftovers(self._target.parent, self._target.name)
+            self._staging = _new_hidden_dir(self._target.parent, self._target.name, "staging")
+        except OSError as exc:
+            raise InputError(Problem(str(out_dir), None, None,
+                                     f"cannot write the output folder: {exc.strerror or exc}",
+                                     "give a folder you may write to")) from exc
+        self._pool: ThreadPoolExecutor | None = None
+        self._writes: list[Future[list[Path]]] = []
+        self._ranges: pl.DataFrame | None = None
+
+    def __enter__(self) -> Exports:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self, blank_ranges: pl.DataFrame) -> None:
+        """Begin writing the upload files of these blank ranges (a Reconciliation's
+        blank_ranges: the rows another system reports are left out here)."""
+        if self._pool is not None:
+            raise RuntimeError("the upload files are being written already")
+        self._ranges = blank_ranges
+        exported = blank_ranges.filter(pl.col("reported_by").is_null())
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="blanktrack-export")
+        self._writes = [
+            self._pool.submit(write_mof_csvs, exported, self._staging / "mof", atomic=False),
+            self._pool.submit(write_e0402, exported, self._staging / "e0402", atomic=False),
+        ]
+
+    def finish(self, result: Reconciliation) -> list[Path]:
+        """Every file of `result` in place; the paths written, sorted."""
+        if self._pool is None:
+            self.start(result.blank_ranges)
+        elif self._ranges is not result.blank_ranges:
+            raise RuntimeError("start() was given other blank ranges than the reconciliation's")
+        staging = self._staging
+        try:
+            for write in self._writes:
+                write.result()
         except (MofCsvLintError, ValueError) as exc:
             raise InputError(Problem(
-                str(out_dir), None, None,
+                str(self.out_dir), None, None,
                 f"nothing was written: an export would be wrong — {exc}",
                 "the input holds a contradiction the loaders let through; correct the rows "
                 "named in findings of severity error (e.g. allocation-overlap) and run again",
@@ -98,12 +139,17 @@ def write_exports(result: Reconciliation, out_dir: Path) -> list[Path]:
         write_file(staging / "summary.csv", table_csv(result.summary), atomic=False)
         sync_tree(staging)  # every file on disk before anything is moved into place
         _test_pause()
-        if not _put_in_place(staging, target):
+        if not _put_in_place(staging, self._target):
             for name in ("mof", "e0402", "findings.csv", "summary.csv"):
-                _replace(staging / name, target / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return sorted(p for p in out_dir.rglob("*") if p.is_file() and not _hidden(p, out_dir))
+                _replace(staging / name, self._target / name)
+        out_dir = self.out_dir
+        return sorted(p for p in out_dir.rglob("*") if p.is_file() and not _hidden(p, out_dir))
+
+    def close(self) -> None:
+        """Wait for the background writes, then remove what is left of the staging folder."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        shutil.rmtree(self._staging, ignore_errors=True)
 
 
 def _test_pause() -> None:

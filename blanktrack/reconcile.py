@@ -6,7 +6,7 @@ import contextlib
 import datetime as dt
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,11 +195,14 @@ def reconcile(
     split: Split = "none",
     report_date: dt.date | None = None,
     hash_inputs: bool = True,
+    on_blank_ranges: Callable[[pl.DataFrame], None] | None = None,
 ) -> Reconciliation:
     """Reconcile one period. Raises InputError for input that cannot be used.
 
     The inputs' sha256 (`inputs[k].sha256`, for the audit trail) are computed while the period
-    is reconciled; with hash_inputs False only if and when they are read.
+    is reconciled; with hash_inputs False only if and when they are read. `on_blank_ranges` is
+    called with the result's blank_ranges as soon as they are known, before the findings and
+    summary (exports.Exports.start writes the upload files meanwhile).
     """
     period = period if isinstance(period, Period) else Period.parse(period)
     report_date = report_date or dt.date.today()
@@ -245,6 +248,8 @@ def reconcile(
         alloc_booklets = allocation_booklets(allocations)
         state = booklet_state(alloc_booklets, usage)
         ranges = blank_ranges(state, allocations, split)
+        if on_blank_ranges is not None:
+            on_blank_ranges(ranges)
         segs = segments(allocations, alloc_booklets, by_machine)
         skipped = skipped_ranges(state, allocations, segs)
 

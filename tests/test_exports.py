@@ -55,3 +55,47 @@ def test_a_refused_upload_file_leaves_nothing(tmp_path: Path, monkeypatch: pytes
                  "--report-date", REPORT_DATE.isoformat()])
     assert code == 1
     assert not (tmp_path / "cli").exists() and nothing_left(tmp_path)
+
+
+def test_the_command_line_starts_the_upload_files_before_the_findings(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import blanktrack.reconcile as rec
+
+    order: list[str] = []
+    start, collect = exports.Exports.start, rec.F.collect
+    monkeypatch.setattr(exports.Exports, "start",
+                        lambda self, ranges: order.append("start") or start(self, ranges))
+    monkeypatch.setattr(rec.F, "collect", lambda frames: order.append("findings") or collect(frames))
+    assert main(["reconcile", "--period", "10312", "--allocations", str(SAMPLE / "allocations.csv"),
+                 "--invoices", *map(str, INVOICES), "--out-dir", str(tmp_path / "cli"),
+                 "--report-date", REPORT_DATE.isoformat()]) == 0
+    assert order == ["start", "findings"]
+    exports.write_exports(sample(), tmp_path / "api")
+    assert files(tmp_path / "api") == files(tmp_path / "cli")
+
+
+def test_a_failure_after_the_upload_files_started_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import blanktrack.reconcile as rec
+    from blanktrack.errors import Problem
+
+    def fail(frames: object) -> object:
+        raise InputError(Problem("x.csv", 3, "status", "made up for the test", "none"))
+
+    monkeypatch.setattr(rec.F, "collect", fail)
+    code = main(["reconcile", "--period", "10312", "--allocations", str(SAMPLE / "allocations.csv"),
+                 "--invoices", *map(str, INVOICES), "--out-dir", str(tmp_path / "cli"),
+                 "--report-date", REPORT_DATE.isoformat()])
+    assert code == 1
+    assert not (tmp_path / "cli").exists() and nothing_left(tmp_path)
+
+
+def test_finish_takes_the_ranges_it_started_with(tmp_path: Path) -> None:
+    result = sample()
+    with exports.Exports(tmp_path / "out") as staged:
+        staged.start(result.blank_ranges)
+        with pytest.raises(RuntimeError, match="being written already"):
+            staged.start(result.blank_ranges)
+        with pytest.raises(RuntimeError, match="other blank ranges"):
+            staged.finish(sample())
+    assert not (tmp_path / "out").exists() and nothing_left(tmp_path)
