@@ -76,28 +76,32 @@ def tally_batch(
     is the 16-byte views and `offsets` the same buffer as int32, whose 4*i-th entry is row i's
     length: a string of up to 12 bytes lies inside its view, from byte 4.
     """
+    # Arrays are indexed with unsigned integers wherever the index is known to be >= 0: numba
+    # then leaves out its check for negative (wrap-around) indices, which also kept LLVM from
+    # merging the eight byte loads of a number (measured: 23 -> 16 ns a row).
     one = np.uint64(1)
     last_key = np.int64(-1)
     last_pos = 0
     left_out = 0
-    for i in range(start, n):
+    for ii in range(start, n):
+        i = np.uint64(ii)
         if views:
-            s = 16 * i + 4
-            length = np.int64(offsets[4 * i])
+            s = np.uint64(16) * i + np.uint64(4)
+            length = np.int64(offsets[np.uint64(4) * i])
         else:
-            s = np.int64(offsets[i])
-            length = np.int64(offsets[i + 1]) - s
+            s = np.uint64(offsets[i])
+            length = np.int64(offsets[i + np.uint64(1)]) - np.int64(s)
         if length != 10:
-            exceptions[ne] = i
+            exceptions[ne] = ii
             ne += 1
             continue
         t0 = np.int64(data[s]) - 65
-        t1 = np.int64(data[s + 1]) - 65
+        t1 = np.int64(data[s + np.uint64(1)]) - 65
         # The eight digits as one little-endian word, checked and converted without a branch
         # per digit (SWAR): every byte must be 0x30..0x39.
         w = np.uint64(0)
         for k in range(8):
-            w |= np.uint64(data[s + 2 + k]) << np.uint64(8 * k)
+            w |= np.uint64(data[s + np.uint64(2 + k)]) << np.uint64(8 * k)
         ok = (0 <= t0 <= 25 and 0 <= t1 <= 25
               and (w & _HIGH_NIBBLES) == _ZEROS and ((w + _SIXES) & _HIGH_NIBBLES) == _ZEROS)
         w -= _ZEROS
@@ -106,64 +110,71 @@ def tally_batch(
         w = (w * np.uint64(10000) + (w >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
         number = np.int64(w)
         if not ok:
-            exceptions[ne] = i
+            exceptions[ne] = ii
             ne += 1
             continue
-        ban = ban_id[ban_codes[i]]
+        ban = ban_id[np.uint64(ban_codes[i])]
         if ban == BAN_FILTERED:
             left_out += 1
             continue
-        offset = date_offset[date_codes[i]]
+        offset = date_offset[np.uint64(date_codes[i])]
         if offset < -1 or offset > 1:
             continue  # dated outside P±1: not this allocation's use (spec §3)
-        ts = track_slot[t0 * 26 + t1]
+        ts = track_slot[np.uint64(t0 * 26 + t1)]
         booklet = number // 50
         slot = -1
         if ts >= 0:
-            rel = booklet - track_first[ts]
-            if 0 <= rel < track_span[ts]:
-                slot = booklet_slot[track_base[ts] + rel]
-        if slot < 0 or slot_ban[slot] != ban:
-            exceptions[ne] = i
+            uts = np.uint64(ts)
+            rel = booklet - track_first[uts]
+            if 0 <= rel < track_span[uts]:
+                slot = booklet_slot[np.uint64(track_base[uts] + rel)]
+        if slot < 0:
+            exceptions[ne] = ii
             ne += 1
             continue
-        machine = machine_id[machine_codes[i]]
-        held = slot_machine[slot]
+        us = np.uint64(slot)
+        if slot_ban[us] != ban:
+            exceptions[ne] = ii
+            ne += 1
+            continue
+        machine = machine_id[np.uint64(machine_codes[i])]
+        held = slot_machine[us]
         if held != machine:
             if held == -1:
-                slot_machine[slot] = machine
+                slot_machine[us] = machine
             else:
-                exceptions[ne] = i
+                exceptions[ne] = ii
                 ne += 1
                 continue
         b = one << np.uint64(number % 50)
-        used[slot] |= b
+        used[us] |= b
         if offset == 0:
-            in_period[slot] |= b
-            key = (np.int64(ban) << 40) | (np.int64(machine) << 8) | np.int64(date_day[date_codes[i]])
+            in_period[us] |= b
+            day = date_day[np.uint64(date_codes[i])]
+            key = (np.int64(ban) << 40) | (np.int64(machine) << 8) | np.int64(day)
             if key == last_key:
-                iss_counts[last_pos] += 1
+                iss_counts[np.uint64(last_pos)] += 1
             else:
                 if 2 * (iss_fill + 1) > len(iss_keys):
                     # Stop before anything that is not idempotent (live_rows): the caller
                     # grows the table and this row is tallied again from the start.
-                    return i, ne, iss_fill, left_out
+                    return ii, ne, iss_fill, left_out
                 iss_fill += _issuing_add(iss_keys, iss_counts, key)
                 # Remember where the key lives, so a run of one till's day costs one probe.
                 mask = len(iss_keys) - 1
                 h = (key * np.int64(0x9E3779B97F4A7C15)) & mask
-                while iss_keys[h] != key:
+                while iss_keys[np.uint64(h)] != key:
                     h = (h + 1) & mask
                 last_key = key
                 last_pos = h
         else:
-            adjacent[slot] |= b
-        c = status_class[status_codes[i]]
+            adjacent[us] |= b
+        c = status_class[np.uint64(status_codes[i])]
         if c == STATUS_LIVE:
-            live[slot] |= b
-            live_rows[slot] += 1
+            live[us] |= b
+            live_rows[us] += 1
         elif c == STATUS_VOID:
-            void[slot] |= b
-        if upload_failed[upload_codes[i]]:
-            failed[slot] |= b
+            void[us] |= b
+        if upload_failed[np.uint64(upload_codes[i])]:
+            failed[us] |= b
     return n, ne, iss_fill, left_out
