@@ -128,9 +128,18 @@ def measure(cmd: list[str], cwd: Path = ROOT) -> Run:
     return Run(wall, usage.ru_maxrss * 1024, text, proc.returncode == 0)
 
 
-def best_of(cmd: list[str], repeat: int) -> Run:
-    runs = [measure(cmd) for _ in range(repeat)]
-    return min(runs, key=lambda r: r.wall)
+def alternate(attempts: dict[str, list[list[str]]]) -> dict[str, Run]:
+    """The best run of each contender, given its command for each attempt, the contenders taken
+    in turns (A B A B …): on a machine whose speed drifts (a shared host), the ratio of two
+    contenders then compares runs made under the same conditions."""
+    best: dict[str, Run] = {}
+    for k in range(max(map(len, attempts.values()))):
+        for name, cmds in attempts.items():
+            if k < len(cmds):
+                r = measure(cmds[k])
+                if name not in best or (r.ok, -r.wall) > (best[name].ok, -best[name].wall):
+                    best[name] = r
+    return best
 
 
 def blanktrack_cmd(folder: Path, out_dir: Path) -> list[str]:
@@ -211,10 +220,13 @@ def run(sizes: list[int], csv_sizes: list[int], nb_sizes: list[int], repeat: int
     try:
         for n in sizes:
             folder = dataset(n, "parquet")
-            out_dir = work / f"out-{n}"
-            bt = best_of(blanktrack_cmd(folder, out_dir), repeat)
-            row = Row(n, "parquet", bt, bt_blank=blank_total(out_dir) if bt.ok else None)
-            row.other["bare"] = best_of(bare_cmd(folder), repeat)
+            runs = alternate({
+                "bt": [blanktrack_cmd(folder, work / f"out-{n}-{k}") for k in range(repeat)],
+                "bare": [bare_cmd(folder)] * repeat,
+            })
+            bt = runs["bt"]
+            row = Row(n, "parquet", bt, bt_blank=blank_total(work / f"out-{n}-0") if bt.ok else None)
+            row.other["bare"] = runs["bare"]
             if duck:
                 d = measure(duck_cmd(folder))
                 row.other["duckdb"] = d
@@ -226,17 +238,24 @@ def run(sizes: list[int], csv_sizes: list[int], nb_sizes: list[int], repeat: int
                   + (f", duckdb {row.other['duckdb'].wall:.2f} s" if duck else ""), flush=True)
         for n in csv_sizes:
             folder = dataset(n, "csv")
-            bt = best_of(blanktrack_cmd(folder, work / f"out-csv-{n}"), repeat)
-            row = Row(n, "csv", bt, bt_blank=blank_total(work / f"out-csv-{n}") if bt.ok else None)
-            row.other["csv-read"] = best_of(csv_read_cmd(folder), repeat)
+            runs = alternate({
+                "bt": [blanktrack_cmd(folder, work / f"out-csv-{n}-{k}") for k in range(repeat)],
+                "read": [csv_read_cmd(folder)] * repeat,
+            })
+            bt = runs["bt"]
+            row = Row(n, "csv", bt,
+                      bt_blank=blank_total(work / f"out-csv-{n}-0") if bt.ok else None)
+            row.other["csv-read"] = runs["read"]
             rows.append(row)
             print(f"  {label(n)} csv: blanktrack {bt.wall:.2f} s, polars read "
                   f"{row.other['csv-read'].wall:.2f} s", flush=True)
         for n in nb_sizes:
             folder = dataset(n, "parquet")
-            nb = best_of(notebook_cmd(folder, work), repeat)
-            base = next((r for r in rows if r.size == n and r.fmt == "parquet"), None)
-            bt = base.bt if base else best_of(blanktrack_cmd(folder, work / f"out-nb-{n}"), 1)
+            runs = alternate({
+                "nb": [notebook_cmd(folder, work)] * repeat,
+                "bt": [blanktrack_cmd(folder, work / f"out-nb-{n}-{k}") for k in range(repeat)],
+            })
+            nb, bt = runs["nb"], runs["bt"]
             rows.append(Row(n, "notebook", nb, {"reconcile": bt}))
             print(f"  {label(n)} notebook: {nb.wall:.2f} s (reconcile {bt.wall:.2f} s)", flush=True)
     finally:
@@ -336,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="sizes measured from CSV too (default: the largest size; 'none')")
     ap.add_argument("--notebook", default=os.environ.get("BENCH_NOTEBOOK", "10M"),
                     help="sizes of the notebook run ('none')")
-    ap.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEAT", "2")),
+    ap.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEAT", "3")),
                     help="runs per contender, best kept (DuckDB runs once): this machine varies "
                          "by ±10 %% from run to run")
     ap.add_argument("--quick", action="store_true", help="one 100k period, no README update")
@@ -373,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.quick or args.no_readme):
         write_readme(f"Measured by `make bench` (`python bench/run.py`) on {machine()}.\n"
                      f"Sizes {', '.join(map(label, sizes))}; wall time from process start to "
-                     f"exit, best of {repeat} (DuckDB once); peak RSS of the process.\n\n{text}")
+                     f"exit, best of {repeat}, each taken in turns with the floor it is divided by "
+                     f"(DuckDB once); peak RSS of the process.\n\n{text}")
         print(f"results written to {README.relative_to(ROOT)}")
     return 0
 
