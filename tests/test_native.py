@@ -185,3 +185,15 @@ def test_when_it_cannot_be_built_numba_runs_the_loop(tmp_path: Path,
     with pytest.warns(RuntimeWarning, match="could not be built .*_final_module"):
         assert native.kernels().kind == "numba"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_when_the_new_file_cannot_be_loaded_numba_runs_the_loop(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_cache(monkeypatch, tmp_path)
+
+    def unloadable(llvm: object, data: bytes) -> native.Kernels:
+        raise RuntimeError("LLVM ERROR: a relocation it does not know")
+
+    monkeypatch.setattr(native, "_native_kernels", unloadable)
+    with pytest.warns(RuntimeWarning, match="could not be built .*relocation.*loads numba"):
+        assert native.kernels().kind == "numba"
