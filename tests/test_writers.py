@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from corpus.checks import SHARED_ENV, shared_xsd_dir
 from lxml import etree
 
 from blanktrack.e0402 import render_e0402, write_e0402
@@ -28,7 +29,7 @@ from blanktrack.mof_csv import (
     write_mof_csvs,
 )
 
-XSD_DIR = Path(__file__).resolve().parents[2] / "shared" / "xsd"
+XSD_DIR = shared_xsd_dir()
 EXAMPLE_ROW = b"00001,53567686,10312,MB,02034268,02034299,07\r\n"
 
 HEAD = "53567686"
@@ -494,7 +495,7 @@ def test_check_file_period_from_name_and_allocations(tmp_path: Path) -> None:
 def example_bytes() -> bytes:
     path = XSD_DIR / "E0402_4.1.example.xml"
     if not path.exists():
-        pytest.skip(f"shared schema folder {XSD_DIR} is missing")
+        pytest.skip(f"shared schema folder {XSD_DIR} is missing (set {SHARED_ENV})")
     return re.sub(rb"<!--.*?-->\n", b"", path.read_bytes(), flags=re.DOTALL)
 
 
@@ -503,7 +504,7 @@ def e0402_schema() -> etree.XMLSchema:
     """The shared 4.1 schema, used in place (it includes GenericType_4.0.xsd beside it)."""
     xsd = XSD_DIR / "E0402_4.1.xsd"
     if not xsd.exists():
-        pytest.skip(f"shared schema folder {XSD_DIR} is missing")
+        pytest.skip(f"shared schema folder {XSD_DIR} is missing (set {SHARED_ENV})")
     return etree.XMLSchema(etree.parse(str(xsd)))
 
 

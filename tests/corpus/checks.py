@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import os
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,7 +26,26 @@ from blanktrack.mof_csv import check_file
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "blanktrack" / "sample" / "10312"
-SHARED_XSD = ROOT.parent / "shared" / "xsd" / "E0402_4.1.xsd"
+SHARED_ENV = "BLANKTRACK_SHARED"  # the shared folder (with xsd/), where it is not beside the repo
+
+
+def shared_xsd_dir() -> Path:
+    """The MOF schemas, used in place: $BLANKTRACK_SHARED/xsd, else ../shared/xsd beside this
+    checkout, else beside the checkout it was cloned from (a `git clone` of a local checkout,
+    as a fresh-clone check makes). The first that exists; else the first (tests then skip)."""
+    candidates = [Path(os.environ[SHARED_ENV]) / "xsd"] if os.environ.get(SHARED_ENV) else []
+    candidates.append(ROOT.parent / "shared" / "xsd")
+    try:
+        origin = subprocess.run(["git", "-C", str(ROOT), "remote", "get-url", "origin"],
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        origin = ""
+    if origin and Path(origin).is_dir():
+        candidates.append(Path(origin).resolve().parent / "shared" / "xsd")
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
+SHARED_XSD = shared_xsd_dir() / "E0402_4.1.xsd"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -32,7 +53,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def schemas() -> dict[str, etree.XMLSchema]:
     """Both E0402 schemas, compiled once. The shared one includes GenericType_4.0.xsd beside it."""
     if not SHARED_XSD.exists():
-        pytest.skip(f"shared schema {SHARED_XSD} not found")
+        pytest.skip(f"shared schema {SHARED_XSD} not found (set {SHARED_ENV} to the shared folder)")
     return {
         "own": etree.XMLSchema(etree.parse(str(OWN_XSD))),
         "MOF 4.1": etree.XMLSchema(etree.parse(str(SHARED_XSD))),
