@@ -90,6 +90,11 @@ def _text(x: float, y: float, text: str, *, size: float = 12, anchor: str = "sta
             f"{_esc(text)}{title}</text>")
 
 
+def _segment(x1: float, y1: float, x2: float, y2: float, attrs: str = "") -> str:
+    """A <line> element; `attrs` (with a leading space) as given."""
+    return f'<line x1="{_n(x1)}" y1="{_n(y1)}" x2="{_n(x2)}" y2="{_n(y2)}"{attrs}/>'
+
+
 def _svg(width: float, height: float, body: Iterable[str]) -> str:
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{_n(width)}" height="{_n(height)}" '
             f'viewBox="0 0 {_n(width)} {_n(height)}" font-family="{FONT}" font-size="12" '
@@ -186,8 +191,7 @@ def usage_svg(summary: pl.DataFrame, max_tracks: int = MAX_TRACKS) -> str:
     # grid and x axis
     axis_y = top + plot_h
     out.append(f'<g stroke="{GRID}" stroke-width="1">')
-    out += [f'<line x1="{_n(left + t * scale)}" y1="{_n(top)}" x2="{_n(left + t * scale)}" '
-            f'y2="{_n(axis_y)}"/>' for t in ticks[1:]]
+    out += [_segment(left + t * scale, top, left + t * scale, axis_y) for t in ticks[1:]]
     out.append("</g>")
     # bars: one group per track, segments left to right in the legend's order
     for i, (label, *values) in enumerate(
@@ -206,13 +210,10 @@ def usage_svg(summary: pl.DataFrame, max_tracks: int = MAX_TRACKS) -> str:
         out.append(f'<g class="bar">{"".join(segments)}</g>')
         out.append(_text(left - 8, y + bar / 2 + label_size * 0.35, label, size=label_size,
                          anchor="end"))
-    out.append(f'<line x1="{_n(left)}" y1="{_n(top)}" x2="{_n(left)}" y2="{_n(axis_y)}" '
-               f'stroke="{AXIS}"/>')
-    out.append(f'<line x1="{_n(left)}" y1="{_n(axis_y)}" x2="{_n(left + plot_w)}" '
-               f'y2="{_n(axis_y)}" stroke="{AXIS}"/>')
+    out.append(_segment(left, top, left, axis_y, f' stroke="{AXIS}"'))
+    out.append(_segment(left, axis_y, left + plot_w, axis_y, f' stroke="{AXIS}"'))
     out.append(f'<g stroke="{AXIS}">')
-    out += [f'<line x1="{_n(left + t * scale)}" y1="{_n(axis_y)}" x2="{_n(left + t * scale)}" '
-            f'y2="{_n(axis_y + 4)}"/>' for t in ticks]
+    out += [_segment(left + t * scale, axis_y, left + t * scale, axis_y + 4) for t in ticks]
     out.append("</g>")
     out += [_text(left + t * scale, axis_y + 17, _count(t), size=11, anchor="middle",
                   colour=MUTED) for t in ticks]
@@ -305,6 +306,7 @@ def issuing_svg(issuing: pl.DataFrame, max_tills: int = MAX_TILLS) -> str:
         return axis_y - value * ys
 
     dticks, fmt = _date_ticks(first, last)
+    dxs = [px((d - first).days) for d in dticks]
     # legend columns as wide as the longest name needs, at most half the plot
     col_w = min(plot_w / 2, max(_text_width(till, 11) for till, *_ in series) + 28 + 36)
     legend_top = axis_y + 62
@@ -314,24 +316,20 @@ def issuing_svg(issuing: pl.DataFrame, max_tills: int = MAX_TILLS) -> str:
     out = [_text(WIDTH / 2, 22, ISSUING_TITLE, size=14, anchor="middle")]
     # grid
     out.append(f'<g stroke="{GRID}" stroke-width="1">')
-    out += [f'<line x1="{_n(left)}" y1="{_n(py(t))}" x2="{_n(left + plot_w)}" y2="{_n(py(t))}"/>'
-            for t in yticks[1:]]
-    out += [f'<line x1="{_n(px((d - first).days))}" y1="{_n(top)}" '
-            f'x2="{_n(px((d - first).days))}" y2="{_n(axis_y)}"/>' for d in dticks]
+    out += [_segment(left, py(t), left + plot_w, py(t)) for t in yticks[1:]]
+    out += [_segment(x, top, x, axis_y) for x in dxs]
     out.append("</g>")
     # axes, ticks, labels
     out.append(f'<path d="M{_n(left)} {_n(top)}V{_n(axis_y)}H{_n(left + plot_w)}" fill="none" '
                f'stroke="{AXIS}"/>')
     out.append(f'<g stroke="{AXIS}">')
-    out += [f'<line x1="{_n(left - 4)}" y1="{_n(py(t))}" x2="{_n(left)}" y2="{_n(py(t))}"/>'
-            for t in yticks]
-    out += [f'<line x1="{_n(px((d - first).days))}" y1="{_n(axis_y)}" '
-            f'x2="{_n(px((d - first).days))}" y2="{_n(axis_y + 4)}"/>' for d in dticks]
+    out += [_segment(left - 4, py(t), left, py(t)) for t in yticks]
+    out += [_segment(x, axis_y, x, axis_y + 4) for x in dxs]
     out.append("</g>")
     out += [_text(left - 7, py(t) + 4, _count(t), size=11, anchor="end", colour=MUTED)
             for t in yticks]
-    out += [_text(px((d - first).days), axis_y + 17, d.strftime(fmt), size=11, anchor="middle",
-                  colour=MUTED) for d in dticks]
+    out += [_text(x, axis_y + 17, d.strftime(fmt), size=11, anchor="middle", colour=MUTED)
+            for x, d in zip(dxs, dticks, strict=True)]
     ylabel_x, ylabel_y = 16, top + plot_h / 2
     out.append(_text(ylabel_x, ylabel_y, "invoices per day", anchor="middle",
                      extra=f' transform="rotate(-90 {_n(ylabel_x)} {_n(ylabel_y)})"'))
@@ -377,8 +375,8 @@ def _issuing_legend(series: Sequence[tuple[str, bool, list[int], list[int]]],
         x = left + (i // rows) * col_w
         y = top + (i % rows) * 18
         dash_attr = ' stroke-dasharray="5 3"' if dash else ""
-        out.append(f'<line x1="{_n(x)}" y1="{_n(y - 4)}" x2="{_n(x + 22)}" y2="{_n(y - 4)}" '
-                   f'stroke="{colour}" stroke-width="2"{dash_attr}/>')
+        out.append(_segment(x, y - 4, x + 22, y - 4,
+                            f' stroke="{colour}" stroke-width="2"{dash_attr}'))
         if len(days) < MARKERS_BELOW:
             out.append(f'<circle cx="{_n(x + 11)}" cy="{_n(y - 4)}" r="2.5" fill="{colour}"/>')
         shown = _clip(till, 11, col_w - 40)

@@ -175,7 +175,7 @@ def dense_usage(paths: Sequence[str | Path], period: Period, allocations: pl.Dat
     slots = booklet_slots(allocations)
     if slots is None:
         return None
-    native.kernels()  # loaded (or a failure raised) here, not in the scanning threads
+    kernels = native.kernels()  # loaded (or a failure raised) here, not in the scanning threads
     codes = ValueCodes(period, slots.bans, filtered=bans is not None)
     tasks: queue.SimpleQueue[tuple[int, list[int]]] = queue.SimpleQueue()
     for i, file in enumerate(files):
@@ -186,7 +186,7 @@ def dense_usage(paths: Sequence[str | Path], period: Period, allocations: pl.Dat
             tasks.put((i, list(range(first, min(first + ROW_GROUPS_PER_TASK, file.row_groups)))))
     # One tally per thread (each core reads and tallies its own row groups); merged at the end.
     tallies = [_Tally(len(slots.slot_ban), len(files)) for _ in range(THREADS)]
-    scan = _Scan(files, slots, codes, tasks, categories)
+    scan = _Scan(files, slots, codes, tasks, categories, kernels)
     threads = [threading.Thread(target=scan.run, args=(t,), name=f"blanktrack-scan-{k}")
                for k, t in enumerate(tallies)]
     for t in threads:
@@ -209,9 +209,9 @@ class _Scan:
 
     def __init__(self, files: list[_File], slots: Slots, codes: ValueCodes,
                  tasks: queue.SimpleQueue[tuple[int, list[int]]],
-                 categories: dict[str, pl.Categorical]) -> None:
+                 categories: dict[str, pl.Categorical], kernels: native.Kernels) -> None:
         self.files, self.slots, self.codes, self.tasks = files, slots, codes, tasks
-        self.categories = categories
+        self.categories, self.kernels = categories, kernels
         self.lock = threading.Lock()  # the value codes are shared: one thread adds at a time
         self.refused = False  # a value or row the dense scan does not take: polars decides
         self.failure: BaseException | None = None
@@ -301,8 +301,7 @@ class _Scan:
         if numbers is None:
             self.refused = True
             return False
-        slots = self.slots
-        kernels = native.kernels()
+        slots, kernels = self.slots, self.kernels
         n = numbers[0]
         out = np.empty(n, np.int64)
         done, ne = 0, 0

@@ -105,15 +105,14 @@ class Exports:
 
     def start(self, blank_ranges: pl.DataFrame) -> None:
         """Begin writing the upload files of these blank ranges (a Reconciliation's
-        blank_ranges: the rows another system reports are left out here)."""
+        blank_ranges: the writers leave out the rows another system reports)."""
         if self._pool is not None:
             raise RuntimeError("the upload files are being written already")
         self._ranges = blank_ranges
-        exported = blank_ranges.filter(pl.col("reported_by").is_null())
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="blanktrack-export")
         self._writes = [
-            self._pool.submit(write_mof_csvs, exported, self._staging / "mof", atomic=False),
-            self._pool.submit(write_e0402, exported, self._staging / "e0402", atomic=False),
+            self._pool.submit(write_mof_csvs, blank_ranges, self._staging / "mof", atomic=False),
+            self._pool.submit(write_e0402, blank_ranges, self._staging / "e0402", atomic=False),
         ]
 
     def finish(self, result: Reconciliation) -> list[Path]:

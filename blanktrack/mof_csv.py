@@ -144,21 +144,21 @@ def render_mof_csv(ranges: pl.DataFrame) -> bytes:
     begin. Field 2 is the BAN that owns the numbers (a branch's own BAN for its allocation).
     Returns b'' when no row is exported. Does not lint: :func:`write_mof_csvs` does.
     """
-    return _render_sorted(exportable_ranges(ranges))
-
-
-def _render_sorted(df: pl.DataFrame, one_file: bool = False) -> bytes:
-    """render_mof_csv of rows already through exportable_ranges (sorted, zero-padded type);
-    one_file: the rows are known to share head_ban and period (a partition of them)."""
+    df = exportable_ranges(ranges)
     if df.is_empty():
         return b""
-    for key in () if one_file else ("head_ban", "period"):
+    for key in ("head_ban", "period"):
         values = df[key].unique().sort().to_list()
         if len(values) > 1:
             raise ValueError(f"render_mof_csv takes one {key}, got {values}")
-    if df.height > MAX_SERIAL:
-        raise ValueError(f"{df.height} ranges do not fit the 5-digit serial (max {MAX_SERIAL})")
-    return "".join(df.select(_line(pl.int_range(1, pl.len() + 1)))["line"]).encode("ascii")
+    return _file_bytes(df.select(_line(pl.int_range(1, pl.len() + 1)))["line"].to_list())
+
+
+def _file_bytes(lines: list[str]) -> bytes:
+    """One upload file of these lines (their serials from 1), refused beyond 5-digit serials."""
+    if len(lines) > MAX_SERIAL:
+        raise ValueError(f"{len(lines)} ranges do not fit the 5-digit serial (max {MAX_SERIAL})")
+    return "".join(lines).encode("ascii")
 
 
 def _line(serial: pl.Expr) -> pl.Expr:
@@ -200,12 +200,8 @@ def write_mof_csvs(ranges: pl.DataFrame, out_dir: Path, *, atomic: bool = True) 
         zip(*(lines[c].to_list() for c in ("head_ban", "period", "line")), strict=True),
         key=lambda row: row[:2],
     ):
-        text = [line for _, _, line in group]
-        if len(text) > MAX_SERIAL:
-            raise ValueError(f"{len(text)} ranges do not fit the 5-digit serial "
-                             f"(max {MAX_SERIAL})")
         name = mof_csv_name(head_ban, period)
-        data = "".join(text).encode("ascii")
+        data = _file_bytes([line for _, _, line in group])
         problems = lint_mof_csv(data, name, expected_period=period)
         if problems:
             raise MofCsvLintError(problems)
@@ -359,13 +355,8 @@ def _fine_line(content: str, serial: int, period: str | None) -> bool:
     m = _FINE_LINE.fullmatch(content)
     return bool(
         m and int(m["serial"]) == serial and (period is None or m["period"] == period)
-        and _valid_ban(m["ban"]) and _is_period(m["period"]) and m["begin"] <= m["end"]
+        and is_valid_ban(m["ban"]) and _is_period(m["period"]) and m["begin"] <= m["end"]
     )
-
-
-@functools.lru_cache(maxsize=4096)
-def _valid_ban(value: str) -> bool:
-    return is_valid_ban(value)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -390,7 +381,7 @@ def _lint_fields(lint: _Linter, line: int, serial: int, v: dict[str, str]) -> _R
     if not _DIGITS8.fullmatch(ban):
         lint.add(line, "ban", f"BAN {ban!r} is not 8 digits")
         ok = False
-    elif not _valid_ban(ban):
+    elif not is_valid_ban(ban):
         lint.add(line, "ban", f"BAN {ban} fails the check digit")
         ok = False
 
