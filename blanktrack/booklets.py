@@ -26,17 +26,23 @@ def bit(expr: pl.Expr) -> pl.Expr:
     return pl.lit(2, dtype=pl.UInt64).pow(expr.cast(pl.UInt64))
 
 
-def booklet_key(ban: str) -> pl.Expr:
+def booklet_key(ban: str, booklet: pl.Expr | None = None) -> pl.Expr:
     """(BAN, track, booklet) as one Int64, to join and group millions of booklets on one integer
     instead of two strings: BAN < 10**8, a track read in base 36 < 1296, booklet < 2 * 10**6."""
     return ((pl.col(ban).cast(pl.Int64) * 1296 + pl.col("track").str.to_integer(base=36))
-            * 2_000_000 + pl.col("booklet"))
+            * 2_000_000 + (pl.col("booklet") if booklet is None else booklet))
+
+
+def keyed(frame: pl.DataFrame, ban: str) -> pl.DataFrame:
+    """The frame with its booklet_key as column `key`, computed only if it is not there yet
+    (reconcile computes it once for the several joins on it)."""
+    return frame if "key" in frame.columns else frame.with_columns(key=booklet_key(ban))
 
 
 def is_one_row_a_booklet(frame: pl.DataFrame, ban: str) -> bool:
     """Whether no (BAN, track, booklet) has two rows: then a group-by per booklet has nothing to
     fold (counting distinct keys costs a third of the group-by on millions of booklets)."""
-    return frame.select(booklet_key(ban).n_unique()).item() == frame.height
+    return keyed(frame, ban)["key"].n_unique() == frame.height
 
 
 def mask_between(lo: pl.Expr, hi: pl.Expr) -> pl.Expr:
@@ -66,10 +72,12 @@ def prepare_allocations(allocations: pl.DataFrame) -> pl.DataFrame:
 
 
 def allocation_booklets(prepared: pl.DataFrame) -> pl.DataFrame:
-    """One row per (allocation, booklet) with the mask of the allocation's numbers in it."""
+    """One row per (allocation, booklet) with the mask of the allocation's numbers in it, and the
+    booklet's booklet_key (computed per allocation, before the booklets are spread out)."""
     return (
         prepared.select(
             "alloc_id", "ban", "track", "begin", "end",
+            key0=booklet_key("ban", booklet=pl.lit(0)),
             booklet=pl.int_ranges(
                 pl.col("begin") // BOOKLET_SIZE, pl.col("end") // BOOKLET_SIZE + 1
             ),
@@ -81,9 +89,10 @@ def allocation_booklets(prepared: pl.DataFrame) -> pl.DataFrame:
                 pl.max_horizontal(pl.col("begin"), pl.col("base")) - pl.col("base"),
                 pl.min_horizontal(pl.col("end"), pl.col("base") + BOOKLET_SIZE - 1)
                 - pl.col("base"),
-            )
+            ),
+            key=pl.col("key0") + pl.col("booklet"),
         )
-        .select("alloc_id", "ban", "track", "booklet", "alloc_mask")
+        .select("alloc_id", "ban", "track", "booklet", "alloc_mask", "key")
     )
 
 
@@ -121,7 +130,9 @@ def booklet_usage(usage_by_machine: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame
     if isinstance(usage_by_machine, pl.DataFrame) and is_one_row_a_booklet(usage_by_machine,
                                                                             "seller_ban"):
         return usage_by_machine.lazy().drop("machine")  # one till a booklet: nothing to fold
-    return fold_usage(usage_by_machine.lazy(), ("seller_ban", "track", "booklet"))
+    keys = ("seller_ban", "track", "booklet")
+    return fold_usage(usage_by_machine.lazy(),
+                      (*keys, "key") if "key" in usage_by_machine.collect_schema() else keys)
 
 
 def fold_usage(usage: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from .blanks import RUN_KEYS, blank_intervals, merge_runs
-from .booklets import booklet_key, highest_bit, lowest_bit
+from .booklets import highest_bit, keyed, lowest_bit
 from .frames import BOOKLET_SIZE
 
 
@@ -22,9 +22,8 @@ def segments(
     """(alloc_id, machine, seg_begin, seg_end) for every stretch issued in order."""
     base = pl.col("booklet") * BOOKLET_SIZE
     used = (
-        alloc_booklets.lazy().with_columns(key=booklet_key("ban")).join(
-            usage_by_machine.lazy().select(key=booklet_key("seller_ban"), machine="machine",
-                                           used_mask="used_mask"),
+        keyed(alloc_booklets, "ban").lazy().join(
+            keyed(usage_by_machine, "seller_ban").lazy().select("key", "machine", "used_mask"),
             on="key",
         )
         .with_columns(m=pl.col("used_mask") & pl.col("alloc_mask"))
@@ -59,14 +58,15 @@ def segments(
 
 
 def skipped_ranges(
-    state: pl.DataFrame, allocations: pl.DataFrame, segs: pl.DataFrame
+    state: pl.DataFrame, allocations: pl.DataFrame, segs: pl.DataFrame,
+    intervals: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Runs of skipped numbers per allocation and machine, with the segment's highest used."""
-    pieces = blank_intervals(state).join(
-        allocations.select("alloc_id", *RUN_KEYS), on="alloc_id"
-    )
+    """Runs of skipped numbers per allocation and machine, with the segment's highest used.
+    `intervals`: blank_intervals(state), when the caller has it already."""
+    pieces = (intervals if intervals is not None else blank_intervals(state)).select(
+        "begin", "end", group="alloc_id")
     keys = [*RUN_KEYS, "alloc_id"]
-    runs = merge_runs(pieces, keys)
+    runs = merge_runs(pieces).rename({"group": "alloc_id"})  # an allocation is one group
     return (
         runs.join(segs, on="alloc_id")
         .with_columns(
@@ -74,6 +74,7 @@ def skipped_ranges(
             end=pl.min_horizontal("end", "seg_end"),
         )
         .filter(pl.col("begin") <= pl.col("end"))
+        .join(allocations.select("alloc_id", *RUN_KEYS), on="alloc_id")
         .select(*keys, "machine", "begin", "end", highest_used="seg_end")
         .sort("ban", "invoice_type", "track", "begin", "machine", nulls_last=True)
     )
@@ -81,8 +82,9 @@ def skipped_ranges(
 
 def skipped_count(skipped: pl.DataFrame) -> pl.DataFrame:
     """Distinct skipped numbers per BAN/type/track (tills whose stretches overlap count once)."""
-    keys = [*RUN_KEYS, "alloc_id"]
-    union = merge_runs(skipped.select(*keys, "begin", "end"), keys)
-    return union.group_by(RUN_KEYS).agg(
+    union = merge_runs(skipped.select("begin", "end", group="alloc_id")).rename(
+        {"group": "alloc_id"})
+    attrs = skipped.select("alloc_id", *RUN_KEYS).unique("alloc_id")
+    return union.join(attrs, on="alloc_id").group_by(RUN_KEYS).agg(
         skipped=(pl.col("end") - pl.col("begin") + 1).sum().cast(pl.Int64)
     )
