@@ -25,20 +25,31 @@ _HIGH_NIBBLES = np.uint64(0xF0F0F0F0F0F0F0F0)
 
 
 @njit(cache=True, nogil=True)
-def _issuing_add(keys: np.ndarray, counts: np.ndarray, key: np.int64) -> int:
-    """Add one to key's count in the open-addressing table; return 1 if the key is new."""
+def _issuing_find(keys: np.ndarray, key: np.int64) -> tuple[np.int64, int]:
+    """Where key lives in the open-addressing table, added (count 0) if new: (place, 1 if new)."""
     mask = len(keys) - 1
     h = (key * np.int64(0x9E3779B97F4A7C15)) & mask
     while True:
         k = keys[h]
         if k == key:
-            counts[h] += 1
-            return 0
+            return h, 0
         if k == -1:
             keys[h] = key
-            counts[h] = 1
-            return 1
+            return h, 1
         h = (h + 1) & mask
+
+
+@njit(cache=True, nogil=True)
+def _flush(slot, used, in_period, adjacent, live, void, failed, live_rows,
+           acc_used, acc_in, acc_adj, acc_live, acc_void, acc_failed, acc_rows):
+    """A run's masks and live rows, gathered in registers, into its slot."""
+    used[slot] |= acc_used
+    in_period[slot] |= acc_in
+    adjacent[slot] |= acc_adj
+    live[slot] |= acc_live
+    void[slot] |= acc_void
+    failed[slot] |= acc_failed
+    live_rows[slot] += acc_rows
 
 
 @njit(cache=True, nogil=True)
@@ -80,9 +91,20 @@ def tally_batch(
     # then leaves out its check for negative (wrap-around) indices, which also kept LLVM from
     # merging the eight byte loads of a number (measured: 23 -> 16 ns a row).
     one = np.uint64(1)
+    zero = np.uint64(0)
     last_key = np.int64(-1)
-    last_pos = 0
+    last_pos = np.int64(0)
     left_out = 0
+    # The run: rows with the same codes, track and booklet as the last row tallied (most rows:
+    # a till issues numbers in order, a day at a time) share its slot, day and till, so only
+    # their bits are gathered, in registers, and written to the slot when the run ends
+    # (measured on replayed batches: 14 -> 11 ns a row).
+    in_run = False
+    run_slot = np.uint64(0)
+    run_ban, run_date, run_machine, run_track, run_booklet = -1, -1, -1, -1, -1
+    run_offset = 0
+    acc_used, acc_in, acc_adj, acc_live, acc_void, acc_failed = zero, zero, zero, zero, zero, zero
+    acc_rows = 0
     for ii in range(start, n):
         i = np.uint64(ii)
         if views:
@@ -113,68 +135,88 @@ def tally_batch(
             exceptions[ne] = ii
             ne += 1
             continue
-        ban = ban_id[np.uint64(ban_codes[i])]
-        if ban == BAN_FILTERED:
-            left_out += 1
-            continue
-        offset = date_offset[np.uint64(date_codes[i])]
-        if offset < -1 or offset > 1:
-            continue  # dated outside P±1: not this allocation's use (spec §3)
-        ts = track_slot[np.uint64(t0 * 26 + t1)]
+        bc = np.int64(ban_codes[i])
+        dc = np.int64(date_codes[i])
+        mc = np.int64(machine_codes[i])
+        track = t0 * 26 + t1
         booklet = number // 50
-        slot = -1
-        if ts >= 0:
-            uts = np.uint64(ts)
-            rel = booklet - track_first[uts]
-            if 0 <= rel < track_span[uts]:
-                slot = booklet_slot[np.uint64(track_base[uts] + rel)]
-        if slot < 0:
-            exceptions[ne] = ii
-            ne += 1
-            continue
-        us = np.uint64(slot)
-        if slot_ban[us] != ban:
-            exceptions[ne] = ii
-            ne += 1
-            continue
-        machine = machine_id[np.uint64(machine_codes[i])]
-        held = slot_machine[us]
-        if held != machine:
-            if held == -1:
-                slot_machine[us] = machine
-            else:
+        if not (in_run and bc == run_ban and dc == run_date and mc == run_machine
+                and track == run_track and booklet == run_booklet):
+            ban = ban_id[np.uint64(bc)]
+            if ban == BAN_FILTERED:
+                left_out += 1
+                continue
+            offset = date_offset[np.uint64(dc)]
+            if offset < -1 or offset > 1:
+                continue  # dated outside P±1: not this allocation's use (spec §3)
+            ts = track_slot[np.uint64(track)]
+            slot = -1
+            if ts >= 0:
+                uts = np.uint64(ts)
+                rel = booklet - track_first[uts]
+                if 0 <= rel < track_span[uts]:
+                    slot = booklet_slot[np.uint64(track_base[uts] + rel)]
+            if slot < 0:
                 exceptions[ne] = ii
                 ne += 1
                 continue
+            us = np.uint64(slot)
+            if slot_ban[us] != ban:
+                exceptions[ne] = ii
+                ne += 1
+                continue
+            machine = machine_id[np.uint64(mc)]
+            held = slot_machine[us]
+            if held != machine:
+                if held == -1:
+                    slot_machine[us] = machine
+                else:
+                    exceptions[ne] = ii
+                    ne += 1
+                    continue
+            if offset == 0:
+                key = ((np.int64(ban) << 40) | (np.int64(machine) << 8)
+                       | np.int64(date_day[np.uint64(dc)]))
+                if key != last_key:
+                    if 2 * (iss_fill + 1) > len(iss_keys):
+                        # Stop before this row changes anything: the caller grows the table and
+                        # calls again from this row (a new call starts a new run).
+                        if in_run:
+                            _flush(run_slot, used, in_period, adjacent, live, void, failed,
+                                   live_rows, acc_used, acc_in, acc_adj, acc_live, acc_void,
+                                   acc_failed, acc_rows)
+                        return ii, ne, iss_fill, left_out
+                    last_pos, new = _issuing_find(iss_keys, key)
+                    iss_fill += new
+                    last_key = key
+            if not in_run or us != run_slot:
+                if in_run:
+                    _flush(run_slot, used, in_period, adjacent, live, void, failed, live_rows,
+                           acc_used, acc_in, acc_adj, acc_live, acc_void, acc_failed, acc_rows)
+                acc_used, acc_in, acc_adj = zero, zero, zero
+                acc_live, acc_void, acc_failed = zero, zero, zero
+                acc_rows = 0
+                run_slot = us
+            in_run = True
+            run_ban, run_date, run_machine, run_track, run_booklet = bc, dc, mc, track, booklet
+            run_offset = offset
+        # The row is in the run: its slot, day and till are the run's.
         b = one << np.uint64(number % 50)
-        used[us] |= b
-        if offset == 0:
-            in_period[us] |= b
-            day = date_day[np.uint64(date_codes[i])]
-            key = (np.int64(ban) << 40) | (np.int64(machine) << 8) | np.int64(day)
-            if key == last_key:
-                iss_counts[np.uint64(last_pos)] += 1
-            else:
-                if 2 * (iss_fill + 1) > len(iss_keys):
-                    # Stop before anything that is not idempotent (live_rows): the caller
-                    # grows the table and this row is tallied again from the start.
-                    return ii, ne, iss_fill, left_out
-                iss_fill += _issuing_add(iss_keys, iss_counts, key)
-                # Remember where the key lives, so a run of one till's day costs one probe.
-                mask = len(iss_keys) - 1
-                h = (key * np.int64(0x9E3779B97F4A7C15)) & mask
-                while iss_keys[np.uint64(h)] != key:
-                    h = (h + 1) & mask
-                last_key = key
-                last_pos = h
+        acc_used |= b
+        if run_offset == 0:
+            acc_in |= b
+            iss_counts[np.uint64(last_pos)] += 1  # last_key is the run's (ban, till, day)
         else:
-            adjacent[us] |= b
+            acc_adj |= b
         c = status_class[np.uint64(status_codes[i])]
         if c == STATUS_LIVE:
-            live[us] |= b
-            live_rows[us] += 1
+            acc_live |= b
+            acc_rows += 1
         elif c == STATUS_VOID:
-            void[us] |= b
+            acc_void |= b
         if upload_failed[np.uint64(upload_codes[i])]:
-            failed[us] |= b
+            acc_failed |= b
+    if in_run:
+        _flush(run_slot, used, in_period, adjacent, live, void, failed, live_rows,
+               acc_used, acc_in, acc_adj, acc_live, acc_void, acc_failed, acc_rows)
     return n, ne, iss_fill, left_out

@@ -81,6 +81,14 @@ allocated_row = st.sampled_from(ALLOCATION_ROWS).flatmap(lambda a: st.tuples(
     st.just(a["ban"]), STATUSES, st.sampled_from(["POS-1", "POS-1", "POS-1", "POS-2", None]), UPLOADS,
 ))
 invoice_rows = st.lists(st.one_of(allocated_row, allocated_row, any_row), min_size=1, max_size=80)
+# Runs as a till writes them (consecutive numbers, one day, one till; they may run past the end of
+# the allocation), with single rows of anything between: the loop gathers a run's bits apart.
+till_run = allocated_row.flatmap(lambda r: st.lists(st.tuples(STATUSES, UPLOADS), min_size=1,
+                                                    max_size=60).map(
+    lambda rest: [(r[0], r[1] + k, r[2], r[3], r[4], status, r[6], upload)
+                  for k, (status, upload) in enumerate(rest)]))
+run_rows = st.lists(st.one_of(till_run, till_run, any_row.map(lambda r: [r])), min_size=1,
+                    max_size=8).map(lambda runs: [row for run in runs for row in run])
 # Per file: (has a machine column, has an upload_status column, header in capitals, written as CSV)
 Layout = tuple[bool, bool, bool, bool]
 layouts = st.lists(st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans()),
@@ -265,6 +273,21 @@ def test_two_threads_one_row_group_each(tmp_path: Path, monkeypatch: pytest.Monk
     got, want = both([path])
     assert len(started) == 2
     assert_same(got, want)  # type: ignore[arg-type]
+
+
+@settings(max_examples=60, deadline=None)
+@given(run_rows, st.booleans(), st.integers(1, 3))
+def test_dense_equals_fast_path_on_tills_runs(data: list[tuple], tiny: bool, threads: int) -> None:
+    """Runs of one till's numbers, in one file (else they are dealt round-robin and broken up),
+    in batches of 7 rows with an issuing table that must grow inside a run, or in one batch."""
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        if tiny:
+            mp.setattr(dense, "BATCH_ROWS", 7)
+            mp.setattr(dense, "ISSUING_START", 2)
+        mp.setattr(dense, "THREADS", threads)
+        mp.setattr(dense, "ROW_GROUPS_PER_TASK", 1)
+        files = write(Path(tmp), data, 1, PARQUET_ONLY, 13 if tiny else None)
+        assert_same(*both(files, None))
 
 
 # ---------------------------------------------------------------------------------------------
