@@ -101,39 +101,6 @@ def _parquet_file(path: Path) -> _File | None:
                  row_groups=parquet.metadata.num_row_groups)
 
 
-_CONSTANT_MAX_BYTES = 32  # no writer truncates statistics this short (parquet-mr, arrow: 64)
-
-
-def _constant_columns(metadata: pq.FileMetaData, groups: list[int], columns: dict[str, str]
-                      ) -> dict[str, str]:
-    """The text columns (normal name → value) that hold one value in every row of these row
-    groups, by the file's statistics (min = max, no null): they are not read at all. Decoding
-    a text column costs a tenth of reading a row, and a file often has one seller BAN, and
-    nearly all of its rows one upload status. Only short values are taken, which no writer
-    truncates (a truncated max would differ from its min anyway)."""
-    constant: dict[str, str] = {}
-    schema = metadata.schema.to_arrow_schema()
-    for c in TEXT_KEYS:
-        name = columns.get(c)
-        if name is None:
-            continue
-        index = schema.get_field_index(name)
-        values = set()
-        for g in groups:
-            group = metadata.row_group(g)
-            stats = group.column(index).statistics
-            if (stats is None or not stats.has_min_max or not stats.has_null_count
-                    or stats.null_count != 0 or stats.num_values != group.num_rows
-                    or stats.min != stats.max or not isinstance(stats.min, str)
-                    or len(stats.min.encode()) >= _CONSTANT_MAX_BYTES):
-                break
-            values.add(stats.min)
-        else:
-            if len(values) == 1:
-                constant[c] = values.pop()
-    return constant
-
-
 def _coded(batch: pa.RecordBatch, name: str | None) -> tuple[np.ndarray, list[str | None]]:
     """(per-row codes, the value of each code) of one text column of a batch; a null is one
     more code, and a column the file lacks is all null."""
@@ -253,8 +220,6 @@ class _Scan:
         self.grown: dict[str, list[str | None]] = {c: [] for c in TEXT_KEYS}
         self.tables: tuple[np.ndarray, ...] = self._tables({c: [] for c in TEXT_KEYS})
         self.with_nulls: dict[frozenset[str], tuple[np.ndarray, ...]] = {}
-        self.zeros = np.zeros(BATCH_ROWS, np.int32)  # the codes of a column of one value
-        self.zeros.setflags(write=False)
 
     def run(self, tally_: _Tally) -> None:
         try:
@@ -271,12 +236,9 @@ class _Scan:
                     continue
                 text = [file.columns[c] for c in TEXT_KEYS if c in file.columns]
                 reader = pq.ParquetFile(file.path, read_dictionary=text)
-                constant = _constant_columns(reader.metadata, groups, file.columns)
-                read = [name for c, name in file.columns.items() if c not in constant]
                 for batch in reader.iter_batches(BATCH_ROWS, row_groups=groups, use_threads=False,
-                                                 columns=read):
-                    if (self.refused or self.failure
-                            or not self._parquet_batch(tally_, i, batch, constant)):
+                                                 columns=list(file.columns.values())):
+                    if self.refused or self.failure or not self._parquet_batch(tally_, i, batch):
                         return
         except NotClean:
             self.refused = True
@@ -295,16 +257,14 @@ class _Scan:
             table(values["upload_status"], codes.upload, np.bool_),
         )
 
-    def _parquet_batch(self, t: _Tally, i: int, batch: pa.RecordBatch,
-                       constant: dict[str, str]) -> bool:
+    def _parquet_batch(self, t: _Tally, i: int, batch: pa.RecordBatch) -> bool:
         columns = self.files[i].columns
-        coded = {c: (self.zeros[:batch.num_rows], [constant[c]]) if c in constant
-                 else _coded(batch, columns.get(c)) for c in _PER_ROW}
+        coded = {c: _coded(batch, columns.get(c)) for c in _PER_ROW}
         with self.lock:
             per_code = self._tables({c: v for c, (_, v) in coded.items()})
         return self._tally(t, i, batch.column(columns["invoice_number"]),
                            tuple(codes for codes, _ in coded.values()), per_code,
-                           lambda rows: _exception_rows(batch, rows, columns, i, constant))
+                           lambda rows: _exception_rows(batch, rows, columns, i))
 
     def _csv_batch(self, t: _Tally, i: int, frame: pl.DataFrame) -> bool:
         with self.lock:
@@ -369,14 +329,12 @@ class _Scan:
 
 
 def _exception_rows(batch: pa.RecordBatch, rows: np.ndarray, columns: dict[str, str],
-                    file: int, constant: dict[str, str]) -> pl.DataFrame:
+                    file: int) -> pl.DataFrame:
     """The raw text of some rows of a Parquet batch, as raw_usage.raw_frames gives it."""
     taken = batch.take(pa.array(rows))
     data = {}
     for c in inv.RAW_COLUMNS:
-        if c in constant:
-            data[c] = pl.Series(c, [constant[c]] * len(rows), pl.String)
-        elif c in columns:
+        if c in columns:
             col = taken.column(columns[c])
             if pa.types.is_dictionary(col.type):
                 col = col.dictionary_decode()

@@ -280,8 +280,7 @@ def test_two_threads_one_row_group_each(tmp_path: Path, monkeypatch: pytest.Monk
 def test_dense_equals_fast_path_on_tills_runs(data: list[tuple], tiny: bool, threads: int,
                                               groups_per_task: int) -> None:
     """Runs of one till's numbers, in one file (else they are dealt round-robin and broken up),
-    in batches of 7 rows with an issuing table that must grow inside a run, or in one batch.
-    Small row groups often hold one value of a column, which is then not read (statistics)."""
+    in batches of 7 rows with an issuing table that must grow inside a run, or in one batch."""
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
         if tiny:
             mp.setattr(dense, "BATCH_ROWS", 7)
@@ -290,32 +289,6 @@ def test_dense_equals_fast_path_on_tills_runs(data: list[tuple], tiny: bool, thr
         mp.setattr(dense, "ROW_GROUPS_PER_TASK", groups_per_task)
         files = write(Path(tmp), data, 1, PARQUET_ONLY, 13 if tiny else 40)
         assert_same(*both(files, None))
-
-
-def test_constant_columns_by_statistics(tmp_path: Path) -> None:
-    """A column is left unread only where every row group of the task holds one and the same
-    short value and no null."""
-    rows = [("AB00000001", "2024-01-02", BAN_A, "issued", "POS-1", "accepted")] * 4 + [
-        ("AB00000002", "2024-01-02", BAN_A, "issued", "POS-2", "accepted"),
-        ("AB00000003", "2024-01-02", BAN_A, "issued", None, "x" * 40),
-        ("AB00000004", "2024-01-02", BAN_A, "voided", "POS-2", "accepted"),
-        ("AB00000005", "2024-01-03", BAN_A, "issued", "POS-2", "accepted"),
-    ]
-    path = tmp_path / "inv.parquet"
-    text_frame(rows).write_parquet(path, row_group_size=2)  # groups: 0-1, 2-3, 4-5, 6-7
-    columns = {c: c for c in COLUMNS}
-    metadata = pq.ParquetFile(path).metadata
-    assert dense._constant_columns(metadata, [0, 1], columns) == {
-        "invoice_date": "2024-01-02", "seller_ban": BAN_A, "status": "issued", "machine": "POS-1",
-        "upload_status": "accepted"}
-    # POS-1 then POS-2: two values; a null machine, a value too long to trust: not constant
-    assert dense._constant_columns(metadata, [1, 2], columns) == {
-        "invoice_date": "2024-01-02", "seller_ban": BAN_A, "status": "issued"}
-    # POS-1 in one group, POS-2 in the other: each constant, but not the same
-    assert dense._constant_columns(metadata, [0, 3], columns) == {
-        "seller_ban": BAN_A, "upload_status": "accepted"}
-    assert dense._constant_columns(metadata, [3], columns) == {
-        "seller_ban": BAN_A, "machine": "POS-2", "upload_status": "accepted"}
 
 
 # ---------------------------------------------------------------------------------------------
