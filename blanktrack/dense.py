@@ -370,19 +370,30 @@ def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
     first, *rest = tallies
     apart = []
     for t in rest:
-        mine, theirs = first.masks[0] != 0, t.masks[0] != 0
-        clash = mine & theirs & (first.slot_machine != t.slot_machine)
-        join = theirs & ~clash
-        first.slot_machine[join] = t.slot_machine[join]
-        for m, other in zip(first.masks, t.masks, strict=True):
-            m[join] |= other[join]
-        first.live_rows[join] += t.live_rows[join]
-        if clash.any():
+        # Slots both saw with different tills keep their own rows; the rest of t folds into
+        # first in place (fancy indexing copied every mask).
+        clash = (first.slot_machine != t.slot_machine) & (first.slot_machine >= 0)
+        clash &= t.slot_machine >= 0
+        masks, live_rows, machine = t.masks, t.live_rows, t.slot_machine
+        if clash.any():  # new arrays: the frame of the clashes may share t's memory
             apart.append(_by_machine(slots, t, machines, clash))
+            masks = [np.where(clash, 0, m) for m in masks]
+            live_rows = np.where(clash, 0, live_rows)
+            machine = np.where(clash, -1, machine)
+        for m, other in zip(first.masks, masks, strict=True):
+            np.bitwise_or(m, other, out=m)
+        np.add(first.live_rows, live_rows, out=first.live_rows)
+        # A slot's till is -1 where unseen, else the same in both (clashes are out): the max.
+        np.maximum(first.slot_machine, machine, out=first.slot_machine)
     by_machine = pl.concat([_by_machine(slots, first, machines, first.masks[0] != 0), *apart])
     epoch_day = (period.first_day - dt.date(1970, 1, 1)).days
     keys = np.concatenate([t.iss_keys[t.iss_keys >= 0] for t in tallies])
     counts = np.concatenate([t.iss_counts[t.iss_keys >= 0] for t in tallies])
+    if len(tallies) > 1 and len(keys):  # a key both threads counted: summed on integers
+        order = np.argsort(keys, kind="stable")
+        keys, counts = keys[order], counts[order]
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        keys, counts = keys[starts], np.add.reduceat(counts, starts)
     issuing = pl.DataFrame({
         "seller_ban": pl.Series(slots.bans, dtype=pl.String).gather(keys >> 40),
         "machine": machines.gather((keys >> 8) & 0xFFFFFFFF),
@@ -401,7 +412,7 @@ def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
         issuing = pl.concat([issuing, extra[1].cast(issuing.schema)])  # type: ignore[arg-type]
     if exceptions or apart:  # else every (seller, track, booklet, till) has one row already
         by_machine = fold_usage(by_machine.lazy(), BY_MACHINE_KEYS).collect()
-    if exceptions or len(tallies) > 1:
+    if exceptions:
         issuing = issuing.group_by(_ISSUING_KEYS).agg(pl.col("invoices").sum().cast(pl.UInt32))
     rows = [sum(t.rows[i] for t in tallies) for i in range(len(files))]
     counted = pl.DataFrame({"source": [str(f.path) for f in files], "rows": rows},
