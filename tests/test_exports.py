@@ -99,3 +99,24 @@ def test_finish_takes_the_ranges_it_started_with(tmp_path: Path) -> None:
         with pytest.raises(RuntimeError, match="other blank ranges"):
             staged.finish(sample())
     assert not (tmp_path / "out").exists() and nothing_left(tmp_path)
+
+
+def test_the_notebook_stages_the_upload_files_while_it_reconciles(tmp_path: Path) -> None:
+    """report.reconcile_period(out_dir=…) starts the upload files; report.exports puts them in
+    place: the same files as write_exports. A period reconciled again drops what the first
+    staged, and exports to another folder write afresh."""
+    from blanktrack import report
+
+    args = ("10312", [str(SAMPLE / "allocations.csv")], list(map(str, INVOICES)))
+    exports.write_exports(sample(), tmp_path / "api")
+    dropped = report.reconcile_period(*args, report_date=REPORT_DATE, out_dir=tmp_path / "nb")
+    assert [p for p in tmp_path.iterdir() if p.name.startswith(".nb.staging")]
+    result = report.reconcile_period(*args, report_date=REPORT_DATE, out_dir=tmp_path / "nb")
+    assert len([p for p in tmp_path.iterdir() if p.name.startswith(".nb.staging")]) == 1
+    assert not (tmp_path / "nb").exists()  # nothing in place before exports()
+    report.exports(result, tmp_path / "nb")
+    assert files(tmp_path / "nb") == files(tmp_path / "api")
+    assert nothing_left(tmp_path)
+    report.exports(dropped, tmp_path / "other")  # not staged for this result: written afresh
+    assert files(tmp_path / "other") == files(tmp_path / "api")
+    assert nothing_left(tmp_path)
