@@ -12,6 +12,7 @@ for one value, so the invoice loader words its problems the same way.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -82,6 +83,7 @@ def _digits_issue(value: str, what: str, n: int, example: str) -> Issue | None:
     return f"{what} '{value}' is not {n} digits", f"write the {n}-digit {what}, e.g. '{example}'"
 
 
+@functools.lru_cache(maxsize=4096)  # a column holds few distinct values
 def ban_problem(value: str | None, what: str = "BAN") -> Issue | None:
     """Why `value` is not a valid BAN (統一編號), or None."""
     value = value or ""
@@ -96,6 +98,7 @@ def ban_problem(value: str | None, what: str = "BAN") -> Issue | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)  # a column holds few distinct values
 def invoice_type_problem(value: str | None) -> Issue | None:
     """Why `value` is not invoice type 07/08 (7/8 accepted), or None."""
     if value in ("07", "08", "7", "8"):
@@ -108,6 +111,7 @@ def invoice_type_problem(value: str | None) -> Issue | None:
     )
 
 
+@functools.lru_cache(maxsize=4096)  # a column holds few distinct values
 def track_problem(value: str | None) -> Issue | None:
     """Why `value` is not a track (字軌) of exactly two upper-case letters A–Z, or None."""
     value = value or ""
@@ -142,6 +146,7 @@ def number_problem(value: str | None, what: str = "invoice number") -> Issue | N
     return _digits_issue(value, what, 8, "02034250")
 
 
+@functools.lru_cache(maxsize=4096)  # a column holds few distinct values
 def period_problem(value: str | None) -> tuple[str | None, Issue | None]:
     """Parse a period code `11304` or span `113/03 ~ 113/04`: (code, None) or (None, issue)."""
     value = value or ""
