@@ -171,3 +171,28 @@ def test_html_renders_offline_in_chromium(sample_run: Path, tmp_path: Path) -> N
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 100_000  # tables and charts, not an empty page
+
+
+def test_a_timed_out_run_keeps_the_notebook_as_far_as_it_ran(tmp_path: Path) -> None:
+    """The executed notebook is written once, when the run ends: also when a cell times out,
+    with the cells before it and the one that timed out."""
+    import nbformat
+
+    notebook = tmp_path / "slow.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("period = '10312'", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("print('before the slow cell')"),
+                nbformat.v4.new_code_cell("import time\ntime.sleep(30)"),
+                nbformat.v4.new_code_cell("print('never')")]
+    nbformat.write(nb, notebook)
+    params = tmp_path / "slow.yaml"
+    params.write_text(SAMPLE.read_text() + f"notebook: {notebook}\ntimeout: 2\n")
+    outcome = run_period(load_params(params, base_dir=ROOT), tmp_path / "archive", progress=False)
+    assert outcome.status == "failed" and "Timeout" in outcome.error
+    executed = json.loads((outcome.run_dir / "reconcile.ipynb").read_text())
+    outputs = [c.get("outputs", []) for c in executed["cells"] if c["cell_type"] == "code"]
+    assert "before the slow cell" in json.dumps(outputs[2])
+    assert outputs[-1] == []
+    assert executed["metadata"]["papermill"]["end_time"]
