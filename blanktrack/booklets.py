@@ -135,24 +135,6 @@ def booklet_usage(usage_by_machine: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame
                       (*keys, "key") if "key" in usage_by_machine.collect_schema() else keys)
 
 
-def join_booklets(alloc_booklets: pl.DataFrame, usage_by_machine: pl.DataFrame
-                  ) -> pl.DataFrame | None:
-    """Every booklet allocated or used, the allocation booklets full-joined on the booklet key
-    with the till's usage (its track and booklet as used_track, used_booklet): one join
-    that booklet_state, segments and the findings' selection share, instead of a join each.
-    Only where no booklet has two allocations or two tills (nearly always); None otherwise."""
-    alloc = keyed(alloc_booklets, "ban")
-    used = keyed(usage_by_machine, "seller_ban")
-    if not (is_one_row_a_booklet(alloc, "ban") and is_one_row_a_booklet(used, "seller_ban")):
-        return None
-    return (
-        alloc.lazy()
-        .join(used.lazy().rename({"track": "used_track", "booklet": "used_booklet"}),
-              on="key", how="full", coalesce=True)
-        .collect(engine="streaming")
-    )
-
-
 def fold_usage(usage: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
     """Rows of usage masks folded to one per key: the masks OR-ed, the live rows summed."""
     return usage.group_by(*keys).agg(*[pl.col(m).bitwise_or() for m in USAGE_MASKS],

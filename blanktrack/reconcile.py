@@ -24,7 +24,6 @@ from .booklets import (
     booklet_usage,
     invoice_usage,
     is_one_row_a_booklet,
-    join_booklets,
     keyed,
     prepare_allocations,
 )
@@ -248,17 +247,16 @@ def reconcile(
         usage = booklet_usage(by_machine).collect(engine="streaming")
 
         alloc_booklets = allocation_booklets(allocations)
-        joined = join_booklets(alloc_booklets, by_machine)  # None: each step joins its own
-        state = booklet_state(alloc_booklets, usage, joined)
+        state = booklet_state(alloc_booklets, usage)
         intervals = blank_intervals(state)
         ranges = blank_ranges(state, allocations, split, intervals)
         if on_blank_ranges is not None:
             on_blank_ranges(ranges)
-        segs = segments(allocations, alloc_booklets, by_machine, joined)
+        segs = segments(allocations, alloc_booklets, by_machine)
         skipped = skipped_ranges(state, allocations, segs, intervals)
 
         detail = _detail(invoice_paths, bans, usage, alloc_booklets, allocations, period,
-                         clean=fast is not None, joined=joined)
+                         clean=fast is not None)
         findings = F.collect([
             *F.allocation_findings(allocations),
             F.duplicate_allocation_findings(scoped),
@@ -290,30 +288,24 @@ def reconcile(
 # The few invoices findings name.
 
 
-def _wanted(usage: pl.DataFrame, alloc_booklets: pl.DataFrame,
-            joined: pl.DataFrame | None = None) -> pl.DataFrame:
+def _wanted(usage: pl.DataFrame, alloc_booklets: pl.DataFrame) -> pl.DataFrame:
     """(seller_ban, track, number) of every number a finding may be about.
 
     Per booklet: numbers used in the period outside the allocations, used from an adjacent period
     inside them, with a failed upload, voided and never re-issued; and every used number of a
     booklet where some number was issued twice. All rows of such a number are fetched, so the
-    findings about it are the same as from all rows of its booklet. `joined`: join_booklets of
-    the same booklets, when the caller has it.
+    findings about it are the same as from all rows of its booklet.
     """
-    if joined is not None:  # one allocation a booklet: its mask is the union
-        used = joined.lazy().filter(pl.col("seller_ban").is_not_null()).with_columns(
-            track="used_track", booklet="used_booklet", alloc_union="alloc_mask")
+    alloc_booklets = keyed(alloc_booklets, "ban")
+    if is_one_row_a_booklet(alloc_booklets, "ban"):  # no booklet shared by two allocations
+        union = alloc_booklets.lazy().select("key", alloc_union="alloc_mask")
     else:
-        alloc_booklets = keyed(alloc_booklets, "ban")
-        if is_one_row_a_booklet(alloc_booklets, "ban"):  # no booklet shared by two allocations
-            union = alloc_booklets.lazy().select("key", alloc_union="alloc_mask")
-        else:
-            union = alloc_booklets.lazy().group_by("key").agg(
-                alloc_union=pl.col("alloc_mask").bitwise_or()
-            )
-        used = keyed(usage, "seller_ban").lazy().join(union, on="key", how="left")
+        union = alloc_booklets.lazy().group_by("key").agg(
+            alloc_union=pl.col("alloc_mask").bitwise_or()
+        )
     want = (
-        used
+        keyed(usage, "seller_ban").lazy()
+        .join(union, on="key", how="left")
         .with_columns(pl.col("alloc_union").fill_null(0))
         .select(
             "seller_ban", "track", "booklet",
@@ -337,10 +329,10 @@ def _wanted(usage: pl.DataFrame, alloc_booklets: pl.DataFrame,
 
 def _detail(invoice_paths: Sequence[str | Path], bans: pl.Series | None, usage: pl.DataFrame,
             alloc_booklets: pl.DataFrame, allocations: pl.DataFrame, period: Period,
-            *, clean: bool, joined: pl.DataFrame | None = None) -> pl.DataFrame:
+            *, clean: bool) -> pl.DataFrame:
     """The few invoices that findings need to name (a second, filtered scan only when there are
     any). Clean input (every number written exactly) is filtered as it is read."""
-    wanted = _wanted(usage, alloc_booklets, joined)
+    wanted = _wanted(usage, alloc_booklets)
     if wanted.is_empty():
         rows = pl.DataFrame(schema=INVOICE_SCHEMA)
     else:

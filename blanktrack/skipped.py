@@ -17,18 +17,15 @@ from .frames import BOOKLET_SIZE
 
 
 def segments(
-    allocations: pl.DataFrame, alloc_booklets: pl.DataFrame, usage_by_machine: pl.DataFrame,
-    joined: pl.DataFrame | None = None,
+    allocations: pl.DataFrame, alloc_booklets: pl.DataFrame, usage_by_machine: pl.DataFrame
 ) -> pl.DataFrame:
-    """(alloc_id, machine, seg_begin, seg_end) for every stretch issued in order. `joined`:
-    join_booklets of the same booklets, when the caller has it."""
+    """(alloc_id, machine, seg_begin, seg_end) for every stretch issued in order."""
     base = pl.col("booklet") * BOOKLET_SIZE
-    matched = joined.lazy() if joined is not None else keyed(alloc_booklets, "ban").lazy().join(
-        keyed(usage_by_machine, "seller_ban").lazy().select("key", "machine", "used_mask"),
-        on="key",
-    )
     used = (
-        matched  # a booklet nobody used (or nobody was allocated) has m null: filtered out
+        keyed(alloc_booklets, "ban").lazy().join(
+            keyed(usage_by_machine, "seller_ban").lazy().select("key", "machine", "used_mask"),
+            on="key",
+        )
         .with_columns(m=pl.col("used_mask") & pl.col("alloc_mask"))
         .filter(pl.col("m") != 0)
         .group_by("alloc_id", "machine")

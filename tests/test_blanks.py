@@ -8,7 +8,7 @@ import itertools
 import polars as pl
 import pytest
 from factories import allocations, invoices
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blanktrack.blanks import blank_ranges, booklet_state
@@ -16,7 +16,6 @@ from blanktrack.booklets import (
     allocation_booklets,
     booklet_usage,
     invoice_usage,
-    join_booklets,
     prepare_allocations,
 )
 from blanktrack.period import Period
@@ -177,38 +176,3 @@ def test_output_is_deterministic_under_input_order(case: tuple[list[dict], list[
     first = compute(allocations(allocs), invoices(inv))
     second = compute(allocations(list(reversed(allocs))), invoices(list(reversed(inv))))
     assert first.write_csv() == second.write_csv()
-
-
-@settings(max_examples=100, deadline=None)
-@given(periods(), st.tuples(*[st.sampled_from(["POS-1", "POS-2", None])] * len(TRACKS)),
-       st.lists(st.tuples(st.sampled_from([dt.date(2024, 1, 15), dt.date(2023, 12, 1),
-                                           dt.date(2024, 3, 3)]),
-                          st.sampled_from([None, "accepted", "failed"])),
-                min_size=120, max_size=120))
-def test_one_join_serves_as_the_joins_it_replaces(case: tuple[list[dict], list[dict]],
-                                                  tills: tuple[str | None, ...],
-                                                  extra: list[tuple]) -> None:
-    """booklet_state, segments and the findings' selection give the same with the shared
-    join_booklets as each with its own join (there is one where a booklet has one allocation
-    and one till: here one till a track)."""
-    from blanktrack.reconcile import _wanted
-    from blanktrack.skipped import segments
-
-    allocs, inv = case
-    inv = [{**i, "machine": tills[TRACKS.index(i["track"])], "date": d, "upload_status": u}
-           for i, (d, u) in zip(inv, extra, strict=False)]
-    prepared = prepare_allocations(allocations(allocs))
-    by_machine = invoice_usage(invoices(inv), P).collect()
-    usage = booklet_usage(by_machine).collect()
-    booklets = allocation_booklets(prepared)
-    joined = join_booklets(booklets, by_machine)
-    assume(joined is not None)  # else two allocations share a booklet
-    assert joined is not None
-    for name, own, shared in [
-        ("state", booklet_state(booklets, usage), booklet_state(booklets, usage, joined)),
-        ("segments", segments(prepared, booklets, by_machine),
-         segments(prepared, booklets, by_machine, joined)),
-        ("wanted", _wanted(usage, booklets), _wanted(usage, booklets, joined)),
-    ]:
-        assert own.columns == shared.columns, name
-        assert sorted(own.rows(), key=repr) == sorted(shared.rows(), key=repr), name
