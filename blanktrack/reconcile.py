@@ -223,9 +223,17 @@ def reconcile(
         # One streaming pass over the invoices does validation and aggregation together; input
         # that is not plainly clean takes the original path (validate, then aggregate), so every
         # problem is still reported with file, line and field.
-        raw = scan_raw_invoices(invoice_paths)  # the file checks: encoding, header, …
-        fast = ((dense_usage(invoice_paths, period, allocations, bans) if large else None)
-                or fast_usage(invoice_paths, period, bans))
+        dense = None
+        if large:
+            try:
+                dense = dense_usage(invoice_paths, period, allocations, bans)
+            except Exception:
+                scan_raw_invoices(invoice_paths)  # a file's own InputError first, if it has one
+                raise
+        # The file checks (encoding, header, …): after a dense scan, which needs none of them,
+        # so that their metadata reads do not hold up its start.
+        raw = scan_raw_invoices(invoice_paths)
+        fast = dense or fast_usage(invoice_paths, period, bans)
         if fast is None:
             validate_invoices(raw)
             invoices = normalise_invoices(raw)  # = invoices.load_invoices(invoice_paths)
