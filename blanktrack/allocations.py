@@ -347,8 +347,35 @@ def _read_file(path: Path, problems: list[Problem]) -> list[RawRow]:
 # Checking and normalising.
 
 
+_EIGHT_DIGITS = re.compile(r"[0-9]{8}")
+_TYPES = {"07": "07", "08": "08", "7": "07", "8": "08"}
+
+
 def _check_row(name: str, line: int, row: dict[str, Any]) -> tuple[dict | None, list[Problem]]:
     """Check one raw row: (normalised row, []) or (None, its problems)."""
+    # The usual row, first: every check of a value it holds passes (the checks of a column's
+    # few values are cached), so nothing needs wording. Else every field is checked and worded.
+    ban, begin, end = row.get("ban") or None, row.get("begin_no") or None, row.get("end_no") or None
+    head_ban, track = row.get("head_ban") or None, row.get("track") or None
+    invoice_type = _TYPES.get(row.get("invoice_type") or "")
+    if (invoice_type and begin and end and begin <= end and _EIGHT_DIGITS.fullmatch(begin)
+            and _EIGHT_DIGITS.fullmatch(end) and ban_problem(ban) is None
+            and track_problem(track) is None
+            and (head_ban is None or ban_problem(head_ban, "head office BAN") is None)):
+        code, issue = period_problem(row.get("period") or None)
+        if issue is None:
+            return {
+                "ban": ban, "invoice_type": invoice_type, "period": code, "track": track,
+                "begin_no": begin, "end_no": end, "head_ban": head_ban or ban,
+                "machine": row.get("machine") or None,
+                "reported_by": row.get("reported_by") or None, "source": name, "line": line,
+            }, []
+    return _check_row_fully(name, line, row)
+
+
+def _check_row_fully(name: str, line: int, row: dict[str, Any]
+                     ) -> tuple[dict | None, list[Problem]]:
+    """_check_row, every field checked and every problem worded."""
     problems: list[Problem] = []
 
     def report(field: str, issue: Issue | None) -> None:

@@ -1,0 +1,37 @@
+"""The allocation loader's shortcut for the usual row holds to the full check of every field."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from blanktrack.allocations import _check_row, _check_row_fully
+
+BANS = ["04595257", "53567686", "53567687", "4595257", "", "0459525x", "045952570"]
+VALUES = {
+    "ban": BANS,
+    "head_ban": [*BANS, None],
+    "invoice_type": ["07", "08", "7", "8", "9", "", "007", "O7"],
+    "period": ["11302", "113/01 ~ 113/02", "11301", "1302", "", "113/02~113/03", "11304"],
+    "track": ["MB", "mb", "M", "MBC", "", "M1", "ＭＢ"],
+    "begin_no": ["02034200", "02034250", "2034200", "MB02034200", "", "2.03e6", "02034299"],
+    "end_no": ["02034299", "02034249", "02034200", "", "0203429x", "02034300"],
+    "machine": ["POS-1", "", None],
+    "reported_by": ["ERP", "", None],
+}
+VALID = {"ban": "53567686", "head_ban": None, "invoice_type": "07", "period": "11302",
+         "track": "MB", "begin_no": "02034200", "end_no": "02034299", "machine": None,
+         "reported_by": None}
+
+
+@st.composite
+def rows(draw: st.DrawFn) -> dict:
+    """A valid row with none, one or a few fields changed to any value, valid or not."""
+    changed = draw(st.lists(st.sampled_from(sorted(VALUES)), max_size=3))
+    return {**VALID, **{k: draw(st.sampled_from(VALUES[k])) for k in changed}}
+
+
+@settings(max_examples=500, deadline=None)
+@given(rows())
+def test_the_usual_row_shortcut_equals_the_full_check(row: dict) -> None:
+    assert _check_row("a.csv", 2, row) == _check_row_fully("a.csv", 2, row)
