@@ -12,15 +12,20 @@ from .layout import SPLITS, Split
 RUN_KEYS = ["period", "head_ban", "ban", "invoice_type", "track", "reported_by"]
 
 
-def booklet_state(alloc_booklets: pl.DataFrame, usage: pl.DataFrame) -> pl.DataFrame:
+def booklet_state(alloc_booklets: pl.DataFrame, usage: pl.DataFrame,
+                  matched: pl.DataFrame | None = None) -> pl.DataFrame:
     """Allocation booklets with what was used of them (only the BAN's own invoices count), in no
-    particular order: whatever shows or exports them sorts first."""
-    used = keyed(usage, "seller_ban").lazy().select("key", "used_mask")
-    # Streaming engine, one integer key: on millions of booklets 2-5× faster.
+    particular order: whatever shows or exports them sorts first. `matched`: the allocation
+    booklets with their usage beside them already (by_slot), when the caller has it."""
+    if matched is not None:
+        joined = matched.lazy().select(*alloc_booklets.columns, "used_mask")
+    else:
+        used = keyed(usage, "seller_ban").lazy().select("key", "used_mask")
+        # Streaming engine, one integer key: on millions of booklets 2-5× faster.
+        joined = keyed(alloc_booklets, "ban").lazy().join(used, on="key", how="left")
     return (
-        keyed(alloc_booklets, "ban").lazy()
-        .join(used, on="key", how="left")
-        .drop("key")
+        joined
+        .drop("key", strict=False)
         .with_columns(pl.col("used_mask").fill_null(0))
         .with_columns(
             used_in=pl.col("used_mask") & pl.col("alloc_mask"),

@@ -34,6 +34,7 @@ from . import invoices as inv
 from . import native
 from .allocations import is_parquet
 from .booklets import USAGE_MASKS, fold_usage
+from .by_slot import BySlot
 from .period import Period
 from .raw_usage import BY_MACHINE_KEYS, TEXT_KEYS, Usage, group_raw_rows, raw_frame, usage_from_groups
 from .slots import Slots, booklet_slots
@@ -159,6 +160,14 @@ def warm_up(path: Path) -> None:
 def dense_usage(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
                 bans: pl.Series | None) -> Usage | None:
     """(by_machine, issuing, counted) as raw_usage.fast_usage computes them, or None."""
+    scanned = scan(paths, period, allocations, bans)
+    return None if scanned is None else scanned[0]
+
+
+def scan(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
+         bans: pl.Series | None) -> tuple[Usage, BySlot | None] | None:
+    """dense_usage, and the usage of each allocation booklet by position where every row fell
+    in a slot (by_slot.py), or None."""
     # Categories of this scan only (codes are their index, in the order values were met).
     categories = {c: pl.Categorical(pl.Categories(f"blanktrack-{uuid.uuid4().hex}-{c}"))
                   for c in TEXT_KEYS}
@@ -186,8 +195,8 @@ def dense_usage(paths: Sequence[str | Path], period: Period, allocations: pl.Dat
             tasks.put((i, list(range(first, min(first + ROW_GROUPS_PER_TASK, file.row_groups)))))
     # One tally per thread (each core reads and tallies its own row groups); merged at the end.
     tallies = [_Tally(len(slots.slot_ban), len(files)) for _ in range(THREADS)]
-    scan = _Scan(files, slots, codes, tasks, categories, kernels)
-    threads = [threading.Thread(target=scan.run, args=(t,), name=f"blanktrack-scan-{k}")
+    work = _Scan(files, slots, codes, tasks, categories, kernels)
+    threads = [threading.Thread(target=work.run, args=(t,), name=f"blanktrack-scan-{k}")
                for k, t in enumerate(tallies)]
     for t in threads:
         t.start()
@@ -195,11 +204,11 @@ def dense_usage(paths: Sequence[str | Path], period: Period, allocations: pl.Dat
         for t in threads:
             t.join()
     except BaseException:  # Ctrl-C: the threads stop at their next batch, not at the end
-        scan.refused = True
+        work.refused = True
         raise
-    if scan.failure is not None:
-        raise scan.failure
-    if scan.refused or not codes.confirmed():
+    if work.failure is not None:
+        raise work.failure
+    if work.refused or not codes.confirmed():
         return None
     return _merge(slots, codes, period, files, tallies, bans)
 
@@ -363,7 +372,8 @@ def _by_machine(slots: Slots, t: _Tally, machines: pl.Series, take: np.ndarray) 
 
 
 def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
-           tallies: list[_Tally], bans: pl.Series | None) -> Usage | None:
+           tallies: list[_Tally], bans: pl.Series | None
+           ) -> tuple[Usage, BySlot | None] | None:
     machines = pl.Series("machine", list(codes.machines), pl.String)
     # Fold the threads' tallies into the first where a booklet had one till in both (nearly
     # always); a booklet two threads saw with different tills keeps a row per till.
@@ -418,4 +428,6 @@ def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
     counted = pl.DataFrame({"source": [str(f.path) for f in files], "rows": rows},
                            schema={"source": pl.String, "rows": pl.UInt32}
                            ).filter(pl.col("rows") > 0)  # as a group-by of the rows gives it
-    return by_machine, issuing, counted
+    by_slot = None if exceptions or apart else BySlot.of(
+        slots, first.masks, first.live_rows, first.slot_machine, machines)
+    return (by_machine, issuing, counted), by_slot

@@ -27,6 +27,7 @@ from .booklets import (
     keyed,
     prepare_allocations,
 )
+from .by_slot import BySlot
 from .errors import InputError, Problem
 from .frames import BOOKLET_SIZE, INVOICE_SCHEMA, SUMMARY_SCHEMA
 from .invoices import normalise_invoices, scan_raw_invoices, validate_invoices
@@ -171,9 +172,9 @@ def _warm_dense(paths: Sequence[Path]) -> None:
     threading.Thread(target=warm, name="blanktrack-warm-up", daemon=True).start()
 
 
-def dense_usage(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
-                bans: pl.Series | None) -> Usage | None:
-    """dense.dense_usage, loaded on first use; None where it is not installed."""
+def dense_scan(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
+               bans: pl.Series | None) -> tuple[Usage, BySlot | None] | None:
+    """dense.scan, loaded on first use; None where it is not installed."""
     try:
         from . import dense  # pyarrow and the compiled loop are loaded only here
 
@@ -183,7 +184,7 @@ def dense_usage(paths: Sequence[str | Path], period: Period, allocations: pl.Dat
                       "is slower on a large period: reinstall blanktrack", RuntimeWarning,
                       stacklevel=2)
         return None
-    return dense.dense_usage(paths, period, allocations, bans)
+    return dense.scan(paths, period, allocations, bans)
 
 
 def reconcile(
@@ -223,17 +224,18 @@ def reconcile(
         # One streaming pass over the invoices does validation and aggregation together; input
         # that is not plainly clean takes the original path (validate, then aggregate), so every
         # problem is still reported with file, line and field.
-        dense = None
+        scanned = None
         if large:
             try:
-                dense = dense_usage(invoice_paths, period, allocations, bans)
+                scanned = dense_scan(invoice_paths, period, allocations, bans)
             except Exception:
                 scan_raw_invoices(invoice_paths)  # a file's own InputError first, if it has one
                 raise
         # The file checks (encoding, header, …): after a dense scan, which needs none of them,
         # so that their metadata reads do not hold up its start.
         raw = scan_raw_invoices(invoice_paths)
-        fast = dense or fast_usage(invoice_paths, period, bans)
+        by_slot = scanned[1] if scanned is not None else None
+        fast = scanned[0] if scanned is not None else fast_usage(invoice_paths, period, bans)
         if fast is None:
             validate_invoices(raw)
             invoices = normalise_invoices(raw)  # = invoices.load_invoices(invoice_paths)
@@ -255,16 +257,20 @@ def reconcile(
         usage = booklet_usage(by_machine).collect(engine="streaming")
 
         alloc_booklets = allocation_booklets(allocations)
-        state = booklet_state(alloc_booklets, usage)
+        matched = stretches = None
+        if by_slot is not None:  # every row fell in a slot: its usage by position, no joins
+            matched = by_slot.matched(alloc_booklets)
+            stretches = by_slot.stretches(matched)
+        state = booklet_state(alloc_booklets, usage, matched)
         intervals = blank_intervals(state)
         ranges = blank_ranges(state, allocations, split, intervals)
         if on_blank_ranges is not None:
             on_blank_ranges(ranges)
-        segs = segments(allocations, alloc_booklets, by_machine)
+        segs = segments(allocations, alloc_booklets, by_machine, stretches)
         skipped = skipped_ranges(state, allocations, segs, intervals)
 
         detail = _detail(invoice_paths, bans, usage, alloc_booklets, allocations, period,
-                         clean=fast is not None)
+                         clean=fast is not None, matched=matched)
         findings = F.collect([
             *F.allocation_findings(allocations),
             F.duplicate_allocation_findings(scoped),
@@ -296,24 +302,30 @@ def reconcile(
 # The few invoices findings name.
 
 
-def _wanted(usage: pl.DataFrame, alloc_booklets: pl.DataFrame) -> pl.DataFrame:
+def _wanted(usage: pl.DataFrame, alloc_booklets: pl.DataFrame,
+            matched: pl.DataFrame | None = None) -> pl.DataFrame:
     """(seller_ban, track, number) of every number a finding may be about.
 
     Per booklet: numbers used in the period outside the allocations, used from an adjacent period
     inside them, with a failed upload, voided and never re-issued; and every used number of a
     booklet where some number was issued twice. All rows of such a number are fetched, so the
-    findings about it are the same as from all rows of its booklet.
+    findings about it are the same as from all rows of its booklet. `matched`: the allocation
+    booklets with their usage beside them already (by_slot: then nothing was used outside
+    them, and each is one allocation's), when the caller has it.
     """
-    alloc_booklets = keyed(alloc_booklets, "ban")
-    if is_one_row_a_booklet(alloc_booklets, "ban"):  # no booklet shared by two allocations
-        union = alloc_booklets.lazy().select("key", alloc_union="alloc_mask")
+    if matched is not None:
+        used = matched.lazy().with_columns(seller_ban="ban", alloc_union="alloc_mask")
     else:
-        union = alloc_booklets.lazy().group_by("key").agg(
-            alloc_union=pl.col("alloc_mask").bitwise_or()
-        )
+        alloc_booklets = keyed(alloc_booklets, "ban")
+        if is_one_row_a_booklet(alloc_booklets, "ban"):  # no booklet shared by two allocations
+            union = alloc_booklets.lazy().select("key", alloc_union="alloc_mask")
+        else:
+            union = alloc_booklets.lazy().group_by("key").agg(
+                alloc_union=pl.col("alloc_mask").bitwise_or()
+            )
+        used = keyed(usage, "seller_ban").lazy().join(union, on="key", how="left")
     want = (
-        keyed(usage, "seller_ban").lazy()
-        .join(union, on="key", how="left")
+        used
         .with_columns(pl.col("alloc_union").fill_null(0))
         .select(
             "seller_ban", "track", "booklet",
@@ -337,10 +349,10 @@ def _wanted(usage: pl.DataFrame, alloc_booklets: pl.DataFrame) -> pl.DataFrame:
 
 def _detail(invoice_paths: Sequence[str | Path], bans: pl.Series | None, usage: pl.DataFrame,
             alloc_booklets: pl.DataFrame, allocations: pl.DataFrame, period: Period,
-            *, clean: bool) -> pl.DataFrame:
+            *, clean: bool, matched: pl.DataFrame | None = None) -> pl.DataFrame:
     """The few invoices that findings need to name (a second, filtered scan only when there are
     any). Clean input (every number written exactly) is filtered as it is read."""
-    wanted = _wanted(usage, alloc_booklets)
+    wanted = _wanted(usage, alloc_booklets, matched)
     if wanted.is_empty():
         rows = pl.DataFrame(schema=INVOICE_SCHEMA)
     else:

@@ -16,25 +16,34 @@ from .booklets import highest_bit, keyed, lowest_bit
 from .frames import BOOKLET_SIZE
 
 
-def segments(
-    allocations: pl.DataFrame, alloc_booklets: pl.DataFrame, usage_by_machine: pl.DataFrame
-) -> pl.DataFrame:
-    """(alloc_id, machine, seg_begin, seg_end) for every stretch issued in order."""
+def used_stretches(matched: pl.LazyFrame) -> pl.LazyFrame:
+    """(alloc_id, machine, lo, hi): per allocation and till, the lowest and highest number it
+    used, from allocation booklets (alloc_id, booklet, alloc_mask) beside a till's usage of each
+    (machine, used_mask; a booklet nobody used has none)."""
     base = pl.col("booklet") * BOOKLET_SIZE
-    used = (
-        keyed(alloc_booklets, "ban").lazy().join(
-            keyed(usage_by_machine, "seller_ban").lazy().select("key", "machine", "used_mask"),
-            on="key",
-        )
-        .with_columns(m=pl.col("used_mask") & pl.col("alloc_mask"))
+    return (
+        matched.with_columns(m=pl.col("used_mask") & pl.col("alloc_mask"))
         .filter(pl.col("m") != 0)
         .group_by("alloc_id", "machine")
         .agg(
             lo=(base + lowest_bit(pl.col("m"))).min(),
             hi=(base + highest_bit(pl.col("m"))).max(),
         )
-        .collect(engine="streaming")  # millions of booklets: faster than in memory
     )
+
+
+def segments(
+    allocations: pl.DataFrame, alloc_booklets: pl.DataFrame, usage_by_machine: pl.DataFrame,
+    stretches: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """(alloc_id, machine, seg_begin, seg_end) for every stretch issued in order. `stretches`:
+    used_stretches of these booklets, when the caller has them (by_slot)."""
+    used = stretches if stretches is not None else used_stretches(
+        keyed(alloc_booklets, "ban").lazy().join(
+            keyed(usage_by_machine, "seller_ban").lazy().select("key", "machine", "used_mask"),
+            on="key",
+        )
+    ).collect(engine="streaming")  # millions of booklets: faster than in memory
     alloc = allocations.select("alloc_id", "begin", alloc_machine="machine")
     joined = used.join(alloc, on="alloc_id")
     by_allocation = (

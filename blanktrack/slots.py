@@ -29,6 +29,7 @@ class Slots:
     slot_track: np.ndarray
     slot_booklet: np.ndarray
     slot_ban: np.ndarray  # index into bans; -2 when two sellers hold the booklet
+    alloc_slot: np.ndarray  # the slot of each allocation booklet, in allocation_booklets' order
 
 
 def booklet_slots(allocations: pl.DataFrame) -> Slots | None:
@@ -49,7 +50,7 @@ def booklet_slots(allocations: pl.DataFrame) -> Slots | None:
         return None
     base = np.concatenate([[0], np.cumsum(span)[:-1]]).astype(np.int64)
     # Every allocation's booklets as positions in the table (an allocation is a few booklets
-    # to a few thousand; exploded with repeat, not a loop).
+    # to a few thousand; exploded with repeat, not a loop), in allocation_booklets' row order.
     t, lo, hi = alloc["t"].to_numpy(), alloc["lo"].to_numpy(), alloc["hi"].to_numpy()
     count = hi - lo + 1
     owner = np.repeat(np.arange(len(count)), count)
@@ -69,7 +70,8 @@ def booklet_slots(allocations: pl.DataFrame) -> Slots | None:
     slot_ban[slot[slot_ban[slot] != seller]] = -2  # two sellers hold it: every row goes to polars
     return Slots(tracks, bans, track_slot=_track_slots(tracks), track_first=first,
                   track_base=base, track_span=span, booklet_slot=booklet_slot,
-                  slot_track=slot_track, slot_booklet=slot_booklet, slot_ban=slot_ban)
+                  slot_track=slot_track, slot_booklet=slot_booklet, slot_ban=slot_ban,
+                  alloc_slot=slot)
 
 
 def _track_slots(tracks: list[str]) -> np.ndarray:

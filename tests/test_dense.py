@@ -498,7 +498,7 @@ def test_reconcile_same_with_and_without_dense(tmp_path: Path, monkeypatch: pyte
     text_frame(rows[::2]).write_parquet(invoices[0])
     text_frame(rows[1::2]).drop("upload_status").write_parquet(invoices[1])
     taken: list[bool] = []
-    real = rec.dense_usage
+    real = rec.dense_scan
 
     def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
         out = real(*args, **kwargs)
@@ -510,10 +510,10 @@ def test_reconcile_same_with_and_without_dense(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setattr(rec, "DENSE_MIN_ROWS", 0)  # a small period takes it too
     with progress_guard():
-        monkeypatch.setattr(rec, "dense_usage", spy)
+        monkeypatch.setattr(rec, "dense_scan", spy)
         dense_run = run()
     assert taken == [True], "the dense scan was not used"
-    monkeypatch.setattr(rec, "dense_usage", lambda *a, **k: None)
+    monkeypatch.setattr(rec, "dense_scan", lambda *a, **k: None)
     polars_run = run()
     for name in ("blank_ranges", "findings", "summary", "skipped", "segments", "issuing"):
         got, want = getattr(dense_run, name), getattr(polars_run, name)
@@ -521,6 +521,75 @@ def test_reconcile_same_with_and_without_dense(tmp_path: Path, monkeypatch: pyte
         assert canonical(got) == canonical(want), name
     assert dense_run.rows_by_source == polars_run.rows_by_source
     assert not polars_run.findings.is_empty()
+
+
+# Booklet-aligned allocations of two sellers, some handed to a till: every booklet one allocation.
+# Listed out of (track, booklet) order, the order of the slots.
+BY_SLOT_ALLOCATIONS = [
+    (BAN_B, "CD", 100, 199, "POS-2"), (BAN_A, "AB", 100, 199, "POS-1"), (BAN_A, "AB", 0, 99, ""),
+    (BAN_A, "CD", 1000, 1049, ""), (BAN_B, "AB", 200, 249, ""), (BAN_A, "CD", 300, 349, ""),
+]
+BY_SLOT_CSV = "ban,invoice_type,period,track,begin_no,end_no,head_ban,machine,reported_by\n" + "".join(
+    f"{ban},07,11302,{track},{b:08d},{e:08d},{ban},{till},\n" for ban, track, b, e, till in BY_SLOT_ALLOCATIONS)
+# Per allocation: which numbers were used (skips, the unused tail), by which till (one a
+# booklet: the allocation's index picks it), when, how, and some numbers issued twice.
+by_slot_use = st.tuples(
+    st.lists(st.booleans(), min_size=100, max_size=100),
+    st.lists(st.sampled_from(DAYS[1:]), min_size=1, max_size=3),
+    st.lists(st.tuples(st.sampled_from(["issued", "cancelled", "voided"]), UPLOADS),
+             min_size=100, max_size=100),
+    st.lists(st.integers(0, 99), max_size=3),
+    st.sampled_from(["POS-1", "POS-7", None]),
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(by_slot_use, min_size=len(BY_SLOT_ALLOCATIONS), max_size=len(BY_SLOT_ALLOCATIONS)),
+       st.sampled_from([None, BAN_A]))
+def test_reconcile_by_slot_equals_the_joins(use: list[tuple], ban: str | None) -> None:
+    """Where every row falls in a slot of its seller and every booklet is one allocation's, the
+    steps after the scan take the usage by position (by_slot.py): the same reconciliation as
+    without the dense scan, booklet by booklet."""
+    rows: list[tuple[str | None, ...]] = []
+    for (seller, track, begin, end, till), (used, days, how, twice, own) in zip(
+            BY_SLOT_ALLOCATIONS, use, strict=True):
+        machine = till or own
+        for k in [*range(end - begin + 1), *twice]:
+            if k <= end - begin and used[k]:
+                status, upload = how[k]
+                day = days[(k // 50) % len(days)]
+                rows.append((f"{track}{begin + k:08d}", day.isoformat(), seller, status, machine,
+                             upload))
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        folder = Path(tmp)
+        (folder / "allocations.csv").write_text(BY_SLOT_CSV, encoding="utf-8")
+        invoices = [folder / "a.parquet", folder / "b.parquet"]
+        rows = rows or [("AB00000000", "2024-01-02", BAN_A, "issued", None, None)]
+        text_frame(rows[::2] or rows).write_parquet(invoices[0])
+        text_frame(rows[1::2] or rows).write_parquet(invoices[1])
+        by_slot: list[object] = []
+        real = rec.dense_scan
+
+        def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+            out = real(*args, **kwargs)
+            by_slot.append(out[1] if out is not None else None)
+            return out
+
+        def run() -> rec.Reconciliation:
+            return rec.reconcile("11302", [folder / "allocations.csv"], invoices, ban=ban,
+                                 report_date=dt.date(2024, 3, 5))
+
+        mp.setattr(rec, "DENSE_MIN_ROWS", 0)
+        mp.setattr(rec, "dense_scan", spy)
+        dense_run = run()
+        assert len(by_slot) == 1 and by_slot[0] is not None, "the steps by slot were not taken"
+        mp.setattr(rec, "dense_scan", lambda *a, **k: None)
+        polars_run = run()
+    for name in ("booklets", "blank_ranges", "findings", "summary", "skipped", "segments",
+                 "issuing"):
+        got, want = getattr(dense_run, name), getattr(polars_run, name)
+        assert got.schema == want.schema, name
+        assert canonical(got) == canonical(want), name
 
 
 @pytest.mark.parametrize("writer", ["polars", "pyarrow"])  # large_string / string offsets
