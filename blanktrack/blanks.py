@@ -12,7 +12,7 @@ from .layout import SPLITS, Split
 RUN_KEYS = ["period", "head_ban", "ban", "invoice_type", "track", "reported_by"]
 
 
-def booklet_state(alloc_booklets: pl.DataFrame, usage: pl.DataFrame,
+def booklet_state(alloc_booklets: pl.DataFrame, usage: pl.DataFrame | None,
                   matched: pl.DataFrame | None = None) -> pl.DataFrame:
     """Allocation booklets with what was used of them (only the BAN's own invoices count), in no
     particular order: whatever shows or exports them sorts first. `matched`: the allocation
@@ -20,6 +20,7 @@ def booklet_state(alloc_booklets: pl.DataFrame, usage: pl.DataFrame,
     if matched is not None:
         joined = matched.lazy().select(*alloc_booklets.columns, "used_mask")
     else:
+        assert usage is not None, "usage, or the booklets with their usage (matched)"
         used = keyed(usage, "seller_ban").lazy().select("key", "used_mask")
         # Streaming engine, one integer key: on millions of booklets 2-5× faster.
         joined = keyed(alloc_booklets, "ban").lazy().join(used, on="key", how="left")

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -27,13 +28,15 @@ from .booklets import (
     keyed,
     prepare_allocations,
 )
-from .by_slot import BySlot
 from .errors import InputError, Problem
 from .frames import BOOKLET_SIZE, INVOICE_SCHEMA, SUMMARY_SCHEMA
 from .invoices import normalise_invoices, scan_raw_invoices, validate_invoices
 from .period import Period, period_code_expr, period_index, period_index_expr
-from .raw_usage import Usage, fast_usage
+from .raw_usage import fast_usage
 from .skipped import segments, skipped_count, skipped_ranges
+
+if TYPE_CHECKING:  # not imported at run time: it loads numpy and pyarrow
+    from .dense import Scanned
 
 
 class _Digest:
@@ -173,7 +176,7 @@ def _warm_dense(paths: Sequence[Path]) -> None:
 
 
 def dense_scan(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
-               bans: pl.Series | None) -> tuple[Usage, BySlot | None] | None:
+               bans: pl.Series | None) -> Scanned | None:
     """dense.scan, loaded on first use; None where it is not installed."""
     try:
         from . import dense  # pyarrow and the compiled loop are loaded only here
@@ -234,9 +237,14 @@ def reconcile(
         # The file checks (encoding, header, …): after a dense scan, which needs none of them,
         # so that their metadata reads do not hold up its start.
         raw = scan_raw_invoices(invoice_paths)
-        by_slot = scanned[1] if scanned is not None else None
-        fast = scanned[0] if scanned is not None else fast_usage(invoice_paths, period, bans)
-        if fast is None:
+        by_slot = scanned.by_slot if scanned is not None else None
+        fast = None if scanned is not None else fast_usage(invoice_paths, period, bans)
+        by_machine: pl.DataFrame | None = None  # not needed by slot
+        if scanned is not None:
+            issuing, counted = scanned.issuing, scanned.counted
+            if by_slot is None:
+                by_machine = scanned.by_machine
+        elif fast is None:
             validate_invoices(raw)
             invoices = normalise_invoices(raw)  # = invoices.load_invoices(invoice_paths)
             if bans is not None:
@@ -253,8 +261,10 @@ def reconcile(
             )
         else:
             by_machine, issuing, counted = fast
-        by_machine = keyed(by_machine, "seller_ban")  # once for the joins below
-        usage = booklet_usage(by_machine).collect(engine="streaming")
+        usage = None
+        if by_machine is not None:
+            by_machine = keyed(by_machine, "seller_ban")  # once for the joins below
+            usage = booklet_usage(by_machine).collect(engine="streaming")
 
         alloc_booklets = allocation_booklets(allocations)
         matched = stretches = None
@@ -270,7 +280,7 @@ def reconcile(
         skipped = skipped_ranges(state, allocations, segs, intervals)
 
         detail = _detail(invoice_paths, bans, usage, alloc_booklets, allocations, period,
-                         clean=fast is not None, matched=matched)
+                         clean=scanned is not None or fast is not None, matched=matched)
         findings = F.collect([
             *F.allocation_findings(allocations),
             F.duplicate_allocation_findings(scoped),
@@ -302,7 +312,7 @@ def reconcile(
 # The few invoices findings name.
 
 
-def _wanted(usage: pl.DataFrame, alloc_booklets: pl.DataFrame,
+def _wanted(usage: pl.DataFrame | None, alloc_booklets: pl.DataFrame,
             matched: pl.DataFrame | None = None) -> pl.DataFrame:
     """(seller_ban, track, number) of every number a finding may be about.
 
@@ -316,6 +326,7 @@ def _wanted(usage: pl.DataFrame, alloc_booklets: pl.DataFrame,
     if matched is not None:
         used = matched.lazy().with_columns(seller_ban="ban", alloc_union="alloc_mask")
     else:
+        assert usage is not None, "usage, or the booklets with their usage (matched)"
         alloc_booklets = keyed(alloc_booklets, "ban")
         if is_one_row_a_booklet(alloc_booklets, "ban"):  # no booklet shared by two allocations
             union = alloc_booklets.lazy().select("key", alloc_union="alloc_mask")
@@ -347,7 +358,8 @@ def _wanted(usage: pl.DataFrame, alloc_booklets: pl.DataFrame,
     )
 
 
-def _detail(invoice_paths: Sequence[str | Path], bans: pl.Series | None, usage: pl.DataFrame,
+def _detail(invoice_paths: Sequence[str | Path], bans: pl.Series | None,
+            usage: pl.DataFrame | None,
             alloc_booklets: pl.DataFrame, allocations: pl.DataFrame, period: Period,
             *, clean: bool, matched: pl.DataFrame | None = None) -> pl.DataFrame:
     """The few invoices that findings need to name (a second, filtered scan only when there are

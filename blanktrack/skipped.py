@@ -33,17 +33,21 @@ def used_stretches(matched: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def segments(
-    allocations: pl.DataFrame, alloc_booklets: pl.DataFrame, usage_by_machine: pl.DataFrame,
-    stretches: pl.DataFrame | None = None,
+    allocations: pl.DataFrame, alloc_booklets: pl.DataFrame,
+    usage_by_machine: pl.DataFrame | None, stretches: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """(alloc_id, machine, seg_begin, seg_end) for every stretch issued in order. `stretches`:
     used_stretches of these booklets, when the caller has them (by_slot)."""
-    used = stretches if stretches is not None else used_stretches(
-        keyed(alloc_booklets, "ban").lazy().join(
-            keyed(usage_by_machine, "seller_ban").lazy().select("key", "machine", "used_mask"),
-            on="key",
-        )
-    ).collect(engine="streaming")  # millions of booklets: faster than in memory
+    if stretches is None:
+        assert usage_by_machine is not None, "the usage by till, or the stretches"
+        stretches = used_stretches(
+            keyed(alloc_booklets, "ban").lazy().join(
+                keyed(usage_by_machine, "seller_ban").lazy().select("key", "machine",
+                                                                    "used_mask"),
+                on="key",
+            )
+        ).collect(engine="streaming")  # millions of booklets: faster than in memory
+    used = stretches
     alloc = allocations.select("alloc_id", "begin", alloc_machine="machine")
     joined = used.join(alloc, on="alloc_id")
     by_allocation = (

@@ -572,7 +572,7 @@ def test_reconcile_by_slot_equals_the_joins(use: list[tuple], ban: str | None) -
 
         def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
             out = real(*args, **kwargs)
-            by_slot.append(out[1] if out is not None else None)
+            by_slot.append(out.by_slot if out is not None else None)
             return out
 
         def run() -> rec.Reconciliation:
