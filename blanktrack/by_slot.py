@@ -38,6 +38,9 @@ class BySlot:
         # Every slot is some allocation booklet's: as many booklets as slots means one each.
         if len(aligned) != len(slots.slot_ban) or (slots.slot_ban < 0).any():
             return None
+        if np.array_equal(aligned, np.arange(len(aligned))):  # slots in booklet order: as is
+            return cls(masks=dict(zip(USAGE_MASKS, masks, strict=True)), live_rows=live_rows,
+                       till=slot_machine, machines=machines)
         return cls(masks={m: a[aligned] for m, a in zip(USAGE_MASKS, masks, strict=True)},
                    live_rows=live_rows[aligned], till=slot_machine[aligned], machines=machines)
 

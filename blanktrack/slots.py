@@ -33,8 +33,8 @@ class Slots:
 
 
 def booklet_slots(allocations: pl.DataFrame) -> Slots | None:
-    """Number the booklets of the allocations in (track, booklet) order, in numpy: no sort and
-    no group-by of the millions of booklets a large period has."""
+    """Number the booklets of the allocations, in numpy: no sort and no group-by of the millions
+    of booklets a large period has."""
     tracks = sorted(allocations["track"].unique().to_list())
     bans = sorted(allocations["ban"].unique().to_list())
     alloc = allocations.select(
@@ -58,16 +58,26 @@ def booklet_slots(allocations: pl.DataFrame) -> Slots | None:
     position = base[t[owner]] + lo[owner] + step - first[t[owner]]
     taken = np.zeros(int(span.sum()), np.bool_)
     taken[position] = True
-    booklet_slot = (np.cumsum(taken, dtype=np.int64) - 1).astype(np.int32)
-    booklet_slot[~taken] = -1
-    held = np.flatnonzero(taken)
-    slot_track = (np.searchsorted(base, held, side="right") - 1).astype(np.int32)
-    slot_booklet = first[slot_track] + held - base[slot_track]
     seller = alloc["b"].to_numpy()[owner]
-    slot_ban = np.full(len(held), -1, np.int32)
-    slot = booklet_slot[position]
-    slot_ban[slot] = seller
-    slot_ban[slot[slot_ban[slot] != seller]] = -2  # two sellers hold it: every row goes to polars
+    if taken.sum() == len(position):
+        # Every booklet one allocation's (nearly always): the slots numbered in the allocation
+        # booklets' order, so that their usage by position (by_slot.py) is the tally itself.
+        slot = np.arange(len(position), dtype=np.int32)
+        booklet_slot = np.full(len(taken), -1, np.int32)
+        booklet_slot[position] = slot
+        slot_track = t[owner].astype(np.int32)
+        slot_booklet = (lo[owner] + step).astype(np.int64)
+        slot_ban = seller.astype(np.int32)
+    else:  # in (track, booklet) order, a booklet of several allocations once
+        booklet_slot = (np.cumsum(taken, dtype=np.int64) - 1).astype(np.int32)
+        booklet_slot[~taken] = -1
+        held = np.flatnonzero(taken)
+        slot_track = (np.searchsorted(base, held, side="right") - 1).astype(np.int32)
+        slot_booklet = first[slot_track] + held - base[slot_track]
+        slot_ban = np.full(len(held), -1, np.int32)
+        slot = booklet_slot[position]
+        slot_ban[slot] = seller
+        slot_ban[slot[slot_ban[slot] != seller]] = -2  # two sellers hold it: rows go to polars
     return Slots(tracks, bans, track_slot=_track_slots(tracks), track_first=first,
                   track_base=base, track_span=span, booklet_slot=booklet_slot,
                   slot_track=slot_track, slot_booklet=slot_booklet, slot_ban=slot_ban,
