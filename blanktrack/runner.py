@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib.metadata
+import math
 import os
 import platform
 import re
@@ -22,6 +23,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 from . import archive
@@ -175,13 +177,43 @@ def _result_or_error(future: Future[str]) -> str:
 def _ipc_kernel_manager() -> type:
     """A kernel manager that talks to the kernel over local sockets, not TCP: nothing listens on
     the network while a period runs (and the kernel does not warn about unencrypted TCP)."""
+    from jupyter_client.asynchronous import AsyncKernelClient
     from jupyter_client.manager import AsyncKernelManager
+
+    class ReadyClient(AsyncKernelClient):  # type: ignore[misc]
+        async def wait_for_ready(self, timeout: float | None = None) -> None:
+            """As jupyter_client's: ready once the kernel answers kernel_info and IOPub works.
+            That one then listens 0.2 s more for IOPub to fall quiet, in every run; here the
+            status that ends the kernel_info request on IOPub ends the wait, since IOPub
+            delivers in order whatever the kernel published before it."""
+            deadline = time.monotonic() + (timeout if timeout is not None else math.inf)
+            while True:
+                request = self.kernel_info()
+                try:
+                    reply = await self.shell_channel.get_msg(timeout=1)
+                except Empty:
+                    reply = None
+                while reply is not None and reply["msg_type"] == "kernel_info_reply":
+                    try:  # IOPub not connected yet, it may miss the status: ask again
+                        msg = await self.iopub_channel.get_msg(timeout=0.2)
+                    except Empty:
+                        break
+                    if (msg["msg_type"] == "status"
+                            and msg["parent_header"].get("msg_id") == request
+                            and msg["content"].get("execution_state") == "idle"):
+                        self._handle_kernel_info_reply(reply)
+                        return
+                if not await self._async_is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
 
     class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.transport = "ipc"
             self.clients: list[Any] = []
+            self.client_factory = ReadyClient
 
         def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
             # The python3 kernel, started by blanktrack.kernel (no debugger: 0.12 s sooner).
