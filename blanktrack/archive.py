@@ -90,6 +90,11 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     return json.loads((Path(run_dir) / MANIFEST).read_text(encoding="utf-8"))
 
 
+def running_here(pid: int) -> bool:
+    """Whether a process of this id runs on this host (or may: one we may not signal)."""
+    return _alive(pid, socket.gethostname())
+
+
 def _alive(pid: int | None, host: str | None) -> bool:
     if not pid or host != socket.gethostname():
         return False

@@ -8,6 +8,7 @@ a self-contained HTML rendering, the exports and manifest.json. `runs` lists the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import importlib.metadata
 import math
@@ -233,6 +234,22 @@ def _ipc_kernel_manager() -> type:
     return IPCKernelManager
 
 
+_KERNEL_FOLDER = re.compile(r"^blanktrack-kernel-(?P<pid>[0-9]+)-")
+
+
+def _kernel_folder() -> str:
+    """A new folder in the temporary folder for a kernel's sockets, named after this process.
+    Folders of runs whose process is gone (killed: a run removes its own) are removed first."""
+    parent = tempfile.gettempdir()
+    with contextlib.suppress(OSError), os.scandir(parent) as entries:
+        for entry in entries:
+            found = _KERNEL_FOLDER.match(entry.name)
+            if (found and entry.is_dir(follow_symlinks=False)
+                    and not archive.running_here(int(found["pid"]))):
+                shutil.rmtree(entry.path, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"blanktrack-kernel-{os.getpid()}-", dir=parent)
+
+
 def _start_kernel(cwd: Path) -> Any:
     """A python3 kernel (this environment's python) started in cwd, reached over IPC; None if it
     cannot be started here (papermill then tries itself and the run records why it failed)."""
@@ -241,7 +258,7 @@ def _start_kernel(cwd: Path) -> Any:
     kernel = _ipc_kernel_manager()(kernel_name="python3")
     # The sockets live in a folder of their own, not in the run folder (the kernel's cwd), and
     # go with it: a kernel stopped at once does not remove them itself.
-    kernel.ip = os.path.join(tempfile.mkdtemp(prefix="blanktrack-kernel-"), "kernel-ipc")
+    kernel.ip = os.path.join(_kernel_folder(), "kernel-ipc")
     try:
         asyncio.run(kernel.start_kernel(cwd=str(cwd)))
     except Exception:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -196,3 +197,27 @@ def test_a_timed_out_run_keeps_the_notebook_as_far_as_it_ran(tmp_path: Path) -> 
     assert "before the slow cell" in json.dumps(outputs[2])
     assert outputs[-1] == []
     assert executed["metadata"]["papermill"]["end_time"]
+
+
+def test_a_killed_runs_kernel_folder_is_removed_by_the_next(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run removes its kernel's socket folder; one killed cannot, so the next run removes the
+    folders of processes that no longer run (never another live run's)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from blanktrack.runner import _kernel_folder
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = tmp_path / f"blanktrack-kernel-{int(gone.stdout)}-abc"
+    live = tmp_path / f"blanktrack-kernel-{os.getpid()}-def"
+    other = tmp_path / "blanktrack-kernel-xyz"  # not one of ours: named without a pid
+    for folder in (dead, live, other):
+        folder.mkdir()
+        (folder / "kernel-ipc-1").write_text("")
+    made = Path(_kernel_folder())
+    assert not dead.exists() and live.exists() and other.exists()
+    assert made.parent == tmp_path and made.name.startswith(f"blanktrack-kernel-{os.getpid()}-")
