@@ -102,7 +102,7 @@ def _alive(pid: int | None, host: str | None) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except (PermissionError, OverflowError):  # not ours to signal, or no pid at all: keep
         return True
     return True
 

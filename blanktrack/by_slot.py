@@ -32,17 +32,13 @@ class BySlot:
     @classmethod
     def of(cls, slots: Slots, masks: list[np.ndarray], live_rows: np.ndarray,
            slot_machine: np.ndarray, machines: pl.Series) -> BySlot | None:
-        """From a dense scan's folded tallies; None unless every allocation booklet has a slot
-        of its own (one allocation a booklet) and of its seller (no booklet of two sellers)."""
-        aligned = slots.alloc_slot
-        # Every slot is some allocation booklet's: as many booklets as slots means one each.
-        if len(aligned) != len(slots.slot_ban) or (slots.slot_ban < 0).any():
+        """From a dense scan's folded tallies; None unless the slots are the allocation booklets
+        one for one (every booklet one allocation's, so one seller's): then the tally is the
+        usage of each booklet, in order."""
+        if not slots.by_allocation:
             return None
-        if np.array_equal(aligned, np.arange(len(aligned))):  # slots in booklet order: as is
-            return cls(masks=dict(zip(USAGE_MASKS, masks, strict=True)), live_rows=live_rows,
-                       till=slot_machine, machines=machines)
-        return cls(masks={m: a[aligned] for m, a in zip(USAGE_MASKS, masks, strict=True)},
-                   live_rows=live_rows[aligned], till=slot_machine[aligned], machines=machines)
+        return cls(masks=dict(zip(USAGE_MASKS, masks, strict=True)), live_rows=live_rows,
+                   till=slot_machine, machines=machines)
 
     def matched(self, alloc_booklets: pl.DataFrame) -> pl.DataFrame:
         """The allocation booklets (allocation_booklets of the same allocations) with the usage

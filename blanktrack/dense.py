@@ -428,14 +428,16 @@ def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
         "invoice_date": pl.Series((keys & 0xFF) + epoch_day).cast(pl.Int32).cast(pl.Date),
         "invoices": counts.astype(np.uint32),
     }, schema=_ISSUING_SCHEMA)
+    counted = _counted(files, [sum(t.rows[i] for t in tallies) for i in range(len(files))])
     exceptions = [e for t in tallies for e in t.exceptions]
-    if not exceptions and not apart:  # every row in a slot: one row a used slot, made if asked
-        rows = [sum(t.rows[i] for t in tallies) for i in range(len(files))]
-        return Scanned(issuing, _counted(files, rows),
-                       BySlot.of(slots, first.masks, first.live_rows, first.slot_machine,
-                                 machines),
-                       lambda: _by_machine(slots, first, machines, first.masks[0] != 0))
-    by_machine = pl.concat([_by_machine(slots, first, machines, first.masks[0] != 0), *apart])
+
+    def used_slots() -> pl.DataFrame:  # one row a used slot
+        return _by_machine(slots, first, machines, first.masks[0] != 0)
+
+    if not exceptions and not apart:  # every row in a slot: by_machine made only if asked
+        return Scanned(issuing, counted, BySlot.of(slots, first.masks, first.live_rows,
+                                                   first.slot_machine, machines), used_slots)
+    by_machine = pl.concat([used_slots(), *apart])
     if exceptions:
         groups = group_raw_rows([e.lazy() for e in exceptions])
         if groups is None:
@@ -449,8 +451,7 @@ def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
         by_machine = fold_usage(by_machine.lazy(), BY_MACHINE_KEYS).collect()
     if exceptions:
         issuing = issuing.group_by(_ISSUING_KEYS).agg(pl.col("invoices").sum().cast(pl.UInt32))
-    rows = [sum(t.rows[i] for t in tallies) for i in range(len(files))]
-    return Scanned(issuing, _counted(files, rows), None, lambda: by_machine)
+    return Scanned(issuing, counted, None, lambda: by_machine)
 
 
 def _counted(files: list[_File], rows: list[int]) -> pl.DataFrame:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
+from .archive import running_here
 from .atomic import sync_tree, write_file
 from .e0402 import write_e0402
 from .errors import InputError, Problem
@@ -193,20 +194,8 @@ def _clean_leftovers(parent: Path, name: str) -> None:
             m = _STAGING.match(entry.name)
             if not m or (folder == parent and m["name"] != name):
                 continue
-            if not _alive(int(m["pid"])):
+            if not running_here(int(m["pid"])):
                 shutil.rmtree(entry, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
 
 
 def _hidden(path: Path, root: Path) -> bool:

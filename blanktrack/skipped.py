@@ -47,9 +47,8 @@ def segments(
                 on="key",
             )
         ).collect(engine="streaming")  # millions of booklets: faster than in memory
-    used = stretches
     alloc = allocations.select("alloc_id", "begin", alloc_machine="machine")
-    joined = used.join(alloc, on="alloc_id")
+    joined = stretches.join(alloc, on="alloc_id")
     by_allocation = (
         joined.filter(pl.col("alloc_machine").is_not_null())
         .group_by("alloc_id")

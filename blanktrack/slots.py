@@ -29,7 +29,7 @@ class Slots:
     slot_track: np.ndarray
     slot_booklet: np.ndarray
     slot_ban: np.ndarray  # index into bans; -2 when two sellers hold the booklet
-    alloc_slot: np.ndarray  # the slot of each allocation booklet, in allocation_booklets' order
+    by_allocation: bool  # slot k is allocation booklet k (allocation_booklets' order)
 
 
 def booklet_slots(allocations: pl.DataFrame) -> Slots | None:
@@ -59,12 +59,12 @@ def booklet_slots(allocations: pl.DataFrame) -> Slots | None:
     taken = np.zeros(int(span.sum()), np.bool_)
     taken[position] = True
     seller = alloc["b"].to_numpy()[owner]
-    if taken.sum() == len(position):
+    by_allocation = bool(taken.sum() == len(position))
+    if by_allocation:
         # Every booklet one allocation's (nearly always): the slots numbered in the allocation
         # booklets' order, so that their usage by position (by_slot.py) is the tally itself.
-        slot = np.arange(len(position), dtype=np.int32)
         booklet_slot = np.full(len(taken), -1, np.int32)
-        booklet_slot[position] = slot
+        booklet_slot[position] = np.arange(len(position), dtype=np.int32)
         slot_track = t[owner].astype(np.int32)
         slot_booklet = (lo[owner] + step).astype(np.int64)
         slot_ban = seller.astype(np.int32)
@@ -81,7 +81,7 @@ def booklet_slots(allocations: pl.DataFrame) -> Slots | None:
     return Slots(tracks, bans, track_slot=_track_slots(tracks), track_first=first,
                   track_base=base, track_span=span, booklet_slot=booklet_slot,
                   slot_track=slot_track, slot_booklet=slot_booklet, slot_ban=slot_ban,
-                  alloc_slot=slot)
+                  by_allocation=by_allocation)
 
 
 def _track_slots(tracks: list[str]) -> np.ndarray:

@@ -56,14 +56,9 @@ def _flush(slot, used, in_period, adjacent, live, void, failed, live_rows,
 def issuing_rehash(keys: np.ndarray, counts: np.ndarray, new_keys: np.ndarray,
                    new_counts: np.ndarray) -> None:
     """The issuing table's keys and counts put into a larger empty one (keys -1, a power of 2)."""
-    mask = len(new_keys) - 1
     for i in range(len(keys)):
-        k = keys[i]
-        if k != -1:
-            h = (k * np.int64(0x9E3779B97F4A7C15)) & mask
-            while new_keys[h] != -1:
-                h = (h + 1) & mask
-            new_keys[h] = k
+        if keys[i] != -1:
+            h, _ = _issuing_find(new_keys, keys[i])
             new_counts[h] = counts[i]
 
 

@@ -215,9 +215,10 @@ def test_a_killed_runs_kernel_folder_is_removed_by_the_next(tmp_path: Path,
     dead = tmp_path / f"blanktrack-kernel-{int(gone.stdout)}-abc"
     live = tmp_path / f"blanktrack-kernel-{os.getpid()}-def"
     other = tmp_path / "blanktrack-kernel-xyz"  # not one of ours: named without a pid
-    for folder in (dead, live, other):
+    huge = tmp_path / f"blanktrack-kernel-{10**30}-ghi"  # no pid can be this: left alone
+    for folder in (dead, live, other, huge):
         folder.mkdir()
         (folder / "kernel-ipc-1").write_text("")
     made = Path(_kernel_folder())
-    assert not dead.exists() and live.exists() and other.exists()
+    assert not dead.exists() and live.exists() and other.exists() and huge.exists()
     assert made.parent == tmp_path and made.name.startswith(f"blanktrack-kernel-{os.getpid()}-")
