@@ -78,8 +78,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .mof_csv import check_file
 
     allocations = load_allocations(args.allocations) if args.allocations else None
+    csv_files, xml_files, turnkey = _check_targets(args.files)
     bad = 0
-    for path in args.files:
+    for path in csv_files:
         problems = check_file(Path(path), allocations)
         for p in problems:
             print(p)
@@ -87,7 +88,35 @@ def cmd_check(args: argparse.Namespace) -> int:
             bad += 1
         else:
             print(f"{path}: ok")
+    bad += _check_e0402(xml_files, allocations, turnkey)
     return EXIT_INPUT if bad else EXIT_OK
+
+
+def _check_targets(paths: Sequence[str]) -> tuple[list[Path], list[Path], dict[Path, Path]]:
+    """check's arguments as (upload CSVs, E0402 XML files, XML file → Turnkey folder)."""
+    from .e0402_lint import collect
+
+    return collect(Path(p) for p in paths)
+
+
+def _check_e0402(files: list[Path], allocations: object, turnkey: dict[Path, Path]) -> int:
+    """Lint E0402 files together; print each problem and each clean file; the number of files
+    with a problem."""
+    if not files:
+        return 0
+    import polars as pl
+
+    from .e0402_lint import lint_e0402_files
+
+    frame = allocations if isinstance(allocations, pl.DataFrame) else None
+    result = lint_e0402_files(files, frame, turnkey)
+    for problem in result.problems:
+        print(problem)
+    flagged = {p.file for p in result.problems}
+    for name in result.files:
+        if name not in flagged:
+            print(f"{name}: ok")
+    return len(flagged & set(result.files))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -131,8 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="date the report is made, for the deadline (default: today)")
     r.set_defaults(func=cmd_reconcile)
 
-    c = sub.add_parser("check", help="lint MOF upload CSV file(s) before upload")
-    c.add_argument("files", nargs="+", metavar="FILE.csv")
+    c = sub.add_parser("check", help="lint MOF upload CSV and E0402 XML file(s) before upload")
+    c.add_argument("files", nargs="+", metavar="FILE",
+                   help="upload CSV(s), E0402 XML file(s), or folders of them (a Turnkey data "
+                   "folder: also where Turnkey will not send an E0402)")
     c.add_argument("--allocations", nargs="+", metavar="FILE",
                    help="also check every range against these allocations")
     c.set_defaults(func=cmd_check)
