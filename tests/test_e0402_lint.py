@@ -244,11 +244,11 @@ def test_head_ban_must_match_the_allocations(tmp_path: Path, allocations) -> Non
 
 
 def void_message() -> bytes:
-    return ('<VoidInvoice xmlns="urn:GEINV:eInvoiceMessage:C0701:3.2">'
-            "<VoidInvoiceNumber>MB02034268</VoidInvoiceNumber><InvoiceDate>20141201</InvoiceDate>"
-            "<BuyerId>0000000000</BuyerId><SellerId>53567686</SellerId>"
-            "<VoidDate>20141202</VoidDate><VoidTime>10:00:00</VoidTime>"
-            "<VoidReason>blank</VoidReason></VoidInvoice>").encode()
+    return (b'<VoidInvoice xmlns="urn:GEINV:eInvoiceMessage:C0701:3.2">'
+            b"<VoidInvoiceNumber>MB02034268</VoidInvoiceNumber><InvoiceDate>20141201</InvoiceDate>"
+            b"<BuyerId>0000000000</BuyerId><SellerId>53567686</SellerId>"
+            b"<VoidDate>20141202</VoidDate><VoidTime>10:00:00</VoidTime>"
+            b"<VoidReason>blank</VoidReason></VoidInvoice>")
 
 
 def test_a_c0701_void_message_given_as_the_blank_report(tmp_path: Path) -> None:
