@@ -119,6 +119,34 @@ def _check_e0402(files: list[Path], allocations: object, turnkey: dict[Path, Pat
     return len(flagged & set(result.files))
 
 
+def cmd_results(args: argparse.Namespace) -> int:
+    """The platform's answers to blank reports; attach those that match an archived run."""
+    from .platform_results import ACCEPTED, attach_results, read_results
+
+    read = read_results(args.paths)
+    for problem in read.problems:
+        print(problem, file=sys.stderr)
+    attached = dict.fromkeys(read.results, "")
+    if not args.no_attach:
+        attached.update(attach_results(read, args.archive))
+    for result, note in attached.items():
+        counts = (f" ({result.good} good, {result.failed} failed)"
+                  if result.good is not None else "")
+        print(f"{result.file}:{result.line}: {result.message_type} {result.message_id or '?'}: "
+              f"{result.outcome}{counts}")
+        for code in result.codes:
+            sentence = f"{code.zh_tw} / {code.en}" if code.zh_tw else code.description
+            params = f" [{', '.join(code.parameters)}]" if code.parameters else ""
+            print(f"  {code.code} {sentence}{params}")
+        if note:
+            print(f"  {note}")
+    print(f"{len(read.results)} blank-track result(s), {read.other_messages} about other "
+          "messages")
+    if read.problems or any(r.outcome != ACCEPTED for r in read.results):
+        return EXIT_INPUT
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from . import demo
 
@@ -167,6 +195,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--allocations", nargs="+", metavar="FILE",
                    help="also check every range against these allocations")
     c.set_defaults(func=cmd_check)
+
+    res = sub.add_parser("results", help="read Turnkey's ProcessResult / SummaryResult files "
+                         "for blank reports (E0402) and attach them to the archived runs")
+    res.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                     help="result file(s) or a Turnkey data folder")
+    res.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE, metavar="DIR")
+    res.add_argument("--no-attach", action="store_true",
+                     help="only list the results; record nothing in the archive")
+    res.set_defaults(func=cmd_results)
 
     d = sub.add_parser("demo", help="write sample data")
     d.add_argument("what", choices=["sample", "generate"],
