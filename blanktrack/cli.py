@@ -63,6 +63,11 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     )
     for path in written:
         print(f"  wrote {path}")
+    if args.turnkey is not None:  # after the exports are whole: Turnkey sends what it sees
+        from .turnkey_drop import drop_e0402
+
+        for path in drop_e0402([p for p in written if Path(p).suffix == ".xml"], args.turnkey):
+            print(f"  handed to Turnkey: {path}")
     if args.strict and result.error_count:
         print(
             f"blanktrack: --strict: {result.error_count} error finding(s); "
@@ -186,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 3 when there is an error finding (files are still written)")
     r.add_argument("--report-date", type=_date, default=None, metavar="YYYY-MM-DD",
                    help="date the report is made, for the deadline (default: today)")
+    r.add_argument("--turnkey", type=Path, default=None, metavar="DIR",
+                   help="also place the E0402 files in this Turnkey data folder's "
+                   "UpCast/B2PMESSAGE/E0402/SRC (never replacing a file still waiting there)")
     r.set_defaults(func=cmd_reconcile)
 
     c = sub.add_parser("check", help="lint MOF upload CSV and E0402 XML file(s) before upload")
