@@ -152,6 +152,15 @@ def cmd_results(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_due(args: argparse.Namespace) -> int:
+    """What is due per BAN and period; exit 1 when one needs attention (for a scheduler)."""
+    from .due import due, render
+
+    rows = due(args.params, args.archive, today=args.today)
+    print(render(rows), end="")
+    return EXIT_INPUT if any(r.needs_attention for r in rows) else EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from . import demo
 
@@ -212,6 +221,14 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--no-attach", action="store_true",
                      help="only list the results; record nothing in the archive")
     res.set_defaults(func=cmd_results)
+
+    du = sub.add_parser("due", help="what is due per BAN and period: status, window, days left")
+    du.add_argument("params", nargs="+", type=Path, metavar="PARAMS",
+                    help="parameter file(s) or folder(s) of them")
+    du.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE, metavar="DIR")
+    du.add_argument("--today", type=_date, default=None, metavar="YYYY-MM-DD",
+                    help="the day to judge by (default: today)")
+    du.set_defaults(func=cmd_due)
 
     d = sub.add_parser("demo", help="write sample data")
     d.add_argument("what", choices=["sample", "generate"],
