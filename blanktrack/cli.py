@@ -161,6 +161,14 @@ def cmd_due(args: argparse.Namespace) -> int:
     return EXIT_INPUT if any(r.needs_attention for r in rows) else EXIT_OK
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    """What a correction changes between two archived runs of a period."""
+    from .run_diff import diff_runs, render
+
+    print(render(diff_runs(args.run_a, args.run_b)), end="")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from . import demo
 
@@ -229,6 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
     du.add_argument("--today", type=_date, default=None, metavar="YYYY-MM-DD",
                     help="the day to judge by (default: today)")
     du.set_defaults(func=cmd_due)
+
+    df = sub.add_parser("diff", help="what a correction changes: blank ranges per track, "
+                        "findings and inputs of two archived runs of a period")
+    df.add_argument("run_a", type=Path, metavar="RUN_A", help="the earlier run folder")
+    df.add_argument("run_b", type=Path, metavar="RUN_B", help="the later run folder")
+    df.set_defaults(func=cmd_diff)
 
     d = sub.add_parser("demo", help="write sample data")
     d.add_argument("what", choices=["sample", "generate"],
