@@ -80,6 +80,11 @@ class BlankRange:
     line: int
     begin: int
     end: int
+    index: int = 0  # 1-based position among the document's items
+
+    @property
+    def element(self) -> str:
+        return f"Details/BranchTrackBlankItem[{self.index}]"
 
     def label(self, track: str) -> str:
         return f"{track}{self.begin:08d}–{track}{self.end:08d}"
@@ -253,7 +258,7 @@ def _rules(root: etree._Element, doc: E0402Document) -> list[XmlProblem]:
                 add(item, path, f"end {numbers[1]:08d} is below begin {numbers[0]:08d} "
                     "(發票迄號必須大於或等於起號)")
             else:
-                doc.ranges.append(BlankRange(item.sourceline or 0, numbers[0], numbers[1]))
+                doc.ranges.append(BlankRange(item.sourceline or 0, numbers[0], numbers[1], index))
     problems.extend(_overlaps([(doc, r) for r in doc.ranges], doc.track))
     return problems
 
@@ -301,12 +306,12 @@ def _overlaps(ranges: Sequence[tuple[E0402Document, BlankRange]], track: str,
             where = f"line {rr.line}" if rdoc.file == doc.file else f"{rdoc.file}:{rr.line}"
             if (r.begin, r.end) == (rr.begin, rr.end):
                 problems.append(XmlProblem(
-                    doc.file, r.line, "BranchTrackBlankItem",
+                    doc.file, r.line, r.element,
                     f"{r.label(track)} is the same range as {where}",
                     (pc.DETAIL_REPEATED, pc.DETAIL_RANGE_REPEATED)))
             else:
                 problems.append(XmlProblem(
-                    doc.file, r.line, "BranchTrackBlankItem",
+                    doc.file, r.line, r.element,
                     f"{r.label(track)} overlaps {rr.label(track)} ({where})", (pc.RANGES_OVERLAP,)))
         if reach is None or r.end > reach[1].end:
             reach = (doc, r)
@@ -385,7 +390,7 @@ def _against_allocations(docs: Sequence[E0402Document], allocations: pl.DataFram
                 more = f" and {len(same_type) - 5} more" if len(same_type) > 5 else ""
                 partly = any(b <= r.end and e >= r.begin for b, e in same_type)
                 problems.append(XmlProblem(
-                    doc.file, r.line, "BranchTrackBlankItem",
+                    doc.file, r.line, r.element,
                     f"{r.label(doc.track)} is {'not wholly' if partly else 'not'} inside the "
                     f"allocations of {where} ({shown}{more}): it holds numbers never allocated",
                     (pc.NOT_ALLOCATED, pc.DETAIL_OUTSIDE_MAIN) if partly else (pc.NOT_ALLOCATED,)))
