@@ -48,6 +48,7 @@ TURNKEY_MARKS = frozenset({"UpCast", "DownCast", "B2PMESSAGE", "B2SSTORAGE", "B2
                            "B2BSTORAGE", "B2BEXCHANGE"})
 
 _DIGITS8 = re.compile(r"[0-9]{8}")
+_UPLOAD_NAME = re.compile(r"[0-9]{8}_[0-9]{5}\.csv")
 _TRACK = re.compile(r"[A-Z]{2}")
 
 
@@ -435,8 +436,8 @@ def is_turnkey_folder(folder: Path) -> bool:
 
 def collect(paths: Iterable[Path]) -> tuple[list[Path], list[Path], dict[Path, Path]]:
     """Split ``check``'s arguments into upload CSVs and XML files; folders are searched
-    (``*.csv``, ``*.xml``). Returns (csv files, xml files, xml file → Turnkey folder it was
-    found in, for those found in one)."""
+    (upload files ``{BAN}_{period}.csv``, ``*.xml``). Returns (csv files, xml files, xml
+    file → the Turnkey folder it was found in, for those found in one)."""
     csvs: list[Path] = []
     xmls: list[Path] = []
     turnkey: dict[Path, Path] = {}
@@ -450,8 +451,8 @@ def collect(paths: Iterable[Path]) -> tuple[list[Path], list[Path], dict[Path, P
                     xmls.append(found)
                     if tk:
                         turnkey[found] = path
-                elif found.suffix.lower() == ".csv":
-                    csvs.append(found)
+                elif _UPLOAD_NAME.fullmatch(found.name):
+                    csvs.append(found)  # findings.csv, summary.csv are no upload files
         elif looks_like_xml(path):
             xmls.append(path)
         else:

@@ -301,6 +301,7 @@ def test_check_says_where_turnkey_will_not_send(tmp_path: Path, capsys) -> None:
 
 def test_check_takes_csv_and_xml_together(tmp_path: Path, capsys) -> None:
     (tmp_path / "53567686_10312.csv").write_bytes(b"00001,53567686,10312,MB,02034268,02034299,07\r\n")
+    (tmp_path / "findings.csv").write_bytes(b"severity,code\r\n")  # in a folder: no upload file
     (tmp_path / "MB.xml").write_bytes(e0402())
     (tmp_path / "void.xml").write_bytes(void_message())
     assert main(["check", str(tmp_path)]) == 1
@@ -308,6 +309,7 @@ def test_check_takes_csv_and_xml_together(tmp_path: Path, capsys) -> None:
     assert f"{tmp_path / '53567686_10312.csv'}: ok" in out
     assert f"{tmp_path / 'MB.xml'}: ok" in out
     assert f"{tmp_path / 'void.xml'}:1: VoidInvoice: this is a C0701 void message" in out
+    assert "findings.csv" not in out
 
 
 # --------------------------------------------------------------------------- CSV lint codes
