@@ -431,7 +431,8 @@ def _lint_fields(lint: _Linter, line: int, serial: int, v: dict[str, str]) -> _R
 
     itype = v["invoice_type"]
     if itype not in ("07", "08"):
-        lint.add(line, "invoice_type", f"invoice type {itype!r} is not 07 or 08 (2 digits)")
+        lint.add(line, "invoice_type", f"invoice type {itype!r} is not 07 or 08 (2 digits)",
+                 code="E0607")
         ok = False
 
     if not ok or len(numbers) != 2:
