@@ -10,6 +10,7 @@ import pytest
 from archived_runs import SAMPLE_ALLOCATIONS, SAMPLE_INVOICES, make_run
 from hypothesis import example, given
 from hypothesis import strategies as st
+from platform_answers import process_result
 
 from blanktrack.cli import main
 from blanktrack.due import DueRow, due
@@ -91,8 +92,6 @@ def test_a_clean_period_early_in_its_window_needs_nothing(office: tuple[Path, Pa
 
 
 def test_platform_answers_and_a_changed_run(office: tuple[Path, Path]) -> None:
-    from test_results import process_result
-
     params, archive = office
     answer = archive.parent / "answer.xml"
     answer.write_bytes(process_result([("0",)], message_id="10458575_10312_07_AB_001"))
