@@ -32,6 +32,10 @@ def test_accepted_partly_failed_and_failed(tmp_path: Path, capsys) -> None:
     }
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
+    # A Turnkey folder holds the messages themselves too: they are no results and are skipped.
+    sent = tmp_path / "UpCast" / "B2PMESSAGE" / "E0402" / "BAK" / f"{MB_FILE}.xml"
+    sent.parent.mkdir(parents=True)
+    sent.write_bytes(b'<BranchTrackBlank xmlns="urn:GEINV:eInvoiceMessage:E0402:4.1"/>')
     read = read_results([tmp_path])
     assert [(Path(r.file).name, r.outcome) for r in read.results] == [
         ("failed.xml", "failed"), ("ok.xml", "accepted"), ("partly.xml", "partly failed")]
