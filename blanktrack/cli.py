@@ -63,6 +63,11 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     )
     for path in written:
         print(f"  wrote {path}")
+    if args.turnkey is not None:  # after the exports are whole: Turnkey sends what it sees
+        from .turnkey_drop import drop_e0402
+
+        for path in drop_e0402([p for p in written if Path(p).suffix == ".xml"], args.turnkey):
+            print(f"  handed to Turnkey: {path}")
     if args.strict and result.error_count:
         print(
             f"blanktrack: --strict: {result.error_count} error finding(s); "
@@ -78,8 +83,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .mof_csv import check_file
 
     allocations = load_allocations(args.allocations) if args.allocations else None
+    csv_files, xml_files, turnkey = _check_targets(args.files)
     bad = 0
-    for path in args.files:
+    for path in csv_files:
         problems = check_file(Path(path), allocations)
         for p in problems:
             print(p)
@@ -87,7 +93,80 @@ def cmd_check(args: argparse.Namespace) -> int:
             bad += 1
         else:
             print(f"{path}: ok")
+    bad += _check_e0402(xml_files, allocations, turnkey)
     return EXIT_INPUT if bad else EXIT_OK
+
+
+def _check_targets(paths: Sequence[str]) -> tuple[list[Path], list[Path], dict[Path, Path]]:
+    """check's arguments as (upload CSVs, E0402 XML files, XML file → Turnkey folder)."""
+    from .e0402_lint import collect
+
+    return collect(Path(p) for p in paths)
+
+
+def _check_e0402(files: list[Path], allocations: object, turnkey: dict[Path, Path]) -> int:
+    """Lint E0402 files together; print each problem and each clean file; the number of files
+    with a problem."""
+    if not files:
+        return 0
+    import polars as pl
+
+    from .e0402_lint import lint_e0402_files
+
+    frame = allocations if isinstance(allocations, pl.DataFrame) else None
+    result = lint_e0402_files(files, frame, turnkey)
+    for problem in result.problems:
+        print(problem)
+    flagged = {p.file for p in result.problems}
+    for name in result.files:
+        if name not in flagged:
+            print(f"{name}: ok")
+    return len(flagged & set(result.files))
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    """The platform's answers to blank reports; attach those that match an archived run."""
+    from .platform_results import ACCEPTED, attach_results, read_results
+
+    read = read_results(args.paths)
+    for problem in read.problems:
+        print(problem, file=sys.stderr)
+    attached = dict.fromkeys(read.results, "")
+    if not args.no_attach:
+        attached.update(attach_results(read, args.archive))
+    for result, note in attached.items():
+        counts = (f" ({result.good} good, {result.failed} failed)"
+                  if result.good is not None else "")
+        print(f"{result.file}:{result.line}: {result.message_type} {result.message_id or '?'}: "
+              f"{result.outcome}{counts}")
+        for code in result.codes:
+            sentence = f"{code.zh_tw} / {code.en}" if code.zh_tw else code.description
+            params = f" [{', '.join(code.parameters)}]" if code.parameters else ""
+            print(f"  {code.code} {sentence}{params}")
+        if note:
+            print(f"  {note}")
+    print(f"{len(read.results)} blank-track result(s), {read.other_messages} about other "
+          "messages")
+    if read.problems or any(r.outcome != ACCEPTED for r in read.results):
+        return EXIT_INPUT
+    return EXIT_OK
+
+
+def cmd_due(args: argparse.Namespace) -> int:
+    """What is due per BAN and period; exit 1 when one needs attention (for a scheduler)."""
+    from .due import due, render
+
+    rows = due(args.params, args.archive, today=args.today)
+    print(render(rows), end="")
+    return EXIT_INPUT if any(r.needs_attention for r in rows) else EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """What a correction changes between two archived runs of a period."""
+    from .run_diff import diff_runs, render
+
+    print(render(diff_runs(args.run_a, args.run_b)), end="")
+    return EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -129,13 +208,41 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 3 when there is an error finding (files are still written)")
     r.add_argument("--report-date", type=_date, default=None, metavar="YYYY-MM-DD",
                    help="date the report is made, for the deadline (default: today)")
+    r.add_argument("--turnkey", type=Path, default=None, metavar="DIR",
+                   help="also place the E0402 files in this Turnkey data folder's "
+                   "UpCast/B2PMESSAGE/E0402/SRC (never replacing a file still waiting there)")
     r.set_defaults(func=cmd_reconcile)
 
-    c = sub.add_parser("check", help="lint MOF upload CSV file(s) before upload")
-    c.add_argument("files", nargs="+", metavar="FILE.csv")
+    c = sub.add_parser("check", help="lint MOF upload CSV and E0402 XML file(s) before upload")
+    c.add_argument("files", nargs="+", metavar="FILE",
+                   help="upload CSV(s), E0402 XML file(s), or folders of them (a Turnkey data "
+                   "folder: also where Turnkey will not send an E0402)")
     c.add_argument("--allocations", nargs="+", metavar="FILE",
                    help="also check every range against these allocations")
     c.set_defaults(func=cmd_check)
+
+    res = sub.add_parser("results", help="read Turnkey's ProcessResult / SummaryResult files "
+                         "for blank reports (E0402) and attach them to the archived runs")
+    res.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                     help="result file(s) or a Turnkey data folder")
+    res.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE, metavar="DIR")
+    res.add_argument("--no-attach", action="store_true",
+                     help="only list the results; record nothing in the archive")
+    res.set_defaults(func=cmd_results)
+
+    du = sub.add_parser("due", help="what is due per BAN and period: status, window, days left")
+    du.add_argument("params", nargs="+", type=Path, metavar="PARAMS",
+                    help="parameter file(s) or folder(s) of them")
+    du.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE, metavar="DIR")
+    du.add_argument("--today", type=_date, default=None, metavar="YYYY-MM-DD",
+                    help="the day to judge by (default: today)")
+    du.set_defaults(func=cmd_due)
+
+    df = sub.add_parser("diff", help="what a correction changes: blank ranges per track, "
+                        "findings and inputs of two archived runs of a period")
+    df.add_argument("run_a", type=Path, metavar="RUN_A", help="the earlier run folder")
+    df.add_argument("run_b", type=Path, metavar="RUN_B", help="the later run folder")
+    df.set_defaults(func=cmd_diff)
 
     d = sub.add_parser("demo", help="write sample data")
     d.add_argument("what", choices=["sample", "generate"],

@@ -41,6 +41,7 @@ from blanktrack.atomic import write_file
 from blanktrack.ban import is_valid_ban
 from blanktrack.frames import BLANK_RANGE_SCHEMA
 from blanktrack.period import Period
+from blanktrack.platform_codes import describe
 
 # CRLF: the platform's users live in Windows and the MOF's own instructions open the file in
 # Notepad (「使用電腦程式裡的附屬應用程式 記事本 開啟」); old Notepad shows LF-only files as one
@@ -83,6 +84,7 @@ class LintProblem:
     platform_message: str = ""
     severity: str = "error"  # 'error' | 'warning'
     name: str = ""  # the file the problem is in
+    platform_code: str = ""  # the result code the platform would most likely give, e.g. 'E0612'
 
     @property
     def is_error(self) -> bool:
@@ -100,6 +102,8 @@ class LintProblem:
         text += self.message
         if self.platform_message:
             text += f" (平台訊息: {self.platform_message})"
+        if self.platform_code:
+            text += f" ({describe(self.platform_code)})"
         return text
 
 
@@ -239,8 +243,10 @@ class _Linter:
         message: str,
         platform: str = "",
         severity: str = "error",
+        code: str = "",
     ) -> None:
-        self.problems.append(LintProblem(line, field, message, platform, severity, self.name))
+        self.problems.append(LintProblem(line, field, message, platform, severity, self.name,
+                                         code))
 
 
 def lint_mof_csv(
@@ -425,7 +431,8 @@ def _lint_fields(lint: _Linter, line: int, serial: int, v: dict[str, str]) -> _R
 
     itype = v["invoice_type"]
     if itype not in ("07", "08"):
-        lint.add(line, "invoice_type", f"invoice type {itype!r} is not 07 or 08 (2 digits)")
+        lint.add(line, "invoice_type", f"invoice type {itype!r} is not 07 or 08 (2 digits)",
+                 code="E0607")
         ok = False
 
     if not ok or len(numbers) != 2:
@@ -450,7 +457,8 @@ def _lint_overlaps(lint: _Linter, ranges: Iterable[_Range]) -> None:
                     else "overlaps the range on"
                 )
                 lint.add(later.line, "", f"{later.label} {how} line {first.line} "
-                         f"({first.label})", MSG_SAME_RANGE)
+                         f"({first.label})", MSG_SAME_RANGE,
+                         code="E0604/E0609" if how.startswith("is the same") else "E0612")
             if reach is None or r.end > reach.end:
                 reach = r
 
@@ -482,16 +490,17 @@ def _lint_allocations(lint: _Linter, ranges: list[_Range], allocations: pl.DataF
             other = sorted(types.get((r.ban, r.period, r.track), set()))
             if other:
                 lint.add(r.line, "invoice_type", f"{r.label} is type {r.invoice_type} but "
-                         f"{where} is allocated as type {', '.join(other)}")
+                         f"{where} is allocated as type {', '.join(other)}", code="E0607")
             else:
                 lint.add(r.line, "", f"{r.label} is in no allocation of {where}, "
-                         f"type {r.invoice_type}")
+                         f"type {r.invoice_type}", code="E0613")
             continue
         if not _covered(r.begin, r.end, allocs):
             shown = ", ".join(f"{b:08d}–{e:08d}" for b, e, _ in allocs[:5])
             more = f" and {len(allocs) - 5} more" if len(allocs) > 5 else ""
             lint.add(r.line, "", f"{r.label} is not inside the allocations of {where}, type "
-                     f"{r.invoice_type} ({shown}{more}): it holds numbers never allocated")
+                     f"{r.invoice_type} ({shown}{more}): it holds numbers never allocated",
+                     code="E0613")
             continue
         others = sorted(
             {by for b, e, by in allocs if by is not None and b <= r.end and e >= r.begin}
