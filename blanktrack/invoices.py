@@ -440,6 +440,7 @@ def scan_raw_invoices(paths: Sequence[str | Path], numbers: pl.Series | None = N
     them (for input already known to be plainly clean).
     """
     frames = []
+    _LARGE_CSV.clear()  # the large files of this scan only
     for path in map(Path, paths):
         name = str(path)
         magic = textio.read_head(path, len(PARQUET_MAGIC), name)  # a FIFO is never opened
