@@ -7,8 +7,10 @@ then normalised to frames.INVOICE_SCHEMA.
 
 Encodings: CSV files up to LARGE_FILE_BYTES are decoded through textio (UTF-8 with or without BOM,
 Big5/cp950, UTF-16 with BOM). Larger files are scanned by polars directly and **must be UTF-8**
-(a BOM is fine). Line numbers are `row + 2` (header on line 1), exact unless a quoted field spans
-several lines.
+(a BOM is fine). Line numbers are physical lines (header on line 1): `row + 2`, plus the line
+ends inside quoted fields of earlier records. In a large file those are counted only when a problem
+is reported (one more pass), so a finding that names a line of a large file whose records span
+lines names `row + 2`.
 """
 
 from __future__ import annotations
@@ -283,7 +285,7 @@ def scan_csv_file(path: Path, name: str) -> tuple[pl.LazyFrame, bool]:
     except pl.exceptions.PolarsError as exc:
         raise _malformed(text, name, exc) from exc
     if '"' in text:  # only a quoted field can span lines
-        breaks = _line_breaks(df)
+        breaks = _line_breaks(df, newlines_only=True)
         df = df.with_columns(pl.col(_ROW) + breaks.cum_sum() - breaks)
     return df.lazy(), True
 
@@ -293,12 +295,14 @@ def scan_csv_file(path: Path, name: str) -> tuple[pl.LazyFrame, bool]:
 _LARGE_CSV: dict[str, Path] = {}
 
 
-def _line_breaks(lf: pl.LazyFrame | pl.DataFrame) -> pl.Expr:
+def _line_breaks(lf: pl.LazyFrame | pl.DataFrame, newlines_only: bool = False) -> pl.Expr:
     """Per record, the line ends inside its quoted fields: each later record starts that many
-    lines further down than its row number says."""
+    lines further down than its row number says. `newlines_only` for normalised text."""
     columns = [c for c in lf.collect_schema().names() if c != _ROW]
+    pattern = "\n" if newlines_only else r"\r\n|\r|\n"
     return pl.sum_horizontal(
-        pl.col(c).str.count_matches(r"\r\n|\r|\n").fill_null(0) for c in columns
+        pl.col(c).str.count_matches(pattern, literal=newlines_only).fill_null(0)
+        for c in columns
     ).cast(pl.Int64)
 
 
