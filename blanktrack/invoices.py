@@ -388,7 +388,8 @@ def _malformed(text: str, name: str, exc: Exception) -> InputError:
         if len(fields) > width:
             message = f"expected {width} fields as in the header, found {len(fields)}"
             return _file_error(name, message, fix, line=line)
-    return _file_error(name, f"malformed CSV: {exc}", fix)
+    # polars' own message is not shown: it quotes records of the file.
+    return _file_error(name, f"malformed CSV ({type(exc).__name__})", fix)
 
 
 def _scan_parquet(path: Path, name: str) -> pl.LazyFrame:
