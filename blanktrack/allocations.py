@@ -193,7 +193,7 @@ def _missing_columns(name: str, missing: Iterable[str], found: Sequence[str]) ->
             name,
             1,
             None,
-            f"missing column(s) {', '.join(missing)} (found: {', '.join(found) or 'none'})",
+            f"missing column(s) {', '.join(missing)} (found: {textio.shown_names(list(found))})",
             f"the header must be '{CANONICAL_HEADER}' (head_ban, machine and reported_by are "
             "optional), or give the MOF allocation download with its 7 columns",
         )

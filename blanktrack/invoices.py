@@ -192,7 +192,7 @@ def _check_columns(name: str, columns: Sequence[str], line: int | None = 1) -> N
     if missing:
         raise _file_error(
             name,
-            f"missing column(s) {', '.join(missing)} (found: {', '.join(columns) or 'none'})",
+            f"missing column(s) {', '.join(missing)} (found: {textio.shown_names(list(columns))})",
             _HEADER_FIX,
             line=line,
         )

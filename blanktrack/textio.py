@@ -273,6 +273,18 @@ def check_delimiter(header: str, name: str, line: int = 1) -> None:
                             "comma-separated table", _TABLE_FIX)
 
 
+# What a column name looks like (any script's letters and digits, spaces, a little punctuation):
+# a first line of other text is named as such, not quoted (it may be a system file's line).
+_COLUMN_NAME = re.compile(r"[\w .()/\-]{0,64}")
+
+
+def shown_names(fields: list[str]) -> str:
+    """The header names found, for a message; not quoted when they do not look like names."""
+    if all(_COLUMN_NAME.fullmatch(f.lstrip("\ufeff")) for f in fields):
+        return ", ".join(fields) or "none"
+    return "a first line that is no header (not shown)"
+
+
 def first_line(text: str) -> tuple[int, str] | None:
     """The first non-blank line and its 1-based number, without splitting the whole text."""
     start, number = 0, 1

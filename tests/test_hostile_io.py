@@ -200,6 +200,29 @@ def test_binary_file_is_refused_without_quoting_it(role: str, tmp_path: Path,
     assert nothing_written(out)
 
 
+COMMA_NO_HEADER = {
+    "group-like": f"adm:x:4:syslog,{SECRET}\n",
+    "environment-like": f"PASSWORD={SECRET},HOME=/home/x\n",
+    "url-list": f"https://example.com/?token={SECRET},https://example.org\n",
+}
+
+
+@pytest.mark.parametrize("content", sorted(COMMA_NO_HEADER))
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_line_with_a_comma_that_is_no_header_is_not_quoted(
+        role: str, content: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "input.csv"
+    path.write_text(COMMA_NO_HEADER[content])
+    out = tmp_path / "out"
+    rc, printed = run(ROLES[role](path, out), capsys)
+    assert rc == 1, printed
+    assert f"{path}:1: " in printed, printed
+    if role != "check":  # the upload lint words it per line: field count or header line
+        assert "(found: a first line that is no header (not shown))" in printed, printed
+    assert SECRET not in printed and "syslog" not in printed and "example" not in printed
+    assert nothing_written(out)
+
+
 @pytest.mark.parametrize(("role", "header", "found"), [
     ("allocations", "BAN,type,period,track,first,last", "found: BAN, type, period, track, first"),
     ("invoices", "number,date,ban,state", "found: number, date, ban, state"),
