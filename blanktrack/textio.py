@@ -159,7 +159,8 @@ def _kind(mode: int) -> str:
 
 
 def _not_regular(name: str, mode: int) -> InputError:
-    return _text_problem(name, None, f"cannot read the file: it is {_kind(mode)}, not a regular file",
+    return _text_problem(name, None,
+                         f"cannot read the file: it is {_kind(mode)}, not a regular file",
                          "give the path of the file itself (a FIFO, device or folder is never "
                          "read)")
 
@@ -174,14 +175,14 @@ def check_regular(path: str | Path, name: str | None = None) -> None:
     try:
         mode = os.stat(path).st_mode
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-        raise _text_problem(name, None, f"cannot read the file: {_reason(exc)}",
-                            _READ_FIX) from exc
+        raise _cannot_read(name, exc) from exc
     if not stat.S_ISREG(mode):
         raise _not_regular(name, mode)
 
 
-def _reason(exc: Exception) -> str:
-    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+def _cannot_read(name: str, exc: Exception) -> InputError:
+    reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+    return _text_problem(name, None, f"cannot read the file: {reason}", _READ_FIX)
 
 
 def open_regular(path: str | Path, name: str | None = None) -> BinaryIO:
@@ -192,12 +193,12 @@ def open_regular(path: str | Path, name: str | None = None) -> BinaryIO:
     """
     name = str(path) if name is None else name
     check_regular(path, name)
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+             | getattr(os, "O_CLOEXEC", 0))
     try:
         fd = os.open(path, flags)
     except OSError as exc:
-        raise _text_problem(name, None, f"cannot read the file: {_reason(exc)}",
-                            _READ_FIX) from exc
+        raise _cannot_read(name, exc) from exc
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
@@ -214,9 +215,8 @@ def read_bytes(path: str | Path, name: str | None = None, limit: int = MAX_READ_
     with open_regular(path, name) as fh:
         try:
             data = fh.read(limit + 1)
-        except OSError as exc:
-            raise _text_problem(name, None, f"cannot read the file: {_reason(exc)}",
-                                _READ_FIX) from exc
+        except OSError as exc:  # e.g. EAGAIN from a /proc file that would block
+            raise _cannot_read(name, exc) from exc
     if len(data) > limit:
         raise _text_problem(name, None, f"the file is larger than {limit // 2**20} MiB",
                             "give the right file; an input this large is not one blanktrack "
@@ -231,8 +231,7 @@ def read_head(path: str | Path, size: int, name: str | None = None) -> bytes:
         try:
             return fh.read(size)
         except OSError as exc:
-            raise _text_problem(name, None, f"cannot read the file: {_reason(exc)}",
-                                _READ_FIX) from exc
+            raise _cannot_read(name, exc) from exc
 
 
 def read_text(path: str | Path) -> DecodedText:
@@ -275,7 +274,7 @@ def check_delimiter(header: str, name: str, line: int = 1) -> None:
 
 # What a column name looks like (any script's letters and digits, spaces, a little punctuation):
 # a first line of other text is named as such, not quoted (it may be a system file's line).
-_COLUMN_NAME = re.compile(r"[\w .()/\-]{0,64}")
+_COLUMN_NAME = re.compile(r"[\w .()\-]{0,64}")
 
 
 def shown_names(fields: list[str]) -> str:
