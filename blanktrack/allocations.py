@@ -193,7 +193,7 @@ def _missing_columns(name: str, missing: Iterable[str], found: Sequence[str]) ->
             name,
             1,
             None,
-            f"missing column(s) {', '.join(missing)} (found: {', '.join(found) or 'none'})",
+            f"missing column(s) {', '.join(missing)} (found: {textio.shown_names(list(found))})",
             f"the header must be '{CANONICAL_HEADER}' (head_ban, machine and reported_by are "
             "optional), or give the MOF allocation download with its 7 columns",
         )
@@ -323,22 +323,14 @@ def _rows_from_parquet(name: str, path: Path, problems: list[Problem]) -> list[R
 
 
 def is_parquet(path: Path) -> bool:
-    """Whether the file starts as a Parquet file does (for files already known to be readable)."""
-    with path.open("rb") as fh:
-        return fh.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC
+    """Whether the file starts as a Parquet file does (InputError unless a readable regular
+    file: a FIFO or device is never opened)."""
+    return textio.read_head(path, len(PARQUET_MAGIC)) == PARQUET_MAGIC
 
 
 def _read_file(path: Path, problems: list[Problem]) -> list[RawRow]:
     name = str(path)
-    try:
-        with path.open("rb") as fh:
-            magic = fh.read(len(PARQUET_MAGIC))
-    except OSError as exc:
-        raise InputError(
-            Problem(name, None, None, f"cannot read the file: {exc.strerror or exc}",
-                    "check the path and that you may read the file")
-        ) from exc
-    if magic == PARQUET_MAGIC:
+    if is_parquet(path):
         return _rows_from_parquet(name, path, problems)
     return _rows_from_text(name, textio.read_rows(path).rows, problems)
 

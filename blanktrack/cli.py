@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, Problem
 from .layout import SPLITS
 from .period import Period
 
@@ -169,18 +169,80 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _count(least: int, bound: str) -> Callable[[str], int]:
+    """An argparse type: a whole number from `least` to demo's `bound` (demo, and polars with
+    it, is imported only when the option is given)."""
+
+    def parse(text: str) -> int:
+        from . import demo
+
+        most: int = getattr(demo, bound)
+        try:
+            value = int(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
+        if not least <= value <= most:
+            raise argparse.ArgumentTypeError(
+                f"must be between {least:,} and {most:,}, not {value:,}")
+        return value
+
+    return parse
+
+
+def _rate(text: str) -> float:
+    """An argparse type: a share in [0, 1) (NaN and infinity refused)."""
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
+    if not 0.0 <= value < 1.0:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"{text!r} is not a rate from 0 up to (but not including) 1")
+    return value
+
+
+def _demo_out(out: str) -> Path:
+    """The demo's output folder: refused (InputError) if it exists and is not a folder."""
+    path = Path(out)
+    try:
+        exists, folder = path.exists(), path.is_dir()
+    except (OSError, ValueError) as exc:
+        raise InputError(Problem(out, None, None, f"cannot use the output folder ({exc})",
+                                 "give a folder you may write to")) from exc
+    if exists and not folder:
+        raise InputError(Problem(out, None, None, "the output folder is a file",
+                                 "give a folder (it is made if missing)"))
+    return path
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from . import demo
 
-    if args.what == "sample":
-        for path in demo.write_sample(Path(args.out)):
-            print(f"wrote {path}")
-        return EXIT_OK
-    info = demo.generate_period(
-        Path(args.out), period=args.period, n_invoices=args.invoices, n_bans=args.bans,
-        tills_per_ban=args.tills, seed=args.seed, skip_rate=args.skip_rate,
-        cancel_rate=args.cancel_rate, void_rate=args.void_rate, fmt=args.format,
-    )
+    out = _demo_out(args.out)
+    try:
+        if args.what == "sample":
+            for path in demo.write_sample(out):
+                print(f"wrote {path}")
+            return EXIT_OK
+        if args.cancel_rate + args.void_rate >= 1.0:
+            print("blanktrack: demo generate: --cancel-rate + --void-rate must be below 1",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        if args.bans * args.tills > demo.MAX_TILLS:
+            print(f"blanktrack: demo generate: --bans × --tills must be at most "
+                  f"{demo.MAX_TILLS:,}, not {args.bans * args.tills:,}", file=sys.stderr)
+            return EXIT_USAGE
+        info = demo.generate_period(
+            out, period=args.period, n_invoices=args.invoices, n_bans=args.bans,
+            tills_per_ban=args.tills, seed=args.seed, skip_rate=args.skip_rate,
+            cancel_rate=args.cancel_rate, void_rate=args.void_rate, fmt=args.format,
+        )
+    except ValueError as exc:  # what the arguments ask for does not fit in one period
+        print(f"blanktrack: demo generate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        raise InputError(Problem(exc.filename or str(out), None, None,
+                                 f"cannot write: {exc.strerror or exc}",
+                                 "give a folder you may write to, on a disk with room")) from exc
     for key, value in info.items():
         print(f"{key}: {value}")
     return EXIT_OK
@@ -249,13 +311,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="'sample': the small shipped period; 'generate': a large synthetic one")
     d.add_argument("--out", required=True, metavar="DIR")
     d.add_argument("--period", type=_period, default="11302")
-    d.add_argument("--invoices", type=int, default=1_000_000)
-    d.add_argument("--bans", type=int, default=100)
-    d.add_argument("--tills", type=int, default=10, help="tills per BAN")
+    d.add_argument("--invoices", type=_count(0, "MAX_INVOICES"), default=1_000_000)
+    d.add_argument("--bans", type=_count(1, "MAX_BANS"), default=100)
+    d.add_argument("--tills", type=_count(1, "MAX_TILLS_PER_BAN"), default=10,
+                   help="tills per BAN")
     d.add_argument("--seed", type=int, default=1)
-    d.add_argument("--skip-rate", type=float, default=0.0005)
-    d.add_argument("--cancel-rate", type=float, default=0.01)
-    d.add_argument("--void-rate", type=float, default=0.002)
+    d.add_argument("--skip-rate", type=_rate, default=0.0005)
+    d.add_argument("--cancel-rate", type=_rate, default=0.01)
+    d.add_argument("--void-rate", type=_rate, default=0.002)
     d.add_argument("--format", choices=["csv", "parquet"], default="parquet")
     d.set_defaults(func=cmd_demo)
 

@@ -423,6 +423,14 @@ def write_sample(out_dir: Path) -> list[Path]:
 _P: Final = 2_147_483_647  # 2**31 - 1: products of two residues fit in Int64
 _TRACK_SPACE: Final = 100_000_000  # numbers per track letters
 
+# Bounds of a generated period. The BANs and tills are planned one by one in Python, and every
+# BAN and till gets whole booklets: far beyond these the planning alone runs for hours (and the
+# period could not hold their numbers anyway: 676 tracks of 100,000,000 numbers).
+MAX_INVOICES: Final = 1_000_000_000
+MAX_BANS: Final = 100_000
+MAX_TILLS_PER_BAN: Final = 1_000
+MAX_TILLS: Final = 1_000_000  # BANs × tills per BAN
+
 
 def _uniform(key: pl.Expr, salts: tuple[int, ...]) -> pl.Expr:
     """A pseudo-random number in [0, 1) from an integer key: a few rounds of multiply-add
@@ -649,9 +657,14 @@ def generate_period(
         raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
     if n_invoices < 0 or n_bans < 1 or tills_per_ban < 1 or chunk_rows < 1:
         raise ValueError("n_invoices must be ≥ 0; n_bans, tills_per_ban, chunk_rows ≥ 1")
+    for name, value, most in (("n_invoices", n_invoices, MAX_INVOICES), ("n_bans", n_bans, MAX_BANS),
+                              ("tills_per_ban", tills_per_ban, MAX_TILLS_PER_BAN),
+                              ("n_bans × tills_per_ban", n_bans * tills_per_ban, MAX_TILLS)):
+        if value > most:
+            raise ValueError(f"{name} must be at most {most:,}, not {value:,}")
     for name, rate in (("skip_rate", skip_rate), ("cancel_rate", cancel_rate),
                        ("void_rate", void_rate)):
-        if not 0.0 <= rate < 1.0:
+        if not 0.0 <= rate < 1.0:  # NaN fails this too
             raise ValueError(f"{name} must be in [0, 1), not {rate}")
     if cancel_rate + void_rate >= 1.0:
         raise ValueError("cancel_rate + void_rate must be below 1")

@@ -7,8 +7,10 @@ then normalised to frames.INVOICE_SCHEMA.
 
 Encodings: CSV files up to LARGE_FILE_BYTES are decoded through textio (UTF-8 with or without BOM,
 Big5/cp950, UTF-16 with BOM). Larger files are scanned by polars directly and **must be UTF-8**
-(a BOM is fine). Line numbers are `row + 2` (header on line 1), exact unless a quoted field spans
-several lines.
+(a BOM is fine). Line numbers are physical lines (header on line 1): `row + 2`, plus the line
+ends inside quoted fields of earlier records. In a large file those are counted only when a problem
+is reported (one more pass), so a finding that names a line of a large file whose records span
+lines names `row + 2`.
 """
 
 from __future__ import annotations
@@ -190,7 +192,7 @@ def _check_columns(name: str, columns: Sequence[str], line: int | None = 1) -> N
     if missing:
         raise _file_error(
             name,
-            f"missing column(s) {', '.join(missing)} (found: {', '.join(columns) or 'none'})",
+            f"missing column(s) {', '.join(missing)} (found: {textio.shown_names(list(columns))})",
             _HEADER_FIX,
             line=line,
         )
@@ -242,8 +244,7 @@ def _text_columns(lf: pl.LazyFrame, name: str, numbers: pl.Series | None = None)
 
 def _check_large_prefix(path: Path, name: str) -> None:
     """A large CSV is read by polars as UTF-8: refuse early what it would misread."""
-    with path.open("rb") as fh:
-        prefix = fh.read(_PREFIX_BYTES)
+    prefix = textio.read_head(path, _PREFIX_BYTES, name)
     fix = "files larger than 64 MiB must be UTF-8: convert it (e.g. iconv -f cp950 -t utf-8)"
     if prefix.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise _file_error(name, "the file is UTF-16", fix)
@@ -273,15 +274,106 @@ def scan_csv_file(path: Path, name: str) -> tuple[pl.LazyFrame, bool]:
     # Read at call time, not import time, so that tests can lower it.
     if path.stat().st_size > LARGE_FILE_BYTES:
         _check_large_prefix(path, name)
+        _LARGE_CSV[name] = path
         return pl.scan_csv(path, encoding="utf8", **options), False
     text = textio.normalise_newlines(textio.read_text(path).text)
     line, columns = _header_names(text, name)
     _check_columns(name, columns, line)
     # Read small files now, so that a malformed CSV is reported with its file and line.
     try:
-        return pl.read_csv(text.encode("utf-8"), **options).lazy(), True
+        df = pl.read_csv(text.encode("utf-8"), **options)
     except pl.exceptions.PolarsError as exc:
         raise _malformed(text, name, exc) from exc
+    if '"' in text:  # only a quoted field can span lines
+        breaks = _line_breaks(df, newlines_only=True)
+        df = df.with_columns(pl.col(_ROW) + breaks.cum_sum() - breaks)
+    return df.lazy(), True
+
+
+# Large CSV files scanned so far (name → path): a file polars cannot parse, or whose records
+# span lines, is found again by name when a problem must be reported.
+_LARGE_CSV: dict[str, Path] = {}
+
+
+def _line_breaks(lf: pl.LazyFrame | pl.DataFrame, newlines_only: bool = False) -> pl.Expr:
+    """Per record, the line ends inside its quoted fields: each later record starts that many
+    lines further down than its row number says. `newlines_only` for normalised text."""
+    columns = [c for c in lf.collect_schema().names() if c != _ROW]
+    pattern = "\n" if newlines_only else r"\r\n|\r|\n"
+    return pl.sum_horizontal(
+        pl.col(c).str.count_matches(pattern, literal=newlines_only).fill_null(0)
+        for c in columns
+    ).cast(pl.Int64)
+
+
+def _physical_lines(sample: pl.DataFrame) -> pl.DataFrame:
+    """`sample` (source, line) with the lines of large CSV files corrected for records that span
+    lines (small files are corrected as they are read). One more pass over such a file, only
+    ever run when there is a problem to report."""
+    fixed = sample["line"].to_list()
+    for name in sample["source"].unique().to_list():
+        path = _LARGE_CSV.get(name)
+        if path is None:
+            continue
+        scan = pl.scan_csv(path, encoding="utf8", infer_schema=False, row_index_name=_ROW,
+                           row_index_offset=2)
+        multi = (scan.select(_ROW, breaks=_line_breaks(scan)).filter(pl.col("breaks") > 0)
+                 .collect(engine="streaming"))
+        if multi.is_empty():
+            continue
+        for i, (source, line) in enumerate(sample.select("source", "line").iter_rows()):
+            if source == name and line is not None:
+                fixed[i] = line + int(multi.filter(pl.col(_ROW) < line)["breaks"].sum())
+    return sample.with_columns(line=pl.Series(fixed, dtype=pl.Int64))
+
+
+_CHUNK_BYTES = 2**24
+
+
+def _large_csv_problem(path: Path, name: str) -> InputError | None:
+    """Why polars cannot read a large CSV, with its line; None if this file is not the one.
+
+    Never quotes the file: polars' own message holds whole records.
+    """
+    quotes = newlines = 0
+    last_quote_line = 0
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    try:
+        with textio.open_regular(path, name) as fh:
+            while chunk := fh.read(_CHUNK_BYTES):
+                count = chunk.count(b'"')
+                if count:
+                    last_quote_line = newlines + chunk.count(b"\n", 0, chunk.rindex(b'"')) + 1
+                    quotes += count
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    return _file_error(
+                        name, "this line is not UTF-8 (Big5/cp950?)",
+                        "files larger than 64 MiB must be UTF-8: convert it "
+                        "(e.g. iconv -f cp950 -t utf-8)",
+                        line=newlines + chunk.count(b"\n", 0, max(exc.start, 0)) + 1)
+                newlines += chunk.count(b"\n")
+    except OSError as exc:
+        return _file_error(name, f"cannot read the file: {exc.strerror or exc}",
+                           "check the path and that you may read the file")
+    if quotes % 2:
+        # Quotes pair up from the start of the file, so the last one is the one never closed.
+        return textio.malformed_csv(name, last_quote_line, "unexpected end of data")
+    width = len(pl.scan_csv(path, encoding="utf8", infer_schema=False).collect_schema())
+    ragged = (
+        pl.scan_lines(path, row_index_name="n", row_index_offset=1)
+        .filter(~pl.col("line").str.contains('"', literal=True)
+                & (pl.col("line").str.count_matches(",", literal=True) >= width))
+        .select("n", fields=pl.col("line").str.count_matches(",", literal=True) + 1)
+        .head(1).collect(engine="streaming")
+    )
+    if ragged.height:
+        line, fields = ragged.row(0)
+        return _file_error(name, f"expected {width} fields as in the header, found {fields}",
+                           "check for an extra comma (quote values that contain commas)",
+                           line=line)
+    return None
 
 
 def _malformed(text: str, name: str, exc: Exception) -> InputError:
@@ -296,7 +388,8 @@ def _malformed(text: str, name: str, exc: Exception) -> InputError:
         if len(fields) > width:
             message = f"expected {width} fields as in the header, found {len(fields)}"
             return _file_error(name, message, fix, line=line)
-    return _file_error(name, f"malformed CSV: {exc}", fix)
+    # polars' own message is not shown: it quotes records of the file.
+    return _file_error(name, f"malformed CSV ({type(exc).__name__})", fix)
 
 
 def _scan_parquet(path: Path, name: str) -> pl.LazyFrame:
@@ -352,14 +445,10 @@ def scan_raw_invoices(paths: Sequence[str | Path], numbers: pl.Series | None = N
     them (for input already known to be plainly clean).
     """
     frames = []
+    _LARGE_CSV.clear()  # the large files of this scan only
     for path in map(Path, paths):
         name = str(path)
-        try:
-            with path.open("rb") as fh:
-                magic = fh.read(len(PARQUET_MAGIC))
-        except OSError as exc:
-            raise _file_error(name, f"cannot read the file: {exc.strerror or exc}",
-                              "check the path and that you may read the file") from exc
+        magic = textio.read_head(path, len(PARQUET_MAGIC), name)  # a FIFO is never opened
         # A selection (numbers) may well be empty; the files were checked when first scanned.
         if magic == PARQUET_MAGIC:
             lf = _text_columns(_scan_parquet(path, name), name, numbers)
@@ -385,10 +474,16 @@ def _collect(lf: pl.LazyFrame) -> pl.DataFrame:
     try:
         return lf.collect(engine="streaming")
     except pl.exceptions.PolarsError as exc:
-        # Typically a large file that is not UTF-8 beyond its first MiB, or a ragged CSV.
+        # Typically a large file that is not UTF-8 beyond its first MiB, a quote never closed
+        # or a ragged line (a small file was read whole, and such problems named, already).
+        for name, path in list(_LARGE_CSV.items()):
+            problem = _large_csv_problem(path, name)
+            if problem is not None:
+                raise problem from exc
+        # polars' message is not shown: it quotes whole records of the file.
         raise _file_error(
             "invoice files",
-            f"cannot read the invoices: {exc}",
+            f"cannot read the invoices ({type(exc).__name__})",
             "check that every file is a comma-separated UTF-8 CSV or Parquet file",
         ) from exc
 
@@ -405,6 +500,7 @@ def validate_invoices(raw: pl.LazyFrame) -> None:
     sample = _collect(flagged.filter(pl.any_horizontal(*flags)).head(MAX_LISTED))
     if sample.is_empty():
         return
+    sample = _physical_lines(sample)
     listed: list[Problem] = []
     total = 0
     for row in sample.iter_rows(named=True):

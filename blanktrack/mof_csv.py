@@ -37,8 +37,10 @@ from pathlib import Path
 
 import polars as pl
 
+from blanktrack import textio
 from blanktrack.atomic import write_file
 from blanktrack.ban import is_valid_ban
+from blanktrack.errors import InputError
 from blanktrack.frames import BLANK_RANGE_SCHEMA
 from blanktrack.period import Period
 from blanktrack.platform_codes import describe
@@ -269,7 +271,7 @@ def lint_mof_csv(
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        line = textio.byte_line_of(data, exc.start)  # CR-only line ends count too
         lint.add(line, "", f"byte 0x{data[exc.start]:02x} is not UTF-8 (Big5 text?); "
                  "the file must be ASCII")
         text = data.decode("utf-8", errors="replace")
@@ -524,6 +526,23 @@ def _covered(begin: int, end: int, allocs: list[tuple[int, int, str | None]]) ->
     return need > end
 
 
+# An upload file holds at most MAX_SERIAL rows of 45 bytes; anything far larger is another file.
+MAX_UPLOAD_BYTES = 64 * 2**20
+
+
+def _check_is_table(data: bytes, name: str) -> None:
+    """InputError, quoting none of it, when the file is UTF-8 but no comma-separated text (a
+    system file): its content is not for a report. Bytes that are not UTF-8 are the lint's to
+    name (it quotes none of them)."""
+    try:
+        text = data.removeprefix(codecs.BOM_UTF8).decode("utf-8")
+    except UnicodeDecodeError:
+        return
+    first = textio.first_line(text)
+    if first is not None:
+        textio.check_delimiter(first[1], name, first[0])
+
+
 def check_file(
     path: Path,
     allocations: pl.DataFrame | None = None,
@@ -537,10 +556,11 @@ def check_file(
     """
     path = Path(path)
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return [LintProblem(None, "", f"cannot read the file: {exc.strerror or exc}",
-                            name=str(path))]
+        data = textio.read_bytes(path, limit=MAX_UPLOAD_BYTES)
+        _check_is_table(data, str(path))
+    except InputError as exc:
+        return [LintProblem(p.line, "", f"{p.message} — {p.fix}" if p.fix else p.message,
+                            name=str(path)) for p in exc.problems]
     if expected_period is None and _FILE_NAME.fullmatch(path.name):
         candidate = path.name[9:14]
         expected_period = candidate if _is_period(candidate) else None

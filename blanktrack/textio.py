@@ -11,8 +11,12 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
+import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from blanktrack.errors import InputError, Problem
 
@@ -45,8 +49,19 @@ class TextRows:
     encoding: str
 
 
-def _line_of(data: bytes, offset: int) -> int:
-    return data.count(b"\n", 0, offset) + 1
+# A line ends in CRLF, LF or a bare CR (old Mac files): every one of them starts a new line.
+_LINE_END_BYTES = re.compile(rb"\r\n|\r|\n")
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def byte_line_of(data: bytes, offset: int) -> int:
+    """The 1-based line holding byte `offset`."""
+    return len(_LINE_END_BYTES.findall(data, 0, offset)) + 1
+
+
+def text_line_of(text: str, index: int) -> int:
+    """The 1-based line holding character `index`."""
+    return len(_LINE_END.findall(text, 0, index)) + 1
 
 
 def _text_problem(name: str, line: int | None, message: str, fix: str = "") -> InputError:
@@ -57,7 +72,7 @@ def _check_decoded(text: str, name: str, encoding: str) -> None:
     """Refuse text that decoded but cannot be what a person wrote."""
     if "\ufffd" in text:
         # The file was already mangled by an earlier conversion (it carries U+FFFD itself).
-        line = text.count("\n", 0, text.index("\ufffd")) + 1
+        line = text_line_of(text, text.index("\ufffd"))
         raise _text_problem(
             name,
             line,
@@ -66,7 +81,7 @@ def _check_decoded(text: str, name: str, encoding: str) -> None:
             "export the file again from its source system",
         )
     if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
+        line = text_line_of(text, text.index("\x00"))
         raise _text_problem(
             name,
             line,
@@ -102,7 +117,7 @@ def decode_bytes(data: bytes, name: str) -> DecodedText:
         except UnicodeDecodeError as exc:
             raise _text_problem(
                 name,
-                _line_of(data, exc.start),
+                byte_line_of(data, exc.start),
                 "the file starts with a UTF-8 byte-order mark but this line is not valid UTF-8",
                 "save the file again as UTF-8",
             ) from exc
@@ -114,7 +129,7 @@ def decode_bytes(data: bytes, name: str) -> DecodedText:
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError as exc:
-            failures.append(_line_of(data, exc.start))
+            failures.append(byte_line_of(data, exc.start))
             continue
         _check_decoded(text, name, encoding)
         return DecodedText(text, encoding)
@@ -127,24 +142,122 @@ def decode_bytes(data: bytes, name: str) -> DecodedText:
     )
 
 
+_READ_FIX = "check the path and that you may read the file"
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+# Never read more than this from one file into memory (a sparse or endless file would take it all).
+MAX_READ_BYTES = 2**30
+
+
+def _kind(mode: int) -> str:
+    return next((label for test, label in _KINDS if test(mode)), "a special file")
+
+
+def _not_regular(name: str, mode: int) -> InputError:
+    return _text_problem(name, None,
+                         f"cannot read the file: it is {_kind(mode)}, not a regular file",
+                         "give the path of the file itself (a FIFO, device or folder is never "
+                         "read)")
+
+
+def check_regular(path: str | Path, name: str | None = None) -> None:
+    """InputError unless `path` (links followed) is a regular file; nothing is opened.
+
+    A FIFO would block the read forever, /dev/zero would fill the memory, and opening some
+    devices has side effects: none of them is opened at all.
+    """
+    name = str(path) if name is None else name
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise _cannot_read(name, exc) from exc
+    if not stat.S_ISREG(mode):
+        raise _not_regular(name, mode)
+
+
+def _cannot_read(name: str, exc: Exception) -> InputError:
+    reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+    return _text_problem(name, None, f"cannot read the file: {reason}", _READ_FIX)
+
+
+def open_regular(path: str | Path, name: str | None = None) -> BinaryIO:
+    """Open a regular file for reading in binary, or raise InputError; never blocks.
+
+    The file is checked before it is opened (check_regular) and again once open, in case the
+    path was replaced in between; O_NONBLOCK keeps even that open from waiting on a FIFO.
+    """
+    name = str(path) if name is None else name
+    check_regular(path, name)
+    flags = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+             | getattr(os, "O_CLOEXEC", 0))
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise _cannot_read(name, exc) from exc
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_regular(name, mode)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_bytes(path: str | Path, name: str | None = None, limit: int = MAX_READ_BYTES) -> bytes:
+    """The bytes of a regular file (open_regular), at most `limit` of them, else InputError."""
+    name = str(path) if name is None else name
+    with open_regular(path, name) as fh:
+        try:
+            data = fh.read(limit + 1)
+        except OSError as exc:  # e.g. EAGAIN from a /proc file that would block
+            raise _cannot_read(name, exc) from exc
+    if len(data) > limit:
+        raise _text_problem(name, None, f"the file is larger than {limit // 2**20} MiB",
+                            "give the right file; an input this large is not one blanktrack "
+                            "reads whole")
+    return data
+
+
+def read_head(path: str | Path, size: int, name: str | None = None) -> bytes:
+    """The first `size` bytes of a regular file (open_regular)."""
+    name = str(path) if name is None else name
+    with open_regular(path, name) as fh:
+        try:
+            return fh.read(size)
+        except OSError as exc:
+            raise _cannot_read(name, exc) from exc
+
+
 def read_text(path: str | Path) -> DecodedText:
     """Read and decode a text file; InputError if it cannot be read or decoded."""
     name = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise _text_problem(
-            name, None, f"cannot read the file: {exc.strerror or exc}",
-            "check the path and that you may read the file",
-        ) from exc
-    return decode_bytes(data, name)
+    return decode_bytes(read_bytes(path, name), name)
 
 
 _DELIMITER_NAMES = {";": "semicolon (;)", "\t": "tab"}
 
 
+# Control characters a text table never holds (tab and CR, a CRLF's, are fine).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_TABLE_FIX = "give a comma-separated table (CSV, with its header line) or a Parquet file"
+
+
 def check_delimiter(header: str, name: str, line: int = 1) -> None:
-    """Refuse a semicolon- or tab-separated file: every input must be comma-separated."""
+    """Refuse a first line that is no comma-separated header or row.
+
+    Semicolon- and tab-separated files are named as such. A line with control characters or
+    without a comma means the file is no table at all (a binary file, a system file reached
+    through a link): it is refused without quoting any of it, as its content may be secret.
+    """
+    if _CONTROL.search(header):
+        raise _text_problem(name, line, "this line holds control characters: the file is not "
+                            "a text table", _TABLE_FIX)
     commas = header.count(",")
     for delimiter, label in _DELIMITER_NAMES.items():
         if header.count(delimiter) > commas:
@@ -154,17 +267,32 @@ def check_delimiter(header: str, name: str, line: int = 1) -> None:
                 f"the fields are separated by {label}, not by commas",
                 "the file must be comma-separated (CSV); save it again as CSV with commas",
             )
+    if not commas:
+        raise _text_problem(name, line, "this line has no comma: the file is not a "
+                            "comma-separated table", _TABLE_FIX)
+
+
+# What a column name looks like (any script's letters and digits, spaces, a little punctuation):
+# a first line of other text is named as such, not quoted (it may be a system file's line).
+_COLUMN_NAME = re.compile(r"[\w .()\-]{0,64}")
+
+
+def shown_names(fields: list[str]) -> str:
+    """The header names found, for a message; not quoted when they do not look like names."""
+    if all(_COLUMN_NAME.fullmatch(f.lstrip("\ufeff")) for f in fields):
+        return ", ".join(fields) or "none"
+    return "a first line that is no header (not shown)"
 
 
 def first_line(text: str) -> tuple[int, str] | None:
     """The first non-blank line and its 1-based number, without splitting the whole text."""
     start, number = 0, 1
     while start < len(text):
-        end = text.find("\n", start)
-        end = len(text) if end < 0 else end
+        found = _LINE_END.search(text, start)
+        end, after = (found.start(), found.end()) if found else (len(text), len(text))
         if text[start:end].strip():
             return number, text[start:end]
-        start, number = end + 1, number + 1
+        start, number = after, number + 1
     return None
 
 

@@ -351,3 +351,22 @@ def test_generate_period_rejects_bad_arguments(tmp_path: Path) -> None:
         generate_period(tmp_path, fmt="csv", **{**GEN_ARGS, "skip_rate": 1.5})
     with pytest.raises(ValueError, match="fmt"):
         generate_period(tmp_path, fmt="xlsx", **GEN_ARGS)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("change", "says"), [
+    ({"n_bans": 100_001}, "n_bans must be at most 100,000, not 100,001"),
+    ({"n_bans": 100_000_000}, "n_bans must be at most 100,000"),
+    ({"tills_per_ban": 1_001}, "tills_per_ban must be at most 1,000"),
+    ({"n_bans": 2_000, "tills_per_ban": 1_000}, "n_bans × tills_per_ban must be at most 1,000,000"),
+    ({"n_invoices": 1_000_000_001}, "n_invoices must be at most 1,000,000,000"),
+    ({"n_invoices": -5}, "n_invoices must be ≥ 0"),
+    ({"n_bans": 0}, "n_bans, tills_per_ban, chunk_rows ≥ 1"),
+    ({"skip_rate": float("nan")}, "skip_rate must be in"),
+    ({"void_rate": float("inf")}, "void_rate must be in"),
+])
+def test_generate_period_refuses_what_it_cannot_plan_at_once(
+        tmp_path: Path, change: dict[str, float], says: str) -> None:
+    """Bounded before any planning: 100,000,000 BANs used to search for valid BANs for hours."""
+    with pytest.raises(ValueError, match=says):
+        generate_period(tmp_path, fmt="csv", **{**GEN_ARGS, **change})  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []  # nothing written
