@@ -33,6 +33,7 @@ from pathlib import Path
 
 from . import __version__
 from .archive import running_here
+from .atomic import sync_folder
 from .errors import InputError, Problem
 
 LEDGER = ".blanktrack-set.json"
@@ -42,9 +43,11 @@ _OLD = re.compile(r"^\.(?P<ban>\d{8})\.old-(?P<pid>\d+)-[0-9a-f]+$")
 _SET_NAME = re.compile(r"^\d{8}$")
 MAX_PROBLEMS = 20
 
-# Test hook, nothing else: the name of a step of the swap (see _step) at which the process
-# kills itself with SIGKILL, so that tests can stop a run at every step (tests/test_swap.py).
+# Test hook, nothing else: "{step}" or "{step}#{n}" (the n-th time, from 1): the step of the
+# swap (see _step) at which the process kills itself with SIGKILL, so that tests can stop a run
+# at every step (tests/test_swap.py).
 KILL_ENV = "BLANKTRACK_TEST_KILL_AT"
+_steps_seen: dict[str, int] = {}
 
 
 class OutputError(InputError):
@@ -52,7 +55,11 @@ class OutputError(InputError):
 
 
 def _step(name: str) -> None:
-    if os.environ.get(KILL_ENV) == name:
+    kill_at = os.environ.get(KILL_ENV)
+    if not kill_at:
+        return
+    _steps_seen[name] = _steps_seen.get(name, 0) + 1
+    if kill_at in (name, f"{name}#{_steps_seen[name]}"):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -162,12 +169,12 @@ def swap_in(staged: Path, target: Path) -> None:
         _step("before-rename")
         os.rename(staged, target)
         _step("renamed")
-        _fsync_dir(parent)
+        sync_folder(parent)
         return
     _step("before-exchange")
     if _exchange(staged, target):
         _step("exchanged")
-        _fsync_dir(parent)
+        sync_folder(parent)
         return
     old = parent / f".{target.name}.old-{os.getpid()}-{os.urandom(4).hex()}"
     _step("before-move-old")
@@ -175,7 +182,7 @@ def swap_in(staged: Path, target: Path) -> None:
     _step("moved-old")
     os.rename(staged, target)
     _step("moved-new")
-    _fsync_dir(parent)
+    sync_folder(parent)
     shutil.rmtree(old)
 
 
@@ -206,17 +213,6 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
-def _fsync_dir(folder: Path) -> None:
-    """The renames in folder on disk (POSIX: a folder is synced through a descriptor)."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def recover(out_dir: Path) -> None:
     """Finish what runs that no longer run left in out_dir: remove their staging folders; put
     a set moved aside back where no set took its place, else remove it."""
@@ -238,4 +234,4 @@ def recover(out_dir: Path) -> None:
                 shutil.rmtree(entry)
             else:
                 os.rename(entry, target)
-                _fsync_dir(period_dir)
+                sync_folder(period_dir)
