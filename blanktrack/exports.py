@@ -23,7 +23,7 @@ from typing import Protocol
 import polars as pl
 
 from . import out_sets
-from .atomic import sync_tree, write_file
+from .atomic import sync_folder, sync_tree, write_file
 from .e0402 import write_e0402
 from .errors import InputError, Problem
 from .mof_csv import MofCsvLintError, write_mof_csvs
@@ -207,11 +207,18 @@ class Exports:
             (self._target / period).mkdir(exist_ok=True)
         except OSError as exc:
             raise self._write_error(exc) from exc
-        for ban in sets:
-            try:
-                out_sets.swap_in(self._staging / period / ban, self._target / period / ban)
-            except OSError as exc:
-                raise self._write_error(exc, swapped=True) from exc
+        aside: list[Path] = []
+        try:
+            for ban in sets:
+                old = out_sets.swap_in(self._staging / period / ban, self._target / period / ban)
+                aside.extend([old] if old else [])
+            sync_folder(self._target / period)  # the renames on disk, once for all sets
+            for old in aside:
+                shutil.rmtree(old)
+        except OSError as exc:
+            for old in aside:  # sets already swapped: their old copies are not needed
+                shutil.rmtree(old, ignore_errors=True)
+            raise self._write_error(exc, swapped=True) from exc
         self._done = True
         return sorted(written)
 

@@ -161,29 +161,30 @@ def _parts_under(path: Path, root: Path) -> tuple[str, ...] | None:
         return None
 
 
-def swap_in(staged: Path, target: Path) -> None:
-    """Put the staged set folder at target; the old set (if any) ends up at `staged`'s path
-    (exchange) or is removed (fallback). Nothing but target and the hidden names is touched."""
-    parent = target.parent
+def swap_in(staged: Path, target: Path) -> Path | None:
+    """Put the staged set folder at target. The old set (if any) ends up at `staged`'s path
+    (exchange: None is returned) or under a hidden name in target's folder, returned for the
+    caller to remove once the folder is synced. Nothing but these paths is touched."""
     if not os.path.lexists(target):
         _step("before-rename")
         os.rename(staged, target)
         _step("renamed")
-        sync_folder(parent)
-        return
+        return None
     _step("before-exchange")
     if _exchange(staged, target):
         _step("exchanged")
-        sync_folder(parent)
-        return
-    old = parent / f".{target.name}.old-{os.getpid()}-{os.urandom(4).hex()}"
+        return None
+    old = target.parent / f".{target.name}.old-{os.getpid()}-{os.urandom(4).hex()}"
     _step("before-move-old")
     os.rename(target, old)
     _step("moved-old")
-    os.rename(staged, target)
+    try:
+        os.rename(staged, target)
+    except OSError:
+        os.rename(old, target)  # the old set back: never no set while we run
+        raise
     _step("moved-new")
-    sync_folder(parent)
-    shutil.rmtree(old)
+    return old
 
 
 # Test hook: False makes swap_in take the rename-twice path, as on a file system without

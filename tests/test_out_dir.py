@@ -216,7 +216,17 @@ def _enospc(*args: object, **kwargs: object) -> None:
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "out/10312/x")
 
 
-@pytest.mark.parametrize("fault", ["upload-file", "findings", "sync", "rename", "exchange"])
+def _rename_new_fails(src: object, dst: object) -> None:
+    if out_sets.STAGING_PREFIX in str(src):
+        _enospc()
+    REAL_RENAME(src, dst)
+
+
+REAL_RENAME = os.rename
+
+
+@pytest.mark.parametrize("fault", ["upload-file", "findings", "sync", "rename", "rename-new",
+                                   "exchange"])
 def test_a_failed_write_keeps_the_previous_set_and_leaves_no_temporary(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         fault: str) -> None:
@@ -225,9 +235,9 @@ def test_a_failed_write_keeps_the_previous_set_and_leaves_no_temporary(
     before = snapshot(out)
     target = {"upload-file": (exports, "write_mof_csvs"), "findings": (exports, "write_file"),
               "sync": (exports, "sync_tree"), "rename": (out_sets.os, "rename"),
-              "exchange": (out_sets, "_exchange")}[fault]
-    monkeypatch.setattr(*target, _enospc)
-    if fault == "rename":
+              "rename-new": (out_sets.os, "rename"), "exchange": (out_sets, "_exchange")}[fault]
+    monkeypatch.setattr(*target, _rename_new_fails if fault == "rename-new" else _enospc)
+    if fault.startswith("rename"):
         monkeypatch.setattr(out_sets, "EXCHANGE", False)
     capsys.readouterr()
     assert reconcile(out, "--split", "booklet") == 1
@@ -236,6 +246,28 @@ def test_a_failed_write_keeps_the_previous_set_and_leaves_no_temporary(
     assert "Traceback" not in err
     monkeypatch.undo()
     assert snapshot(out) == before and leftovers(out) == []
+
+
+def test_a_swap_that_fails_half_way_leaves_each_set_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert reconcile(out, allocations=DOWNLOAD) == 0  # two sets: 04595257, then 53567686
+    before = snapshot(out)
+    real = out_sets._exchange
+    calls: list[object] = []
+    monkeypatch.setattr(out_sets, "_exchange",
+                        lambda a, b: _enospc() if calls.append(b) or len(calls) == 2
+                        else real(a, b))
+    assert reconcile(out, "--split", "booklet", "--report-date", "2015-01-20",
+                     allocations=DOWNLOAD) == 1
+    err = capsys.readouterr().err
+    assert "the set folders already swapped hold the new files" in err, err
+    after = snapshot(out)
+    assert _outside(after, "10312/04595257/") == _outside(before, "10312/04595257/")
+    assert after["10312/04595257/findings.csv"] != before["10312/04595257/findings.csv"]
+    assert leftovers(out) == []
+    check_ledgers(out)
 
 
 def test_a_failed_first_write_leaves_no_out_dir(tmp_path: Path,
