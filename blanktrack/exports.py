@@ -95,12 +95,13 @@ class Exports:
         self._done = False
         try:
             self._target = self.out_dir.resolve()  # '.', '..' and links have no name otherwise
-        except (OSError, RuntimeError) as exc:  # a link to itself, a loop of links
+            is_file = self._target.exists() and not self._target.is_dir()
+        except (OSError, RuntimeError, ValueError) as exc:  # a link loop, a name too long
             raise InputError(Problem(str(out_dir), None, None,
                                      f"the output folder cannot be reached: {exc}",
                                      "give a folder, not a link that points to itself or in "
                                      "a loop")) from exc
-        if self._target.exists() and not self._target.is_dir():
+        if is_file:
             raise InputError(Problem(str(out_dir), None, None, "the output folder is a file",
                                      "give the path of a folder (it is created when missing)"))
         refuse_inputs_in_sets(self._target, inputs)

@@ -140,7 +140,11 @@ def refuse_inputs_in_sets(out_dir: Path, inputs: Iterable[str | Path]) -> None:
     root = Path(out_dir).resolve()
     problems = []
     for given in inputs:
-        parts = _parts_under(Path(given).resolve(), root)
+        try:
+            resolved = Path(given).resolve()
+        except (OSError, RuntimeError, ValueError):  # a link loop: reading it says so
+            continue
+        parts = _parts_under(resolved, root)
         if parts is None or len(parts) < 2:
             continue
         if parts[0].startswith(STAGING_PREFIX) or (

@@ -196,6 +196,12 @@ def test_an_out_dir_that_is_a_file_or_a_link_loop_is_refused(
     file.write_text("x\n")
     assert reconcile(file) == 1
     assert f"{file}: the output folder is a file" in capsys.readouterr().err
+    assert reconcile(tmp_path / ("x" * 300)) == 1
+    assert "cannot be reached" in capsys.readouterr().err
+    # An input that is a link loop is the loader's to report, not a traceback here.
+    assert reconcile(tmp_path / "out", invoices=[*INVOICES, str(loop)]) == 1
+    err = capsys.readouterr().err
+    assert str(loop) in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "file", "loop"]
 
 
