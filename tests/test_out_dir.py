@@ -13,6 +13,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import polars as pl
 import pytest
 from corpus.checks import LEDGER, check_ledgers, check_outputs, exports_of, upload_file
 
@@ -347,3 +348,43 @@ def test_a_writable_out_dir_under_a_read_only_parent_is_used(read_only_parent: P
     assert reconcile(read_only_parent, "--split", "booklet") == 0
     check_outputs(read_only_parent, [ALLOCATIONS])
     assert leftovers(read_only_parent) == []
+
+
+# ---------------------------------------------------------------- what goes into which set
+
+
+def test_each_set_holds_its_bans_findings_and_the_run_wide_ones(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert reconcile(out, "--report-date", "2015-01-20", allocations=DOWNLOAD) == 0
+    branch, head = (pl.read_csv(out / "10312" / ban / "findings.csv", infer_schema=False)
+                    for ban in ("04595257", "53567686"))
+    # A late report concerns the whole run: it has no BAN and is in every set.
+    for findings in (branch, head):
+        assert findings.filter(pl.col("code") == "late-report")["ban"].to_list() == [None]
+    assert set(branch["ban"].drop_nulls()) == {"04595257"}
+    assert set(head["ban"].drop_nulls()) == {"53567686"}
+    summary = pl.read_csv(out / "10312" / "04595257" / "summary.csv", infer_schema=False)
+    assert set(summary["ban"]) == {"04595257"} and set(summary["track"]) == {"LQ", "LR"}
+
+
+def test_a_reporting_ban_without_blanks_gets_findings_and_summary_only(tmp_path: Path) -> None:
+    """A head office whose blanks another system reports: a set, no upload file, no E0402;
+    an invoice of a BAN with no allocation in the run: its finding in every set."""
+    allocations = tmp_path / "allocations.csv"
+    allocations.write_text(ALLOCATIONS.read_text()
+                           + "10458575,07,10312,ZZ,00000000,00000049,,,POS-X\n")
+    stray = tmp_path / "invoices_stray.csv"
+    stray.write_text("invoice_number,invoice_date,seller_ban,status,machine,upload_status\n"
+                     "YY00000001,2014-11-03,12345675,issued,POS-9,\n")
+    out = tmp_path / "out"
+    assert reconcile(out, allocations=allocations, invoices=[*INVOICES, str(stray)]) == 0
+    folder = out / "10312" / "10458575"
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) == [
+        LEDGER, "findings.csv", "summary.csv"]
+    findings = pl.read_csv(folder / "findings.csv", infer_schema=False)
+    assert "reported-elsewhere" in set(findings["code"])
+    for ban in ("10458575", "53567686"):
+        codes = pl.read_csv(out / "10312" / ban / "findings.csv", infer_schema=False).filter(
+            pl.col("ban") == "12345675")["code"].to_list()
+        assert codes == ["outside-allocation"], (ban, codes)
+    check_ledgers(out)
