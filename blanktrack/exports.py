@@ -61,9 +61,9 @@ PAUSE_ENV = "BLANKTRACK_TEST_PAUSE_EXPORT"
 def write_exports(result: Reconciliation, out_dir: str | Path) -> list[Path]:
     """Write the sets D/{period}/{reporting BAN}/ of the result; the files written, sorted.
 
-    A writer that refuses its own output (lint) raises InputError, a set folder holding a file
-    blanktrack did not write (or an input) raises InputError, a failed write (a full disk)
-    raises OutputError: in each case nothing in D is changed.
+    A writer that refuses its own output (lint) or an input inside a set folder raises
+    InputError; a set folder holding a file blanktrack did not write, or a failed write (a full
+    disk), raises OutputError (an InputError too): in each case nothing in D is changed.
     """
     with Exports(out_dir) as exports:
         return exports.finish(result)
@@ -190,8 +190,8 @@ class Exports:
         problems = [p for ban in sets for p in out_sets.check_replaceable(
             self._target / period / ban, self.out_dir / period / ban, period, ban)]
         if problems:
-            raise InputError(problems[:out_sets.MAX_PROBLEMS],
-                             more=max(0, len(problems) - out_sets.MAX_PROBLEMS))
+            raise OutputError(problems[:out_sets.MAX_PROBLEMS],
+                              more=max(0, len(problems) - out_sets.MAX_PROBLEMS))
         written: list[Path] = []
         try:
             for ban, findings, summary in _split_by_set(result, sets):

@@ -119,6 +119,7 @@ def test_a_set_folder_with_a_file_blanktrack_did_not_write_is_refused(
     capsys.readouterr()
     assert reconcile(out, "--split", "booklet") == 1
     err = capsys.readouterr().err
+    assert err.startswith("blanktrack: output error:\n"), err
     assert str(named) in err and "move it out of the set folder" in err, err
     assert "Traceback" not in err
     assert snapshot(out) == before and leftovers(out) == []
