@@ -10,6 +10,7 @@ the process SIGKILL itself at the named step, the n-th time it reaches it."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -135,3 +136,43 @@ def test_a_live_runs_hidden_folders_are_left_alone(tmp_path: Path) -> None:
     out_sets.recover(out)
     assert staging.is_dir() and aside.is_dir()
     assert not (out / "10312" / "53567686").exists()
+
+
+STRACE = shutil.which("strace")
+
+
+@pytest.mark.skipif(STRACE is None, reason="strace is not installed")
+@pytest.mark.parametrize(("exchange", "nth"), [(True, 1), (True, 2), (False, 1), (False, 2),
+                                               (False, 3), (False, 4)])
+def test_killed_by_the_kernel_at_every_rename_each_set_is_old_or_new(
+        tmp_path: Path, old_and_new: tuple[dict[str, dict[str, bytes]], ...],
+        exchange: bool, nth: int) -> None:
+    """The same, without the test hook: strace delivers SIGKILL as the process enters its n-th
+    rename system call (rename, renameat or renameat2), whatever Python code made it."""
+    old, new = old_and_new
+    out = tmp_path / "out"
+    assert main(args(out, OLD_RUN)) == 0
+    code = ("import sys; import blanktrack.out_sets as s; "
+            f"s.EXCHANGE = {exchange}; from blanktrack.cli import main; "
+            "sys.exit(main(sys.argv[1:]))")
+    calls = "rename,renameat,renameat2"
+    assert STRACE is not None
+    done = subprocess.run(
+        [STRACE, "-f", "-qq", "-o", os.devnull, "-e", f"trace={calls}",
+         "-e", f"inject={calls}:signal=SIGKILL:when={nth}",
+         sys.executable, "-c", code, *args(out, NEW_RUN)],
+        cwd=ROOT, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}, capture_output=True,
+        text=True, timeout=180, check=False)
+    if "ptrace" in done.stderr or "Operation not permitted" in done.stderr:
+        pytest.skip(f"strace cannot trace here: {done.stderr.strip()}")
+    assert done.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), done.stderr
+    now = sets(out)
+    for ban in BANS:
+        if ban in now:
+            assert now[ban] in (old[ban], new[ban]), (ban, nth)
+        else:  # only between the two renames of the rename-twice path
+            assert not exchange and nth % 2 == 0
+    out_sets.recover(out)
+    now = sets(out)
+    assert sorted(now) == list(BANS) and all(now[b] in (old[b], new[b]) for b in BANS)
+    assert hidden(out) == []
