@@ -224,10 +224,9 @@ class Exports:
         return sorted(written)
 
     def _write_error(self, exc: OSError, swapped: bool = False) -> OutputError:
-        where = exc.filename if isinstance(exc.filename, str) else str(self.out_dir)
         kept = ("the set folders already swapped hold the new files, the others their earlier "
                 "ones" if swapped else "nothing in the output folder was changed")
-        return OutputError(Problem(where, None, None,
+        return OutputError(Problem(str(self.out_dir), None, None,
                                    f"cannot write the output: {exc.strerror or exc}; {kept}",
                                    "free space or fix the folder's permissions and run again"))
 

@@ -317,7 +317,8 @@ def test_a_full_disk_keeps_the_previous_output(small_disk: Path,
     capsys.readouterr()
     assert reconcile(out, "--split", "booklet") == 1
     err = capsys.readouterr().err
-    assert "No space left on device" in err and "nothing in the output folder was changed" in err
+    assert f"{out}: cannot write the output: No space left on device; nothing in the output " \
+        "folder was changed" in err, err
     assert "Traceback" not in err
     assert snapshot(out) == before and leftovers(out) == []
     filler.unlink()
