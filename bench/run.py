@@ -152,7 +152,8 @@ def blanktrack_cmd(folder: Path, out_dir: Path) -> list[str]:
 def blank_total(out_dir: Path) -> int:
     import polars as pl
 
-    return int(pl.read_csv(out_dir / "summary.csv", infer_schema=False)["blank"]
+    summaries = sorted(out_dir.glob("*/*/summary.csv"))  # one per set folder {period}/{BAN}
+    return int(pl.concat([pl.read_csv(p, infer_schema=False) for p in summaries])["blank"]
                .cast(pl.Int64).sum())
 
 

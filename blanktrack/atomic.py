@@ -1,7 +1,8 @@
 """Write files so that a reader never sees half of one: temporary file, fsync, rename.
 
 Inside a staging folder that is itself renamed into place as a whole, per-file renames are not
-needed: `write_files` writes plain files and syncs them all before the caller's rename."""
+needed: `write_file(..., atomic=False)` writes plain files and `sync_tree` syncs them all before
+the caller's rename."""
 
 from __future__ import annotations
 
@@ -26,7 +27,19 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    sync_folder(path.parent)  # the rename itself on disk
     return path
+
+
+def sync_folder(folder: Path) -> None:
+    """The entries of folder (a rename into it) on disk."""
+    if not hasattr(os, "O_DIRECTORY"):  # Windows: a folder cannot be opened to sync it
+        return
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_text_atomic(path: Path, text: str) -> Path:

@@ -41,18 +41,29 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from exc
 
 
+def _out_dir(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty name is not a folder (it would be the "
+                                         "working folder): give the output folder's path")
+    return Path(text)
+
+
 def cmd_reconcile(args: argparse.Namespace) -> int:
-    from .exports import Exports
+    from .exports import Exports, OutputError
     from .reconcile import reconcile
 
-    with Exports(args.out_dir) as exports:
-        result = reconcile(
-            args.period, args.allocations, args.invoices,
-            ban=args.ban, split=args.split, report_date=args.report_date,
-            hash_inputs=False,  # nothing here records them
-            on_blank_ranges=exports.start,  # upload files written while findings are made
-        )
-        written = exports.finish(result)
+    try:
+        with Exports(args.out_dir, inputs=[*args.allocations, *args.invoices]) as exports:
+            result = reconcile(
+                args.period, args.allocations, args.invoices,
+                ban=args.ban, split=args.split, report_date=args.report_date,
+                hash_inputs=False,  # nothing here records them
+                on_blank_ranges=exports.start,  # upload files written while findings are made
+            )
+            written = exports.finish(result)
+    except OutputError as exc:
+        print(f"blanktrack: output error:\n{exc}", file=sys.stderr)
+        return EXIT_INPUT
     exported = result.exported_ranges
     print(
         f"period {result.period.code} ({result.period.label}): "
@@ -69,9 +80,10 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         for path in drop_e0402([p for p in written if Path(p).suffix == ".xml"], args.turnkey):
             print(f"  handed to Turnkey: {path}")
     if args.strict and result.error_count:
+        findings = " ".join(str(p) for p in written if p.name == "findings.csv")
         print(
             f"blanktrack: --strict: {result.error_count} error finding(s); "
-            f"see {Path(args.out_dir) / 'findings.csv'} before uploading",
+            f"see {findings} before uploading",
             file=sys.stderr,
         )
         return EXIT_STRICT
@@ -262,7 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="MOF allocation download(s) or canonical allocation table(s)")
     r.add_argument("--invoices", required=True, nargs="+", metavar="FILE",
                    help="canonical invoice table(s), one per issuing system")
-    r.add_argument("--out-dir", required=True, type=Path, metavar="DIR")
+    r.add_argument("--out-dir", required=True, type=_out_dir, metavar="DIR",
+                   help="output folder; each run replaces only its own DIR/{period}/{BAN}/")
     r.add_argument("--ban", type=_ban, help="only this reporting BAN (head office or own)")
     r.add_argument("--split", choices=SPLITS, default="none",
                    help="cut blank runs at allocation or booklet edges (default: maximal runs)")

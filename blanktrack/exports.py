@@ -1,30 +1,36 @@
-"""Write a reconciliation's files: MOF upload CSVs, E0402 documents, findings and summary.
+"""Write a reconciliation's files into set folders: D/{period}/{reporting BAN}/ holds the
+MOF upload CSV `{BAN}_{period}.csv`, `e0402/*.xml`, `findings.csv`, `summary.csv` of that
+reporting BAN (and its branches) and a hidden ledger (out_sets.LEDGER).
 
-Everything is first written to a hidden staging folder beside the output folder, then moved
-into place: a new output folder appears complete in one rename, so a crash leaves no folder or a
-complete one — never half a file, and never a stale file from an earlier run (a track that has
-no blanks any more loses its XML). Staging folders of a crashed process are removed by the next
-export to the same folder; until then they are hidden, and archive hashes ignore them.
+Every set is first written into a hidden staging folder inside D, synced, then swapped with the
+set of an earlier run (out_sets.swap_in): never half a file, never a mix of two runs, never a
+stale file of an earlier run (a track that has no blanks any more loses its XML). Nothing else
+in D is touched: other periods, other BANs, a user's files. Findings with no BAN, or whose BAN
+owns no allocation of the run, go into every set of the run, so that none is lost.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import re
-import secrets
 import shutil
 import time
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Protocol
 
 import polars as pl
 
-from .archive import running_here
-from .atomic import sync_tree, write_file
+from . import out_sets
+from .atomic import sync_folder, sync_tree, write_file
 from .e0402 import write_e0402
 from .errors import InputError, Problem
 from .mof_csv import MofCsvLintError, write_mof_csvs
+from .out_sets import LEDGER, OutputError, refuse_inputs_in_sets
 from .reconcile import Reconciliation
+
+__all__ = ["LEDGER", "Exports", "OutputError", "defuse_formulas", "table_csv", "write_exports"]
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -51,16 +57,13 @@ def table_csv(df: pl.DataFrame) -> bytes:
 # moved into place, so that a test can SIGKILL a run at that moment (tests/test_crash.py).
 PAUSE_ENV = "BLANKTRACK_TEST_PAUSE_EXPORT"
 
-_STAGING = re.compile(r"^\.(?P<name>.+)\.(?:staging|old)-(?P<pid>\d+)-[0-9a-f]+$")
 
+def write_exports(result: Reconciliation, out_dir: str | Path) -> list[Path]:
+    """Write the sets D/{period}/{reporting BAN}/ of the result; the files written, sorted.
 
-def write_exports(result: Reconciliation, out_dir: Path) -> list[Path]:
-    """Write D/mof/{BAN}_{period}.csv, D/e0402/*.xml, D/findings.csv, D/summary.csv.
-
-    Everything is rendered, linted and written into a hidden staging folder beside D first. A
-    new (or empty) D is then put in place with one rename: a crash leaves either no D or a
-    complete one. An existing D has its four entries replaced one by one (the rest of D is left
-    alone). A writer that refuses its own output (lint) raises InputError and writes nothing.
+    A writer that refuses its own output (lint) or an input inside a set folder raises
+    InputError; a set folder holding a file blanktrack did not write, or a failed write (a full
+    disk), raises OutputError (an InputError too): in each case nothing in D is changed.
     """
     with Exports(out_dir) as exports:
         return exports.finish(result)
@@ -70,32 +73,49 @@ class Exports:
     """write_exports in two steps, so that the upload files can be written while the rest of the
     period is still being reconciled (reconcile's `on_blank_ranges`)::
 
-        with Exports(out_dir) as exports:
+        with Exports(out_dir, inputs=paths) as exports:
             result = reconcile(..., on_blank_ranges=exports.start)
             written = exports.finish(result)
 
     `start` renders and writes the MOF CSVs and E0402 documents into the staging folder in the
     background (two threads: files mostly wait on the file system); `finish` waits for them,
-    adds findings and summary and puts everything in place. Leaving the block without `finish`
-    (an error) waits for the background writes and removes the staging folder: nothing is left.
+    adds findings, summary and ledgers and swaps each set into place. Leaving the block without
+    `finish` (an error) waits for the background writes and removes the staging folder (and D,
+    when this run created it): nothing is left. `inputs` are refused at once when they lie in
+    a set folder of D (finish checks the result's inputs again).
     """
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: str | Path, *, inputs: Iterable[str | Path] = ()) -> None:
+        if isinstance(out_dir, str) and not out_dir.strip():
+            raise InputError(Problem(repr(out_dir), None, None,
+                                     "the output folder is an empty name",
+                                     "give the path of a folder (it is created when missing)"))
         self.out_dir = Path(out_dir)
-        self._target = self.out_dir.resolve()  # '.', '..' and links have no usable name otherwise
-        if self._target.exists() and not self._target.is_dir():
+        self._created: list[Path] = []
+        self._done = False
+        try:
+            self._target = self.out_dir.resolve()  # '.', '..' and links have no name otherwise
+            is_file = self._target.exists() and not self._target.is_dir()
+        except (OSError, RuntimeError, ValueError) as exc:  # a link loop, a name too long
+            raise InputError(Problem(str(out_dir), None, None,
+                                     f"the output folder cannot be reached: {exc}",
+                                     "give a folder, not a link that points to itself or in "
+                                     "a loop")) from exc
+        if is_file:
             raise InputError(Problem(str(out_dir), None, None, "the output folder is a file",
                                      "give the path of a folder (it is created when missing)"))
+        refuse_inputs_in_sets(self._target, inputs)
         try:
-            self._target.parent.mkdir(parents=True, exist_ok=True)
-            _clean_leftovers(self._target.parent, self._target.name)
-            self._staging = _new_hidden_dir(self._target.parent, self._target.name, "staging")
+            self._make_out_dir()
+            out_sets.recover(self._target)
+            self._staging = self._new_staging()
         except OSError as exc:
-            raise InputError(Problem(str(out_dir), None, None,
-                                     f"cannot write the output folder: {exc.strerror or exc}",
-                                     "give a folder you may write to")) from exc
+            self._remove_created()
+            raise OutputError(Problem(str(out_dir), None, None,
+                                      f"cannot write the output folder: {exc.strerror or exc}",
+                                      "give a folder you may write to")) from exc
         self._pool: ThreadPoolExecutor | None = None
-        self._writes: list[Future[list[Path]]] = []
+        self._writes: list[Future[None]] = []
         self._ranges: pl.DataFrame | None = None
 
     def __enter__(self) -> Exports:
@@ -104,6 +124,26 @@ class Exports:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _make_out_dir(self) -> None:
+        missing = []
+        folder = self._target
+        while not folder.exists():
+            missing.append(folder)
+            folder = folder.parent
+        for folder in reversed(missing):
+            folder.mkdir()
+            self._created.append(folder)
+
+    def _new_staging(self) -> Path:
+        for _ in range(10):
+            path = self._target / f"{out_sets.STAGING_PREFIX}{os.getpid()}-{os.urandom(4).hex()}"
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            return path
+        raise FileExistsError(f"cannot create a staging folder in {self._target}")
+
     def start(self, blank_ranges: pl.DataFrame) -> None:
         """Begin writing the upload files of these blank ranges (a Reconciliation's
         blank_ranges: the writers leave out the rows another system reports)."""
@@ -111,18 +151,25 @@ class Exports:
             raise RuntimeError("the upload files are being written already")
         self._ranges = blank_ranges
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="blanktrack-export")
+        sets = blank_ranges.partition_by("period", "head_ban", as_dict=True)
         self._writes = [
-            self._pool.submit(write_mof_csvs, blank_ranges, self._staging / "mof", atomic=False),
-            self._pool.submit(write_e0402, blank_ranges, self._staging / "e0402", atomic=False),
+            self._pool.submit(self._write_sets, write_mof_csvs, sets, ""),
+            self._pool.submit(self._write_sets, write_e0402, sets, "e0402"),
         ]
 
+    def _write_sets(self, writer: _Writer, sets: dict[tuple[object, ...], pl.DataFrame],
+                    sub: str) -> None:
+        for (period, head_ban), ranges in sorted(sets.items(), key=lambda kv: str(kv[0])):
+            writer(ranges, self._staging / str(period) / str(head_ban) / sub, atomic=False)
+
     def finish(self, result: Reconciliation) -> list[Path]:
-        """Every file of `result` in place; the paths written, sorted."""
+        """Every set of `result` in place; the files written, sorted."""
         if self._pool is None:
             self.start(result.blank_ranges)
         elif self._ranges is not result.blank_ranges:
             raise RuntimeError("start() was given other blank ranges than the reconciliation's")
-        staging = self._staging
+        refuse_inputs_in_sets(self._target, [f.path for f in result.inputs])
+        period = result.period.code
         try:
             for write in self._writes:
                 write.result()
@@ -133,80 +180,96 @@ class Exports:
                 "the input holds a contradiction the loaders let through; correct the rows "
                 "named in findings of severity error (e.g. allocation-overlap) and run again",
             )) from exc
-        (staging / "mof").mkdir(exist_ok=True)
-        (staging / "e0402").mkdir(exist_ok=True)
-        write_file(staging / "findings.csv", table_csv(result.findings), atomic=False)
-        write_file(staging / "summary.csv", table_csv(result.summary), atomic=False)
-        sync_tree(staging)  # every file on disk before anything is moved into place
-        _test_pause()
-        if not _put_in_place(staging, self._target):
-            for name in ("mof", "e0402", "findings.csv", "summary.csv"):
-                _replace(staging / name, self._target / name)
-        out_dir = self.out_dir
-        return sorted(p for p in out_dir.rglob("*") if p.is_file() and not _hidden(p, out_dir))
+        except OSError as exc:
+            raise self._write_error(exc) from exc
+        sets = _reporting_bans(result)
+        if not sets:
+            raise InputError(Problem(str(self.out_dir), None, None,
+                                     "nothing was written: the reconciliation has no reporting "
+                                     "BAN", "give allocations of the period"))
+        problems = [p for ban in sets for p in out_sets.check_replaceable(
+            self._target / period / ban, self.out_dir / period / ban, period, ban)]
+        if problems:
+            raise OutputError(problems[:out_sets.MAX_PROBLEMS],
+                              more=max(0, len(problems) - out_sets.MAX_PROBLEMS))
+        written: list[Path] = []
+        try:
+            for ban, findings, summary in _split_by_set(result, sets):
+                folder = self._staging / period / ban
+                write_file(folder / "findings.csv", table_csv(findings), atomic=False)
+                write_file(folder / "summary.csv", table_csv(summary), atomic=False)
+                files = {rel: out_sets.sha256_bytes((folder / rel).read_bytes())
+                         for rel in out_sets.set_files(folder)}
+                write_file(folder / LEDGER, out_sets.ledger_bytes(period, ban, files),
+                           atomic=False)
+                written.extend(self.out_dir / period / ban / rel for rel in files)
+            sync_tree(self._staging)  # every file on disk before anything is swapped in
+            _test_pause()
+            (self._target / period).mkdir(exist_ok=True)
+        except OSError as exc:
+            raise self._write_error(exc) from exc
+        aside: list[Path] = []
+        try:
+            for ban in sets:
+                old = out_sets.swap_in(self._staging / period / ban, self._target / period / ban)
+                aside.extend([old] if old else [])
+            sync_folder(self._target / period)  # the renames on disk, once for all sets
+            for old in aside:
+                shutil.rmtree(old)
+        except OSError as exc:
+            for old in aside:  # sets already swapped: their old copies are not needed
+                shutil.rmtree(old, ignore_errors=True)
+            raise self._write_error(exc, swapped=True) from exc
+        self._done = True
+        return sorted(written)
+
+    def _write_error(self, exc: OSError, swapped: bool = False) -> OutputError:
+        kept = ("the set folders already swapped hold the new files, the others their earlier "
+                "ones" if swapped else "nothing in the output folder was changed")
+        return OutputError(Problem(str(self.out_dir), None, None,
+                                   f"cannot write the output: {exc.strerror or exc}; {kept}",
+                                   "free space or fix the folder's permissions and run again"))
 
     def close(self) -> None:
-        """Wait for the background writes, then remove what is left of the staging folder."""
+        """Wait for the background writes, then remove the staging folder (and the output
+        folder, when this run created it and nothing was put in place)."""
         if self._pool is not None:
             self._pool.shutdown(wait=True)
         shutil.rmtree(self._staging, ignore_errors=True)
+        if not self._done:
+            self._remove_created()
+
+    def _remove_created(self) -> None:
+        for folder in reversed(self._created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty: never what another process put there
+        self._created = []
+
+
+class _Writer(Protocol):  # write_mof_csvs, write_e0402
+    def __call__(self, ranges: pl.DataFrame, out_dir: Path, *, atomic: bool) -> list[Path]: ...
+
+
+def _reporting_bans(result: Reconciliation) -> list[str]:
+    """The reporting BANs of the run's allocations: one set each."""
+    return sorted(result.allocations.get_column("head_ban").unique().drop_nulls().to_list())
+
+
+def _split_by_set(result: Reconciliation, sets: list[str]
+                  ) -> Iterable[tuple[str, pl.DataFrame, pl.DataFrame]]:
+    """(reporting BAN, its findings, its summary rows). A finding belongs to the set of its
+    BAN's reporting BAN; one with no BAN, or a BAN that owns no allocation of the run, to every
+    set."""
+    owners = result.allocations.select("ban", "head_ban").unique()
+    owned = pl.col("ban").is_in(owners.get_column("ban").implode())
+    for ban in sets:
+        bans = owners.filter(pl.col("head_ban") == ban).get_column("ban").implode()
+        findings = result.findings.filter(pl.col("ban").is_in(bans) | ~owned
+                                          | pl.col("ban").is_null())
+        yield ban, findings, result.summary.filter(pl.col("head_ban") == ban)
 
 
 def _test_pause() -> None:
     seconds = os.environ.get(PAUSE_ENV)
     if seconds:
         time.sleep(float(seconds))
-
-
-def _new_hidden_dir(parent: Path, name: str, kind: str) -> Path:
-    """parent/.{name}.{kind}-{pid}-{random}, created with the usual permissions."""
-    for _ in range(10):
-        path = parent / f".{name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}"
-        try:
-            path.mkdir()
-        except FileExistsError:
-            continue
-        return path
-    raise RuntimeError(f"cannot create a staging folder in {parent}")
-
-
-def _put_in_place(staging: Path, out_dir: Path) -> bool:
-    """Rename the staging folder to out_dir when out_dir is new or empty; False otherwise."""
-    if out_dir.exists() or out_dir.is_symlink():
-        if (out_dir.is_symlink() or any(out_dir.iterdir())
-                or out_dir == Path.cwd().resolve()):  # never swap the folder we stand in
-            return False
-        try:
-            os.replace(staging, out_dir)  # POSIX: a directory may replace an empty one
-            return True
-        except OSError:
-            return False
-    os.rename(staging, out_dir)
-    return True
-
-
-def _clean_leftovers(parent: Path, name: str) -> None:
-    """Remove staging folders of `name` left by a process that no longer runs (a crash)."""
-    for folder in (parent, parent / name):
-        if not folder.is_dir():
-            continue
-        for entry in folder.iterdir():
-            m = _STAGING.match(entry.name)
-            if not m or (folder == parent and m["name"] != name):
-                continue
-            if not running_here(int(m["pid"])):
-                shutil.rmtree(entry, ignore_errors=True)
-
-
-def _hidden(path: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
-
-
-def _replace(new: Path, target: Path) -> None:
-    if new.is_dir() and target.exists():
-        old = _new_hidden_dir(target.parent, target.name, "old")
-        os.replace(target, old / target.name)
-        os.replace(new, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(new, target)

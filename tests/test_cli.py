@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from corpus.checks import e0402_files, findings_of, summary_of, upload_file, upload_files
 
 from blanktrack.cli import main
 from blanktrack.demo import SAMPLE_EXPECTED
@@ -24,37 +25,37 @@ def reconcile(out: Path, *extra: str, allocations: str | None = None) -> int:
 
 def test_sample_gives_the_expected_report(tmp_path: Path) -> None:
     assert reconcile(tmp_path) == 0
-    assert sorted(p.name for p in (tmp_path / "mof").iterdir()) == SAMPLE_EXPECTED["upload_files"]
-    mof = (tmp_path / "mof" / "53567686_10312.csv").read_bytes().decode("ascii").splitlines()
+    assert [p.name for p in upload_files(tmp_path)] == SAMPLE_EXPECTED["upload_files"]
+    mof = upload_file(tmp_path, "53567686", "10312").read_bytes().decode("ascii").splitlines()
     expected = [
         f"{i:05d},{r['ban']},10312,{r['track']},{r['begin_no']},{r['end_no']},{r['invoice_type']}"
         for i, r in enumerate(SAMPLE_EXPECTED["blank_ranges"], start=1)
     ]
     assert mof == expected
-    findings = pl.read_csv(tmp_path / "findings.csv", infer_schema=False)
+    findings = findings_of(tmp_path)
     got = sorted(findings.select("code", "ban", "track", "begin_no", "end_no").rows())
     want = sorted((f["code"], f["ban"], f["track"], f["begin_no"], f["end_no"])
                   for f in SAMPLE_EXPECTED["findings"])
     assert got == want
-    summary = pl.read_csv(tmp_path / "summary.csv", infer_schema=False)
+    summary = summary_of(tmp_path)
     totals = SAMPLE_EXPECTED["totals"]
     for col in ("allocated", "used", "blank"):
         assert summary[col].cast(pl.Int64).sum() == totals[col]
-    assert len(list((tmp_path / "e0402").glob("*.xml"))) == 5
+    assert len(e0402_files(tmp_path)) == 5
 
 
 def test_mof_download_gives_the_same_blanks(tmp_path: Path) -> None:
     assert reconcile(tmp_path / "a") == 0
     assert reconcile(tmp_path / "b", allocations=str(SAMPLE / "invnoapply_10312.csv")) == 0
     # the download has no head_ban: each BAN reports for itself, same ranges, two files
-    a = (tmp_path / "a/mof/53567686_10312.csv").read_text().splitlines()
-    b = sorted(line for f in (tmp_path / "b/mof").iterdir() for line in f.read_text().splitlines())
+    a = upload_file(tmp_path / "a", "53567686", "10312").read_text().splitlines()
+    b = sorted(line for f in upload_files(tmp_path / "b") for line in f.read_text().splitlines())
     assert sorted(x[6:] for x in a) == sorted(x[6:] for x in b)
 
 
 def test_split_allocation(tmp_path: Path) -> None:
     assert reconcile(tmp_path, "--split", "allocation") == 0
-    text = (tmp_path / "mof/53567686_10312.csv").read_text()
+    text = upload_file(tmp_path, "53567686", "10312").read_text()
     assert ",LQ,00500032,00500049,07" in text and ",LQ,00500050,00500099,07" in text
 
 
@@ -76,13 +77,13 @@ def test_same_input_gives_byte_identical_files(tmp_path: Path) -> None:
 def test_strict_exits_3_after_writing_findings(tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     assert reconcile(tmp_path, "--strict") == 3
-    assert (tmp_path / "findings.csv").is_file()
+    assert (tmp_path / "10312/53567686/findings.csv").is_file()
     assert "error finding" in capsys.readouterr().err
 
 
 def test_ban_filter(tmp_path: Path) -> None:
     assert reconcile(tmp_path, "--ban", "04595257") == 0
-    text = (tmp_path / "mof/53567686_10312.csv").read_text()
+    text = upload_file(tmp_path, "53567686", "10312").read_text()
     assert ",04595257," in text and ",53567686,10312" not in text
 
 
@@ -128,7 +129,7 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
 def test_check_passes_own_output_and_flags_bad_lines(tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     assert reconcile(tmp_path / "o") == 0
-    own = tmp_path / "o/mof/53567686_10312.csv"
+    own = upload_file(tmp_path / "o", "53567686", "10312")
     assert main(["check", str(own), "--allocations", str(SAMPLE / "allocations.csv")]) == 0
     bad = tmp_path / "53567686_10312.csv"
     shutil.copy(own, bad)
@@ -164,7 +165,8 @@ def test_command_exits_with_its_code_and_all_its_output(tmp_path: Path) -> None:
              "--invoices", *INVOICES, "--out-dir", str(tmp_path / "out"), "--report-date", "2014-12-05")
     assert ok.returncode == 0, ok.stderr
     written = [line for line in ok.stdout.splitlines() if line.startswith("  wrote ")]
-    assert len(written) == sum(1 for p in (tmp_path / "out").rglob("*") if p.is_file())
+    # every file but the set's hidden ledger
+    assert len(written) == sum(1 for p in (tmp_path / "out").rglob("*") if p.is_file()) - 1
     assert ok.stdout.endswith("summary.csv\n")
     bad = run("reconcile", "--period", "10312", "--allocations", str(tmp_path / "missing.csv"),
               "--invoices", *INVOICES, "--out-dir", str(tmp_path / "out2"))

@@ -27,9 +27,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import polars as pl
 import pytest
-from corpus.checks import ROOT, SAMPLE, check_outputs, nothing_written, visible_files
+from corpus.checks import (
+    ROOT,
+    SAMPLE,
+    check_outputs,
+    exports_of,
+    findings_of,
+    nothing_written,
+    upload_files,
+    visible_files,
+)
 
 from blanktrack import archive
 from blanktrack.cli import main
@@ -43,7 +51,6 @@ OTHER_INVOICES = sorted(p for p in SAMPLE.glob("invoices_pos-*.csv"))
 A_HEAD, *A_ROWS = ALLOCATIONS.splitlines()
 I_HEAD, *I_ROWS = INVOICES.splitlines()
 FORMULA = "=cmd|' /C calc'!A0"
-SAME_EXPORTS = ("mof", "e0402", "summary.csv")  # findings.csv names the input file: not compared
 
 
 def lines(*rows: str) -> bytes:
@@ -329,8 +336,8 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def exported(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in visible_files(out)
-            if p.relative_to(out).parts[0] in SAME_EXPORTS}
+    # findings.csv names the input file: not compared
+    return {k: v for k, v in exports_of(out).items() if not k.endswith("/findings.csv")}
 
 
 def test_case_ids_are_unique() -> None:
@@ -359,7 +366,7 @@ def test_corpus(case: Case, tmp_path: Path, clean: Path,
         assert "Traceback" not in err
         return
     check_outputs(out, allocations)
-    codes = set(pl.read_csv(out / "findings.csv", infer_schema=False)["code"])
+    codes = set(findings_of(out)["code"])
     assert set(case.findings) <= codes, codes
     assert not set(case.no_findings) & codes, codes
     if case.same:
@@ -371,9 +378,9 @@ def test_formula_text_reaches_findings_only_defused(tmp_path: Path,
     case = next(c for c in CASES if c.id == "i-formula-in-machine")
     rc, _, out, _ = reconcile(tmp_path, case, capsys)
     assert rc == 0
-    findings = pl.read_csv(out / "findings.csv", infer_schema=False)
+    findings = findings_of(out)
     assert "'" + FORMULA in findings["machine"].to_list()  # shown to people, but as text
-    for path in (out / "mof").glob("*.csv"):
+    for path in upload_files(out):
         assert b"=" not in path.read_bytes() and b"cmd" not in path.read_bytes()
 
 
@@ -458,7 +465,7 @@ def test_large_invoice_file_is_streamed_in_bounded_memory(tmp_path: Path) -> Non
     # file (pola-rs/polars#18724, #13294), so the bound is two copies over the baseline.
     growth = big["peak_mib"] - base["peak_mib"]
     assert growth < 2 * size / 2**20, (base, big, size)
-    mof = next((tmp_path / "out-large" / "mof").glob("*.csv")).read_bytes()
+    mof = upload_files(tmp_path / "out-large")[0].read_bytes()
     assert mof.count(b"\r\n") == n // 1000 + 1  # every 1,000th number, then the unused tail
 
 

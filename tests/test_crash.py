@@ -29,8 +29,8 @@ SAMPLE_ALLOCATIONS = ROOT / "blanktrack" / "sample" / "10312" / "allocations.csv
 
 def _staged(archive_root: Path) -> list[Path]:
     """Staging folders of the exports that hold every file (the pause has begun)."""
-    return [p for p in archive_root.glob("10312/*/.exports.staging-*")
-            if (p / "summary.csv").exists()]
+    return [p for p in archive_root.glob("10312/*/exports/.blanktrack-staging-*/10312/*")
+            if (p / ".blanktrack-set.json").exists()]
 
 
 @pytest.mark.skipif(not hasattr(os, "killpg"), reason="POSIX process groups")
@@ -64,7 +64,7 @@ def test_sigkill_during_export_leaves_an_incomplete_run_and_a_rerun_succeeds(
     # the name an auditor opens; the manifest parses and still says running.
     visible = [p.relative_to(run_dir).as_posix() for p in visible_files(run_dir)]
     assert visible == ["manifest.json"], visible
-    assert not (run_dir / "exports").exists()
+    assert not (run_dir / "exports" / "10312").exists()  # no set folder: only hidden staging
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["status"] == "running" and manifest["finished"] is None
 

@@ -251,12 +251,12 @@ def test_selection_export_cuts_ban_type_and_track(explorer: Explorer, tmp_path: 
     steps: list[tuple[int, int, str]] = []
     written = explorer.export(explorer.selection(track="KT", till="POS-1"), tmp_path,
                               lambda i, n, what: steps.append((i, n, what)))
-    folder = tmp_path / "10312_track-KT"
+    folder = tmp_path / "10312_track-KT" / "10312" / "53567686"
     assert {p.relative_to(folder).as_posix() for p in written} == {
-        "mof/53567686_10312.csv", "e0402/53567686_10312_07_KT_001.xml", "findings.csv",
+        "53567686_10312.csv", "e0402/53567686_10312_07_KT_001.xml", "findings.csv",
         "summary.csv"}
     # the till does not cut the track: the platform replaces a whole track per upload
-    assert (folder / "mof/53567686_10312.csv").read_text().count("\n") == 5
+    assert (folder / "53567686_10312.csv").read_text().count("\n") == 5
     assert [s[0] for s in steps] == [0, 1, 2, 3] and steps[-1][1] == 3
     everything = explorer.export(explorer.selection(), tmp_path)
     assert len(everything) == 8
@@ -446,7 +446,7 @@ def test_export_button_writes_the_selection(ui: ExplorerUI, tmp_path: Path) -> N
     ui.track.value = "MB"
     ui.export_button.click()
     target = tmp_path / "exports" / "10312_track-MB"
-    assert (target / "mof" / "53567686_10312.csv").read_text() == (
+    assert (target / "10312" / "53567686" / "53567686_10312.csv").read_text() == (
         "00001,53567686,10312,MB,02034268,02034299,07\n")
     assert ui.progress.value == ui.progress.max == 3 and ui.progress.bar_style == "success"
     assert "4 file(s) written" in ui.export_status.value

@@ -28,7 +28,8 @@ def files(folder: Path) -> dict[str, bytes]:
 
 
 def nothing_left(parent: Path) -> bool:
-    return not [p for p in parent.iterdir() if p.name.startswith(".")]
+    """No hidden entry but the set folders' ledgers: no staging, no temporary file."""
+    return not [p for p in parent.rglob(".*") if p.name != ".blanktrack-set.json"]
 
 
 def test_command_line_writes_what_write_exports_writes(tmp_path: Path) -> None:
@@ -110,10 +111,11 @@ def test_the_notebook_stages_the_upload_files_while_it_reconciles(tmp_path: Path
     args = ("10312", [str(SAMPLE / "allocations.csv")], list(map(str, INVOICES)))
     exports.write_exports(sample(), tmp_path / "api")
     dropped = report.reconcile_period(*args, report_date=REPORT_DATE, out_dir=tmp_path / "nb")
-    assert [p for p in tmp_path.iterdir() if p.name.startswith(".nb.staging")]
+    assert [p for p in (tmp_path / "nb").iterdir() if p.name.startswith(".blanktrack-staging-")]
     result = report.reconcile_period(*args, report_date=REPORT_DATE, out_dir=tmp_path / "nb")
-    assert len([p for p in tmp_path.iterdir() if p.name.startswith(".nb.staging")]) == 1
-    assert not (tmp_path / "nb").exists()  # nothing in place before exports()
+    assert len([p for p in (tmp_path / "nb").iterdir()
+                if p.name.startswith(".blanktrack-staging-")]) == 1
+    assert not (tmp_path / "nb" / "10312").exists()  # nothing in place before exports()
     report.exports(result, tmp_path / "nb")
     assert files(tmp_path / "nb") == files(tmp_path / "api")
     assert nothing_left(tmp_path)

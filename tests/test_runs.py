@@ -29,9 +29,10 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_run_archives_notebook_html_exports_and_manifest(sample_run: Path) -> None:
     assert sample_run.parent.name == "10312"
-    for rel in ("reconcile.ipynb", "reconcile.html", "manifest.json", "exports/findings.csv",
-                "exports/summary.csv", "exports/mof/53567686_10312.csv",
-                "exports/e0402/53567686_10312_07_MB_001.xml"):
+    for rel in ("reconcile.ipynb", "reconcile.html", "manifest.json",
+                "exports/10312/53567686/findings.csv", "exports/10312/53567686/summary.csv",
+                "exports/10312/53567686/53567686_10312.csv",
+                "exports/10312/53567686/e0402/53567686_10312_07_MB_001.xml"):
         assert (sample_run / rel).is_file(), rel
     m = archive.read_manifest(sample_run)
     assert m["status"] == "completed" and m["error"] is None
@@ -45,7 +46,7 @@ def test_run_archives_notebook_html_exports_and_manifest(sample_run: Path) -> No
     for path, digest in m["inputs"].items():
         assert archive.sha256_file(Path(path)) == digest
     assert m["outputs"] == archive.output_hashes(sample_run)
-    assert "exports/mof/53567686_10312.csv" in m["outputs"]
+    assert "exports/10312/53567686/53567686_10312.csv" in m["outputs"]
 
 
 def test_exports_equal_the_cli_reconcile(sample_run: Path, tmp_path: Path) -> None:
@@ -55,9 +56,10 @@ def test_exports_equal_the_cli_reconcile(sample_run: Path, tmp_path: Path) -> No
                "--invoices", *[str(p) for p in sorted(s.glob("invoices_*.csv"))],
                "--out-dir", str(tmp_path), "--report-date", "2015-01-08"])
     assert rc == 0
-    for rel in ("mof/53567686_10312.csv", "summary.csv", "e0402/53567686_10312_07_KT_001.xml"):
+    for rel in ("10312/53567686/53567686_10312.csv", "10312/53567686/summary.csv",
+                "10312/53567686/e0402/53567686_10312_07_KT_001.xml"):
         assert (tmp_path / rel).read_bytes() == (sample_run / "exports" / rel).read_bytes()
-    mof = (tmp_path / "mof/53567686_10312.csv").read_text()
+    mof = (tmp_path / "10312/53567686/53567686_10312.csv").read_text()
     assert "00009,53567686,10312,MB,02034268,02034299,07" in mof
 
 
@@ -95,14 +97,14 @@ def test_verify_names_changed_missing_and_added_files(sample_run: Path, tmp_path
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     copy = tmp_path / "run"
     shutil.copytree(sample_run, copy)
-    with open(copy / "exports/mof/53567686_10312.csv", "ab") as fh:
+    with open(copy / "exports/10312/53567686/53567686_10312.csv", "ab") as fh:
         fh.write(b"00011,53567686,10312,MB,02034300,02034300,07\r\n")
-    (copy / "exports/summary.csv").unlink()
+    (copy / "exports/10312/53567686/summary.csv").unlink()
     (copy / "exports/extra.csv").write_text("x\n")
     assert main(["verify", str(copy)]) == 1
     out = capsys.readouterr().out
-    assert "exports/mof/53567686_10312.csv: changed" in out
-    assert "exports/summary.csv: missing" in out
+    assert "exports/10312/53567686/53567686_10312.csv: changed" in out
+    assert "exports/10312/53567686/summary.csv: missing" in out
     assert "exports/extra.csv: not in the manifest" in out
 
 
@@ -118,7 +120,7 @@ def test_failed_run_is_archived_as_failed(tmp_path: Path) -> None:
     assert m["status"] == "failed"
     assert "StrictModeError" in m["error"] and "error finding" in m["error"]
     assert (run_dir / "reconcile.ipynb").is_file() and (run_dir / "reconcile.html").is_file()
-    assert (run_dir / "exports/findings.csv").is_file()  # written before strict stops the run
+    assert (run_dir / "exports/10312/53567686/findings.csv").is_file()  # written before strict stops the run
     assert archive.verify_run(run_dir) == []
     records = archive.list_runs(archive_root)
     assert [r.status for r in records] == ["failed"]

@@ -4,19 +4,22 @@
 - every E0402 document validates against the project's own schema (blanktrack/schema) and the
   MOF's 4.1 schema (../shared/xsd, used in place) with lxml;
 - findings.csv and summary.csv hold no cell a spreadsheet would run as a formula;
-- no temporary or staging file is visible.
+- no temporary or staging file is left; every set folder's ledger lists exactly its files.
 """
 
 from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import io
+import json
 import os
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+import polars as pl
 import pytest
 from lxml import etree
 
@@ -82,20 +85,93 @@ def visible_files(folder: Path) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
+# Where a reconcile puts its files: one set folder per period and reporting BAN,
+# out_dir/{period}/{BAN}/ with {BAN}_{period}.csv, e0402/*.xml, findings.csv, summary.csv and
+# the ledger .blanktrack-set.json. Tests reach outputs only through these helpers.
+LEDGER = ".blanktrack-set.json"
+
+
+def set_dirs(out_dir: Path) -> list[Path]:
+    """The set folders of out_dir, sorted."""
+    return sorted(p for p in Path(out_dir).glob("[0-9]*/[0-9]*") if p.is_dir()
+                  and p.name.isdigit() and len(p.name) == 8)
+
+
+def set_dir(out_dir: Path, period: str, ban: str) -> Path:
+    return Path(out_dir) / period / ban
+
+
+def upload_file(out_dir: Path, ban: str, period: str) -> Path:
+    """The MOF upload CSV of a reporting BAN and period."""
+    return set_dir(out_dir, period, ban) / f"{ban}_{period}.csv"
+
+
+def upload_files(out_dir: Path) -> list[Path]:
+    """Every MOF upload CSV under out_dir, sorted."""
+    return sorted(p for d in set_dirs(out_dir) for p in d.glob("*.csv")
+                  if p.name == f"{d.name}_{d.parent.name}.csv")
+
+
+def e0402_files(out_dir: Path) -> list[Path]:
+    """Every E0402 document under out_dir, sorted."""
+    return sorted(p for d in set_dirs(out_dir) for p in (d / "e0402").glob("*.xml"))
+
+
+def findings_files(out_dir: Path) -> list[Path]:
+    return [d / "findings.csv" for d in set_dirs(out_dir) if (d / "findings.csv").is_file()]
+
+
+def summary_files(out_dir: Path) -> list[Path]:
+    return [d / "summary.csv" for d in set_dirs(out_dir) if (d / "summary.csv").is_file()]
+
+
+def findings_of(out_dir: Path) -> pl.DataFrame:
+    """The findings of every set, as text; a finding that every set carries (no BAN of the run)
+    once."""
+    frames = [pl.read_csv(p, infer_schema=False) for p in findings_files(out_dir)]
+    assert frames, f"no findings.csv under {out_dir}"
+    return pl.concat(frames).unique(maintain_order=True)
+
+
+def summary_of(out_dir: Path) -> pl.DataFrame:
+    """The summary rows of every set, as text."""
+    frames = [pl.read_csv(p, infer_schema=False) for p in summary_files(out_dir)]
+    assert frames, f"no summary.csv under {out_dir}"
+    return pl.concat(frames)
+
+
+def exports_of(out_dir: Path) -> dict[str, bytes]:
+    """Every visible output file, by path relative to out_dir."""
+    return {p.relative_to(out_dir).as_posix(): p.read_bytes() for p in visible_files(out_dir)}
+
+
+def check_ledgers(out_dir: Path) -> None:
+    """Every set folder's ledger lists exactly its files, with their SHA-256."""
+    for folder in set_dirs(out_dir):
+        ledger = json.loads((folder / LEDGER).read_bytes())
+        assert (ledger["period"], ledger["reporting_ban"]) == (folder.parent.name, folder.name)
+        files = {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                 for p in folder.rglob("*") if p.is_file() and p.name != LEDGER}
+        assert ledger["files"] == files, folder
+
+
 def check_outputs(out_dir: Path, allocation_paths: Sequence[Path]) -> None:
     """The self-checks every successful reconcile must pass (see the module docstring)."""
     allocations = load_allocations(allocation_paths)
     files = visible_files(out_dir)
-    names = {p.relative_to(out_dir).as_posix() for p in files}
-    assert {"findings.csv", "summary.csv"} <= names, names
-    assert not [p for p in files if p.suffix == ".tmp" or "staging" in p.name], files
-    for path in sorted((out_dir / "mof").glob("*.csv")):
+    assert set_dirs(out_dir), files
+    for folder in set_dirs(out_dir):
+        assert (folder / "findings.csv").is_file() and (folder / "summary.csv").is_file(), folder
+    assert not [p for p in out_dir.rglob("*") if p.suffix == ".tmp" or "staging" in p.name
+                or ".old-" in p.name], files
+    check_ledgers(out_dir)
+    for path in upload_files(out_dir):
         problems = [p for p in check_file(path, allocations) if p.is_error]
         assert problems == [], "\n".join(map(str, problems))
-    for path in sorted((out_dir / "e0402").glob("*.xml")):
+    for path in e0402_files(out_dir):
         assert xsd_errors(path.read_bytes()) == [], path
-    for name in ("findings.csv", "summary.csv"):
-        assert live_formulas((out_dir / name).read_bytes()) == [], name
+    for path in findings_files(out_dir) + summary_files(out_dir):
+        assert live_formulas(path.read_bytes()) == [], path
 
 
 def nothing_written(out_dir: Path) -> bool:
