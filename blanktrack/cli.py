@@ -97,6 +97,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     allocations = load_allocations(args.allocations) if args.allocations else None
     csv_files, xml_files, turnkey = _check_targets(args.files)
     bad = 0
+    found = [*csv_files, *xml_files]
+    for folder in (Path(p) for p in args.files if Path(p).is_dir()):
+        if not any(f.is_relative_to(folder) for f in found):  # nothing to check is no pass
+            print(f"{folder}: the folder holds no upload file ({{BAN}}_{{period}}.csv) and no XML "
+                  "file — give the folder the files are in")
+            bad += 1
     for path in csv_files:
         problems = check_file(Path(path), allocations)
         for p in problems:

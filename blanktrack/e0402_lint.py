@@ -33,7 +33,9 @@ from blanktrack import platform_codes as pc
 from blanktrack.ban import is_valid_ban
 from blanktrack.e0402 import MAX_ITEMS, SCHEMA
 from blanktrack.e0402 import NAMESPACE as NS_41
+from blanktrack.errors import InputError
 from blanktrack.period import Period
+from blanktrack.textio import read_bytes, read_head
 from blanktrack.xml_safe import UnsafeXmlError, local_name, namespace, parse_xml
 
 E0402_VERSIONS = ("3.1", "3.2", "4.0", "4.1")
@@ -130,10 +132,9 @@ def looks_like_xml(path: Path) -> bool:
     """An .xml name, or a file whose first non-blank byte is '<' (a CSV never starts so)."""
     if path.suffix.lower() == ".xml":
         return True
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(64)
-    except OSError:
+    try:  # never opens a FIFO or a device: check_file refuses those in its own words
+        head = read_head(path, 64)
+    except InputError:
         return False
     return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
 
@@ -469,9 +470,11 @@ def lint_e0402_files(paths: Sequence[Path], allocations: pl.DataFrame | None = N
     for path in paths:
         name = str(path)
         try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            problems.append(XmlProblem(name, None, "", f"cannot read the file: {exc.strerror or exc}"))
+            data = read_bytes(path, name)
+        except InputError as exc:  # a FIFO, a device, a folder, unreadable or too large
+            first = exc.problems[0]
+            problems.append(XmlProblem(name, None, "", f"{first.message} — {first.fix}"
+                                       if first.fix else first.message))
             continue
         doc, found = read_e0402(data, name)
         problems.extend(found)

@@ -100,9 +100,9 @@ def test_results_are_attached_to_the_run_without_touching_it(tmp_path: Path, cap
     assert main(["results", str(results), "--archive", str(archive)]) == 1
     out = capsys.readouterr().out
     run = "10312/20150107T000000Z-bbbbbb"
-    assert (f"  attached to run {run} (exports/e0402/{MB_FILE}.xml, matched by file name)"
+    assert (f"  attached to run {run} (exports/10312/53567686/e0402/{MB_FILE}.xml, matched by file name)"
             in out)
-    assert (f"  attached to run {run} (exports/e0402/53567686_10312_08_XA_001.xml, matched by "
+    assert (f"  attached to run {run} (exports/10312/53567686/e0402/53567686_10312_08_XA_001.xml, matched by "
             "BAN, period and track)") in out
     assert "  no archived run has this E0402" in out
 

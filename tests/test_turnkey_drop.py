@@ -38,14 +38,15 @@ def test_reconcile_hands_the_e0402_files_to_turnkey(tmp_path: Path, turnkey: Pat
                      "53567686_10312_07_KT_001.xml", "53567686_10312_07_MB_001.xml",
                      "53567686_10312_08_XA_001.xml"]  # no hidden temporary is left
     for name in names:
-        assert (src / name).read_bytes() == (tmp_path / "out" / "e0402" / name).read_bytes()
+        exported = tmp_path / "out" / "10312" / "53567686" / "e0402" / name  # the head's set
+        assert (src / name).read_bytes() == exported.read_bytes()
         assert f"  handed to Turnkey: {src / name}\n" in out
     assert main(["check", str(turnkey)]) == 0
 
 
 def test_a_file_still_waiting_in_src_is_never_replaced(tmp_path: Path, turnkey: Path) -> None:
     assert reconcile(tmp_path / "out") == 0
-    files = sorted((tmp_path / "out" / "e0402").glob("*.xml"))
+    files = sorted((tmp_path / "out").rglob("e0402/*.xml"))
     src = turnkey.joinpath(*SRC)
     src.mkdir(parents=True)
     waiting = src / files[2].name
