@@ -42,8 +42,11 @@ def test_run_archives_notebook_html_exports_and_manifest(sample_run: Path) -> No
     assert m["packages"]["polars"].startswith("2.")
     # every input hashed, every output hashed and matching
     assert any(k.endswith("invoices_pos-1.csv") for k in m["inputs"])
-    for path, digest in m["inputs"].items():
-        assert archive.sha256_file(Path(path)) == digest
+    for path, entry in m["inputs"].items():
+        assert archive.sha256_file(Path(path)) == entry["sha256"]
+        assert Path(path).stat().st_size == entry["bytes"]
+    allocations = str(ROOT / "blanktrack/sample/10312/allocations.csv")
+    assert m["inputs"][allocations]["given"] == "blanktrack/sample/10312/allocations.csv"
     assert m["outputs"] == archive.output_hashes(sample_run)
     assert "exports/mof/53567686_10312.csv" in m["outputs"]
 
@@ -179,7 +182,8 @@ def test_a_timed_out_run_keeps_the_notebook_as_far_as_it_ran(tmp_path: Path) -> 
     with the cells before it and the one that timed out."""
     import nbformat
 
-    notebook = tmp_path / "slow.ipynb"
+    (tmp_path / "notebooks").mkdir()
+    notebook = tmp_path / "notebooks" / "slow.ipynb"
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
@@ -189,8 +193,10 @@ def test_a_timed_out_run_keeps_the_notebook_as_far_as_it_ran(tmp_path: Path) -> 
                 nbformat.v4.new_code_cell("print('never')")]
     nbformat.write(nb, notebook)
     params = tmp_path / "slow.yaml"
-    params.write_text(SAMPLE.read_text() + f"notebook: {notebook}\ntimeout: 2\n")
-    outcome = run_period(load_params(params, base_dir=ROOT), tmp_path / "archive", progress=False)
+    params.write_text(SAMPLE.read_text().replace("blanktrack/sample", f"{ROOT}/blanktrack/sample")
+                      + "notebook: notebooks/slow.ipynb\ntimeout: 2\n")
+    outcome = run_period(load_params(params, base_dir=tmp_path), tmp_path / "archive",
+                         progress=False)
     assert outcome.status == "failed" and "Timeout" in outcome.error
     executed = json.loads((outcome.run_dir / "reconcile.ipynb").read_text())
     outputs = [c.get("outputs", []) for c in executed["cells"] if c["cell_type"] == "code"]
