@@ -273,7 +273,10 @@ def _record(run_dir: Path) -> RunRecord:
     params = m.get("parameters")
     params = params if isinstance(params, dict) else {}
     status = _text(m.get("status")) or "?"
-    if status == "running" and not _alive(m.get("pid"), m.get("host")):
+    pid = m.get("pid")
+    # beyond pid_t no process can be: not running (a kernel folder of such a name is kept)
+    if status == "running" and not (isinstance(pid, int) and pid < 2**31
+                                    and _alive(pid, m.get("host"))):
         status = "incomplete"
     return RunRecord(
         run_dir, _text(params.get("period")) or run_dir.parent.name,
