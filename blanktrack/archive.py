@@ -169,6 +169,7 @@ def open_run(staged: StagedRun, manifest: dict[str, Any]) -> Path:
 
 def close_run(archive: Path, run_dir: Path, manifest: dict[str, Any]) -> None:
     """The run's final manifest, then its `end` entry on the register."""
+    fault_point("end")
     write_manifest(run_dir, manifest)
     fault_point("manifest-final")
     register.append(archive, register.END, run_dir)
@@ -300,6 +301,13 @@ def list_runs(archive: Path) -> list[RunRecord]:
             seen.add(f"{period.name}/{run_dir.name}")
             records.append(_record(run_dir))
     entries, _ = register.read(archive)
+    ended = {e.run for e in entries if e.kind == register.END}
+    for i, r in enumerate(records):
+        # killed after its manifest said so, before the register did: its end is not vouched for
+        if r.status in ("completed", "failed") and f"{r.period}/{r.run_dir.name}" not in ended \
+                and r.run_dir.parent.name == r.period:
+            records[i] = RunRecord(r.run_dir, r.period, r.run_by, r.started, r.finished,
+                                   "incomplete", f"{r.status}, but its end is not on the register")
     for entry in entries:
         if entry.run not in seen and entry.kind == register.START:
             seen.add(entry.run)
@@ -392,6 +400,9 @@ def _against_register(run_dir: Path, archive: Path, expected_head: str | None, c
                             f"this run (lines {', '.join(map(str, lines))}): one was added later")
     actual = sha256_file(run_dir / MANIFEST)
     last = mine[-1]
+    if last.kind == register.START and last.manifest_sha256 != actual:
+        return [*problems, f"{MANIFEST}: the run's end is not on the register (killed before "
+                f"it was entered, or the manifest was edited): nothing vouches for it"]
     if expected_head is not None:
         at = next((e.line for e in entries if e.hash == expected_head.strip().lower()), None)
         if at is not None and last.line > at:

@@ -39,7 +39,7 @@ _KEYS: dict[str, tuple[bool, tuple[type, ...], str]] = {
     "strict": (False, (bool,), "true or false"),
     "report_date": (False, (dt.date, type(None)), "a date YYYY-MM-DD, or null for the run day"),
     "note": (False, (str, type(None)), "free text shown in the run register"),
-    "notebook": (False, (str,), "notebook to run, relative to the project"),
+    "notebook": (False, (str,), "a notebook in the project's notebooks/ folder"),
     "timeout": (False, (int,), "seconds a notebook cell may take"),
     "run_folder": (False, (str, type(None)),
                    "name of the run's folder under {archive}/{period}/, e.g. 'first-upload'"),
