@@ -18,6 +18,7 @@ import getpass
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -32,6 +33,7 @@ from . import register
 from .atomic import write_text_atomic
 
 MANIFEST = "manifest.json"
+_RUN_KEY = re.compile(r"^[^./][^/]*/[^./][^/]*$")  # {period}/{run}, as register.run_key names it
 STAGING_PREFIX = ".staging-"
 # Test hooks: the named step of a run kills the process (KILL_ENV) or calls fault_hook (in
 # process, e.g. to raise ENOSPC), so that every step can be tested, not random timing.
@@ -304,8 +306,8 @@ def list_runs(archive: Path) -> list[RunRecord]:
     ended = {e.run for e in entries if e.kind == register.END}
     for i, r in enumerate(records):
         # killed after its manifest said so, before the register did: its end is not vouched for
-        if r.status in ("completed", "failed") and f"{r.period}/{r.run_dir.name}" not in ended \
-                and r.run_dir.parent.name == r.period:
+        if r.status in ("completed", "failed") \
+                and f"{r.run_dir.parent.name}/{r.run_dir.name}" not in ended:
             records[i] = RunRecord(r.run_dir, r.period, r.run_by, r.started, r.finished,
                                    "incomplete", f"{r.status}, but its end is not on the register")
     for entry in entries:
@@ -329,9 +331,13 @@ def verify_archive(archive: Path, expected_head: str | None = None) -> list[str]
     archive = Path(archive)
     entries, _ = register.read(archive)
     keys = {e.run for e in entries if e.kind in (register.START, register.END)}
+    # a forged entry must not send verify outside the archive: {period}/{run} names only
+    strange = sorted(k for k in keys if not _RUN_KEY.match(k))
+    keys -= set(strange)
     on_disk = {f"{r.run_dir.parent.name}/{r.run_dir.name}" for r in list_runs(archive)
                if r.status != "missing"}
-    problems = []
+    problems = [f"{register.register_path(archive)}: an entry names {k!r}, not a run folder"
+                for k in strange]
     for key in sorted(keys | on_disk):
         problems.extend(f"{key}: {p}" for p in
                         verify_run(archive / key, archive, expected_head, chain=False))

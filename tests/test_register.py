@@ -210,3 +210,21 @@ def test_entries_signed_with_an_ssh_key_verify_and_a_forged_one_does_not(
     problems = register.check_chain(archive_root)
     assert problems == [f"{archive_root / 'register.jsonl'}: line 3: the signature does not "
                         "match the entry"]
+
+
+def test_a_forged_entry_cannot_send_verify_out_of_the_archive(tmp_path: Path) -> None:
+    archive_root = tmp_path / "archive"
+    run_dir = _run(archive_root, "r1")
+    (tmp_path / "outside").mkdir()
+    for key in ("../outside", "/etc/x", "10312/../../outside"):
+        register.append(archive_root, "start", run_dir, manifest_sha256="x")
+        lines = _lines(archive_root)
+        entry = json.loads(lines[-1])
+        entry["run"] = key
+        lines[-1] = register.canonical(entry)
+        (archive_root / "register.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+        problems = archive.verify_archive(archive_root)
+        assert f"{archive_root / 'register.jsonl'}: an entry names {key!r}, not a run folder" \
+            in problems, problems
+        lines.pop()
+        (archive_root / "register.jsonl").write_bytes(b"\n".join(lines) + b"\n")

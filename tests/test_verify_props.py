@@ -108,11 +108,10 @@ def test_runs_lists_an_unreadable_manifest_as_unreadable(tmp_path: Path,
 
 def test_runs_escapes_control_characters(tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
-    run_dir = tmp_path / "10312" / "r1"
-    run_dir.mkdir(parents=True)
-    archive.write_manifest(run_dir, {"status": "completed", "started": "2026-01-01T00:00:00",
-                                     "run_by": "x\ry", "parameters": {
-                                         "period": "10312", "note": "\x1b[2J\x1b[Hgone\u202e"}})
+    manifest = {"status": "completed", "started": "2026-01-01T00:00:00", "run_by": "x\ry",
+                "parameters": {"period": "10312", "note": "\x1b[2J\x1b[Hgone\u202e"}}
+    run_dir = archive.new_run_dir(tmp_path, "10312", archive.now_utc(), "r1", manifest)
+    archive.close_run(tmp_path, run_dir, {**archive.read_manifest(run_dir)})
     assert main(["runs", "--archive", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\r" not in out and "\u202e" not in out
