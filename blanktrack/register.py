@@ -136,10 +136,17 @@ def append(archive: Path, kind: str, run_dir: Path, payload: dict[str, Any] | No
             fields["signature"] = sign(canonical(fields), Path(key_file))
         line = canonical(fields)
         _step("register-before-write")
-        written = os.write(fd, line + b"\n")
-        if written != len(line) + 1:
-            raise RegisterError(f"{register_path(archive)}: short write ({written} bytes)")
-        os.fsync(fd)
+        size = len(data)
+        try:
+            written = os.write(fd, line + b"\n")
+            if written != len(line) + 1:
+                raise OSError(f"{register_path(archive)}: only {written} of {len(line) + 1} "
+                              "bytes written (a full disk?)")
+            os.fsync(fd)
+        except BaseException:
+            with contextlib.suppress(OSError):  # no torn line left behind if it can be helped
+                os.ftruncate(fd, size)
+            raise
         return Entry(len(entries) + 1, line_hash(line), fields)
 
 

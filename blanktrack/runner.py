@@ -367,6 +367,8 @@ def run_period(params: RunParams, archive_root: Path = DEFAULT_ARCHIVE,
             run_dir = archive.open_run(staged, _first_manifest(params, started))
         except (OSError, register.RegisterError) as exc:
             shutil.rmtree(staged.staging, ignore_errors=True)
+            if isinstance(exc, FileExistsError):  # a named folder made meanwhile: say so
+                run_folder_target(params, archive_root)
             raise RunNotRecorded(f"{staged.target}: the run could not be put on the record: "
                                  f"{_why(exc)} — nothing was run") from exc
         return _run_in(kernel, params, run_dir, Path(archive_root), progress, stop, before)
@@ -447,12 +449,18 @@ def _run_in(kernel: Any, params: RunParams, run_dir: Path, archive_root: Path, p
     background.shutdown(wait=True)
     manifest["inputs"] = _input_record(params, hashes, before)
     error = error or _changed_inputs(before, hashes, kernel_digests)
+    written = False
     if executed:
         try:
             _write_notebook(executed[0], run_dir / EXECUTED)
-            render_html(run_dir / EXECUTED, run_dir / RENDERED, exporter.result())
+            written = True
         except OSError as exc:
             error = error or f"the executed notebook could not be written: {_why(exc)}"
+    if written:
+        try:
+            render_html(run_dir / EXECUTED, run_dir / RENDERED, exporter.result())
+        except OSError as exc:
+            error = error or f"the HTML page could not be written: {_why(exc)}"
         except Exception as exc:
             error = error or f"HTML rendering failed: {exc}"
     manifest.update(

@@ -228,3 +228,23 @@ def test_a_forged_entry_cannot_send_verify_out_of_the_archive(tmp_path: Path) ->
             in problems, problems
         lines.pop()
         (archive_root / "register.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+
+
+def test_a_failed_append_leaves_the_register_as_it_was(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import os
+
+    run_dir = _run(tmp_path, "r1")
+    before = (tmp_path / "register.jsonl").read_bytes()
+    real_write = os.write
+
+    def half_then_full(fd: int, data: bytes) -> int:
+        real_write(fd, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(os, "write", half_then_full)
+    with pytest.raises(OSError, match="No space left on device"):
+        register.append(tmp_path, "end", run_dir)
+    monkeypatch.setattr(os, "write", real_write)
+    assert (tmp_path / "register.jsonl").read_bytes() == before
+    assert register.check_chain(tmp_path) == []
