@@ -224,7 +224,10 @@ def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
 def read_manifest(run_dir: Path) -> dict[str, Any]:
     """The manifest as a mapping; ValueError when it is no JSON object, OSError when it cannot
     be read (a folder, missing)."""
-    data = json.loads((Path(run_dir) / MANIFEST).read_text(encoding="utf-8"))
+    try:
+        data = json.loads((Path(run_dir) / MANIFEST).read_text(encoding="utf-8"))
+    except RecursionError as exc:
+        raise ValueError("nested too deeply to be a manifest") from exc
     if not isinstance(data, dict):
         raise ValueError(f"a JSON {type(data).__name__}, not an object")
     return data

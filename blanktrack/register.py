@@ -168,7 +168,7 @@ def parse(data: bytes) -> tuple[list[Entry], list[str]]:
     for number, line in enumerate(lines, start=1):
         try:
             fields = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             problems.append(f"line {number}: not a register entry (not JSON)")
             prev = line_hash(line)
             continue

@@ -133,3 +133,32 @@ def test_an_invalid_pid_is_not_running(tmp_path: Path, pid: object) -> None:
                                      "host": os.uname().nodename})
     (record,) = archive.list_runs(tmp_path)
     assert record.status == "incomplete"
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=300) | st.lists(JSON.map(json.dumps), max_size=4).map(
+    lambda lines: "\n".join(lines).encode()))
+@example(data=b"[" * 100_000 + b"\n")
+@example(data=b'{"run": "../..", "kind": "start", "seq": 1, "prev": "' + b"0" * 64 + b'"}\n')
+@example(data=b"\xff\xfe\n")
+def test_verify_and_runs_over_any_register(tmp_path_factory: pytest.TempPathFactory,
+                                           capsys: pytest.CaptureFixture[str],
+                                           data: bytes) -> None:
+    tmp = tmp_path_factory.mktemp("a")
+    run_dir = archive.new_run_dir(tmp, "10312", archive.now_utc(), "r1")
+    (tmp / "register.jsonl").write_bytes(data)
+    assert main(["verify", str(run_dir)]) == 1  # never finished, at least
+    assert main(["runs", "--archive", str(tmp)]) == 0
+    assert main(["register", "verify", "--archive", str(tmp)]) in (0, 1)
+    capsys.readouterr()
+
+
+def test_a_deeply_nested_manifest_is_unreadable(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = _archive_with(tmp_path, "[" * 100_000)
+    assert main(["verify", str(run_dir)]) == 1
+    assert "manifest.json: unreadable (nested too deeply to be a manifest)" in \
+        capsys.readouterr().out
+    (record,) = archive.list_runs(tmp_path)
+    assert record.status == "unreadable"
