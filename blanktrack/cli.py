@@ -48,6 +48,22 @@ def _out_dir(text: str) -> Path:
     return Path(text)
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative: give 0 or more")
+    return value
+
+
+def _head(text: str) -> str:
+    if len(text) != 64 or any(c not in "0123456789abcdefABCDEF" for c in text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a register head (64 hex digits)")
+    return text.lower()
+
+
 def cmd_reconcile(args: argparse.Namespace) -> int:
     from .exports import Exports, OutputError
     from .reconcile import reconcile
@@ -349,12 +365,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     runs = sub.add_parser("runs", help="list recent runs, newest first")
     runs.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE, metavar="DIR")
-    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--limit", type=_count, default=20, help="at most this many (default 20)")
     runs.set_defaults(func=_runner("cmd_runs"))
 
-    v = sub.add_parser("verify", help="re-hash an archived run against its manifest")
+    v = sub.add_parser("verify", help="re-hash an archived run against its manifest and the "
+                       "archive's register")
     v.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    v.add_argument("--archive", type=Path, default=None, metavar="DIR",
+                   help="the archive the runs are in (default: two folders up from RUN_DIR)")
+    v.add_argument("--head", type=_head, default=None, metavar="HEAD",
+                   help="the register head recorded earlier: the register must still lead to it")
     v.set_defaults(func=_runner("cmd_verify"))
+
+    g = sub.add_parser("register", help="the archive's hash-chained register of runs")
+    g.add_argument("action", choices=["head", "verify"],
+                   help="'head': print the hash to record outside; 'verify': check the chain "
+                   "and every run on it")
+    g.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE, metavar="DIR")
+    g.add_argument("--head", type=_head, default=None, metavar="HEAD",
+                   help="(verify) the head recorded earlier")
+    g.set_defaults(func=_runner("cmd_register"))
     return parser
 
 

@@ -21,7 +21,8 @@ from .errors import InputError, Problem
 from .layout import SPLITS, Split
 from .period import Period
 
-DEFAULT_NOTEBOOK = "notebooks/reconcile.ipynb"
+NOTEBOOKS = "notebooks"  # the project's notebooks: the only ones a parameter file may run
+DEFAULT_NOTEBOOK = f"{NOTEBOOKS}/reconcile.ipynb"
 DEFAULT_TIMEOUT = 600  # seconds per notebook cell
 MAX_TIMEOUT = 86_400  # a day: more is a typing error (and overflows some event loops)
 MANIFEST = "manifest.json"  # what marks a folder as an archived run (see archive.py)
@@ -38,7 +39,7 @@ _KEYS: dict[str, tuple[bool, tuple[type, ...], str]] = {
     "strict": (False, (bool,), "true or false"),
     "report_date": (False, (dt.date, type(None)), "a date YYYY-MM-DD, or null for the run day"),
     "note": (False, (str, type(None)), "free text shown in the run register"),
-    "notebook": (False, (str,), "notebook to run, relative to the project"),
+    "notebook": (False, (str,), "a notebook in the project's notebooks/ folder"),
     "timeout": (False, (int,), "seconds a notebook cell may take"),
     "run_folder": (False, (str, type(None)),
                    "name of the run's folder under {archive}/{period}/, e.g. 'first-upload'"),
@@ -62,6 +63,9 @@ class RunParams:
     notebook: Path = field(default_factory=lambda: Path(DEFAULT_NOTEBOOK).resolve())
     timeout: int = DEFAULT_TIMEOUT
     run_folder: str | None = None  # None: a new {UTC time}-{random} folder per run
+    # resolved input path → the path as the file wrote it, where they differ (a link, a
+    # relative path): the manifest records both
+    given: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)  # key → line
 
     def notebook_parameters(self, out_dir: Path, report_date: dt.date) -> dict[str, Any]:
@@ -79,7 +83,7 @@ class RunParams:
 
     def as_record(self) -> dict[str, Any]:
         record = asdict(self)
-        del record["lines"]
+        del record["lines"], record["given"]
         for key, value in record.items():
             if isinstance(value, Path):
                 record[key] = str(value)
@@ -187,6 +191,7 @@ def _build(path: Path, base: Path, v: dict[str, Any], nodes: dict[str, yaml.Node
         if issue:
             problems.append(_problem(path, nodes["run_folder"], "run_folder", *issue))
     files: dict[str, list[Path]] = {}
+    given: dict[str, str] = {}
     for key in ("allocations", "invoices"):
         files[key] = []
         if not v[key]:
@@ -205,10 +210,18 @@ def _build(path: Path, base: Path, v: dict[str, Any], nodes: dict[str, yaml.Node
                        else "name a CSV or Parquet file")
                 problems.append(_problem(path, nodes[key], key, f"{item} {what}", fix))
             files[key].append(p)
+            if str(p) != item:
+                given[str(p)] = item
     notebook = _resolve(base, v.get("notebook", DEFAULT_NOTEBOOK))
     what = _not_a_file(notebook)
-    if what:
-        node = nodes.get("notebook")
+    node = nodes.get("notebook")
+    allowed = _resolve(base, NOTEBOOKS)
+    if not notebook.is_relative_to(allowed):
+        # a parameter file names data, not code: only the project's own notebooks run
+        problems.append(_problem(path, node, "notebook",
+                                 f"{notebook} is outside the project's notebooks folder {allowed}",
+                                 f"give a notebook in {NOTEBOOKS}/, e.g. {DEFAULT_NOTEBOOK}"))
+    elif what:
         problems.append(_problem(path, node, "notebook", f"{notebook} {what}",
                                  "run from the project folder or give notebook: PATH"))
     if problems:
@@ -217,7 +230,7 @@ def _build(path: Path, base: Path, v: dict[str, Any], nodes: dict[str, yaml.Node
         source=path.resolve(), period=period, allocations=files["allocations"],
         invoices=files["invoices"], ban=ban, split=split, strict=v.get("strict", False),
         report_date=v.get("report_date"), note=v.get("note") or "", notebook=notebook,
-        timeout=timeout, run_folder=run_folder,
+        timeout=timeout, run_folder=run_folder, given=given,
         lines={k: n.start_mark.line + 1 for k, n in nodes.items()},
     )
 

@@ -17,7 +17,7 @@ import polars as pl
 from . import findings as F
 from . import invoices as inv
 from .allocations import is_parquet, load_allocations
-from .archive import sha256_file
+from .archive import identity, record_input_digest, sha256_file
 from .blanks import RUN_KEYS, Split, blank_intervals, blank_ranges, booklet_state, number_str
 from .booklets import (
     allocation_booklets,
@@ -41,20 +41,47 @@ if TYPE_CHECKING:  # not imported at run time: it loads numpy and pyarrow
 
 class _Digest:
     """A file's sha256, computed in the background while the period is reconciled, or, when
-    nobody asked for that, the first time it is read (a 5 GB CSV costs seconds of a core)."""
+    nobody asked for that, the first time it is read (a 5 GB CSV costs seconds of a core).
+    The file's identity is taken before anything reads it: check_unchanged() tells whether the
+    file the hash and the reconciliation read is still the one that was there."""
 
     def __init__(self, path: Path, pool: ThreadPoolExecutor | None) -> None:
         self._path = path
-        self._future: Future[str] | None = pool.submit(sha256_file, path) if pool else None
+        self._identity = _identity(path)
+        self._future: Future[str] | None = pool.submit(self._hash) if pool else None
         self._value: str | None = None
         self._lock = threading.Lock()
+
+    def _hash(self) -> str:
+        value = sha256_file(self._path)
+        record_input_digest(self._path, value)  # for a period run's runner, if it asks
+        return value
 
     def result(self) -> str:
         with self._lock:
             if self._value is None:
                 self._value = (self._future.result() if self._future is not None
-                               else sha256_file(self._path))
+                               else self._hash())
             return self._value
+
+    def check_unchanged(self) -> None:
+        """InputError naming the file when it was replaced or changed since it was checked."""
+        now = _identity(self._path)
+        if now != self._identity:
+            def show(ident: tuple[int, int, int, int] | None) -> str:
+                return "gone" if ident is None else f"{ident[2]} bytes, modified {ident[3]} ns"
+            raise InputError(Problem(
+                str(self._path), None, None,
+                f"changed while it was being reconciled (was {show(self._identity)}, now "
+                f"{show(now)}; or replaced by another file)",
+                "run again once the file is no longer being written"))
+
+
+def _identity(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        return identity(path)
+    except OSError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -295,6 +322,8 @@ def reconcile(
         if hash_inputs:
             for _, digest in hashing:
                 digest.result()  # an unreadable file fails here, not later in a notebook
+        for _, digest in hashing:
+            digest.check_unchanged()  # what was hashed and read is what is still there
     return Reconciliation(
         period=period, split=split, ban=ban, report_date=report_date, inputs=inputs,
         allocations=allocations, booklets=state, blank_ranges=ranges, skipped=skipped,

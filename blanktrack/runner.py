@@ -27,15 +27,14 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
-from . import archive
+from . import archive, register
 from .cli import DEFAULT_ARCHIVE
 from .errors import InputError
 from .params import RunParams, load_params, run_folder_target
 
 EXECUTED = "reconcile.ipynb"
-# papermill writes the notebook as it runs; it gets its final name only when the run ends, so a
-# killed run leaves no half-written notebook under the name an auditor opens (it stays hidden).
-PARTIAL = ".reconcile.partial.ipynb"
+# The kernel's record of the inputs it read (path, sha256), in its socket folder, not the run's.
+INPUT_LEDGER = "inputs.jsonl"
 RENDERED = "reconcile.html"
 EXPORTS = "exports"
 _PACKAGES = ("blanktrack", "polars", "pyarrow", "numba", "papermill", "nbconvert", "nbformat",
@@ -134,18 +133,18 @@ def _import_papermill() -> Any:
     return papermill
 
 
-def _engine_writing_at_the_end() -> str:
-    """A papermill engine (registered, its name returned) that writes the executed notebook
-    once, when the run ends, not twice per cell: every write serialises and validates the
-    whole notebook, which took 0.1 s of a 10M-invoice run, each time between two cells. The
-    end comes for a failed or timed-out run too (papermill's notebook_complete); a run killed
-    half-way is marked by its manifest, as before."""
+def _engine_keeping_the_notebook(kept: list[Any]) -> str:
+    """A papermill engine (registered, its name returned) that writes nothing: the executed
+    notebook is put in `kept` when the run ends (a failed or timed-out run too: papermill's
+    notebook_complete), and the runner writes it once, atomically, under its final name. A
+    write per cell would serialise and validate the whole notebook between two cells, and a
+    write in place would leave half a notebook on a full disk."""
     from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
 
-    class WriteAtTheEnd(NotebookExecutionManager):  # type: ignore[misc]
+    class KeepAtTheEnd(NotebookExecutionManager):  # type: ignore[misc]
         def save(self, **kwargs: Any) -> None:
             if self.end_time is not None:  # set by notebook_complete, then it saves
-                super().save(**kwargs)
+                kept[:] = [self.nb]
 
     class Engine(NBClientEngine):  # type: ignore[misc]
         @classmethod
@@ -153,8 +152,8 @@ def _engine_writing_at_the_end() -> str:
                              progress_bar: bool = True, log_output: bool = False,
                              autosave_cell_every: int = 30, **kwargs: Any) -> Any:
             # As papermill's Engine.execute_notebook (2.6), with the manager above.
-            nb_man = WriteAtTheEnd(nb, output_path=output_path, progress_bar=progress_bar,
-                                   log_output=log_output, autosave_cell_every=autosave_cell_every)
+            nb_man = KeepAtTheEnd(nb, output_path=output_path, progress_bar=progress_bar,
+                                  log_output=log_output, autosave_cell_every=autosave_cell_every)
             nb_man.notebook_start()
             try:
                 cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output,
@@ -258,9 +257,12 @@ def _start_kernel(cwd: Path) -> Any:
     kernel = _ipc_kernel_manager()(kernel_name="python3")
     # The sockets live in a folder of their own, not in the run folder (the kernel's cwd), and
     # go with it: a kernel stopped at once does not remove them itself.
-    kernel.ip = os.path.join(_kernel_folder(), "kernel-ipc")
+    folder = _kernel_folder()
+    kernel.ip = os.path.join(folder, "kernel-ipc")
+    # reconcile() in the kernel records there the digests of the inputs it read
+    env = {**os.environ, archive.INPUT_LEDGER_ENV: os.path.join(folder, INPUT_LEDGER)}
     try:
-        asyncio.run(kernel.start_kernel(cwd=str(cwd)))
+        asyncio.run(kernel.start_kernel(cwd=str(cwd), env=env))
     except Exception:
         shutil.rmtree(os.path.dirname(kernel.ip), ignore_errors=True)
         return None
@@ -341,37 +343,55 @@ class _KernelStop:
 
 def run_period(params: RunParams, archive_root: Path = DEFAULT_ARCHIVE,
                *, progress: bool = True) -> RunOutcome:
-    """Execute the notebook for one parameter file and archive everything it produced."""
+    """Execute the notebook for one parameter file and archive everything it produced.
+
+    Raises InputError (the parameter file's run_folder), archive.ArchiveError (the archive
+    cannot hold the run) or RunNotRecorded (the run's record could not be written, e.g. a full
+    disk); a run that fails in its notebook is archived as `failed` and returned."""
     _skip_iri_grammar()
     started = archive.now_utc()
     run_folder_target(params, archive_root)  # InputError before anything is created
     try:
-        run_dir = archive.new_run_dir(archive_root, params.period, started,
-                                      name=params.run_folder)
+        staged = archive.stage_run(archive_root, params.period, started, name=params.run_folder)
     except FileExistsError:  # made by someone else since the check: say so the same way
         run_folder_target(params, archive_root)
         raise
+    inputs = [params.source, params.notebook, *params.allocations, *params.invoices]
+    before = {p: _identity(p) for p in inputs}  # before the kernel reads anything
     # The kernel boots (a new Python, half a second) while this process imports papermill and
-    # writes the manifest.
-    kernel = _start_kernel(run_dir)
+    # puts the run on the record; it starts in the hidden folder, which becomes the run's.
+    kernel = _start_kernel(staged.staging)
     stop = _KernelStop(kernel)
     try:
-        return _run_in(kernel, params, run_dir, started, progress, stop)
+        try:
+            run_dir = archive.open_run(staged, _first_manifest(params, started))
+        except (OSError, register.RegisterError) as exc:
+            shutil.rmtree(staged.staging, ignore_errors=True)
+            if isinstance(exc, FileExistsError):  # a named folder made meanwhile: say so
+                run_folder_target(params, archive_root)
+            raise RunNotRecorded(f"{staged.target}: the run could not be put on the record: "
+                                 f"{_why(exc)} — nothing was run") from exc
+        return _run_in(kernel, params, run_dir, Path(archive_root), progress, stop, before)
     finally:
         stop.wait()
 
 
-def _run_in(kernel: Any, params: RunParams, run_dir: Path, started: dt.datetime, progress: bool,
-            stop: _KernelStop) -> RunOutcome:
-    papermill = _import_papermill()
+class RunNotRecorded(Exception):
+    """A run's record (manifest, register) could not be written; the message says which run
+    and why, and what the record holds instead."""
 
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror} ({exc.filename})" if exc.filename else exc.strerror
+    return str(exc)
+
+
+def _first_manifest(params: RunParams, started: dt.datetime) -> dict[str, Any]:
     report_date = params.report_date or dt.date.today()
-    nb_params = params.notebook_parameters((run_dir / EXPORTS).resolve(), report_date)
-    manifest: dict[str, Any] = {
-        "run_id": run_dir.name,
+    return {
         "status": "running",
         "parameters": {**params.as_record(), "report_date": report_date.isoformat()},
-        "notebook_parameters": nb_params,
         "inputs": {},  # hashed while the kernel runs, recorded when the run ends
         "packages": package_versions(),
         "kernel_python": sys.executable,
@@ -384,21 +404,39 @@ def _run_in(kernel: Any, params: RunParams, run_dir: Path, started: dt.datetime,
         "error": None,
         "outputs": {},
     }
-    archive.write_manifest(run_dir, manifest)
+
+
+def _identity(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        return archive.identity(path)
+    except OSError:
+        return None
+
+
+def _run_in(kernel: Any, params: RunParams, run_dir: Path, archive_root: Path, progress: bool,
+            stop: _KernelStop, before: dict[Path, tuple[int, int, int, int] | None]
+            ) -> RunOutcome:
+    papermill = _import_papermill()
+
+    manifest = archive.read_manifest(run_dir)
+    report_date = dt.date.fromisoformat(manifest["parameters"]["report_date"])
+    nb_params = params.notebook_parameters((run_dir / EXPORTS).resolve(), report_date)
+    manifest["notebook_parameters"] = nb_params
     if progress:
         print(f"run {run_dir}: executing {params.notebook.name} for period {params.period}",
               file=sys.stderr)
     error = ""
     t0 = time.monotonic()
-    inputs = [params.source, params.notebook, *params.allocations, *params.invoices]
     background = ThreadPoolExecutor(max_workers=1)
-    hashes = [(p, background.submit(archive.sha256_file, p)) for p in inputs]
+    hashes = [(p, background.submit(archive.sha256_file, p)) for p in before]
     exporter = background.submit(html_exporter)
+    executed: list[Any] = []
     try:
+        archive.fault_point("notebook")
         papermill.execute_notebook(
-            str(params.notebook), str(run_dir / PARTIAL), parameters=nb_params,
+            str(params.notebook), None, parameters=nb_params,
             kernel_name="python3", km=kernel, cwd=str(run_dir),
-            engine_name=_engine_writing_at_the_end(),
+            engine_name=_engine_keeping_the_notebook(executed),
             kernel_manager_class=_ipc_kernel_manager(),  # when km is None
             shutdown_kernel="immediate",  # when papermill started the kernel itself
             execution_timeout=params.timeout,
@@ -406,14 +444,23 @@ def _run_in(kernel: Any, params: RunParams, run_dir: Path, started: dt.datetime,
         )
     except Exception as exc:  # the failure itself is the record: keep it, then exit non-zero
         error = _describe_failure(exc)
+    kernel_digests = _kernel_digests(kernel)
     stop.start()  # every cell has run: the kernel goes while the HTML is made
     background.shutdown(wait=True)
-    manifest["inputs"] = {str(p): _result_or_error(digest) for p, digest in hashes}
-    if (run_dir / PARTIAL).exists():
-        os.replace(run_dir / PARTIAL, run_dir / EXECUTED)
-    if (run_dir / EXECUTED).exists():
+    manifest["inputs"] = _input_record(params, hashes, before)
+    error = error or _changed_inputs(before, hashes, kernel_digests)
+    written = False
+    if executed:
+        try:
+            _write_notebook(executed[0], run_dir / EXECUTED)
+            written = True
+        except OSError as exc:
+            error = error or f"the executed notebook could not be written: {_why(exc)}"
+    if written:
         try:
             render_html(run_dir / EXECUTED, run_dir / RENDERED, exporter.result())
+        except OSError as exc:
+            error = error or f"the HTML page could not be written: {_why(exc)}"
         except Exception as exc:
             error = error or f"HTML rendering failed: {exc}"
     manifest.update(
@@ -421,13 +468,79 @@ def _run_in(kernel: Any, params: RunParams, run_dir: Path, started: dt.datetime,
         error=error or None,
         finished=archive.now_utc().isoformat(),
         seconds=round(time.monotonic() - t0, 3),
-        outputs=archive.output_hashes(run_dir),
     )
-    archive.write_manifest(run_dir, manifest)
+    try:
+        manifest["outputs"] = archive.output_hashes(run_dir)
+        archive.close_run(archive_root, run_dir, manifest)
+    except (OSError, register.RegisterError) as exc:
+        raise RunNotRecorded(
+            f"{run_dir}: the end of the run could not be recorded: {_why(exc)}"
+            + (f" (the run had failed: {error})" if error else "")
+            + " — its manifest still says it is running, so `blanktrack runs` lists it as "
+            "incomplete; free space and run it again") from exc
     if progress:
         print(f"run {run_dir}: {manifest['status']} in {manifest['seconds']} s"
               + (f"\n  {error}" if error else ""), file=sys.stderr)
     return RunOutcome(run_dir, manifest["status"], error)
+
+
+def _write_notebook(nb: Any, target: Path) -> None:
+    import nbformat
+
+    archive.fault_point("write-notebook")
+    archive.write_text_atomic(target, nbformat.writes(nb))
+
+
+def _input_record(params: RunParams, hashes: list[tuple[Path, Future[str]]],
+                  before: dict[Path, tuple[int, int, int, int] | None]) -> dict[str, Any]:
+    """Per input (by the path the run read): its sha256, size and, for a link, the path as
+    written in the parameter file."""
+    record: dict[str, Any] = {}
+    for path, digest in hashes:
+        ident = before.get(path)
+        entry: dict[str, Any] = {"sha256": _result_or_error(digest),
+                                 "bytes": ident[2] if ident else None}
+        given = params.given.get(str(path))
+        if given is not None:
+            entry["given"] = given  # a link, or a relative path: where it really points is the key
+        record[str(path)] = entry
+    return record
+
+
+def _changed_inputs(before: dict[Path, tuple[int, int, int, int] | None],
+                    hashes: list[tuple[Path, Future[str]]], kernel: dict[str, str]) -> str:
+    """Why the hashes may not be of what was reconciled: an input whose identity (device,
+    inode, size, modification time) changed during the run, or that the kernel read with
+    other bytes than the runner hashed. '' when every input held still."""
+    changed = []
+    for path, digest in hashes:
+        now = _identity(path)
+        if now != before[path]:
+            changed.append(f"{path}: changed while the run read it ({_show(before[path])} before, "
+                           f"{_show(now)} after)")
+            continue
+        seen = kernel.get(str(path))
+        mine = _result_or_error(digest)
+        if seen is not None and seen != mine:
+            changed.append(f"{path}: the notebook read bytes with sha256 {seen}, the runner "
+                           f"hashed {mine}: it changed during the run")
+    if not changed:
+        return ""
+    return ("InputChanged: " + "; ".join(changed) + " — the exports may not be of the hashed "
+            "file; run again once the file is no longer being written")
+
+
+def _show(ident: tuple[int, int, int, int] | None) -> str:
+    if ident is None:
+        return "missing"
+    return f"{ident[2]} bytes, inode {ident[1]}, modified {ident[3]} ns"
+
+
+def _kernel_digests(kernel: Any) -> dict[str, str]:
+    """What the kernel recorded of the inputs it read (reconcile's digests), by path."""
+    if kernel is None:
+        return {}
+    return archive.read_input_ledger(Path(os.path.dirname(kernel.ip)) / INPUT_LEDGER)
 
 
 def _describe_failure(exc: Exception) -> str:
@@ -441,20 +554,38 @@ def _describe_failure(exc: Exception) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     params = load_params(args.params)
-    outcome = run_period(params, args.archive)
+    try:
+        outcome = run_period(params, args.archive)
+    except (archive.ArchiveError, RunNotRecorded, register.RegisterError) as exc:
+        print(f"blanktrack: run: {printable(str(exc))}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # the archive folder itself cannot be made (a full disk, no access)
+        print(f"blanktrack: run: the archive {args.archive} cannot hold the run: {_why(exc)}",
+              file=sys.stderr)
+        return 1
     print(outcome.run_dir)
     if outcome.status != "completed":
         return 3 if outcome.error.startswith("StrictModeError") else 1
     return 0
 
 
+def printable(text: str) -> str:
+    """text with control and other invisible characters escaped (an ANSI escape in a note must
+    not drive the terminal): '\\x1b[2J' is shown, not obeyed."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                   for ch in text)
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     records = archive.list_runs(args.archive)[: args.limit]
     if not records:
-        print(f"no runs under {args.archive}")
+        print(f"no runs under {printable(str(args.archive))}")
         return 0
     header = ("period", "run by", "started", "finished", "status", "note", "folder")
-    rows = [(r.period, r.run_by, r.started, r.finished, r.status, r.note[:60], str(r.run_dir))
+    rows = [tuple(printable(x) for x in (r.period, r.run_by, r.started, r.finished, r.status,
+                                         r.note[:60], str(r.run_dir)))
             for r in records]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
     for row in (header, *rows):
@@ -465,14 +596,41 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     bad = 0
     for run_dir in args.run_dirs:
-        problems = archive.verify_run(Path(run_dir))
+        problems = archive.verify_run(Path(run_dir), args.archive, args.head)
         for p in problems:
-            print(f"{run_dir}: {p}")
+            print(printable(f"{run_dir}: {p}"))
         if problems:
             bad += 1
         else:
-            print(f"{run_dir}: ok, every file matches its manifest")
+            covered = " and the register" + (" up to the recorded head" if args.head else "")
+            print(printable(f"{run_dir}: ok, every file matches its manifest{covered}"))
     return 1 if bad else 0
 
 
-__all__ = ["InputError", "RunOutcome", "cmd_run", "cmd_runs", "cmd_verify", "run_period"]
+def cmd_register(args: argparse.Namespace) -> int:
+    if args.action == "head":
+        problems = register.check_chain(args.archive)
+        for p in problems:
+            print(printable(p), file=sys.stderr)
+        if problems:
+            return 1
+        entries, _ = register.read(args.archive)
+        print(register.head(args.archive))
+        print(f"{len(entries)} entries in {register.register_path(args.archive)}; write the head"
+              " down outside this machine, check it later with "
+              "`blanktrack register verify --head HEAD`", file=sys.stderr)
+        return 0
+    problems = register.check_chain(args.archive, args.head)
+    problems += archive.verify_archive(args.archive, args.head)
+    for p in problems:
+        print(printable(p))
+    if problems:
+        return 1
+    print(printable(f"{register.register_path(args.archive)}: ok, the chain is intact"
+                    + (" and leads to the recorded head" if args.head else "")
+                    + " and every run on it matches its manifest"))
+    return 0
+
+
+__all__ = ["InputError", "RunNotRecorded", "RunOutcome", "cmd_register", "cmd_run", "cmd_runs",
+           "cmd_verify", "printable", "run_period"]

@@ -277,12 +277,12 @@ def test_periods_load_when_first_opened(tmp_path: Path) -> None:
 
 def test_from_params(tmp_path: Path) -> None:
     allocs, invoices = _write_large(tmp_path, booklets=2)
-    notebook = tmp_path / "nb.ipynb"
-    notebook.write_text("{}")
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "reconcile.ipynb").write_text("{}")  # a parameter file needs one
     params = tmp_path / "p.yaml"
     params.write_text(f"period: '11302'\nallocations: ['{allocs}']\ninvoices: ['{invoices}']\n"
-                      f"report_date: 2024-03-05\nnotebook: '{notebook}'\n")
-    ex = Explorer.from_params([params])
+                      "report_date: 2024-03-05\n")
+    ex = Explorer.from_params([params], base_dir=tmp_path)
     assert ex.periods == ["11302"]
     assert ex.gaps(ex.selection()).height > 0
 

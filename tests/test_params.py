@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,38 @@ def test_paths_must_be_regular_files(tmp_path: Path) -> None:
 def test_not_yaml(tmp_path: Path) -> None:
     assert "not readable as YAML" in error_of(tmp_path, "period: [\n")
     assert "must be a mapping" in error_of(tmp_path, "- a\n- b\n")
+
+
+@pytest.mark.parametrize("notebook", ["/tmp/evil.ipynb", "../evil.ipynb", "notebooks/../x.ipynb",
+                                      "blanktrack/sample/10312/allocations.csv"])
+def test_a_notebook_outside_the_projects_notebooks_is_refused(tmp_path: Path,
+                                                              notebook: str) -> None:
+    msg = error_of(tmp_path, GOOD + f"notebook: {notebook}\n")
+    assert "p.yaml:5: field 'notebook':" in msg
+    assert f"is outside the project's notebooks folder {ROOT / 'notebooks'}" in msg
+    assert "give a notebook in notebooks/, e.g. notebooks/reconcile.ipynb" in msg
+
+
+def test_a_link_in_notebooks_that_leads_out_is_refused(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "notebooks").mkdir(parents=True)
+    evil = tmp_path / "evil.ipynb"
+    evil.write_text("{}")
+    (project / "notebooks" / "linked.ipynb").symlink_to(evil)
+    shutil.copytree(ROOT / "blanktrack" / "sample", project / "blanktrack" / "sample")
+    f = tmp_path / "p.yaml"
+    f.write_text(GOOD + "notebook: notebooks/linked.ipynb\n")
+    with pytest.raises(InputError, match="outside the project's notebooks folder"):
+        load_params(f, base_dir=project)
+    (project / "notebooks" / "own.ipynb").write_text("{}")
+    f.write_text(GOOD + "notebook: notebooks/own.ipynb\n")
+    assert load_params(f, base_dir=project).notebook == project / "notebooks" / "own.ipynb"
+
+
+def test_inputs_given_through_a_link_keep_the_path_as_written(tmp_path: Path) -> None:
+    link = tmp_path / "alloc.csv"
+    link.symlink_to(ROOT / "blanktrack/sample/10312/allocations.csv")
+    p = load(tmp_path, GOOD.replace("blanktrack/sample/10312/allocations.csv", str(link)))
+    real = str(ROOT / "blanktrack/sample/10312/allocations.csv")
+    assert [str(a) for a in p.allocations] == [real]  # type: ignore[attr-defined]
+    assert p.given[real] == str(link)  # type: ignore[attr-defined]
