@@ -153,7 +153,7 @@ def warm_up(path: Path) -> None:
     kernels.tally_batch(
         0, False, offsets, np.zeros(0, np.uint8), code, code, code, code, code,
         i32, i32, i32, i32, np.zeros(1, np.int8), np.zeros(1, np.bool_),
-        i32, i64, i64, i64, i32, i32, i32, u64, u64, u64, u64, u64, u64, i64,
+        i32, i64, i64, i64, i32, i32, i32, *[u64 for _ in USAGE_MASKS], i64,
         np.full(2, -1, np.int64), i64, 0, i64, 0, 0,
     )
 
@@ -431,8 +431,9 @@ def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
     counted = _counted(files, [sum(t.rows[i] for t in tallies) for i in range(len(files))])
     exceptions = [e for t in tallies for e in t.exceptions]
 
-    def used_slots() -> pl.DataFrame:  # one row a used slot
-        return _by_machine(slots, first, machines, first.masks[0] != 0)
+    def used_slots() -> pl.DataFrame:  # one row a slot some row was tallied in
+        used, far = (first.masks[USAGE_MASKS.index(m)] for m in ("used_mask", "far_mask"))
+        return _by_machine(slots, first, machines, (used | far) != 0)
 
     if not exceptions and not apart:  # every row in a slot: by_machine made only if asked
         return Scanned(issuing, counted, BySlot.of(slots, first.masks, first.live_rows,

@@ -168,17 +168,20 @@ def usage_from_groups(groups: pl.DataFrame, paths: Sequence[str | Path], period:
     def masked(cond: pl.Expr) -> pl.Expr:
         return pl.when(cond).then(pl.col("b")).otherwise(pl.lit(0, pl.UInt64))
 
-    live = pl.col("status").is_in(LIVE_STATUSES)
+    near = pl.col("offset").abs() <= 1
+    live = pl.col("status").is_in(LIVE_STATUSES) & near
     masks = {
-        "used_mask": pl.col("b"),
+        "used_mask": masked(near),
         "in_period_mask": masked(pl.col("offset") == 0),
-        "adjacent_mask": masked(pl.col("offset") != 0),
+        "adjacent_mask": masked(pl.col("offset").abs() == 1),
         "live_mask": masked(live),
-        "void_mask": masked(pl.col("status") == "voided"),
-        "failed_mask": masked(pl.col("upload_status").eq_missing(pl.lit("failed"))),
+        "void_mask": masked((pl.col("status") == "voided") & near),
+        "failed_mask": masked(pl.col("upload_status").eq_missing(pl.lit("failed")) & near),
+        # Dated farther than one period from P: no use of P's numbers, only a finding (spec §3).
+        "far_mask": masked(~near),
     }
     by_machine_q = fold_usage(
-        groups.lazy().filter(pl.col("offset").abs() <= 1)
+        groups.lazy()
         .select("seller_ban", "track", "booklet", "machine", **masks,
                 live_rows=pl.when(live).then(pl.col("rows").cast(pl.Int64)).otherwise(0)),
         BY_MACHINE_KEYS,

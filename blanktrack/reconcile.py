@@ -316,8 +316,8 @@ def _wanted(usage: pl.DataFrame | None, alloc_booklets: pl.DataFrame,
             matched: pl.DataFrame | None = None) -> pl.DataFrame:
     """(seller_ban, track, number) of every number a finding may be about.
 
-    Per booklet: numbers used in the period outside the allocations, used from an adjacent period
-    inside them, with a failed upload, voided and never re-issued; and every used number of a
+    Per booklet: numbers used in the period outside the allocations, used from an adjacent or a
+    far period inside them, with a failed upload, voided and never re-issued; and every used number of a
     booklet where some number was issued twice. All rows of such a number are fetched, so the
     findings about it are the same as from all rows of its booklet. `matched`: the allocation
     booklets with their usage beside them already (by_slot: then nothing was used outside
@@ -342,6 +342,7 @@ def _wanted(usage: pl.DataFrame | None, alloc_booklets: pl.DataFrame,
             "seller_ban", "track", "booklet",
             want=(pl.col("in_period_mask") & ~pl.col("alloc_union"))
             | (pl.col("adjacent_mask") & pl.col("alloc_union"))
+            | (pl.col("far_mask") & pl.col("alloc_union"))
             | pl.col("failed_mask")
             | (pl.col("void_mask") & ~pl.col("live_mask"))
             | pl.when(pl.col("live_rows") > pl.col("live_mask").bitwise_count_ones())
@@ -368,7 +369,6 @@ def _detail(invoice_paths: Sequence[str | Path], bans: pl.Series | None,
     if wanted.is_empty():
         rows = pl.DataFrame(schema=INVOICE_SCHEMA)
     else:
-        p = period_index(period)
         numbers = (
             wanted.select(pl.col("track") + number_str(pl.col("number")))
             .unique().to_series()
@@ -379,7 +379,6 @@ def _detail(invoice_paths: Sequence[str | Path], bans: pl.Series | None,
             invoices = invoices.filter(pl.col("seller_ban").is_in(bans.implode()))
         rows = (
             invoices.filter(pl.col("invoice_number").is_in(numbers.implode()))
-            .filter((period_index_expr("invoice_date") - p).abs() <= 1)
             .with_columns(n=pl.col("number").cast(pl.Int64))
             .join(wanted.lazy(), left_on=["seller_ban", "track", "n"],
                   right_on=["seller_ban", "track", "number"], how="semi")
