@@ -69,8 +69,37 @@ def duplicate_allocation_findings(allocations: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def allocation_findings(allocations: pl.DataFrame) -> list[pl.DataFrame]:
-    """Misaligned and overlapping allocations (`allocations` as prepared, with begin/end ints)."""
+def overlap_pairs(allocations: pl.DataFrame) -> pl.DataFrame:
+    """Every two allocations of a track (any BAN) that share numbers, `allocations` as prepared
+    (one period): the first's columns, the second's with suffix _b, and the shared lo..hi."""
+    a = allocations.select("alloc_id", "period", "head_ban", "ban", "invoice_type", "track",
+                           "begin", "end", "source", "line")
+    # Only allocations of one cluster (a chain of overlapping ranges of a track, found by one
+    # sort) can share numbers: pair those, not every two allocations of a track (thousands of
+    # tills on one track would make millions of pairs).
+    reach = pl.col("end").cum_max().shift(1).over("track")
+    a = (
+        a.sort("track", "begin", "end")
+        .with_columns(cluster=(reach.is_null() | (pl.col("begin") > reach)).cum_sum())
+    )
+    a = a.filter(pl.len().over("cluster") > 1)
+    return (
+        a.join(a, on=["track", "cluster"], suffix="_b")
+        .filter(
+            (pl.col("alloc_id") < pl.col("alloc_id_b"))
+            & (pl.col("begin") <= pl.col("end_b"))
+            & (pl.col("begin_b") <= pl.col("end"))
+        )
+        .with_columns(lo=pl.max_horizontal("begin", "begin_b"),
+                      hi=pl.min_horizontal("end", "end_b"))
+        .drop("cluster")
+    )
+
+
+def allocation_findings(allocations: pl.DataFrame, pairs: pl.DataFrame | None = None
+                        ) -> list[pl.DataFrame]:
+    """Misaligned and overlapping allocations (`allocations` as prepared, with begin/end ints;
+    `pairs`: their overlap_pairs, when the caller has them, e.g. of every BAN of the period)."""
     mis = allocations.filter(
         (pl.col("begin") % 50 != 0) | (pl.col("end") % 50 != 49)
     )
@@ -84,34 +113,15 @@ def allocation_findings(allocations: pl.DataFrame) -> list[pl.DataFrame]:
             pl.col("end") - pl.col("begin") + 1, _where(),
         ),
     )
-    a = allocations.select("alloc_id", "period", "ban", "invoice_type", "track", "begin", "end",
-                           "begin_no", "end_no", "source", "line")
-    # Only allocations of one cluster (a chain of overlapping ranges of a track, found by one
-    # sort) can share numbers: pair those, not every two allocations of a track (thousands of
-    # tills on one track would make millions of pairs).
-    reach = pl.col("end").cum_max().shift(1).over("track")
-    a = (
-        a.sort("track", "begin", "end")
-        .with_columns(cluster=(reach.is_null() | (pl.col("begin") > reach)).cum_sum())
-    )
-    a = a.filter(pl.len().over("cluster") > 1)
-    pairs = (
-        a.join(a, on=["track", "cluster"], suffix="_b")
-        .filter(
-            (pl.col("alloc_id") < pl.col("alloc_id_b"))
-            & (pl.col("begin") <= pl.col("end_b"))
-            & (pl.col("begin_b") <= pl.col("end"))
-        )
-        .with_columns(
-            begin_no=number_str(pl.max_horizontal("begin", "begin_b")),
-            end_no=number_str(pl.min_horizontal("end", "end_b")),
-        )
-    )
+    pairs = overlap_pairs(allocations) if pairs is None else pairs
     overlap = _frame(
-        pairs, "allocation-overlap",
+        pairs.with_columns(begin_no=number_str(pl.col("lo")), end_no=number_str(pl.col("hi"))),
+        "allocation-overlap",
         pl.format(
             "Allocations {} {}–{} (BAN {}, {}) and {}–{} (BAN {}, {}) share numbers {}–{}: "
-            "a number can be allocated only once. Remove the duplicate or wrong allocation row.",
+            "a number can be allocated only once. Those numbers are withheld from every upload "
+            "file, of either BAN, until the overlap is resolved: remove the duplicate or wrong "
+            "allocation row and run again.",
             pl.col("track"), number_str(pl.col("begin")), number_str(pl.col("end")),
             pl.col("ban"), _where(), number_str(pl.col("begin_b")), number_str(pl.col("end_b")),
             pl.col("ban_b"), _where("source_b", "line_b"), pl.col("begin_no"), pl.col("end_no"),

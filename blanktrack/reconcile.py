@@ -18,7 +18,15 @@ from . import findings as F
 from . import invoices as inv
 from .allocations import is_parquet, load_allocations
 from .archive import sha256_file
-from .blanks import RUN_KEYS, Split, blank_intervals, blank_ranges, booklet_state, number_str
+from .blanks import (
+    RUN_KEYS,
+    Split,
+    blank_intervals,
+    blank_ranges,
+    booklet_state,
+    number_masks,
+    number_str,
+)
 from .booklets import (
     allocation_booklets,
     bit,
@@ -271,7 +279,13 @@ def reconcile(
         if by_slot is not None:  # every row fell in a slot: its usage by position, no joins
             matched = by_slot.matched(alloc_booklets)
             stretches = by_slot.stretches(matched)
-        state = booklet_state(alloc_booklets, usage, matched)
+        # Allocations of any BAN of the period that share numbers: withheld from every file.
+        pairs = _overlaps(allocations_all, period, allocations, ban)
+        state = booklet_state(
+            alloc_booklets, usage, matched,
+            # by_slot: every row in its seller's own booklet, so nobody else's use is in them.
+            used_elsewhere=None if matched is not None else _used_elsewhere(usage, alloc_booklets),
+            withheld=number_masks(pairs.select("track", "lo", "hi")))
         intervals = blank_intervals(state)
         ranges = blank_ranges(state, allocations, split, intervals)
         if on_blank_ranges is not None:
@@ -282,7 +296,7 @@ def reconcile(
         detail = _detail(invoice_paths, bans, usage, alloc_booklets, allocations, period,
                          clean=scanned is not None or fast is not None, matched=matched)
         findings = F.collect([
-            *F.allocation_findings(allocations),
+            *F.allocation_findings(allocations, pairs),
             F.duplicate_allocation_findings(scoped),
             *F.invoice_findings(detail, period),
             F.skipped_findings(skipped),
@@ -308,6 +322,47 @@ def reconcile(
     )
 
 
+def _overlaps(allocations_all: pl.DataFrame, period: Period, scoped: pl.DataFrame,
+              ban: str | None) -> pl.DataFrame:
+    """findings.overlap_pairs of the period's allocations of every BAN (another BAN's claim on
+    a number withholds it from ours too), those that touch the scope's allocations."""
+    in_period = allocations_all.filter(pl.col("period") == period.code)
+    if ban is None or in_period.height == scoped.height:
+        pairs = F.overlap_pairs(scoped)
+    else:
+        pairs = F.overlap_pairs(prepare_allocations(in_period))
+        mine = pl.lit(False)
+        for side in ("", "_b"):
+            mine = mine | (pl.col(f"ban{side}") == ban) | (pl.col(f"head_ban{side}") == ban)
+        pairs = pairs.filter(mine)
+    return pairs
+
+
+def _union(alloc_booklets: pl.DataFrame) -> pl.LazyFrame:
+    """(key, alloc_union): per (BAN, track, booklet), the numbers the BAN's allocations hold."""
+    alloc_booklets = keyed(alloc_booklets, "ban")
+    if is_one_row_a_booklet(alloc_booklets, "ban"):  # no booklet shared by two allocations
+        return alloc_booklets.lazy().select("key", alloc_union="alloc_mask")
+    return alloc_booklets.lazy().group_by("key").agg(
+        alloc_union=pl.col("alloc_mask").bitwise_or()
+    )
+
+
+def _used_elsewhere(usage: pl.DataFrame | None, alloc_booklets: pl.DataFrame) -> pl.DataFrame:
+    """(track, booklet, mask): numbers sellers used outside their own allocations (spec §3: a
+    number any input shows used is never reported blank, also not by another BAN)."""
+    assert usage is not None
+    return (
+        keyed(usage, "seller_ban").lazy().select("key", "track", "booklet", "used_mask")
+        .join(_union(alloc_booklets), on="key", how="left")
+        .select("track", "booklet", mask=pl.col("used_mask") & ~pl.col("alloc_union").fill_null(0))
+        .filter(pl.col("mask") != 0)
+        .group_by("track", "booklet")
+        .agg(pl.col("mask").bitwise_or())
+        .collect(engine="streaming")
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # The few invoices findings name.
 
@@ -327,14 +382,8 @@ def _wanted(usage: pl.DataFrame | None, alloc_booklets: pl.DataFrame,
         used = matched.lazy().with_columns(seller_ban="ban", alloc_union="alloc_mask")
     else:
         assert usage is not None, "usage, or the booklets with their usage (matched)"
-        alloc_booklets = keyed(alloc_booklets, "ban")
-        if is_one_row_a_booklet(alloc_booklets, "ban"):  # no booklet shared by two allocations
-            union = alloc_booklets.lazy().select("key", alloc_union="alloc_mask")
-        else:
-            union = alloc_booklets.lazy().group_by("key").agg(
-                alloc_union=pl.col("alloc_mask").bitwise_or()
-            )
-        used = keyed(usage, "seller_ban").lazy().join(union, on="key", how="left")
+        used = keyed(usage, "seller_ban").lazy().join(_union(alloc_booklets), on="key",
+                                                      how="left")
     want = (
         used
         .with_columns(pl.col("alloc_union").fill_null(0))
