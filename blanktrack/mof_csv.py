@@ -566,9 +566,12 @@ def _lint_reporting_ban(lint: _Linter, ranges: list[_Range], allocations: pl.Dat
         reporting = heads.get((r.ban, r.period, r.track))
         if reporting is None or name_ban in reporting:
             continue  # a range in no allocation is named by the allocation check
+        hint = (f" (if {name_ban} is the head office of {r.ban}, check against the allocation "
+                "table whose head_ban says so: the MOF download does not)"
+                if name_ban != r.ban else "")
         lint.add(r.line, "ban", f"{r.label} of BAN {r.ban} is reported by BAN "
                  f"{', '.join(sorted(reporting))}, but the file is named after BAN {name_ban}: "
-                 f"it belongs in {sorted(reporting)[0]}_{r.period}.csv")
+                 f"it belongs in {sorted(reporting)[0]}_{r.period}.csv{hint}")
 
 
 def _covered(begin: int, end: int, allocs: list[tuple[int, int, str | None]]) -> bool:

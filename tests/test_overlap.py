@@ -154,5 +154,8 @@ def test_check_refuses_a_file_named_after_another_reporting_ban(tmp_path: Path) 
         f"{BAN_A}_11302.csv"]
     own = "00001,22099131,11302,CD,00000000,00000049,07\r\n"
     assert lint(own, f"{BAN_X}_11302.csv", allocations) == []  # no head office: its own BAN
-    assert len(lint(own, f"{BAN_A}_11302.csv", allocations)) == 1
+    problems = lint(own, f"{BAN_A}_11302.csv", allocations)
+    assert len(problems) == 1 and problems[0].endswith(
+        f"(if {BAN_A} is the head office of {BAN_X}, check against the allocation table whose "
+        "head_ban says so: the MOF download does not)")
     assert lint(own, "upload.csv", allocations) == []  # a name of no BAN: nothing to compare
