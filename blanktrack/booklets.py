@@ -130,6 +130,18 @@ def invoice_usage(invoices: pl.LazyFrame, period: Period) -> pl.LazyFrame:
     )
 
 
+def foreign_usage(invoices: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+    """(track, booklet, mask) of the numbers invoices dated in P or next to it used, whatever
+    their seller: for sellers a reconciliation leaves out (--ban), whose use still makes a
+    number of the BANs reported not blank (spec §3)."""
+    number = pl.col("number").cast(pl.Int64)
+    return (
+        invoices.filter((period_index_expr("invoice_date") - period_index(period)).abs() <= 1)
+        .group_by("track", booklet=number // BOOKLET_SIZE)
+        .agg(mask=bit(number % BOOKLET_SIZE).bitwise_or())
+    )
+
+
 def booklet_usage(usage_by_machine: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
     """The machine-level masks folded to one row per (seller BAN, track, booklet)."""
     if isinstance(usage_by_machine, pl.DataFrame) and is_one_row_a_booklet(usage_by_machine,

@@ -31,6 +31,7 @@ from .booklets import (
     allocation_booklets,
     bit,
     booklet_usage,
+    foreign_usage,
     invoice_usage,
     is_one_row_a_booklet,
     keyed,
@@ -40,7 +41,7 @@ from .errors import InputError, Problem
 from .frames import BOOKLET_SIZE, INVOICE_SCHEMA, SUMMARY_SCHEMA
 from .invoices import normalise_invoices, scan_raw_invoices, validate_invoices
 from .period import Period, period_code_expr, period_index, period_index_expr
-from .raw_usage import fast_usage
+from .raw_usage import FOREIGN_SCHEMA, fast_usage
 from .skipped import segments, skipped_count, skipped_ranges
 
 if TYPE_CHECKING:  # not imported at run time: it loads numpy and pyarrow
@@ -249,14 +250,17 @@ def reconcile(
         fast = None if scanned is not None else fast_usage(invoice_paths, period, bans)
         by_machine: pl.DataFrame | None = None  # not needed by slot
         if scanned is not None:
-            issuing, counted = scanned.issuing, scanned.counted
+            issuing, counted, foreign = scanned.issuing, scanned.counted, scanned.foreign
             if by_slot is None:
                 by_machine = scanned.by_machine
         elif fast is None:
             validate_invoices(raw)
             invoices = normalise_invoices(raw)  # = invoices.load_invoices(invoice_paths)
+            foreign_q = pl.LazyFrame(schema=FOREIGN_SCHEMA)
             if bans is not None:
-                invoices = invoices.filter(pl.col("seller_ban").is_in(bans.implode()))
+                mine = pl.col("seller_ban").is_in(bans.implode())
+                foreign_q = foreign_usage(invoices.filter(~mine), period)
+                invoices = invoices.filter(mine)
             by_machine_q = invoice_usage(invoices, period)
             issuing_q = (
                 invoices.filter(period_index_expr("invoice_date") == period_index(period))
@@ -264,11 +268,11 @@ def reconcile(
                 .agg(invoices=pl.len())
             )
             count_q = invoices.group_by("source").agg(rows=pl.len())
-            by_machine, issuing, counted = pl.collect_all(
-                [by_machine_q, issuing_q, count_q], engine="streaming"
+            by_machine, issuing, counted, foreign = pl.collect_all(
+                [by_machine_q, issuing_q, count_q, foreign_q], engine="streaming"
             )
         else:
-            by_machine, issuing, counted = fast
+            by_machine, issuing, counted, foreign = fast
         usage = None
         if by_machine is not None:
             by_machine = keyed(by_machine, "seller_ban")  # once for the joins below
@@ -284,7 +288,8 @@ def reconcile(
         state = booklet_state(
             alloc_booklets, usage, matched,
             # by_slot: every row in its seller's own booklet, so nobody else's use is in them.
-            used_elsewhere=None if matched is not None else _used_elsewhere(usage, alloc_booklets),
+            used_elsewhere=_used_elsewhere(None if matched is not None else usage,
+                                           alloc_booklets, foreign),
             withheld=number_masks(pairs.select("track", "lo", "hi")))
         intervals = blank_intervals(state)
         ranges = blank_ranges(state, allocations, split, intervals)
@@ -348,14 +353,22 @@ def _union(alloc_booklets: pl.DataFrame) -> pl.LazyFrame:
     )
 
 
-def _used_elsewhere(usage: pl.DataFrame | None, alloc_booklets: pl.DataFrame) -> pl.DataFrame:
-    """(track, booklet, mask): numbers sellers used outside their own allocations (spec §3: a
-    number any input shows used is never reported blank, also not by another BAN)."""
-    assert usage is not None
+def _used_elsewhere(usage: pl.DataFrame | None, alloc_booklets: pl.DataFrame,
+                    foreign: pl.DataFrame) -> pl.DataFrame:
+    """(track, booklet, mask): numbers sellers used outside their own allocations, and those
+    sellers left out by --ban used (`foreign`): spec §3, a number any input shows used is never
+    reported blank, also not by another BAN. No usage: by_slot, every row in its seller's own
+    booklet."""
+    parts = [foreign.lazy()]
+    if usage is not None:
+        parts.append(
+            keyed(usage, "seller_ban").lazy().select("key", "track", "booklet", "used_mask")
+            .join(_union(alloc_booklets), on="key", how="left")
+            .select("track", "booklet",
+                    mask=pl.col("used_mask") & ~pl.col("alloc_union").fill_null(0))
+        )
     return (
-        keyed(usage, "seller_ban").lazy().select("key", "track", "booklet", "used_mask")
-        .join(_union(alloc_booklets), on="key", how="left")
-        .select("track", "booklet", mask=pl.col("used_mask") & ~pl.col("alloc_union").fill_null(0))
+        pl.concat(parts)
         .filter(pl.col("mask") != 0)
         .group_by("track", "booklet")
         .agg(pl.col("mask").bitwise_or())

@@ -140,9 +140,6 @@ def tally_batch(
         if not (in_run and bc == run_ban and dc == run_date and mc == run_machine
                 and track == run_track and booklet == run_booklet):
             ban = ban_id[np.uint64(bc)]
-            if ban == BAN_FILTERED:
-                left_out += 1
-                continue
             offset = date_offset[np.uint64(dc)]
             far_off = offset < -1 or offset > 1
             ts = track_slot[np.uint64(track)]
@@ -152,6 +149,14 @@ def tally_batch(
                 rel = booklet - track_first[uts]
                 if 0 <= rel < track_span[uts]:
                     slot = booklet_slot[np.uint64(track_base[uts] + rel)]
+            if ban == BAN_FILTERED:
+                left_out += 1
+                if slot >= 0 and not far_off:
+                    # A seller left out (--ban) used a number of a booklet reported here: never
+                    # blank (spec §3), so the caller takes the row apart.
+                    exceptions[ne] = ii
+                    ne += 1
+                continue
             if slot < 0:
                 if far_off:
                     continue  # far from P and in no booklet of P: another period's track

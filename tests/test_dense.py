@@ -146,14 +146,22 @@ def on_own_booklets(by_machine: pl.DataFrame, allocations: pl.DataFrame) -> pl.D
     )
 
 
+def on_booklets(foreign: pl.DataFrame, allocations: pl.DataFrame) -> pl.DataFrame:
+    """The numbers sellers left out by --ban used, on the allocations' booklets only: the dense
+    scan looks at no other (they cannot be blank numbers of the BANs reported)."""
+    return foreign.join(allocation_booklets(allocations).select("track", "booklet").unique(),
+                        on=["track", "booklet"], how="semi")
+
+
 def assert_same(got: tuple[pl.DataFrame, ...] | None, want: tuple[pl.DataFrame, ...] | None,
                 allocations: pl.DataFrame | None = None) -> None:
     assert want is not None, "fast_usage must take clean input"
     assert got is not None, "dense_usage must take clean input"
     held = allocations if allocations is not None else scoped(None)[0]
-    got = (on_own_booklets(got[0], held), *got[1:])
-    want = (on_own_booklets(want[0], held), *want[1:])
-    for name, g, w in zip(("by_machine", "issuing", "counted"), got, want, strict=True):
+    got = (on_own_booklets(got[0], held), *got[1:3], on_booklets(got[3], held))
+    want = (on_own_booklets(want[0], held), *want[1:3], on_booklets(want[3], held))
+    for name, g, w in zip(("by_machine", "issuing", "counted", "foreign"), got, want,
+                          strict=True):
         assert sorted(g.columns) == sorted(w.columns), name
         assert canonical(g.cast(w.schema)) == canonical(w), name  # type: ignore[arg-type]
 
@@ -186,11 +194,11 @@ def progress_guard() -> Iterator[list[int]]:
         yield calls
 
 
-def both(files: Sequence[Path], ban: str | None = None) -> tuple[object, object]:
+def both(files: Sequence[Path], ban: str | None = None) -> tuple[object, object, pl.DataFrame]:
     allocations, bans = scoped(ban)
     with progress_guard():
         got = dense.dense_usage(files, P, allocations, bans)
-    return got, fast_usage(files, P, bans)
+    return got, fast_usage(files, P, bans), allocations
 
 
 # ---------------------------------------------------------------------------------------------
@@ -242,8 +250,7 @@ def test_clean_rows_of_one_booklet_per_till(tmp_path: Path) -> None:
     rows += [(f"CD{n:08d}", f"202402{1 + n % 28:02d}", BAN_B, "作廢", "POS-2", "failed")
              for n in range(100, 240, 3)]
     text_frame(rows).write_parquet(tmp_path / "a.parquet")
-    got, want = both([tmp_path / "a.parquet"])
-    assert_same(got, want)  # type: ignore[arg-type]
+    assert_same(*both([tmp_path / "a.parquet"]))  # type: ignore[arg-type]
 
 
 def test_filtered_ban_rows_are_not_counted(tmp_path: Path) -> None:
@@ -251,8 +258,7 @@ def test_filtered_ban_rows_are_not_counted(tmp_path: Path) -> None:
     rows = [("AB00000001", "2024-01-05", BAN_A, "issued", "POS-1", "accepted"),
             ("AB00000201", "2024-01-05", BAN_B, "issued", "POS-1", "accepted")]
     text_frame(rows).write_parquet(tmp_path / "a.parquet")
-    got, want = both([tmp_path / "a.parquet"], BAN_A)
-    assert_same(got, want)  # type: ignore[arg-type]
+    assert_same(*both([tmp_path / "a.parquet"], BAN_A))  # type: ignore[arg-type]
 
 
 def test_null_machine_and_upload_status(tmp_path: Path) -> None:
@@ -260,8 +266,7 @@ def test_null_machine_and_upload_status(tmp_path: Path) -> None:
     rows = [("AB00000001", "2024-01-05", BAN_A, "issued", None, None),
             ("AB00000002", "2024-01-05", BAN_A, "issued", "POS-1", "failed")]
     text_frame(rows).write_parquet(tmp_path / "a.parquet")
-    got, want = both([tmp_path / "a.parquet"])
-    assert_same(got, want)  # type: ignore[arg-type]
+    assert_same(*both([tmp_path / "a.parquet"]))  # type: ignore[arg-type]
 
 
 def test_two_threads_one_row_group_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -289,9 +294,9 @@ def test_two_threads_one_row_group_each(tmp_path: Path, monkeypatch: pytest.Monk
         return real(self, *args)
 
     monkeypatch.setattr(dense._Scan, "_parquet_batch", batch)
-    got, want = both([path])
+    got, want, allocations = both([path])
     assert len(started) == 2
-    assert_same(got, want)  # type: ignore[arg-type]
+    assert_same(got, want, allocations)  # type: ignore[arg-type]
 
 
 @settings(max_examples=60, deadline=None)

@@ -72,12 +72,14 @@ def test_two_bans_overlap_withheld_from_both_files(tmp_path: Path) -> None:
 
 
 def test_overlap_with_a_ban_out_of_scope_is_withheld_too(tmp_path: Path) -> None:
-    """--ban A: B's allocation is not reported, but its claim still withholds the numbers."""
-    a, i = write_inputs(tmp_path, [(BAN_A, 0, 99), (BAN_B, 50, 149)], [(BAN_A, 10)])
+    """--ban A: B's allocation is not reported, but its claim still withholds the numbers, and
+    the numbers B and X (left out) used on A's allocation are not blank either."""
+    a, i = write_inputs(tmp_path, [(BAN_A, 0, 99), (BAN_B, 50, 149)],
+                        [(BAN_A, 10), (BAN_B, 20), (BAN_X, 30)])
     assert run_cli(tmp_path, a, i, "--ban", BAN_A) == 0
     mof = tmp_path / "out" / "mof"
     assert sorted(p.name for p in mof.iterdir()) == [f"{BAN_A}_11302.csv"]
-    assert file_numbers(mof / f"{BAN_A}_11302.csv") == {BAN_A: set(range(0, 50)) - {10}}
+    assert file_numbers(mof / f"{BAN_A}_11302.csv") == {BAN_A: set(range(0, 50)) - {10, 20, 30}}
     findings = pl.read_csv(tmp_path / "out" / "findings.csv", infer_schema=False)
     assert findings.filter(pl.col("code") == "allocation-overlap").height == 1
 
