@@ -99,6 +99,7 @@ def tally_batch(
     run_slot = np.uint64(0)
     run_ban, run_date, run_machine, run_track, run_booklet = -1, -1, -1, -1, -1
     run_offset = 0
+    run_far = False
     acc_used, acc_in, acc_adj, acc_live, acc_void, acc_failed = zero, zero, zero, zero, zero, zero
     acc_far = zero
     acc_rows = 0
@@ -206,9 +207,10 @@ def tally_batch(
             in_run = True
             run_ban, run_date, run_machine, run_track, run_booklet = bc, dc, mc, track, booklet
             run_offset = offset
+            run_far = far_off
         # The row is in the run: its slot, day and till are the run's.
         b = one << np.uint64(number % 50)
-        if run_offset < -1 or run_offset > 1:
+        if run_far:
             # Dated farther than one period from P: never a use of P's numbers (spec §3), only
             # marked, for the dated-far-from-period finding.
             acc_far |= b
