@@ -499,6 +499,8 @@ def _summary(state: pl.DataFrame, allocations: pl.DataFrame, skipped: pl.DataFra
         .agg(
             pl.col("allocated").sum(),
             pl.col("used").sum(),
+            # Not allocated - used: numbers two allocations claim are withheld, blank for nobody.
+            pl.col("blank").sum(),
             reported_elsewhere=pl.col("blank").filter(pl.col("reported_by").is_not_null())
             .sum(),
         )
@@ -508,7 +510,6 @@ def _summary(state: pl.DataFrame, allocations: pl.DataFrame, skipped: pl.DataFra
         per.join(skip, on=keys, how="left")
         .with_columns(
             pl.col("skipped").fill_null(0),
-            blank=pl.col("allocated") - pl.col("used"),
             utilisation=(pl.col("used") / pl.col("allocated")).round(4),
         )
         .select(list(SUMMARY_SCHEMA))

@@ -69,6 +69,10 @@ def test_two_bans_overlap_withheld_from_both_files(tmp_path: Path) -> None:
     assert "withheld from every upload file" in message
     for path in (mof / f"{BAN_A}_11302.csv", mof / f"{BAN_B}_11302.csv"):
         assert main(["check", str(path), "--allocations", str(a)]) == 0
+    # The summary's blank count is what the files report: withheld numbers are blank for nobody.
+    summary = pl.read_csv(tmp_path / "out" / "summary.csv", infer_schema=False)
+    assert summary.select("ban", "allocated", "used", "blank").rows() == [
+        (BAN_B, "100", "2", "49"), (BAN_A, "100", "2", "48")]
 
 
 def test_overlap_with_a_ban_out_of_scope_is_withheld_too(tmp_path: Path) -> None:
