@@ -5,8 +5,10 @@ parsed from the raw UTF-8 bytes, its booklet slot found by indexing a dense tabl
 allocations, and its bit OR-ed into that slot's masks. The other columns arrive as small integer
 codes (Parquet dictionary indices) with per-code tables made from their few distinct values.
 Rows the simple model does not cover (a number outside the allocations, another seller's number,
-a second till in one booklet, a malformed number) are handed back as exceptions; the caller
-aggregates those few rows with polars, so they are counted exactly as everywhere else.
+a second till in one booklet, a malformed number, a seller left out by --ban on a booklet of the
+period) are handed back as exceptions; the caller aggregates those few rows with polars, so they
+are counted exactly as everywhere else. A row dated more than one period from P uses nothing
+(spec §3): in a booklet of its seller it is only marked (far), elsewhere it is passed over.
 
 Compiled with numba, not a Python loop; native.py keeps the machine code and loads it without
 numba on later runs.
