@@ -17,9 +17,13 @@ import polars as pl
 import pytest
 
 import blanktrack.reconcile as rec
+from blanktrack import dense
 from blanktrack import invoices as inv
+from blanktrack.allocations import load_allocations
+from blanktrack.booklets import prepare_allocations
 from blanktrack.cli import main
 from blanktrack.errors import InputError
+from blanktrack.period import Period
 
 BAN_A, BAN_B = "53567686", "04595257"
 ALLOCATIONS = (
@@ -208,3 +212,51 @@ def test_year_zero_in_a_parquet_date_column_is_refused(tmp_path: Path) -> None:
         reconcile(tmp_path, path)
     assert str(raised.value).startswith(
         f"{path}:2: field 'invoice_date': invoice date '0000-01-01' is not a real calendar date")
+
+
+# ---------------------------------------------------------------------------------------------
+# The dense scan's own output, before anything is normalised.
+
+
+def dense_scan_of(folder: Path, data: list[tuple[str | None, ...]], ban: str | None
+                  ) -> tuple[pl.DataFrame, ...]:
+    allocations = folder / "allocations.csv"
+    allocations.write_text(ALLOCATIONS, encoding="utf-8")
+    prepared = prepare_allocations(load_allocations([allocations]))
+    bans = None
+    if ban is not None:
+        prepared = prepared.filter(pl.col("ban") == ban)
+        bans = prepared["ban"].unique()
+    got = dense.dense_usage([write(folder, data, "parquet")], Period.parse("11302"), prepared,
+                            bans)
+    assert got is not None
+    return got
+
+
+def test_dense_marks_far_rows_in_the_sellers_own_booklets_only(tmp_path: Path) -> None:
+    data = [
+        ("AB00000001", "2024-01-15", BAN_A, "issued", "POS-1", "accepted"),
+        ("AB00000005", "1970-01-01", BAN_A, "issued", "POS-1", "accepted"),  # own: marked
+        ("AB00000006", "1970-01-01", BAN_B, "issued", "POS-1", "accepted"),  # A's booklet
+        ("ZZ00000007", "1970-01-01", BAN_A, "issued", "POS-1", "accepted"),  # no booklet of P
+    ]
+    by_machine, issuing, counted, foreign = dense_scan_of(tmp_path, data, None)
+    assert by_machine.select("seller_ban", "track", "booklet", "used_mask", "far_mask",
+                             "live_rows").rows() == [(BAN_A, "AB", 0, 1 << 1, 1 << 5, 1)]
+    assert issuing["invoices"].to_list() == [1] and counted["rows"].to_list() == [4]
+    assert foreign.is_empty()
+
+
+def test_dense_hands_a_left_out_sellers_use_of_our_booklets_over(tmp_path: Path) -> None:
+    """--ban A: B's in-period row on A's numbers is not A's usage, but it is a use (foreign);
+    B's far row there and B's row on its own numbers are not."""
+    data = [
+        ("AB00000001", "2024-01-15", BAN_A, "issued", "POS-1", "accepted"),
+        ("AB00000007", "2024-01-15", BAN_B, "issued", "POS-9", "accepted"),
+        ("AB00000008", "1970-01-01", BAN_B, "issued", "POS-9", "accepted"),
+        ("CD00000009", "2024-01-15", BAN_B, "issued", "POS-9", "accepted"),
+    ]
+    by_machine, _, counted, foreign = dense_scan_of(tmp_path, data, BAN_A)
+    assert by_machine.select("seller_ban", "booklet", "used_mask").rows() == [(BAN_A, 0, 1 << 1)]
+    assert foreign.rows() == [("AB", 0, 1 << 7)]
+    assert counted["rows"].to_list() == [1]  # B's rows are not counted, as fast_usage does
