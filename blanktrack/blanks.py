@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from .booklets import bit, highest_bit, keyed, lowest_bit
+from .booklets import bit, highest_bit, keyed, lowest_bit, mask_between
 from .frames import BLANK_RANGE_SCHEMA, BOOKLET_SIZE
 from .layout import SPLITS, Split
 
@@ -13,10 +13,17 @@ RUN_KEYS = ["period", "head_ban", "ban", "invoice_type", "track", "reported_by"]
 
 
 def booklet_state(alloc_booklets: pl.DataFrame, usage: pl.DataFrame | None,
-                  matched: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Allocation booklets with what was used of them (only the BAN's own invoices count), in no
-    particular order: whatever shows or exports them sorts first. `matched`: the allocation
-    booklets with their usage beside them already (by_slot), when the caller has it."""
+                  matched: pl.DataFrame | None = None, *,
+                  used_elsewhere: pl.DataFrame | None = None,
+                  withheld: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Allocation booklets with what was used of them, in no particular order: whatever shows or
+    exports them sorts first. `matched`: the allocation booklets with their usage beside them
+    already (by_slot), when the caller has it.
+
+    A number any input shows used is never blank (spec §3): `used_elsewhere` (track, booklet,
+    mask) are numbers other sellers used outside their own allocations. `withheld` (same shape)
+    are numbers two allocations claim: blank for nobody until the overlap is resolved.
+    """
     if matched is not None:
         joined = matched.lazy().select(*alloc_booklets.columns, "used_mask")
     else:
@@ -24,32 +31,57 @@ def booklet_state(alloc_booklets: pl.DataFrame, usage: pl.DataFrame | None,
         used = keyed(usage, "seller_ban").lazy().select("key", "used_mask")
         # Streaming engine, one integer key: on millions of booklets 2-5× faster.
         joined = keyed(alloc_booklets, "ban").lazy().join(used, on="key", how="left")
+    joined = joined.with_columns(pl.col("used_mask").fill_null(0))
+    held = pl.lit(0, pl.UInt64)
+    # Both are few rows, and nearly always none: joined only when there are any.
+    if used_elsewhere is not None and not used_elsewhere.is_empty():
+        joined = joined.join(used_elsewhere.lazy().select("track", "booklet", other="mask"),
+                             on=["track", "booklet"], how="left").with_columns(
+            used_mask=pl.col("used_mask") | pl.col("other").fill_null(0)).drop("other")
+    if withheld is not None and not withheld.is_empty():
+        joined = joined.join(withheld.lazy().select("track", "booklet", held="mask"),
+                             on=["track", "booklet"], how="left")
+        held = pl.col("held").fill_null(0)
     return (
         joined
-        .drop("key", strict=False)
-        .with_columns(pl.col("used_mask").fill_null(0))
         .with_columns(
             used_in=pl.col("used_mask") & pl.col("alloc_mask"),
-            blank_mask=pl.col("alloc_mask") & ~pl.col("used_mask"),
+            blank_mask=pl.col("alloc_mask") & ~pl.col("used_mask") & ~held,
         )
-        .drop("used_mask")
+        .drop("key", "used_mask", "held", strict=False)
         .collect(engine="streaming")
+    )
+
+
+def number_masks(ranges: pl.DataFrame) -> pl.DataFrame:
+    """(track, lo, hi) ranges of numbers as (track, booklet, mask), one row per booklet."""
+    base = pl.col("booklet") * BOOKLET_SIZE
+    return (
+        ranges.select("track", "lo", "hi",
+                      booklet=pl.int_ranges(pl.col("lo") // BOOKLET_SIZE,
+                                            pl.col("hi") // BOOKLET_SIZE + 1))
+        .explode("booklet")
+        .select("track", "booklet", mask=mask_between(
+            pl.max_horizontal("lo", base) - base,
+            pl.min_horizontal("hi", base + BOOKLET_SIZE - 1) - base))
+        .group_by("track", "booklet")
+        .agg(pl.col("mask").bitwise_or())
     )
 
 
 def blank_intervals(state: pl.DataFrame) -> pl.DataFrame:
     """Blank numbers as (alloc_id, booklet, begin, end) pieces.
 
-    A booklet nothing used is one piece; only partly used booklets are expanded to numbers.
+    A wholly blank booklet is one piece; only partly blank booklets are expanded to numbers.
     """
     base = pl.col("booklet") * BOOKLET_SIZE
-    whole = state.filter(pl.col("used_in") == 0).select(
+    whole = state.filter(pl.col("blank_mask") == pl.col("alloc_mask")).select(
         "alloc_id", "booklet",
         begin=base + lowest_bit(pl.col("alloc_mask")),
         end=base + highest_bit(pl.col("alloc_mask")),
     )
     partial = (
-        state.filter((pl.col("used_in") != 0) & (pl.col("blank_mask") != 0))
+        state.filter((pl.col("blank_mask") != pl.col("alloc_mask")) & (pl.col("blank_mask") != 0))
         .select("alloc_id", "booklet", "blank_mask", k=pl.int_ranges(0, BOOKLET_SIZE))
         .explode("k")
         .filter((pl.col("blank_mask") // bit(pl.col("k"))) % 2 == 1)

@@ -37,7 +37,15 @@ from .allocations import is_parquet
 from .booklets import USAGE_MASKS, fold_usage
 from .by_slot import BySlot
 from .period import Period
-from .raw_usage import BY_MACHINE_KEYS, TEXT_KEYS, Usage, group_raw_rows, raw_frame, usage_from_groups
+from .raw_usage import (
+    BY_MACHINE_KEYS,
+    FOREIGN_SCHEMA,
+    TEXT_KEYS,
+    Usage,
+    group_raw_rows,
+    raw_frame,
+    usage_from_groups,
+)
 from .slots import Slots, booklet_slots
 from .value_codes import NotClean, ValueCodes, table
 
@@ -153,7 +161,7 @@ def warm_up(path: Path) -> None:
     kernels.tally_batch(
         0, False, offsets, np.zeros(0, np.uint8), code, code, code, code, code,
         i32, i32, i32, i32, np.zeros(1, np.int8), np.zeros(1, np.bool_),
-        i32, i64, i64, i64, i32, i32, i32, u64, u64, u64, u64, u64, u64, i64,
+        i32, i64, i64, i64, i32, i32, i32, *[u64 for _ in USAGE_MASKS], i64,
         np.full(2, -1, np.int64), i64, 0, i64, 0, 0,
     )
 
@@ -168,18 +176,19 @@ class Scanned:
     counted: pl.DataFrame
     by_slot: BySlot | None
     make_by_machine: Callable[[], pl.DataFrame]
+    foreign: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FOREIGN_SCHEMA))
 
     @functools.cached_property
     def by_machine(self) -> pl.DataFrame:
         return self.make_by_machine()
 
     def usage(self) -> Usage:
-        return self.by_machine, self.issuing, self.counted
+        return self.by_machine, self.issuing, self.counted, self.foreign
 
 
 def dense_usage(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
                 bans: pl.Series | None) -> Usage | None:
-    """(by_machine, issuing, counted) as raw_usage.fast_usage computes them, or None."""
+    """(by_machine, issuing, counted, foreign) as raw_usage.fast_usage computes them, or None."""
     scanned = scan(paths, period, allocations, bans)
     return None if scanned is None else scanned.usage()
 
@@ -431,13 +440,15 @@ def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
     counted = _counted(files, [sum(t.rows[i] for t in tallies) for i in range(len(files))])
     exceptions = [e for t in tallies for e in t.exceptions]
 
-    def used_slots() -> pl.DataFrame:  # one row a used slot
-        return _by_machine(slots, first, machines, first.masks[0] != 0)
+    def used_slots() -> pl.DataFrame:  # one row a slot some row was tallied in
+        used, far = (first.masks[USAGE_MASKS.index(m)] for m in ("used_mask", "far_mask"))
+        return _by_machine(slots, first, machines, (used | far) != 0)
 
     if not exceptions and not apart:  # every row in a slot: by_machine made only if asked
         return Scanned(issuing, counted, BySlot.of(slots, first.masks, first.live_rows,
                                                    first.slot_machine, machines), used_slots)
     by_machine = pl.concat([used_slots(), *apart])
+    foreign = pl.DataFrame(schema=FOREIGN_SCHEMA)
     if exceptions:
         groups = group_raw_rows([e.lazy() for e in exceptions])
         if groups is None:
@@ -447,11 +458,12 @@ def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
             return None
         by_machine = pl.concat([by_machine, extra[0].cast(by_machine.schema)])  # type: ignore[arg-type]
         issuing = pl.concat([issuing, extra[1].cast(issuing.schema)])  # type: ignore[arg-type]
+        foreign = extra[3]
     if exceptions or apart:  # else every (seller, track, booklet, till) has one row already
         by_machine = fold_usage(by_machine.lazy(), BY_MACHINE_KEYS).collect()
     if exceptions:
         issuing = issuing.group_by(_ISSUING_KEYS).agg(pl.col("invoices").sum().cast(pl.UInt32))
-    return Scanned(issuing, counted, None, lambda: by_machine)
+    return Scanned(issuing, counted, None, lambda: by_machine, foreign)
 
 
 def _counted(files: list[_File], rows: list[int]) -> pl.DataFrame:

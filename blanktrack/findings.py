@@ -18,10 +18,13 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "void-not-reissued": ("warning", "a voided (註銷) number with no later issue"),
     "skipped-number": ("warning", "blank numbers below the highest number used in the same segment (跳號)"),
     "dated-outside-period": ("warning", "invoice on this period's numbers dated in an adjacent period"),
+    "dated-far-from-period": ("error", "invoice on this period's numbers dated more than one "
+                              "period away: not counted as used"),
     "allocation-misaligned": ("warning", "allocation not made of whole booklets of 50"),
     "allocation-overlap": ("error", "two allocations of the period share numbers"),
     "upload-failed": ("error", "invoice not accepted by the MOF"),
-    "late-report": ("warning", "report produced after day 10 of the next period"),
+    # An error after the window (fined since 2025); info when made before the period ended.
+    "late-report": ("error", "report produced after day 10 of the next period"),
     "allocation-duplicate": ("info", "the same allocation listed more than once (counted once)"),
     "reported-elsewhere": ("info", "blank numbers another system reports (left out of these exports)"),
 }
@@ -66,8 +69,37 @@ def duplicate_allocation_findings(allocations: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def allocation_findings(allocations: pl.DataFrame) -> list[pl.DataFrame]:
-    """Misaligned and overlapping allocations (`allocations` as prepared, with begin/end ints)."""
+def overlap_pairs(allocations: pl.DataFrame) -> pl.DataFrame:
+    """Every two allocations of a track (any BAN) that share numbers, `allocations` as prepared
+    (one period): the first's columns, the second's with suffix _b, and the shared lo..hi."""
+    a = allocations.select("alloc_id", "period", "head_ban", "ban", "invoice_type", "track",
+                           "begin", "end", "source", "line")
+    # Only allocations of one cluster (a chain of overlapping ranges of a track, found by one
+    # sort) can share numbers: pair those, not every two allocations of a track (thousands of
+    # tills on one track would make millions of pairs).
+    reach = pl.col("end").cum_max().shift(1).over("track")
+    a = (
+        a.sort("track", "begin", "end")
+        .with_columns(cluster=(reach.is_null() | (pl.col("begin") > reach)).cum_sum())
+    )
+    a = a.filter(pl.len().over("cluster") > 1)
+    return (
+        a.join(a, on=["track", "cluster"], suffix="_b")
+        .filter(
+            (pl.col("alloc_id") < pl.col("alloc_id_b"))
+            & (pl.col("begin") <= pl.col("end_b"))
+            & (pl.col("begin_b") <= pl.col("end"))
+        )
+        .with_columns(lo=pl.max_horizontal("begin", "begin_b"),
+                      hi=pl.min_horizontal("end", "end_b"))
+        .drop("cluster")
+    )
+
+
+def allocation_findings(allocations: pl.DataFrame, pairs: pl.DataFrame | None = None
+                        ) -> list[pl.DataFrame]:
+    """Misaligned and overlapping allocations (`allocations` as prepared, with begin/end ints;
+    `pairs`: their overlap_pairs, when the caller has them, e.g. of every BAN of the period)."""
     mis = allocations.filter(
         (pl.col("begin") % 50 != 0) | (pl.col("end") % 50 != 49)
     )
@@ -81,34 +113,15 @@ def allocation_findings(allocations: pl.DataFrame) -> list[pl.DataFrame]:
             pl.col("end") - pl.col("begin") + 1, _where(),
         ),
     )
-    a = allocations.select("alloc_id", "period", "ban", "invoice_type", "track", "begin", "end",
-                           "begin_no", "end_no", "source", "line")
-    # Only allocations of one cluster (a chain of overlapping ranges of a track, found by one
-    # sort) can share numbers: pair those, not every two allocations of a track (thousands of
-    # tills on one track would make millions of pairs).
-    reach = pl.col("end").cum_max().shift(1).over("track")
-    a = (
-        a.sort("track", "begin", "end")
-        .with_columns(cluster=(reach.is_null() | (pl.col("begin") > reach)).cum_sum())
-    )
-    a = a.filter(pl.len().over("cluster") > 1)
-    pairs = (
-        a.join(a, on=["track", "cluster"], suffix="_b")
-        .filter(
-            (pl.col("alloc_id") < pl.col("alloc_id_b"))
-            & (pl.col("begin") <= pl.col("end_b"))
-            & (pl.col("begin_b") <= pl.col("end"))
-        )
-        .with_columns(
-            begin_no=number_str(pl.max_horizontal("begin", "begin_b")),
-            end_no=number_str(pl.min_horizontal("end", "end_b")),
-        )
-    )
+    pairs = overlap_pairs(allocations) if pairs is None else pairs
     overlap = _frame(
-        pairs, "allocation-overlap",
+        pairs.with_columns(begin_no=number_str(pl.col("lo")), end_no=number_str(pl.col("hi"))),
+        "allocation-overlap",
         pl.format(
             "Allocations {} {}–{} (BAN {}, {}) and {}–{} (BAN {}, {}) share numbers {}–{}: "
-            "a number can be allocated only once. Remove the duplicate or wrong allocation row.",
+            "a number can be allocated only once. Those numbers are withheld from every upload "
+            "file, of either BAN, until the overlap is resolved: remove the duplicate or wrong "
+            "allocation row and run again.",
             pl.col("track"), number_str(pl.col("begin")), number_str(pl.col("end")),
             pl.col("ban"), _where(), number_str(pl.col("begin_b")), number_str(pl.col("end_b")),
             pl.col("ban_b"), _where("source_b", "line_b"), pl.col("begin_no"), pl.col("end_no"),
@@ -124,6 +137,9 @@ def invoice_findings(detail: pl.DataFrame, period: Period) -> list[pl.DataFrame]
     date = pl.col("invoice_date").dt.to_string("%Y-%m-%d")
     detail = detail.with_columns(begin_no=pl.col("number"), end_no=pl.col("number"),
                                  period=pl.lit(period.code))
+    # Only invoices dated in P or next to it use P's numbers (spec §3); farther ones are findings.
+    far_rows = detail.filter((pl.col("offset").abs() > 1) & pl.col("in_allocation"))
+    detail = detail.filter(pl.col("offset").abs() <= 1)
     outside = _frame(
         detail.filter((pl.col("offset") == 0) & ~pl.col("in_allocation")),
         "outside-allocation",
@@ -142,6 +158,18 @@ def invoice_findings(detail: pl.DataFrame, period: Period) -> list[pl.DataFrame]
             "{}: it counts as used. Check the till's clock and the period the invoice was "
             "declared in ({}).",
             inv, date, pl.col("invoice_period"), pl.lit(period.code), _where(),
+        ),
+    )
+    far = _frame(
+        far_rows, "dated-far-from-period",
+        pl.format(
+            "Invoice {} is dated {} ({}), in period {}, more than one period from {}, but its "
+            "number lies in an allocation of BAN {} for {}: it is not counted as used, so the "
+            "number is reported blank unless another invoice used it. A till's clock may have "
+            "been reset: correct the invoice date in the export (if the number was used in {}) "
+            "and run again, or confirm it belongs to an older or later track of the same letters.",
+            inv, date, _where(), pl.col("invoice_period"), pl.lit(period.code), pl.col("ban"),
+            pl.lit(period.code), pl.lit(period.code),
         ),
     )
     failed = _frame(
@@ -188,7 +216,7 @@ def invoice_findings(detail: pl.DataFrame, period: Period) -> list[pl.DataFrame]
             inv, pl.col("where"),
         ),
     )
-    return [outside, adjacent, failed, duplicate, void]
+    return [outside, adjacent, far, failed, duplicate, void]
 
 
 def skipped_findings(skipped: pl.DataFrame) -> pl.DataFrame:
@@ -228,9 +256,9 @@ def reported_elsewhere_findings(ranges: pl.DataFrame) -> pl.DataFrame:
 
 def late_report_findings(period: Period, report_date: dt.date) -> pl.DataFrame:
     status = deadline_status(period, report_date)
-    if status.state == "open" and status.report_date < status.window_end:
+    if status.state == "open":  # inside the window (spec §6): nothing to say
         return empty(FINDING_SCHEMA)
-    severity = "warning" if status.state == "late" else "info"
+    severity = "error" if status.state == "late" else "info"
     return _frame(
         pl.DataFrame({"period": [period.code]}), "late-report",
         pl.lit(status.sentence), severity=severity,

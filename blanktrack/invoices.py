@@ -66,12 +66,14 @@ def date_expr(column: str) -> pl.Expr:
     """The date of a `YYYY-MM-DD` or `YYYYMMDD` text, null when it is no real calendar date."""
     col = pl.col(column)
     # The regexes matter: chrono alone accepts '2024-2-3' and '2024022'.
-    return (
+    parsed = (
         pl.when(col.str.contains(_ISO_DATE))
         .then(col.str.to_date("%Y-%m-%d", strict=False))
         .when(col.str.contains(_COMPACT_DATE))
         .then(col.str.to_date("%Y%m%d", strict=False))
     )
+    # chrono also takes year 0000, which no calendar has (the year before 1 AD is 1 BC).
+    return pl.when(parsed.dt.year() >= 1).then(parsed)
 
 
 def lookup_expr(column: str, mapping: dict[str, str]) -> pl.Expr:

@@ -16,7 +16,9 @@ but is not what this writer produces):
   a UTF-8 BOM, bytes that are not UTF-8, non-ASCII characters, a header line, blank lines,
   whitespace around a value (trailing whitespace included: it ends up in the type field), a bare
   CR line ending, an empty file, periods that differ between lines or from the expected one,
-  duplicate or overlapping ranges, and (given allocations) a range not inside the allocations.
+  duplicate or overlapping ranges (of any BANs), and (given allocations) a range not inside the
+  allocations, a range holding numbers two allocations claim, and rows of another reporting BAN
+  than the one the file is named after.
 - warnings: a missing final newline (the platform reads the last line, but it is also the mark
   of a truncated copy), mixed CRLF/LF line endings, a range inside an allocation that another
   system reports (``reported_by``): two uploads for one track overwrite each other.
@@ -256,12 +258,15 @@ def lint_mof_csv(
     name: str,
     allocations: pl.DataFrame | None = None,
     expected_period: str | None = None,
+    name_ban: str | None = None,
 ) -> list[LintProblem]:
     """Every problem of an upload file, file-level ones (line None) first, then by line.
 
-    ``allocations`` (frames.ALLOCATION_SCHEMA) adds the check that each range lies inside the
-    allocations of its BAN, period, track and type; ``expected_period`` that every line carries
-    that period. An empty list means the file is fit to upload.
+    ``allocations`` (frames.ALLOCATION_SCHEMA) adds the checks that each range lies inside the
+    allocations of its BAN, period, track and type and holds no number two allocations claim,
+    and, with ``name_ban`` (the BAN the file is named after), that its rows are that reporting
+    BAN's; ``expected_period`` that every line carries that period. An empty list means the
+    file is fit to upload.
     """
     lint = _Linter(name)
     if data.startswith(codecs.BOM_UTF8):
@@ -279,7 +284,7 @@ def lint_mof_csv(
     ranges = _lint_lines(lint, text, expected_period)
     _lint_overlaps(lint, ranges)
     if allocations is not None:
-        _lint_allocations(lint, ranges, allocations)
+        _lint_allocations(lint, ranges, allocations, name_ban)
     # File-level problems first, then by line; the sort is stable within a line.
     return sorted(lint.problems, key=lambda p: -1 if p.line is None else p.line)
 
@@ -443,10 +448,11 @@ def _lint_fields(lint: _Linter, line: int, serial: int, v: dict[str, str]) -> _R
 
 
 def _lint_overlaps(lint: _Linter, ranges: Iterable[_Range]) -> None:
-    """The same range twice, or two ranges sharing numbers, of one BAN, period and track."""
-    groups: dict[tuple[str, str, str], list[_Range]] = {}
+    """The same range twice, or two ranges sharing numbers, of one period and track, whatever
+    their BANs: a number belongs to one allocation, so two rows can never both report it."""
+    groups: dict[tuple[str, str], list[_Range]] = {}
     for r in ranges:
-        groups.setdefault((r.ban, r.period, r.track), []).append(r)
+        groups.setdefault((r.period, r.track), []).append(r)
     for group in groups.values():
         group.sort(key=lambda r: (r.begin, r.end, r.line))
         reach: _Range | None = None  # the range reaching highest so far
@@ -458,20 +464,28 @@ def _lint_overlaps(lint: _Linter, ranges: Iterable[_Range]) -> None:
                     if (r.begin, r.end) == (reach.begin, reach.end)
                     else "overlaps the range on"
                 )
+                bans = (f" (BAN {later.ban}, the other BAN {first.ban})"
+                        if later.ban != first.ban else "")
                 lint.add(later.line, "", f"{later.label} {how} line {first.line} "
-                         f"({first.label})", MSG_SAME_RANGE,
+                         f"({first.label}){bans}", MSG_SAME_RANGE,
                          code="E0604/E0609" if how.startswith("is the same") else "E0612")
             if reach is None or r.end > reach.end:
                 reach = r
 
 
-def _lint_allocations(lint: _Linter, ranges: list[_Range], allocations: pl.DataFrame) -> None:
-    """Each range must lie inside the allocations of its BAN, period, track and type.
+def _lint_allocations(lint: _Linter, ranges: list[_Range], allocations: pl.DataFrame,
+                      name_ban: str | None = None) -> None:
+    """Each range must lie inside the allocations of its BAN, period, track and type, hold no
+    number two allocations (of any BAN) claim, and, when the file is named after a BAN
+    (`name_ban`), belong to that reporting BAN (the head office, else the BAN itself).
 
     A range may run across two allocations that touch (end + 1 = next begin): the report
     merges blank runs across adjacent allocations (spec §3). A gap between them is not
     allocated, so a range across a gap is a problem.
     """
+    _lint_claimed_twice(lint, ranges, allocations)
+    if name_ban is not None:
+        _lint_reporting_ban(lint, ranges, allocations, name_ban)
     wanted = {(r.ban, r.period, r.track) for r in ranges}
     blocks: dict[tuple[str, str, str, str], list[tuple[int, int, str | None]]] = {}
     types: dict[tuple[str, str, str], set[str]] = {}
@@ -513,6 +527,65 @@ def _lint_allocations(lint: _Linter, ranges: list[_Range], allocations: pl.DataF
                      severity="warning")
 
 
+def _numbers(begin: str | None, end: str | None) -> tuple[int, int] | None:
+    if begin is None or end is None or not (begin.isdigit() and end.isdigit()):
+        return None
+    return int(begin), int(end)
+
+
+def _lint_claimed_twice(lint: _Linter, ranges: list[_Range], allocations: pl.DataFrame) -> None:
+    """A range holding numbers that two allocations of its period and track claim (any BANs):
+    blanktrack withholds those until the overlap is resolved (spec §3), so no file may carry
+    them."""
+    wanted = {(r.period, r.track) for r in ranges}
+    claims: dict[tuple[str, str], list[tuple[int, int, str]]] = {}
+    cols = ["ban", "invoice_type", "period", "track", "begin_no", "end_no"]
+    # An identical row given twice is one allocation (counted once), not two claims.
+    for ban, _, period, track, begin, end in allocations.select(cols).unique().iter_rows():
+        numbers = _numbers(begin, end)
+        if (period, track) in wanted and numbers is not None:
+            claims.setdefault((period, track), []).append((*numbers, ban))
+    shared: dict[tuple[str, str], list[tuple[int, int, str, str]]] = {}
+    for key, group in claims.items():
+        group.sort()
+        reach: tuple[int, int, str] | None = None  # the claim reaching highest so far
+        for claim in group:
+            if reach is not None and claim[0] <= reach[1]:
+                shared.setdefault(key, []).append(
+                    (claim[0], min(claim[1], reach[1]), reach[2], claim[2]))
+            if reach is None or claim[1] > reach[1]:
+                reach = claim
+    for r in ranges:
+        for lo, hi, ban_a, ban_b in shared.get((r.period, r.track), []):
+            if lo <= r.end and r.begin <= hi:
+                lint.add(r.line, "", f"{r.label} holds {r.track}{max(lo, r.begin):08d}–"
+                         f"{r.track}{min(hi, r.end):08d}, which two allocations claim (BAN "
+                         f"{ban_a} and BAN {ban_b}): resolve the overlap of the allocations "
+                         "before any of these numbers is reported")
+                break
+
+
+def _lint_reporting_ban(lint: _Linter, ranges: list[_Range], allocations: pl.DataFrame,
+                        name_ban: str) -> None:
+    """The file {BAN}_{period}.csv is the reporting BAN's: each row's BAN must report through
+    it (its allocations' head_ban, or the BAN itself where there is none)."""
+    cols = ["ban", "period", "track", "head_ban"]
+    heads: dict[tuple[str, str, str], set[str]] = {}
+    for ban, period, track, head in allocations.select(cols).iter_rows():
+        heads.setdefault((ban, period, track), set()).add(head or ban)
+    for r in ranges:
+        reporting = heads.get((r.ban, r.period, r.track))
+        if reporting is None or name_ban in reporting:
+            continue  # a range in no allocation is named by the allocation check
+        hint = (f" (if {name_ban} is the head office of {r.ban}, check against the allocation "
+                "table whose head_ban says so: the MOF download does not)"
+                if name_ban != r.ban else "")
+        lint.add(r.line, "ban", f"{r.label} of BAN {r.ban} is reported by BAN "
+                 f"{', '.join(sorted(reporting))}, but the file is named after BAN {name_ban}: "
+                 f"it belongs in {sorted(reporting)[0]}_{r.period}.csv{hint}",
+                 code="E0606/E0611/E0614")
+
+
 def _covered(begin: int, end: int, allocs: list[tuple[int, int, str | None]]) -> bool:
     """True when every number begin..end lies in the union of the (sorted) allocations."""
     need = begin
@@ -552,7 +625,8 @@ def check_file(
 
     A file that cannot be read is one problem, not a traceback. When the name has the form
     ``{BAN}_{period}.csv`` and no ``expected_period`` is given, the period in the name is
-    expected on every line.
+    expected on every line; with allocations, the BAN in the name must be the rows' reporting
+    BAN.
     """
     path = Path(path)
     try:
@@ -561,7 +635,10 @@ def check_file(
     except InputError as exc:
         return [LintProblem(p.line, "", f"{p.message} — {p.fix}" if p.fix else p.message,
                             name=str(path)) for p in exc.problems]
-    if expected_period is None and _FILE_NAME.fullmatch(path.name):
-        candidate = path.name[9:14]
-        expected_period = candidate if _is_period(candidate) else None
-    return lint_mof_csv(data, str(path), allocations, expected_period)
+    name_ban = None
+    if _FILE_NAME.fullmatch(path.name):
+        name_ban = path.name[:8]
+        if expected_period is None:
+            candidate = path.name[9:14]
+            expected_period = candidate if _is_period(candidate) else None
+    return lint_mof_csv(data, str(path), allocations, expected_period, name_ban)

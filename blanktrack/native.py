@@ -47,7 +47,8 @@ _TALLY_PARAMS: tuple[tuple[str, str | None], ...] = (
     ("track_span", "int64"), ("booklet_slot", "int32"), ("slot_ban", "int32"),
     ("slot_machine", "int32"),
     ("used", "uint64"), ("in_period", "uint64"), ("adjacent", "uint64"), ("live", "uint64"),
-    ("void", "uint64"), ("failed", "uint64"), ("live_rows", "int64"),
+    ("void", "uint64"), ("failed", "uint64"), ("far", "uint64"),
+    ("live_rows", "int64"),
     ("iss_keys", "int64"), ("iss_counts", "int64"), ("iss_fill", None),
     ("exceptions", "int64"), ("ne", None), ("start", None),
 )

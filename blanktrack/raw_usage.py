@@ -18,7 +18,10 @@ from .booklets import LIVE_STATUSES, bit, fold_usage
 from .frames import BOOKLET_SIZE
 from .period import Period, period_index, period_index_expr
 
-Usage = tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]  # (by_machine, issuing, counted)
+# (by_machine, issuing, counted, foreign): foreign = (track, booklet, mask) of the numbers that
+# sellers left out by --ban used (in P or next to it): never blank for the BANs reported either.
+Usage = tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]
+FOREIGN_SCHEMA = {"track": pl.String, "booklet": pl.Int64, "mask": pl.UInt64}
 
 TEXT_KEYS = ("seller_ban", "machine", "invoice_date", "status", "upload_status")
 BY_MACHINE_KEYS = ("seller_ban", "track", "booklet", "machine")
@@ -123,7 +126,7 @@ def group_raw_rows(frames: Sequence[pl.LazyFrame]) -> pl.DataFrame | None:
 
 def fast_usage(paths: Sequence[str | Path], period: Period, bans: pl.Series | None
                 ) -> Usage | None:
-    """(by_machine, issuing, counted) as the original path computes them, from one streaming
+    """(by_machine, issuing, counted, foreign) as the original path computes them, from one streaming
     group-by of the raw rows by their text values and booklet; None when the input is not plainly
     clean (a value with spaces, a blank row, a bad value): the original path then validates it.
 
@@ -143,7 +146,8 @@ def fast_usage(paths: Sequence[str | Path], period: Period, bans: pl.Series | No
 def usage_from_groups(groups: pl.DataFrame, paths: Sequence[str | Path], period: Period,
                       bans: pl.Series | None
                       ) -> Usage | None:
-    """(by_machine, issuing, counted) of grouped raw rows; None if a value is not plainly clean."""
+    """(by_machine, issuing, counted, foreign) of grouped raw rows; None if a value is not
+    plainly clean."""
     p = period_index(period)
     dates: pl.DataFrame | None = None
     for column in TEXT_KEYS:
@@ -160,25 +164,35 @@ def usage_from_groups(groups: pl.DataFrame, paths: Sequence[str | Path], period:
             mapping["__raw"], mapping["__norm"], return_dtype=mapping.schema["__norm"]
         ))
     assert dates is not None
-    if bans is not None:
-        groups = groups.filter(pl.col("seller_ban").is_in(bans.implode()))
     groups = groups.with_columns(offset=pl.col("invoice_date").replace_strict(
         dates["__raw"], dates["offset"], return_dtype=pl.Int32))
+    foreign = pl.DataFrame(schema=FOREIGN_SCHEMA)
+    if bans is not None:
+        mine = pl.col("seller_ban").is_in(bans.implode())
+        foreign = (
+            groups.filter(~mine & (pl.col("offset").abs() <= 1))
+            .group_by("track", "booklet").agg(mask=pl.col("b").bitwise_or())
+            .cast(FOREIGN_SCHEMA)  # type: ignore[arg-type]
+        )
+        groups = groups.filter(mine)
 
     def masked(cond: pl.Expr) -> pl.Expr:
         return pl.when(cond).then(pl.col("b")).otherwise(pl.lit(0, pl.UInt64))
 
-    live = pl.col("status").is_in(LIVE_STATUSES)
+    near = pl.col("offset").abs() <= 1
+    live = pl.col("status").is_in(LIVE_STATUSES) & near
     masks = {
-        "used_mask": pl.col("b"),
+        "used_mask": masked(near),
         "in_period_mask": masked(pl.col("offset") == 0),
-        "adjacent_mask": masked(pl.col("offset") != 0),
+        "adjacent_mask": masked(pl.col("offset").abs() == 1),
         "live_mask": masked(live),
-        "void_mask": masked(pl.col("status") == "voided"),
-        "failed_mask": masked(pl.col("upload_status").eq_missing(pl.lit("failed"))),
+        "void_mask": masked((pl.col("status") == "voided") & near),
+        "failed_mask": masked(pl.col("upload_status").eq_missing(pl.lit("failed")) & near),
+        # Dated farther than one period from P: no use of P's numbers, only a finding (spec §3).
+        "far_mask": masked(~near),
     }
     by_machine_q = fold_usage(
-        groups.lazy().filter(pl.col("offset").abs() <= 1)
+        groups.lazy()
         .select("seller_ban", "track", "booklet", "machine", **masks,
                 live_rows=pl.when(live).then(pl.col("rows").cast(pl.Int64)).otherwise(0)),
         BY_MACHINE_KEYS,
@@ -200,4 +214,4 @@ def usage_from_groups(groups: pl.DataFrame, paths: Sequence[str | Path], period:
         .join(names.lazy(), on="file").select("source", "rows")
     )
     by_machine, issuing, counted = pl.collect_all([by_machine_q, issuing_q, counted_q])
-    return by_machine, issuing, counted
+    return by_machine, issuing, counted, foreign

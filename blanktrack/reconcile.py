@@ -18,11 +18,20 @@ from . import findings as F
 from . import invoices as inv
 from .allocations import is_parquet, load_allocations
 from .archive import identity, record_input_digest, sha256_file
-from .blanks import RUN_KEYS, Split, blank_intervals, blank_ranges, booklet_state, number_str
+from .blanks import (
+    RUN_KEYS,
+    Split,
+    blank_intervals,
+    blank_ranges,
+    booklet_state,
+    number_masks,
+    number_str,
+)
 from .booklets import (
     allocation_booklets,
     bit,
     booklet_usage,
+    foreign_usage,
     invoice_usage,
     is_one_row_a_booklet,
     keyed,
@@ -32,7 +41,7 @@ from .errors import InputError, Problem
 from .frames import BOOKLET_SIZE, INVOICE_SCHEMA, SUMMARY_SCHEMA
 from .invoices import normalise_invoices, scan_raw_invoices, validate_invoices
 from .period import Period, period_code_expr, period_index, period_index_expr
-from .raw_usage import fast_usage
+from .raw_usage import FOREIGN_SCHEMA, fast_usage
 from .skipped import segments, skipped_count, skipped_ranges
 
 if TYPE_CHECKING:  # not imported at run time: it loads numpy and pyarrow
@@ -268,14 +277,17 @@ def reconcile(
         fast = None if scanned is not None else fast_usage(invoice_paths, period, bans)
         by_machine: pl.DataFrame | None = None  # not needed by slot
         if scanned is not None:
-            issuing, counted = scanned.issuing, scanned.counted
+            issuing, counted, foreign = scanned.issuing, scanned.counted, scanned.foreign
             if by_slot is None:
                 by_machine = scanned.by_machine
         elif fast is None:
             validate_invoices(raw)
             invoices = normalise_invoices(raw)  # = invoices.load_invoices(invoice_paths)
+            foreign_q = pl.LazyFrame(schema=FOREIGN_SCHEMA)
             if bans is not None:
-                invoices = invoices.filter(pl.col("seller_ban").is_in(bans.implode()))
+                mine = pl.col("seller_ban").is_in(bans.implode())
+                foreign_q = foreign_usage(invoices.filter(~mine), period)
+                invoices = invoices.filter(mine)
             by_machine_q = invoice_usage(invoices, period)
             issuing_q = (
                 invoices.filter(period_index_expr("invoice_date") == period_index(period))
@@ -283,11 +295,11 @@ def reconcile(
                 .agg(invoices=pl.len())
             )
             count_q = invoices.group_by("source").agg(rows=pl.len())
-            by_machine, issuing, counted = pl.collect_all(
-                [by_machine_q, issuing_q, count_q], engine="streaming"
+            by_machine, issuing, counted, foreign = pl.collect_all(
+                [by_machine_q, issuing_q, count_q, foreign_q], engine="streaming"
             )
         else:
-            by_machine, issuing, counted = fast
+            by_machine, issuing, counted, foreign = fast
         usage = None
         if by_machine is not None:
             by_machine = keyed(by_machine, "seller_ban")  # once for the joins below
@@ -298,7 +310,14 @@ def reconcile(
         if by_slot is not None:  # every row fell in a slot: its usage by position, no joins
             matched = by_slot.matched(alloc_booklets)
             stretches = by_slot.stretches(matched)
-        state = booklet_state(alloc_booklets, usage, matched)
+        # Allocations of any BAN of the period that share numbers: withheld from every file.
+        pairs = _overlaps(allocations_all, period, allocations, ban)
+        state = booklet_state(
+            alloc_booklets, usage, matched,
+            # by_slot: every row in its seller's own booklet, so nobody else's use is in them.
+            used_elsewhere=_used_elsewhere(None if matched is not None else usage,
+                                           alloc_booklets, foreign),
+            withheld=number_masks(pairs.select("track", "lo", "hi")))
         intervals = blank_intervals(state)
         ranges = blank_ranges(state, allocations, split, intervals)
         if on_blank_ranges is not None:
@@ -309,7 +328,7 @@ def reconcile(
         detail = _detail(invoice_paths, bans, usage, alloc_booklets, allocations, period,
                          clean=scanned is not None or fast is not None, matched=matched)
         findings = F.collect([
-            *F.allocation_findings(allocations),
+            *F.allocation_findings(allocations, pairs),
             F.duplicate_allocation_findings(scoped),
             *F.invoice_findings(detail, period),
             F.skipped_findings(skipped),
@@ -337,6 +356,55 @@ def reconcile(
     )
 
 
+def _overlaps(allocations_all: pl.DataFrame, period: Period, scoped: pl.DataFrame,
+              ban: str | None) -> pl.DataFrame:
+    """findings.overlap_pairs of the period's allocations of every BAN (another BAN's claim on
+    a number withholds it from ours too), those that touch the scope's allocations."""
+    in_period = allocations_all.filter(pl.col("period") == period.code)
+    if ban is None or in_period.height == scoped.height:
+        pairs = F.overlap_pairs(scoped)
+    else:
+        pairs = F.overlap_pairs(prepare_allocations(in_period))
+        mine = pl.lit(False)
+        for side in ("", "_b"):
+            mine = mine | (pl.col(f"ban{side}") == ban) | (pl.col(f"head_ban{side}") == ban)
+        pairs = pairs.filter(mine)
+    return pairs
+
+
+def _union(alloc_booklets: pl.DataFrame) -> pl.LazyFrame:
+    """(key, alloc_union): per (BAN, track, booklet), the numbers the BAN's allocations hold."""
+    alloc_booklets = keyed(alloc_booklets, "ban")
+    if is_one_row_a_booklet(alloc_booklets, "ban"):  # no booklet shared by two allocations
+        return alloc_booklets.lazy().select("key", alloc_union="alloc_mask")
+    return alloc_booklets.lazy().group_by("key").agg(
+        alloc_union=pl.col("alloc_mask").bitwise_or()
+    )
+
+
+def _used_elsewhere(usage: pl.DataFrame | None, alloc_booklets: pl.DataFrame,
+                    foreign: pl.DataFrame) -> pl.DataFrame:
+    """(track, booklet, mask): numbers sellers used outside their own allocations, and those
+    sellers left out by --ban used (`foreign`): spec §3, a number any input shows used is never
+    reported blank, also not by another BAN. No usage: by_slot, every row in its seller's own
+    booklet."""
+    parts = [foreign.lazy()]
+    if usage is not None:
+        parts.append(
+            keyed(usage, "seller_ban").lazy().select("key", "track", "booklet", "used_mask")
+            .join(_union(alloc_booklets), on="key", how="left")
+            .select("track", "booklet",
+                    mask=pl.col("used_mask") & ~pl.col("alloc_union").fill_null(0))
+        )
+    return (
+        pl.concat(parts)
+        .filter(pl.col("mask") != 0)
+        .group_by("track", "booklet")
+        .agg(pl.col("mask").bitwise_or())
+        .collect(engine="streaming")
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # The few invoices findings name.
 
@@ -345,8 +413,8 @@ def _wanted(usage: pl.DataFrame | None, alloc_booklets: pl.DataFrame,
             matched: pl.DataFrame | None = None) -> pl.DataFrame:
     """(seller_ban, track, number) of every number a finding may be about.
 
-    Per booklet: numbers used in the period outside the allocations, used from an adjacent period
-    inside them, with a failed upload, voided and never re-issued; and every used number of a
+    Per booklet: numbers used in the period outside the allocations, used from an adjacent or a
+    far period inside them, with a failed upload, voided and never re-issued; and every used number of a
     booklet where some number was issued twice. All rows of such a number are fetched, so the
     findings about it are the same as from all rows of its booklet. `matched`: the allocation
     booklets with their usage beside them already (by_slot: then nothing was used outside
@@ -356,14 +424,8 @@ def _wanted(usage: pl.DataFrame | None, alloc_booklets: pl.DataFrame,
         used = matched.lazy().with_columns(seller_ban="ban", alloc_union="alloc_mask")
     else:
         assert usage is not None, "usage, or the booklets with their usage (matched)"
-        alloc_booklets = keyed(alloc_booklets, "ban")
-        if is_one_row_a_booklet(alloc_booklets, "ban"):  # no booklet shared by two allocations
-            union = alloc_booklets.lazy().select("key", alloc_union="alloc_mask")
-        else:
-            union = alloc_booklets.lazy().group_by("key").agg(
-                alloc_union=pl.col("alloc_mask").bitwise_or()
-            )
-        used = keyed(usage, "seller_ban").lazy().join(union, on="key", how="left")
+        used = keyed(usage, "seller_ban").lazy().join(_union(alloc_booklets), on="key",
+                                                      how="left")
     want = (
         used
         .with_columns(pl.col("alloc_union").fill_null(0))
@@ -371,6 +433,7 @@ def _wanted(usage: pl.DataFrame | None, alloc_booklets: pl.DataFrame,
             "seller_ban", "track", "booklet",
             want=(pl.col("in_period_mask") & ~pl.col("alloc_union"))
             | (pl.col("adjacent_mask") & pl.col("alloc_union"))
+            | (pl.col("far_mask") & pl.col("alloc_union"))
             | pl.col("failed_mask")
             | (pl.col("void_mask") & ~pl.col("live_mask"))
             | pl.when(pl.col("live_rows") > pl.col("live_mask").bitwise_count_ones())
@@ -397,7 +460,6 @@ def _detail(invoice_paths: Sequence[str | Path], bans: pl.Series | None,
     if wanted.is_empty():
         rows = pl.DataFrame(schema=INVOICE_SCHEMA)
     else:
-        p = period_index(period)
         numbers = (
             wanted.select(pl.col("track") + number_str(pl.col("number")))
             .unique().to_series()
@@ -408,7 +470,6 @@ def _detail(invoice_paths: Sequence[str | Path], bans: pl.Series | None,
             invoices = invoices.filter(pl.col("seller_ban").is_in(bans.implode()))
         rows = (
             invoices.filter(pl.col("invoice_number").is_in(numbers.implode()))
-            .filter((period_index_expr("invoice_date") - p).abs() <= 1)
             .with_columns(n=pl.col("number").cast(pl.Int64))
             .join(wanted.lazy(), left_on=["seller_ban", "track", "n"],
                   right_on=["seller_ban", "track", "number"], how="semi")
@@ -467,6 +528,8 @@ def _summary(state: pl.DataFrame, allocations: pl.DataFrame, skipped: pl.DataFra
         .agg(
             pl.col("allocated").sum(),
             pl.col("used").sum(),
+            # Not allocated - used: numbers two allocations claim are withheld, blank for nobody.
+            pl.col("blank").sum(),
             reported_elsewhere=pl.col("blank").filter(pl.col("reported_by").is_not_null())
             .sum(),
         )
@@ -476,7 +539,6 @@ def _summary(state: pl.DataFrame, allocations: pl.DataFrame, skipped: pl.DataFra
         per.join(skip, on=keys, how="left")
         .with_columns(
             pl.col("skipped").fill_null(0),
-            blank=pl.col("allocated") - pl.col("used"),
             utilisation=(pl.col("used") / pl.col("allocated")).round(4),
         )
         .select(list(SUMMARY_SCHEMA))

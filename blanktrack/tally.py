@@ -5,8 +5,10 @@ parsed from the raw UTF-8 bytes, its booklet slot found by indexing a dense tabl
 allocations, and its bit OR-ed into that slot's masks. The other columns arrive as small integer
 codes (Parquet dictionary indices) with per-code tables made from their few distinct values.
 Rows the simple model does not cover (a number outside the allocations, another seller's number,
-a second till in one booklet, a malformed number) are handed back as exceptions; the caller
-aggregates those few rows with polars, so they are counted exactly as everywhere else.
+a second till in one booklet, a malformed number, a seller left out by --ban on a booklet of the
+period) are handed back as exceptions; the caller aggregates those few rows with polars, so they
+are counted exactly as everywhere else. A row dated more than one period from P uses nothing
+(spec §3): in a booklet of its seller it is only marked (far), elsewhere it is passed over.
 
 Compiled with numba, not a Python loop; native.py keeps the machine code and loads it without
 numba on later runs.
@@ -40,8 +42,8 @@ def _issuing_find(keys: np.ndarray, key: np.int64) -> tuple[np.int64, int]:
 
 
 @njit(cache=True, nogil=True)
-def _flush(slot, used, in_period, adjacent, live, void, failed, live_rows,
-           acc_used, acc_in, acc_adj, acc_live, acc_void, acc_failed, acc_rows):
+def _flush(slot, used, in_period, adjacent, live, void, failed, far, live_rows,
+           acc_used, acc_in, acc_adj, acc_live, acc_void, acc_failed, acc_far, acc_rows):
     """A run's masks and live rows, gathered in registers, into its slot."""
     used[slot] |= acc_used
     in_period[slot] |= acc_in
@@ -49,6 +51,7 @@ def _flush(slot, used, in_period, adjacent, live, void, failed, live_rows,
     live[slot] |= acc_live
     void[slot] |= acc_void
     failed[slot] |= acc_failed
+    far[slot] |= acc_far
     live_rows[slot] += acc_rows
 
 
@@ -69,7 +72,7 @@ def tally_batch(
     date_offset, date_day, ban_id, machine_id, status_class, upload_failed,  # per code
     track_slot, track_first, track_base, track_span,  # track → part of booklet_slot
     booklet_slot, slot_ban, slot_machine,  # per booklet slot
-    used, in_period, adjacent, live, void, failed, live_rows,  # per slot, updated
+    used, in_period, adjacent, live, void, failed, far, live_rows,  # per slot, updated
     iss_keys, iss_counts, iss_fill,  # issuing counts per (ban, machine, day)
     exceptions, ne, start,  # out: row indices left to the caller, and how many so far
 ):
@@ -98,7 +101,9 @@ def tally_batch(
     run_slot = np.uint64(0)
     run_ban, run_date, run_machine, run_track, run_booklet = -1, -1, -1, -1, -1
     run_offset = 0
+    run_far = False
     acc_used, acc_in, acc_adj, acc_live, acc_void, acc_failed = zero, zero, zero, zero, zero, zero
+    acc_far = zero
     acc_rows = 0
     for ii in range(start, n):
         i = np.uint64(ii)
@@ -138,12 +143,8 @@ def tally_batch(
         if not (in_run and bc == run_ban and dc == run_date and mc == run_machine
                 and track == run_track and booklet == run_booklet):
             ban = ban_id[np.uint64(bc)]
-            if ban == BAN_FILTERED:
-                left_out += 1
-                continue
             offset = date_offset[np.uint64(dc)]
-            if offset < -1 or offset > 1:
-                continue  # dated outside P±1: not this allocation's use (spec §3)
+            far_off = offset < -1 or offset > 1
             ts = track_slot[np.uint64(track)]
             slot = -1
             if ts >= 0:
@@ -151,12 +152,24 @@ def tally_batch(
                 rel = booklet - track_first[uts]
                 if 0 <= rel < track_span[uts]:
                     slot = booklet_slot[np.uint64(track_base[uts] + rel)]
+            if ban == BAN_FILTERED:
+                left_out += 1
+                if slot >= 0 and not far_off:
+                    # A seller left out (--ban) used a number of a booklet reported here: never
+                    # blank (spec §3), so the caller takes the row apart.
+                    exceptions[ne] = ii
+                    ne += 1
+                continue
             if slot < 0:
+                if far_off:
+                    continue  # far from P and in no booklet of P: another period's track
                 exceptions[ne] = ii
                 ne += 1
                 continue
             us = np.uint64(slot)
             if slot_ban[us] != ban:
+                if far_off and slot_ban[us] != -2:
+                    continue  # far from P, in another seller's booklet: nothing of this BAN's
                 exceptions[ne] = ii
                 ne += 1
                 continue
@@ -177,26 +190,33 @@ def tally_batch(
                         # Stop before this row changes anything: the caller grows the table and
                         # calls again from this row (a new call starts a new run).
                         if in_run:
-                            _flush(run_slot, used, in_period, adjacent, live, void, failed,
+                            _flush(run_slot, used, in_period, adjacent, live, void, failed, far,
                                    live_rows, acc_used, acc_in, acc_adj, acc_live, acc_void,
-                                   acc_failed, acc_rows)
+                                   acc_failed, acc_far, acc_rows)
                         return ii, ne, iss_fill, left_out
                     last_pos, new = _issuing_find(iss_keys, key)
                     iss_fill += new
                     last_key = key
             if not in_run or us != run_slot:
                 if in_run:
-                    _flush(run_slot, used, in_period, adjacent, live, void, failed, live_rows,
-                           acc_used, acc_in, acc_adj, acc_live, acc_void, acc_failed, acc_rows)
+                    _flush(run_slot, used, in_period, adjacent, live, void, failed, far, live_rows,
+                           acc_used, acc_in, acc_adj, acc_live, acc_void, acc_failed, acc_far,
+                           acc_rows)
                 acc_used, acc_in, acc_adj = zero, zero, zero
-                acc_live, acc_void, acc_failed = zero, zero, zero
+                acc_live, acc_void, acc_failed, acc_far = zero, zero, zero, zero
                 acc_rows = 0
                 run_slot = us
             in_run = True
             run_ban, run_date, run_machine, run_track, run_booklet = bc, dc, mc, track, booklet
             run_offset = offset
+            run_far = far_off
         # The row is in the run: its slot, day and till are the run's.
         b = one << np.uint64(number % 50)
+        if run_far:
+            # Dated farther than one period from P: never a use of P's numbers (spec §3), only
+            # marked, for the dated-far-from-period finding.
+            acc_far |= b
+            continue
         acc_used |= b
         if run_offset == 0:
             acc_in |= b
@@ -212,6 +232,6 @@ def tally_batch(
         if upload_failed[np.uint64(upload_codes[i])]:
             acc_failed |= b
     if in_run:
-        _flush(run_slot, used, in_period, adjacent, live, void, failed, live_rows,
-               acc_used, acc_in, acc_adj, acc_live, acc_void, acc_failed, acc_rows)
+        _flush(run_slot, used, in_period, adjacent, live, void, failed, far, live_rows,
+               acc_used, acc_in, acc_adj, acc_live, acc_void, acc_failed, acc_far, acc_rows)
     return n, ne, iss_fill, left_out

@@ -25,7 +25,7 @@ import blanktrack.dense as dense
 import blanktrack.reconcile as rec
 from blanktrack import invoices as inv
 from blanktrack import native
-from blanktrack.booklets import prepare_allocations
+from blanktrack.booklets import USAGE_MASKS, allocation_booklets, prepare_allocations
 from blanktrack.period import Period
 from blanktrack.raw_usage import fast_usage
 
@@ -131,10 +131,37 @@ def canonical(df: pl.DataFrame) -> list[tuple]:
     return sorted(df.select(sorted(df.columns)).rows(), key=repr)
 
 
-def assert_same(got: tuple[pl.DataFrame, ...] | None, want: tuple[pl.DataFrame, ...] | None) -> None:
+def on_own_booklets(by_machine: pl.DataFrame, allocations: pl.DataFrame) -> pl.DataFrame:
+    """by_machine with far_mask kept only on booklets its seller holds, and rows left with no
+    mark dropped. Invoices dated far from P are only findings where they fall in the seller's
+    own allocations: the dense scan looks no further (a file of a whole year would otherwise
+    hand it every row of the other periods), the polars paths keep them all."""
+    own = allocation_booklets(allocations).select(
+        seller_ban="ban", track="track", booklet="booklet", own=pl.lit(True)).unique()
+    return (
+        by_machine.join(own, on=["seller_ban", "track", "booklet"], how="left")
+        .with_columns(far_mask=pl.when(pl.col("own")).then("far_mask").otherwise(0))
+        .filter(pl.any_horizontal(pl.col(*USAGE_MASKS) != 0) | (pl.col("live_rows") != 0))
+        .select(by_machine.columns)
+    )
+
+
+def on_booklets(foreign: pl.DataFrame, allocations: pl.DataFrame) -> pl.DataFrame:
+    """The numbers sellers left out by --ban used, on the allocations' booklets only: the dense
+    scan looks at no other (they cannot be blank numbers of the BANs reported)."""
+    return foreign.join(allocation_booklets(allocations).select("track", "booklet").unique(),
+                        on=["track", "booklet"], how="semi")
+
+
+def assert_same(got: tuple[pl.DataFrame, ...] | None, want: tuple[pl.DataFrame, ...] | None,
+                allocations: pl.DataFrame | None = None) -> None:
     assert want is not None, "fast_usage must take clean input"
     assert got is not None, "dense_usage must take clean input"
-    for name, g, w in zip(("by_machine", "issuing", "counted"), got, want, strict=True):
+    held = allocations if allocations is not None else scoped(None)[0]
+    got = (on_own_booklets(got[0], held), *got[1:3], on_booklets(got[3], held))
+    want = (on_own_booklets(want[0], held), *want[1:3], on_booklets(want[3], held))
+    for name, g, w in zip(("by_machine", "issuing", "counted", "foreign"), got, want,
+                          strict=True):
         assert sorted(g.columns) == sorted(w.columns), name
         assert canonical(g.cast(w.schema)) == canonical(w), name  # type: ignore[arg-type]
 
@@ -167,11 +194,11 @@ def progress_guard() -> Iterator[list[int]]:
         yield calls
 
 
-def both(files: Sequence[Path], ban: str | None = None) -> tuple[object, object]:
+def both(files: Sequence[Path], ban: str | None = None) -> tuple[object, object, pl.DataFrame]:
     allocations, bans = scoped(ban)
     with progress_guard():
         got = dense.dense_usage(files, P, allocations, bans)
-    return got, fast_usage(files, P, bans)
+    return got, fast_usage(files, P, bans), allocations
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,8 +250,7 @@ def test_clean_rows_of_one_booklet_per_till(tmp_path: Path) -> None:
     rows += [(f"CD{n:08d}", f"202402{1 + n % 28:02d}", BAN_B, "作廢", "POS-2", "failed")
              for n in range(100, 240, 3)]
     text_frame(rows).write_parquet(tmp_path / "a.parquet")
-    got, want = both([tmp_path / "a.parquet"])
-    assert_same(got, want)  # type: ignore[arg-type]
+    assert_same(*both([tmp_path / "a.parquet"]))  # type: ignore[arg-type]
 
 
 def test_filtered_ban_rows_are_not_counted(tmp_path: Path) -> None:
@@ -232,8 +258,7 @@ def test_filtered_ban_rows_are_not_counted(tmp_path: Path) -> None:
     rows = [("AB00000001", "2024-01-05", BAN_A, "issued", "POS-1", "accepted"),
             ("AB00000201", "2024-01-05", BAN_B, "issued", "POS-1", "accepted")]
     text_frame(rows).write_parquet(tmp_path / "a.parquet")
-    got, want = both([tmp_path / "a.parquet"], BAN_A)
-    assert_same(got, want)  # type: ignore[arg-type]
+    assert_same(*both([tmp_path / "a.parquet"], BAN_A))  # type: ignore[arg-type]
 
 
 def test_null_machine_and_upload_status(tmp_path: Path) -> None:
@@ -241,8 +266,7 @@ def test_null_machine_and_upload_status(tmp_path: Path) -> None:
     rows = [("AB00000001", "2024-01-05", BAN_A, "issued", None, None),
             ("AB00000002", "2024-01-05", BAN_A, "issued", "POS-1", "failed")]
     text_frame(rows).write_parquet(tmp_path / "a.parquet")
-    got, want = both([tmp_path / "a.parquet"])
-    assert_same(got, want)  # type: ignore[arg-type]
+    assert_same(*both([tmp_path / "a.parquet"]))  # type: ignore[arg-type]
 
 
 def test_two_threads_one_row_group_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -270,9 +294,9 @@ def test_two_threads_one_row_group_each(tmp_path: Path, monkeypatch: pytest.Monk
         return real(self, *args)
 
     monkeypatch.setattr(dense._Scan, "_parquet_batch", batch)
-    got, want = both([path])
+    got, want, allocations = both([path])
     assert len(started) == 2
-    assert_same(got, want)  # type: ignore[arg-type]
+    assert_same(got, want, allocations)  # type: ignore[arg-type]
 
 
 @settings(max_examples=60, deadline=None)
@@ -321,7 +345,7 @@ def test_issuing_table_grows_in_tiny_batches(tmp_path: Path, monkeypatch: pytest
     batches = -(-(lead + 2100) // 7)
     assert len(calls) > batches, "the issuing table did not grow"
     want = fast_usage([path], P, None)
-    assert_same(got, want)
+    assert_same(got, want, allocations)
     assert want is not None and want[1].height == 2100
 
 
@@ -333,7 +357,7 @@ def test_issuing_table_grows_in_one_batch(tmp_path: Path) -> None:
                                                          "end": 35 * 50 - 1}]))
     with progress_guard():
         got = dense.dense_usage([path], P, allocations, None)
-    assert_same(got, fast_usage([path], P, None))
+    assert_same(got, fast_usage([path], P, None), allocations)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -118,6 +118,14 @@ def test_dated_outside_period(tmp_path: Path) -> None:
     assert "11304" in row["message"]
 
 
+def test_dated_far_from_period(tmp_path: Path) -> None:
+    f = run(tmp_path, allocations([{"begin": 0, "end": 49}]),
+            invoices([{"number": 0}, {"number": 1, "date": dt.date(1970, 1, 1)}]))
+    row = only(f, "dated-far-from-period")
+    assert row["severity"] == "error" and row["begin_no"] == "00000001"
+    assert "1970-01-01" in row["message"] and "invoices.csv:3" in row["message"]
+
+
 def test_allocation_misaligned(tmp_path: Path) -> None:
     f = run(tmp_path, allocations([{"begin": 10, "end": 49}, {"track": "CD", "begin": 0,
                                                                   "end": 99}]), invoices([]))
@@ -131,6 +139,7 @@ def test_allocation_overlap(tmp_path: Path) -> None:
     row = only(f, "allocation-overlap")
     assert (row["begin_no"], row["end_no"]) == ("00000050", "00000099")
     assert "allocations.csv:2" in row["message"] and "allocations.csv:3" in row["message"]
+    assert "withheld from every upload file" in row["message"]
 
 
 def test_allocation_duplicate(tmp_path: Path) -> None:
@@ -152,8 +161,10 @@ def test_upload_failed(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("day", "severity", "words"), [
     (dt.date(2024, 2, 20), "info", "has not ended"),
     (dt.date(2024, 3, 5), None, ""),
-    (dt.date(2024, 3, 10), "info", "0 day(s) left"),
-    (dt.date(2024, 3, 14), "warning", "4 day(s) late"),
+    (dt.date(2024, 3, 1), None, ""),
+    (dt.date(2024, 3, 10), None, ""),  # the window's last day (spec §6)
+    (dt.date(2024, 3, 11), "error", "1 day(s) late"),
+    (dt.date(2024, 3, 14), "error", "4 day(s) late"),
 ])
 def test_late_report(tmp_path: Path, day: dt.date, severity: str | None,
                      words: str) -> None:

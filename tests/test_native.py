@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blanktrack import native
+from blanktrack.booklets import USAGE_MASKS
 
 N_SLOTS = 12
 TRACKS = {"AB": 0, "CD": 1}  # track → index; ZZ holds no allocation
@@ -53,7 +54,7 @@ def batch_arrays(draw: st.DrawFn, offsets_dtype: str) -> tuple[list[object], int
         return np.array(draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n)), np.int32)
 
     per_row = [codes(n_dates), codes(n_bans), codes(n_machines), codes(n_status), codes(n_upload)]
-    date_offset = np.array(draw(st.lists(st.integers(-2, 2), min_size=n_dates,
+    date_offset = np.array(draw(st.lists(st.integers(-3, 3), min_size=n_dates,
                                          max_size=n_dates)), np.int32)
     date_day = np.array(draw(st.lists(st.integers(0, 60), min_size=n_dates, max_size=n_dates)),
                         np.int32)
@@ -74,7 +75,7 @@ def batch_arrays(draw: st.DrawFn, offsets_dtype: str) -> tuple[list[object], int
     slot_ban = np.array(draw(st.lists(st.sampled_from([0, 1, -2]), min_size=N_SLOTS,
                                       max_size=N_SLOTS)), np.int32)
     slot_machine = np.full(N_SLOTS, -1, np.int32)
-    masks = [np.zeros(N_SLOTS, np.uint64) for _ in range(6)]
+    masks = [np.zeros(N_SLOTS, np.uint64) for _ in USAGE_MASKS]
     live_rows = np.zeros(N_SLOTS, np.int64)
     args: list[object] = [
         n, False, offsets, data, *per_row,

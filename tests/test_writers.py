@@ -175,9 +175,10 @@ def test_write_mof_csvs_one_file_per_reporting_ban_and_period(tmp_path: Path) ->
 
 def test_write_mof_csvs_is_deterministic(tmp_path: Path) -> None:
     rows = [
-        blank(f"{n:08d}", f"{n + 9:08d}", ban=ban, head_ban=HEAD, track=track)
+        # Each BAN its own numbers: two rows sharing numbers are refused, whatever their BANs.
+        blank(f"{n + 10 * k:08d}", f"{n + 10 * k + 9:08d}", ban=ban, head_ban=HEAD, track=track)
         for n in range(0, 500, 50)
-        for ban in (HEAD, BRANCH, "04595252")
+        for k, ban in enumerate((HEAD, BRANCH, "04595252"))
         for track in ("AA", "ZZ", "MB")
     ]
     first = [p.read_bytes() for p in write_mof_csvs(frame(rows), tmp_path / "a")]
@@ -226,7 +227,7 @@ def test_lint_accepts_lf_and_adjacent_ranges() -> None:
     data = csv(
         "00001,53567686,10312,MB,02034200,02034249,07",
         "00002,53567686,10312,MB,02034250,02034299,07",  # could be merged: allowed
-        "00003,04595257,10312,MB,02034250,02034299,07",  # other BAN, same numbers: its own
+        "00003,04595257,10312,MB,02034300,02034349,07",  # other BAN, touching: fine
         newline="\n",
     )
     assert lint_mof_csv(data, "a.csv") == []
