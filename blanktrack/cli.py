@@ -48,7 +48,7 @@ def _out_dir(text: str) -> Path:
     return Path(text)
 
 
-def _count(text: str) -> int:
+def _non_negative(text: str) -> int:
     try:
         value = int(text)
     except ValueError as exc:
@@ -365,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     runs = sub.add_parser("runs", help="list recent runs, newest first")
     runs.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE, metavar="DIR")
-    runs.add_argument("--limit", type=_count, default=20, help="at most this many (default 20)")
+    runs.add_argument("--limit", type=_non_negative, default=20, help="at most this many (default 20)")
     runs.set_defaults(func=_runner("cmd_runs"))
 
     v = sub.add_parser("verify", help="re-hash an archived run against its manifest and the "

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from corpus.checks import SAMPLE
 
-from blanktrack import archive
+from blanktrack import archive, register
 from blanktrack.cli import main
 
 SAMPLE_INVOICES = sorted(SAMPLE.glob("invoices_*.csv"))
@@ -41,6 +41,8 @@ def make_run(archive_root: Path, name: str, *, started: str, invoices: list[Path
         "error": "bad input" if status == "failed" else None,
         "outputs": archive.output_hashes(run_dir),
     })
+    register.append(archive_root, register.START, run_dir)  # on the record, as a real run is
+    register.append(archive_root, register.END, run_dir)
     return run_dir
 
 

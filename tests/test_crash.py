@@ -75,7 +75,7 @@ def test_sigkill_during_export_leaves_an_incomplete_run_and_a_rerun_succeeds(
     assert "incomplete" in capsys.readouterr().out
     assert any("never finished" in p for p in archive.verify_run(run_dir))
     # what the killed run left hidden is named: every file of a run folder is on the record
-    assert any(p.startswith(".exports.staging-") and "not in the manifest" in p
+    assert any(p.startswith("exports/.blanktrack-staging-") and "not in the manifest" in p
                for p in archive.verify_run(run_dir))
 
     # A rerun succeeds in a new folder, with complete, self-checked exports.

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from corpus.checks import findings_of
 
 import blanktrack.reconcile as rec
 from blanktrack import dense
@@ -167,7 +168,7 @@ def test_strict_fails_the_run(tmp_path: Path, force, path: str,
                  "--invoices", str(invoices), "--out-dir", str(tmp_path / "out"), "--strict",
                  "--report-date", "2024-03-05"])
     assert code == 3
-    findings = pl.read_csv(tmp_path / "out" / "findings.csv", infer_schema=False)
+    findings = findings_of(tmp_path / "out")
     assert findings.filter(pl.col("code") == "dated-far-from-period").height == 4
 
 

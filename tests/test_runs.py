@@ -246,15 +246,15 @@ def _archive_copy(sample_run: Path, tmp_path: Path) -> Path:
 def test_verify_catches_an_export_edited_with_its_manifest_hash(
         sample_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run_dir = _archive_copy(sample_run, tmp_path)
-    target = run_dir / "exports/mof/53567686_10312.csv"
+    target = run_dir / "exports/10312/53567686/53567686_10312.csv"
     target.write_bytes(target.read_bytes().replace(b"02034268", b"02034269"))
     manifest = archive.read_manifest(run_dir)
-    manifest["outputs"]["exports/mof/53567686_10312.csv"] = archive.sha256_file(target)
+    manifest["outputs"]["exports/10312/53567686/53567686_10312.csv"] = archive.sha256_file(target)
     archive.write_manifest(run_dir, manifest)
     assert main(["verify", str(run_dir)]) == 1
     out = capsys.readouterr().out
     assert f"{run_dir}: manifest.json: changed since the register's line" in out, out
-    assert "exports/mof" not in out  # the file matches the forged manifest: the register tells
+    assert "53567686_10312.csv" not in out  # the file matches the forged manifest: the register tells
 
 
 def test_verify_names_an_added_hidden_file_and_a_symlinked_export(
@@ -263,7 +263,7 @@ def test_verify_names_an_added_hidden_file_and_a_symlinked_export(
     (run_dir / "exports/.hidden").write_text("x")
     (run_dir / ".also-hidden").mkdir()
     (run_dir / ".also-hidden/f").write_text("y")
-    summary = run_dir / "exports/summary.csv"
+    summary = run_dir / "exports/10312/53567686/summary.csv"
     elsewhere = tmp_path / "summary.csv"
     shutil.copy(summary, elsewhere)
     summary.unlink()
@@ -272,8 +272,9 @@ def test_verify_names_an_added_hidden_file_and_a_symlinked_export(
     out = capsys.readouterr().out.splitlines()
     assert f"{run_dir}: exports/.hidden: not in the manifest (added after the run)" in out
     assert f"{run_dir}: .also-hidden/f: not in the manifest (added after the run)" in out
-    assert f"{run_dir}: exports/summary.csv: missing (a symbolic link now)" in out
-    assert f"{run_dir}: exports/summary.csv: a symbolic link (a run holds only files)" in out
+    assert f"{run_dir}: exports/10312/53567686/summary.csv: missing (a symbolic link now)" in out
+    assert (f"{run_dir}: exports/10312/53567686/summary.csv: a symbolic link (a run holds only "
+            "files)") in out
 
 
 def test_a_run_is_on_the_register_with_a_start_and_an_end(sample_run: Path) -> None:
