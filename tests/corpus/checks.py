@@ -17,6 +17,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+import polars as pl
 import pytest
 from lxml import etree
 
@@ -82,20 +83,54 @@ def visible_files(folder: Path) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
+# Where a reconcile's outputs lie under its --out-dir. Tests reach outputs only through these
+# helpers, so a change of the folder layout changes only them.
+
+
+def upload_files(out_dir: Path) -> list[Path]:
+    """The MOF upload CSVs ({BAN}_{period}.csv)."""
+    return sorted((out_dir / "mof").glob("*.csv"))
+
+
+def e0402_files(out_dir: Path) -> list[Path]:
+    return sorted((out_dir / "e0402").glob("*.xml"))
+
+
+def findings_files(out_dir: Path) -> list[Path]:
+    return [out_dir / "findings.csv"]
+
+
+def summary_files(out_dir: Path) -> list[Path]:
+    return [out_dir / "summary.csv"]
+
+
+def findings_of(out_dir: Path) -> pl.DataFrame:
+    """Every finding written (each once, as text)."""
+    frames = [pl.read_csv(p, infer_schema=False) for p in findings_files(out_dir)]
+    return pl.concat(frames).unique(maintain_order=True)
+
+
+def exports_of(out_dir: Path) -> dict[str, bytes]:
+    """The upload files, E0402 documents and summaries by path: what must not change when only
+    an input's encoding, spacing or line ends change (findings name the input file: left out)."""
+    paths = [*upload_files(out_dir), *e0402_files(out_dir), *summary_files(out_dir)]
+    return {p.relative_to(out_dir).as_posix(): p.read_bytes() for p in paths}
+
+
 def check_outputs(out_dir: Path, allocation_paths: Sequence[Path]) -> None:
     """The self-checks every successful reconcile must pass (see the module docstring)."""
     allocations = load_allocations(allocation_paths)
     files = visible_files(out_dir)
-    names = {p.relative_to(out_dir).as_posix() for p in files}
-    assert {"findings.csv", "summary.csv"} <= names, names
+    tables = [*findings_files(out_dir), *summary_files(out_dir)]
+    assert all(p.is_file() for p in tables), files
     assert not [p for p in files if p.suffix == ".tmp" or "staging" in p.name], files
-    for path in sorted((out_dir / "mof").glob("*.csv")):
+    for path in upload_files(out_dir):
         problems = [p for p in check_file(path, allocations) if p.is_error]
         assert problems == [], "\n".join(map(str, problems))
-    for path in sorted((out_dir / "e0402").glob("*.xml")):
+    for path in e0402_files(out_dir):
         assert xsd_errors(path.read_bytes()) == [], path
-    for name in ("findings.csv", "summary.csv"):
-        assert live_formulas((out_dir / name).read_bytes()) == [], name
+    for path in tables:
+        assert live_formulas(path.read_bytes()) == [], path
 
 
 def nothing_written(out_dir: Path) -> bool:
