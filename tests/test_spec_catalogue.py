@@ -222,6 +222,8 @@ def test_the_catalogue_has_every_code_of_the_spec(code: str) -> None:
     ("ZZ00000003,2024-01-16,53567686,issued,,", 3),  # outside-allocation: an error
     ("AB00000003,2024-01-16,53567686,issued,,failed", 3),  # upload-failed: an error
     ("AB00000049,2024-03-01,53567686,issued,,", 0),  # dated-outside-period: a warning
+    pytest.param("AB00000049,1970-01-01,53567686,issued,,", 3, id="dated-far-from-period",
+                 marks=BY_TASK_A),  # an error
 ])
 def test_strict_fails_on_error_findings_only(tmp_path: Path, invoice: str, exit_code: int,
                                             capsys: pytest.CaptureFixture[str]) -> None:
