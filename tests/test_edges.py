@@ -7,6 +7,7 @@ Expected values are literals from the spec; the engine is driven through its pub
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import polars as pl
@@ -263,3 +264,22 @@ def test_lint_overlap_edges(second: str, problem: int | None) -> None:
 def test_lint_field_edges(line: str, field: str | None) -> None:
     problems = lint_mof_csv(f"{line}\r\n".encode(), "f.csv")
     assert [p.field for p in problems if p.is_error] == ([] if field is None else [field])
+
+
+# --- allocations of two BANs that overlap (spec §3) -------------------------------------------
+
+@BY_TASK_A
+def test_overlapping_numbers_are_withheld_and_used_numbers_never_blank(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 53567686 holds AB 0–99, the branch 04595257 AB 50–149 (a wrong row): 50–99 are claimed
+    # twice; 53567686 issued 0–60, so 50–60 are used whoever's allocation they are.
+    a = write(tmp_path, "allocations.csv", A_HEAD, [alloc(0, 99), alloc(50, 149, ban="04595257")])
+    i = write(tmp_path, "invoices.csv", I_HEAD, [issued(n) for n in range(61)])
+    out = tmp_path / "out"
+    rc = main(["reconcile", "--period", "11302", "--report-date", "2024-03-05",
+               "--allocations", str(a), "--invoices", str(i), "--out-dir", str(out)])
+    capsys.readouterr()
+    assert rc == 0
+    uploads = sorted(p for p in out.rglob("*.csv") if re.fullmatch(r"[0-9]{8}_11302\.csv", p.name))
+    rows = [line for p in uploads for line in p.read_text().splitlines()]
+    assert rows == ["00001,04595257,11302,AB,00000100,00000149,07"]
