@@ -390,6 +390,13 @@ def _malformed(text: str, name: str, exc: Exception) -> InputError:
         if len(fields) > width:
             message = f"expected {width} fields as in the header, found {len(fields)}"
             return _file_error(name, message, fix, line=line)
+    header = rows[0][1] if rows else []
+    for line, fields in rows[1:]:
+        for column, value in zip(header, fields, strict=False):
+            if '"' in value:  # polars refuses a quote inside an unquoted value; csv takes it
+                return InputError(Problem(
+                    name, line, column, 'a quote (") inside the value',
+                    'remove it, or quote the whole value and double the quote ("PO""S")'))
     # polars' own message is not shown: it quotes records of the file.
     return _file_error(name, f"malformed CSV ({type(exc).__name__})", fix)
 

@@ -8,7 +8,7 @@ import itertools
 import polars as pl
 import pytest
 from factories import allocations, invoices
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from blanktrack.blanks import blank_ranges, booklet_state
@@ -139,8 +139,30 @@ def periods(draw: st.DrawFn) -> tuple[list[dict], list[dict]]:
     return allocs, inv
 
 
+def _ab(*ranges: tuple[int, int]) -> list[dict]:
+    return [{"track": "AB", "begin": b, "end": e, "invoice_type": "07"} for b, e in ranges]
+
+
+def _used(*numbers: int, status: str = "issued") -> list[dict]:
+    return [{"track": "AB", "number": n, "status": status} for n in numbers]
+
+
+ACROSS_A_BOOKLET_EDGE = _used(*range(0, 49), *range(51, 100))  # only …49 and …50 blank
+
+
 @settings(max_examples=150, deadline=None)
 @given(periods(), st.sampled_from(["none", "allocation", "booklet"]))
+# The edges, on every run: adjacent allocations (merged, or cut by the split), a one-number gap
+# between two allocations (never blank, even where an invoice uses it), a one-number allocation,
+# a run across a booklet edge, the last and first numbers of booklets used.
+@example((_ab((0, 49), (50, 99)), []), "none")
+@example((_ab((0, 49), (50, 99)), []), "allocation")
+@example((_ab((0, 49), (51, 99)), []), "none")
+@example((_ab((0, 49), (51, 99)), _used(50)), "none")
+@example((_ab((7, 7)), []), "booklet")
+@example((_ab((0, 99)), ACROSS_A_BOOKLET_EDGE), "none")
+@example((_ab((0, 99)), ACROSS_A_BOOKLET_EDGE), "booklet")
+@example((_ab((0, 99)), _used(49, 50, status="voided") + _used(99, status="cancelled")), "none")
 def test_blank_matches_set_model(case: tuple[list[dict], list[dict]], split: str) -> None:
     allocs, inv = case
     result = compute(allocations(allocs), invoices(inv), split)

@@ -4,7 +4,7 @@ report exactly what the full checks report, line for line, on any file."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from blanktrack import mof_csv
@@ -46,8 +46,30 @@ def upload_file(draw: st.DrawFn) -> bytes:
     return text.encode("utf-8")
 
 
+GOOD = "00001,53567686,10312,MB,02034268,02034299,07\r\n"
+
+
+# Each condition of the shortcut, pinned at its edge: every run meets each plausible slip of it,
+# not by chance.
 @settings(max_examples=400, deadline=None)
 @given(data=upload_file(), expected=st.sampled_from([None, "10312", "11302"]))
+@example(data=GOOD.encode(), expected="10312")
+@example(data=b"00001,53567686,10312,MB,02034299,02034268,07\r\n", expected=None)  # end < begin
+@example(data=b"00001,53567686,10312,MB,02034299,02034299,07\r\n", expected=None)  # begin = end
+@example(data=b"00002,53567686,10312,MB,02034268,02034299,07\r\n", expected=None)  # serial
+@example(data=b"00000,53567686,10312,MB,02034268,02034299,07\r\n", expected=None)
+@example(data=(GOOD + GOOD).encode(), expected=None)  # serial 00001 twice (and the same range)
+@example(data=b"00001,53567687,10312,MB,02034268,02034299,07\r\n", expected=None)  # check digit
+@example(data=b"00001,12345678,10312,MB,02034268,02034299,07\r\n", expected="10312")
+@example(data=GOOD.encode(), expected="11302")  # not the expected period
+@example(data=b"00001,53567686,10311,MB,02034268,02034299,07\r\n", expected=None)  # odd month
+@example(data=b"00001,53567686,10313,MB,02034268,02034299,07\r\n", expected=None)
+@example(data=b"00001,53567686,10311,MB,02034268,02034299,07\r\n", expected="10311")
+@example(data=(GOOD + "00002,53567686,11302,MB,02034300,02034349,07\r\n").encode(),
+         expected=None)  # a second period in the file
+@example(data=b"00001,53567686,10312,MB,02034268,02034299,08\r\n", expected=None)
+@example(data=b"00001,53567686,10312,MB,02034268,02034299,09\r\n", expected=None)
+@example(data=b"00001,53567686,10312,Mb,02034268,02034299,07\r\n", expected=None)
 def test_the_shortcut_reports_what_the_full_checks_report(data: bytes, expected: str | None
                                                          ) -> None:
     fast = lint_mof_csv(data, "f.csv", expected_period=expected)
