@@ -152,7 +152,7 @@ def blanktrack_cmd(folder: Path, out_dir: Path) -> list[str]:
 def blank_total(out_dir: Path) -> int:
     import polars as pl
 
-    return int(pl.read_csv(out_dir / "summary.csv", infer_schema=False)["blank"]
+    return int(pl.read_csv(out_dir / "summary.csv", infer_schema=False)["空白 blank"]
                .cast(pl.Int64).sum())
 
 

@@ -35,10 +35,12 @@ def _ban(text: str) -> str:
 
 
 def _date(text: str) -> dt.date:
+    from .period import parse_date
+
     try:
-        return dt.date.fromisoformat(text)
+        return parse_date(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from exc
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
@@ -116,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     r = sub.add_parser("reconcile", help="compute a period's blank ranges and findings")
-    r.add_argument("--period", required=True, type=_period, help="period code, e.g. 11302")
+    r.add_argument("--period", required=True, type=_period,
+                   help="period: code 11302 or months 113/01~113/02")
     r.add_argument("--allocations", required=True, nargs="+", metavar="FILE",
                    help="MOF allocation download(s) or canonical allocation table(s)")
     r.add_argument("--invoices", required=True, nargs="+", metavar="FILE",
@@ -127,8 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cut blank runs at allocation or booklet edges (default: maximal runs)")
     r.add_argument("--strict", action="store_true",
                    help="exit 3 when there is an error finding (files are still written)")
-    r.add_argument("--report-date", type=_date, default=None, metavar="YYYY-MM-DD",
-                   help="date the report is made, for the deadline (default: today)")
+    r.add_argument("--report-date", type=_date, default=None, metavar="DATE",
+                   help="date the report is made, for the deadline: 114/01/06 or 2025-01-06 "
+                   "(default: today)")
     r.set_defaults(func=cmd_reconcile)
 
     c = sub.add_parser("check", help="lint MOF upload CSV file(s) before upload")

@@ -43,8 +43,12 @@ def defuse_formulas(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def table_csv(df: pl.DataFrame) -> bytes:
-    """A table for people: UTF-8 with header, LF, formula-safe."""
-    return defuse_formulas(df).write_csv(line_terminator="\n").encode("utf-8")
+    """A table for people: UTF-8 with BOM (Excel on a zh-TW Windows reads cp950 otherwise),
+    bilingual header (`字軌 track`), fractions as percentages (`71.2%`), LF, formula-safe."""
+    from .labels import bilingual, percent_text
+
+    people = bilingual(percent_text(defuse_formulas(df)))
+    return b"\xef\xbb\xbf" + people.write_csv(line_terminator="\n").encode("utf-8")
 
 
 # Test hook, nothing else: seconds to sleep once every file is staged and before anything is

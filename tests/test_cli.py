@@ -32,14 +32,16 @@ def test_sample_gives_the_expected_report(tmp_path: Path) -> None:
     ]
     assert mof == expected
     findings = pl.read_csv(tmp_path / "findings.csv", infer_schema=False)
-    got = sorted(findings.select("code", "ban", "track", "begin_no", "end_no").rows())
+    # people's CSVs: bilingual headers, zh-TW first
+    got = sorted(findings.select("代碼 code", "統一編號 ban", "字軌 track", "起號 begin_no",
+                                 "迄號 end_no").rows())
     want = sorted((f["code"], f["ban"], f["track"], f["begin_no"], f["end_no"])
                   for f in SAMPLE_EXPECTED["findings"])
     assert got == want
     summary = pl.read_csv(tmp_path / "summary.csv", infer_schema=False)
     totals = SAMPLE_EXPECTED["totals"]
-    for col in ("allocated", "used", "blank"):
-        assert summary[col].cast(pl.Int64).sum() == totals[col]
+    for col, label in (("allocated", "配號 allocated"), ("used", "已使用 used"), ("blank", "空白 blank")):
+        assert summary[label].cast(pl.Int64).sum() == totals[col]
     assert len(list((tmp_path / "e0402").glob("*.xml"))) == 5
 
 

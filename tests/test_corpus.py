@@ -359,7 +359,7 @@ def test_corpus(case: Case, tmp_path: Path, clean: Path,
         assert "Traceback" not in err
         return
     check_outputs(out, allocations)
-    codes = set(pl.read_csv(out / "findings.csv", infer_schema=False)["code"])
+    codes = set(pl.read_csv(out / "findings.csv", infer_schema=False)["代碼 code"])
     assert set(case.findings) <= codes, codes
     assert not set(case.no_findings) & codes, codes
     if case.same:
@@ -372,7 +372,7 @@ def test_formula_text_reaches_findings_only_defused(tmp_path: Path,
     rc, _, out, _ = reconcile(tmp_path, case, capsys)
     assert rc == 0
     findings = pl.read_csv(out / "findings.csv", infer_schema=False)
-    assert "'" + FORMULA in findings["machine"].to_list()  # shown to people, but as text
+    assert "'" + FORMULA in findings["機台 machine"].to_list()  # shown to people, but as text
     for path in (out / "mof").glob("*.csv"):
         assert b"=" not in path.read_bytes() and b"cmd" not in path.read_bytes()
 
