@@ -20,6 +20,7 @@ from .period import DeadlineStatus, deadline_status, parse_date, roc_date
 from .reconcile import Reconciliation, reconcile
 
 MAX_ROWS = 1000  # a table longer than this is cut in the page; the CSV export has every row
+LONG_CELL = 40  # characters: a longer cell wraps (IDs and numbers never do)
 
 
 class StrictModeError(RuntimeError):
@@ -71,6 +72,8 @@ def html_table(df: pl.DataFrame, caption: str = "", max_rows: int = MAX_ROWS) ->
         for col, value in zip(df.columns, row, strict=True):
             text = "" if value is None else html.escape(str(value))
             style = ' style="text-align:right"' if col in numeric else ""
+            if len(text) > LONG_CELL:  # paths, hashes, sentences: wrap instead of widening
+                style += ' class="bt-long"'
             cells.append(f"<td{style}>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     more = ""
@@ -219,14 +222,15 @@ CJK_FONTS = ('"Noto Sans CJK TC", "Noto Sans TC", "Source Han Sans TC", "Microso
 
 PAGE_CSS = f"""
 body, .jp-Notebook, .jp-RenderedHTMLCommon, .bt-verdict {{ font-family: {CJK_FONTS}; }}
-table.blanktrack td {{ overflow-wrap: anywhere; }}
-table.blanktrack th {{ text-align: left; }}
+table.blanktrack td {{ white-space: nowrap; }}
+table.blanktrack td.bt-long {{ white-space: normal; overflow-wrap: anywhere; min-width: 14em; }}
 .bt-verdict {{ border: 2px solid #444; border-radius: 6px; padding: 10px 16px; margin: 4px 0 12px;
   max-width: 46em; }}
 .bt-verdict h2 {{ margin: 0 0 8px; font-size: 1.3em; }}
 .bt-verdict table {{ border-collapse: collapse; }}
-.bt-verdict th {{ text-align: left; font-weight: normal; padding: 2px 16px 2px 0; color: #444; }}
-.bt-verdict td {{ padding: 2px 0; font-weight: bold; }}
+.bt-verdict th {{ text-align: left !important; font-weight: normal; padding: 2px 16px 2px 0;
+  color: #444; white-space: nowrap; }}
+.bt-verdict td {{ text-align: left !important; padding: 2px 0; font-weight: bold; }}
 .bt-verdict .bt-bad {{ color: #b00020; }}
 .bt-verdict .bt-good {{ color: #1b5e20; }}
 @media print {{
