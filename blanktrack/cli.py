@@ -109,6 +109,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_lab(args: argparse.Namespace) -> int:
+    from .lab import cmd_lab as lab
+
+    return lab(args.work, args.fresh, args.jupyter_args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="blanktrack",
@@ -166,6 +172,15 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE, metavar="DIR")
     runs.add_argument("--limit", type=int, default=20)
     runs.set_defaults(func=_runner("cmd_runs"))
+
+    lab = sub.add_parser("lab", help="explore in JupyterLab on copies of the notebooks in work/")
+    lab.add_argument("--work", type=Path, default=None, metavar="DIR",
+                     help="the folder of the working copies, beside notebooks/ (default: work)")
+    lab.add_argument("--fresh", action="store_true",
+                     help="replace the working copies with the shipped notebooks")
+    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, metavar="...",
+                     help="passed to jupyter lab, e.g. --no-browser --port 8899")
+    lab.set_defaults(func=cmd_lab)
 
     v = sub.add_parser("verify", help="re-hash an archived run against its manifest")
     v.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
