@@ -109,7 +109,9 @@ def table(fragment: str) -> list[dict[str, str]]:
     if not parser.rows:
         return []
     head, *body = parser.rows
-    return [dict(zip(head, row, strict=True)) for row in body]
+    # headings are bilingual, `字軌 track`: the last word is the column's name
+    names = [h.rsplit(" ", 1)[-1] for h in head]
+    return [dict(zip(names, row, strict=True)) for row in body]
 
 
 def caption(fragment: str) -> str:
