@@ -45,7 +45,6 @@ from .filters import (
     filter_issuing,
     key_filter,
     map_cells,
-    map_track,
     page_of,
     selection_bans,
     selection_summary,
@@ -221,13 +220,11 @@ class Explorer:
         return filter_issuing(d.result.issuing, sel, selection_bans(d, sel))
 
     def booklet_map(self, sel: Selection, page: int = 0) -> tuple[pl.DataFrame, str | None, int]:
-        """The booklets of one map page (≤ MAP_MAX_BOOKLETS), the track shown, and the number
-        of pages."""
+        """The booklets of one map page (≤ MAP_MAX_BOOKLETS), the track shown (None: every
+        track, one after the other), and the number of pages."""
         key = (sel.period, sel.ban, sel.invoice_type, sel.track, sel.till)
         if self._map_key != key:
-            cells = self.cells(sel)
-            track = map_track(cells, sel)
-            self._map_key, self._map = key, (map_cells(cells, track), track)
+            self._map_key, self._map = key, (map_cells(self.cells(sel), sel.track), sel.track)
         booklets, track = self._map
         pages = max(1, math.ceil(booklets.height / MAP_MAX_BOOKLETS))
         page = min(max(page, 0), pages - 1)

@@ -298,25 +298,13 @@ def selection_summary(cells: pl.DataFrame, period: str) -> pl.DataFrame:
     )
 
 
-def map_track(cells: pl.DataFrame, sel: Selection) -> str | None:
-    """The track the booklet map shows: the selected one, else the one with the most skipped,
-    then blank numbers."""
-    if sel.track is not None:
-        return sel.track
-    if cells.is_empty():
-        return None
-    per = cells.group_by("track").agg(pl.col("skipped", "blank").sum()).sort(
-        ["skipped", "blank", "track"], descending=[True, True, False])
-    return str(per["track"][0])
-
-
 def map_cells(cells: pl.DataFrame, track: str | None) -> pl.DataFrame:
-    """One row per booklet (50 numbers) of a track, in number order."""
-    if track is None:
-        cells = cells.head(0)
+    """One row per booklet (50 numbers) of a track, or of every track (None), in track and
+    number order."""
+    if track is not None:
+        cells = cells.filter(pl.col("track") == track)
     return (
-        cells.filter(pl.col("track") == track)
-        .group_by("ban", "track", "booklet")
+        cells.group_by("ban", "track", "booklet")
         .agg(
             pl.col("alloc_mask", "used_in", "blank_mask", "skipped_mask", "elsewhere_mask")
             .bitwise_or(),
@@ -329,7 +317,7 @@ def map_cells(cells: pl.DataFrame, track: str | None) -> pl.DataFrame:
             skipped=pl.col("skipped_mask").bitwise_count_ones().cast(pl.Int64),
             blank=pl.col("blank_mask").bitwise_count_ones().cast(pl.Int64),
         )
-        .sort("booklet", "ban")
+        .sort("track", "booklet", "ban")
     )
 
 
