@@ -253,14 +253,16 @@ def test_selection_export_cuts_ban_type_and_track(explorer: Explorer, tmp_path: 
     written = explorer.export(explorer.selection(track="KT", till="POS-1"), tmp_path,
                               lambda i, n, what: steps.append((i, n, what)))
     folder = tmp_path / "10312_track-KT"
+    # the upload file says it holds track KT only, not the reporting BAN's whole period
     assert {p.relative_to(folder).as_posix() for p in written} == {
-        "mof/53567686_10312.csv", "e0402/53567686_10312_07_KT_001.xml", "findings.csv",
+        "mof/53567686_10312_track-KT.csv", "e0402/53567686_10312_07_KT_001.xml", "findings.csv",
         "summary.csv"}
     # the till does not cut the track: the platform replaces a whole track per upload
-    assert (folder / "mof/53567686_10312.csv").read_text().count("\n") == 5
+    assert (folder / "mof/53567686_10312_track-KT.csv").read_text().count("\n") == 5
     assert [s[0] for s in steps] == [0, 1, 2, 3] and steps[-1][1] == 3
     everything = explorer.export(explorer.selection(), tmp_path)
     assert len(everything) == 8
+    assert (tmp_path / "10312_all" / "mof" / "53567686_10312.csv") in everything  # the whole file
 
 
 def test_periods_load_when_first_opened(tmp_path: Path) -> None:
@@ -472,10 +474,14 @@ def test_export_button_writes_the_selection(ui: ExplorerUI, tmp_path: Path) -> N
     ui.track.value = "MB"
     ui.export_button.click()
     target = tmp_path / "exports" / "10312_track-MB"
-    assert (target / "mof" / "53567686_10312.csv").read_text() == (
+    assert (target / "mof" / "53567686_10312_track-MB.csv").read_text() == (
         "00001,53567686,10312,MB,02034268,02034299,07\n")
     assert ui.progress.value == ui.progress.max == 3 and ui.progress.bar_style == "success"
     assert "4 file(s) written" in ui.export_status.value
+    # and says what it wrote, where
+    listed = [r["file"] for r in table(ui.export_status.value.split("</p>", 1)[1])]
+    assert listed == ["e0402/53567686_10312_07_MB_001.xml", "findings.csv",
+                      "mof/53567686_10312_track-MB.csv", "summary.csv"]
     assert not ui.export_button.disabled
 
 
@@ -486,3 +492,12 @@ def test_export_failure_is_shown(ui: ExplorerUI, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot write the output folder"):
         ui.write_exports()
     assert ui.progress.bar_style == "danger" and "Exports failed" in ui.export_status.value
+
+
+def test_the_opening_selection_is_shown_once_live_or_static(ui: ExplorerUI) -> None:
+    bundle = ui._repr_mimebundle_()
+    # JupyterLab renders the widget view (and not the HTML); nbconvert, without widget state,
+    # the HTML: one output either way
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == ui.widget.model_id
+    static = bundle["text/html"]
+    assert static.count("gaps 1–13 of 13") == 1 and static.count("<svg") == 3

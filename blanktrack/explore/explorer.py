@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -312,7 +313,7 @@ class Explorer:
         cut = self.selection_result(sel)
         target = Path(out_dir) / sel.slug()
         say(1, steps, f"writing to {target}")
-        written = write_exports(cut, target)
+        written = _name_upload_files(write_exports(cut, target), sel)
         say(2, steps, "checking")
         missing = [p for p in written if not p.is_file()]
         if missing:
@@ -343,12 +344,6 @@ class Explorer:
         parts += ["<h4>Issuing per till</h4>", self.issuing_svg(sel)]
         return "".join(parts)
 
-    def static_outputs(self, sel: Selection | None = None) -> list[Any]:
-        """IPython display objects of the default selection, for archived notebooks."""
-        from IPython.display import HTML
-
-        return [HTML(self.static_html(sel))]
-
     def ui(self, out_dir: str | Path = "out/explore", **selection: Any) -> ExplorerUI:
         from .ui import ExplorerUI  # the widget layer imports this module
 
@@ -378,3 +373,24 @@ def _params_loader(p: Any) -> Loader:
                          report_date=p.report_date)
 
     return load
+
+
+_UPLOAD_NAME = re.compile(r"^(?P<ban>[0-9]{8})_(?P<period>[0-9]{5})\.csv$")
+
+
+def _name_upload_files(written: list[Path], sel: Selection) -> list[Path]:
+    """An upload file of a selection narrower than the period says so in its name
+    (`53567686_10312_track-KT.csv`): it holds only the selection's tracks, and must not be
+    taken for the reporting BAN's whole file of the period."""
+    cut = sel.slug().removeprefix(f"{sel.period}_")
+    if cut == "all":
+        return written
+    named = []
+    for path in written:
+        m = _UPLOAD_NAME.match(path.name)
+        if m:
+            renamed = path.with_name(f"{m['ban']}_{m['period']}_{cut}.csv")
+            path.replace(renamed)
+            path = renamed
+        named.append(path)
+    return sorted(named)

@@ -146,6 +146,7 @@ class ExplorerUI:
         self.export_status = W.HTML()
         self.export_button.on_click(lambda _b: self.write_exports())
 
+        self._opening = selection
         self._booklets = pl.DataFrame()
         self._map_pages = 1
         self._dropped: list[str] = []  # filters a change made inapplicable (shown in the status)
@@ -201,10 +202,14 @@ class ExplorerUI:
                   self.finding_page_size))
         return TableView(_or_none(sort.value), desc.value, page.value - 1, size.value)
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """The live widgets and, in the same output, the opening selection as static tables and
+        charts: a front end with widgets (JupyterLab) shows the widgets only; one without (an
+        archived run's HTML, nbconvert, a viewer) shows the static copy. So the default
+        selection is shown once, whichever it is."""
+        bundle = dict(self.widget._repr_mimebundle_(**kwargs))
+        bundle["text/html"] = self.explorer.static_html(self._opening)
+        return bundle
 
     # -- option cascade ---------------------------------------------------------------------
 
@@ -397,6 +402,8 @@ class ExplorerUI:
         try:
             written = self.explorer.export(sel, self.out_dir_text.value, progress)
             self.progress.bar_style = "success"
+            self.export_status.value += _listing(written, Path(self.out_dir_text.value)
+                                                 / sel.slug())
             return written
         except Exception as exc:
             self.progress.bar_style = "danger"
@@ -405,3 +412,13 @@ class ExplorerUI:
             raise
         finally:
             self.export_button.disabled = False
+
+
+def _listing(written: Sequence[Path], folder: Path) -> str:
+    """The files an export wrote, with their size: what is where."""
+    files = pl.DataFrame(
+        {"file": [p.relative_to(folder).as_posix() for p in written],
+         "bytes": [p.stat().st_size for p in written]},
+        schema={"file": pl.String, "bytes": pl.Int64},
+    )
+    return html_table(files, caption=f"written to {folder}")
