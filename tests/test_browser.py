@@ -250,8 +250,10 @@ def test_explore_notebook_in_chromium(lab: tuple[str, Path], driver: Any,
     before = _gap_rows(driver)
     assert len(before) == 13
     assert {row[3] for row in before} == {"KT", "LQ", "LR", "MB", "XA"}
-    # the static output of the default selection is there too
-    assert driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output svg")
+    # the opening selection is shown once: the widgets, not also a static copy
+    outputs = driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output")
+    assert sum("gaps 1–13 of 13" in o.text for o in outputs) == 1
+    assert driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output .bt-explorer svg")
 
     track = deadline.wait("the track control", lambda: driver.find_element(
         By.CSS_SELECTOR, ".bt-track select"))
@@ -264,11 +266,31 @@ def test_explore_notebook_in_chromium(lab: tuple[str, Path], driver: Any,
 
     after = deadline.wait("the gap table to follow the track control", changed, at_most=30)
     assert {row[3] for row in after} == {"LQ"} and len(after) == 3
-    deadline.wait("the booklet map of LQ", lambda: "Track LQ" in driver.find_element(
+    deadline.wait("the booklet map of LQ", lambda: "字軌 track LQ" in driver.find_element(
         By.CSS_SELECTOR, ".bt-map-chart").get_attribute("innerHTML"), at_most=30)
 
-    widget = driver.find_element(By.CSS_SELECTOR, ".bt-explorer")
-    driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", widget)
+    # a click on the second booklet of the map drills into its 50 numbers
+    cells = deadline.wait("LQ's two booklets in the map", lambda: [
+        c for c in driver.find_elements(By.CSS_SELECTOR, ".bt-map-grid .bt-grid-cell")
+        if c.is_displayed()] if len(driver.find_elements(
+            By.CSS_SELECTOR, ".bt-map-grid .bt-grid-cell")) == 2 else None, at_most=30)
+    assert cells[1].get_attribute("title").startswith("#2 LQ00500050–00500099 04595257")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", cells[1])
+    cells[1].click()
+    numbers = deadline.wait("the numbers of booklet #2", lambda: next(
+        (e for e in driver.find_elements(By.CSS_SELECTOR, ".bt-numbers")
+         if "Booklet #2: LQ00500050" in e.text), None), at_most=30)
+    # its 50 numbers, all blank, in five rows of ten headed by the full number
+    assert "blank 50" in numbers.text and "LQ00500090 0090 0091" in numbers.text
+    selected = driver.find_element(By.CSS_SELECTOR, ".bt-map-grid .bt-grid-selected")
+    assert selected.get_attribute("data-index") == "1"
+    # what a person sees: the numbers right under the map they clicked
+    grid_box = driver.find_element(By.CSS_SELECTOR, ".bt-map-grid").rect
+    numbers_box = numbers.rect
+    assert 0 <= numbers_box["y"] - (grid_box["y"] + grid_box["height"]) < 80
+
+    driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", driver.find_element(
+        By.CSS_SELECTOR, ".bt-map-chart"))
     shot = tmp_path / "explore-screenshot.png"
     assert driver.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000

@@ -23,7 +23,7 @@ function render({ model, el }) {
   const draw = () => {
     const used = model.get("used"), skipped = model.get("skipped"), labels = model.get("labels");
     const selected = model.get("selected"), columns = model.get("columns");
-    const size = used.length > 500 ? 9 : (used.length > 100 ? 13 : 18);
+    const size = used.length > 500 ? 9 : (used.length > 100 ? 13 : (used.length > 20 ? 18 : 26));
     const grid = document.createElement("div");
     grid.style.cssText = `display:grid;grid-template-columns:repeat(${columns},${size}px);` +
       `gap:1px;background:#fff;padding:2px;width:max-content`;
