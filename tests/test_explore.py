@@ -202,6 +202,20 @@ def test_map_of_one_track_or_of_every_track(explorer: Explorer) -> None:
     assert kt.select("used", "skipped").rows() == [(49, 1), (30, 0), (48, 2), (10, 0), (41, 0)]
 
 
+def test_map_merges_a_booklet_split_between_allocations(explorer: Explorer) -> None:
+    cells = explorer.data().cells
+    one = cells.filter(pl.col("track") == "LR")  # one booklet, one allocation, 50 blank
+    low, high = (1 << 20) - 1, ((1 << 50) - 1) ^ ((1 << 20) - 1)  # numbers 0-19 and 20-49
+    halves = pl.concat([
+        one.with_columns(alloc_mask=pl.lit(low, pl.UInt64), blank_mask=pl.lit(low, pl.UInt64)),
+        one.with_columns(alloc_mask=pl.lit(high, pl.UInt64), blank_mask=pl.lit(high, pl.UInt64),
+                         used_in=pl.lit(0, pl.UInt64)),
+    ])
+    merged = map_cells(halves, None)
+    assert merged.select("track", "allocated", "used", "blank").rows() == [("LR", 50, 0, 50)]
+    assert merged.drop("first").rows() == map_cells(one, None).drop("first").rows()
+
+
 def test_booklet_numbers_drill_down(explorer: Explorer, large: Reconciliation) -> None:
     n = booklet_numbers(explorer.data().cells, HEAD, "KT", 47281100 // 50)
     assert n.height == 50
@@ -501,3 +515,13 @@ def test_the_opening_selection_is_shown_once_live_or_static(ui: ExplorerUI) -> N
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == ui.widget.model_id
     static = bundle["text/html"]
     assert static.count("gaps 1–13 of 13") == 1 and static.count("<svg") == 3
+
+
+def test_booklet_labels_match_the_label_of_each_booklet(large: Reconciliation) -> None:
+    from blanktrack.explore.drawing import booklet_label, booklet_labels
+
+    booklets, _, _ = Explorer.from_result(large).booklet_map(Selection("11302"), 1)
+    got = booklet_labels(booklets)
+    assert got == [f"#{i + 1} " + booklet_label(r)
+                   for i, r in enumerate(booklets.iter_rows(named=True))]
+    assert got[-1] == "#101 AC00000100–00000149 53567686: used 1/45, 5 skipped"

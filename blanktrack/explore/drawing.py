@@ -169,6 +169,20 @@ def booklet_label(row: Mapping[str, Any]) -> str:
                                                    if row["skipped"] else ""))
 
 
+def booklet_labels(booklets: pl.DataFrame) -> list[str]:
+    """`#1 ` + booklet_label of every row, numbered from 1, computed as one polars expression
+    (a map page holds up to 2,000 booklets)."""
+    def number(expr: pl.Expr) -> pl.Expr:
+        return expr.cast(pl.String).str.zfill(8)
+
+    return booklets.with_row_index("i", offset=1).select(pl.format(
+        "#{} {}{}–{} {}: used {}/{}{}", "i", "track", number(pl.col("first")),
+        number(pl.col("first") + BOOKLET_SIZE - 1), "ban", "used", "allocated",
+        pl.when(pl.col("skipped") > 0).then(pl.format(", {} skipped", "skipped"))
+        .otherwise(pl.lit("")),
+    )).to_series().to_list()
+
+
 def booklet_caption(booklets: pl.DataFrame, i: int) -> str:
     return f"Booklet #{i + 1}: " + booklet_label(booklets.row(i, named=True))
 

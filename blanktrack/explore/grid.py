@@ -10,7 +10,6 @@ import polars as pl
 import traitlets
 
 from .. import charts
-from .drawing import booklet_label
 from .filters import MAP_COLUMNS
 
 _ESM = """
@@ -63,19 +62,17 @@ class BookletGrid(anywidget.AnyWidget):
     """One clickable cell per booklet of a map page; `selected` is the row clicked (or set)."""
 
     _esm = _ESM % {"used": _rgb(charts.COLOURS["used"]), "skipped": charts.COLOURS["skipped"]}
-    used = traitlets.List(traitlets.Int()).tag(sync=True)  # percent of allocated numbers used
-    skipped = traitlets.List(traitlets.Bool()).tag(sync=True)
-    labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    # lists without an element trait: traitlets would check 2,000 elements one by one
+    used = traitlets.List().tag(sync=True)  # percent of allocated numbers used
+    skipped = traitlets.List().tag(sync=True)
+    labels = traitlets.List().tag(sync=True)
     columns = traitlets.Int(MAP_COLUMNS).tag(sync=True)
     selected = traitlets.Int(-1).tag(sync=True)  # -1: none
 
-    def show(self, booklets: pl.DataFrame, selected: int | None) -> None:
-        """The booklets of a map page (map_cells rows), one message to the browser."""
+    def show(self, booklets: pl.DataFrame, labels: list[str], selected: int | None) -> None:
+        """The booklets of a map page (map_cells rows) and their labels, one message to the
+        browser."""
         share = (booklets["used"] * 100 // booklets["allocated"].clip(1)).to_list()
-        labels = [f"#{i + 1} " + booklet_label(r)
-                  for i, r in enumerate(booklets.select(
-                      "ban", "track", "first", "used", "allocated", "skipped"
-                  ).iter_rows(named=True))]
         with self.hold_sync():
             self.used = share
             self.skipped = (booklets["skipped"] > 0).to_list()

@@ -16,7 +16,7 @@ from ..report import html_table
 from .drawing import (
     booklet_caption,
     booklet_key,
-    booklet_label,
+    booklet_labels,
     default_booklet,
     map_title,
     numbers_html,
@@ -346,13 +346,13 @@ class ExplorerUI:
         self._busy = True
         try:
             self.map_page.max = pages
-            labels = [(f"#{i + 1} " + booklet_label(r), i)
-                      for i, r in enumerate(booklets.iter_rows(named=True))]
+            names = booklet_labels(booklets)
+            labels = list(zip(names, range(len(names)), strict=True))
             pick = default_booklet(booklets)
             if list(self.booklet.options) != labels:
                 self.booklet.options = labels
             self.booklet.value = pick
-            self.map_grid.show(booklets, pick)
+            self.map_grid.show(booklets, names, pick)
         finally:
             self._busy = False
         title = map_title(booklets, track, min(page, pages - 1), pages)
