@@ -34,7 +34,7 @@ class Period:
         m = _CODE.match(code.strip()) if isinstance(code, str) else None
         if not m:
             raise ValueError(
-                f"period {code!r} is not a period code YYYMM (ROC year + even end month, e.g. "
+                f"period {code!r} is not a 5-digit code YYYMM (ROC year + even end month, e.g. "
                 "11312) or two months 113/11~113/12"
             )
         year, month = int(m.group(1)), int(m.group(2))
