@@ -153,7 +153,7 @@ def blank_total(out_dir: Path) -> int:
     import polars as pl
 
     summaries = sorted(out_dir.glob("*/*/summary.csv"))  # one per set folder {period}/{BAN}
-    return int(pl.concat([pl.read_csv(p, infer_schema=False) for p in summaries])["blank"]
+    return int(pl.concat([pl.read_csv(p, infer_schema=False) for p in summaries])["空白 blank"]
                .cast(pl.Int64).sum())
 
 

@@ -31,7 +31,9 @@ TILL_COLOURS = (
 OTHER_COLOUR = "#7f7f7f"
 
 WIDTH = 760  # px; the notebook's output area and the explorer's panes are about this wide
-FONT = "DejaVu Sans, Arial, Helvetica, sans-serif"
+# Latin first (its digits are narrower), then fonts with Traditional Chinese for the labels
+FONT = ("DejaVu Sans, Arial, Noto Sans CJK TC, Noto Sans TC, Microsoft JhengHei, PingFang TC, "
+        "Heiti TC, sans-serif")
 INK, MUTED, GRID, AXIS = "#222", "#555", "#e6e6e6", "#888"
 MARKERS_BELOW = 20  # a series with fewer points gets a dot on each
 
@@ -136,10 +138,10 @@ def _count(value: int) -> str:
 # Utilisation per track
 # ---------------------------------------------------------------------------------------------
 
-USAGE_TITLE = "Numbers per track: used / skipped / blank"
+USAGE_TITLE = "各字軌號碼 numbers per track: used / skipped / blank"
 USAGE_SERIES = (  # (COLOURS key, legend label)
-    ("used", "used"), ("skipped", "skipped"), ("blank", "blank (reported)"),
-    ("elsewhere", "blank (other system)"),
+    ("used", "已使用 used"), ("skipped", "跳號 skipped"), ("blank", "空白 blank (reported)"),
+    ("elsewhere", "他系統申報 blank (other system)"),
 )
 
 
@@ -217,7 +219,7 @@ def usage_svg(summary: pl.DataFrame, max_tracks: int = MAX_TRACKS) -> str:
     out.append("</g>")
     out += [_text(left + t * scale, axis_y + 17, _count(t), size=11, anchor="middle",
                   colour=MUTED) for t in ticks]
-    out.append(_text(left + plot_w / 2, axis_y + 38, "numbers", anchor="middle"))
+    out.append(_text(left + plot_w / 2, axis_y + 38, "號碼數 numbers", anchor="middle"))
     return _svg(WIDTH, height, out)
 
 
@@ -238,8 +240,8 @@ def _usage_legend(centre: float, y: float) -> list[str]:
 # Issuing per day and till
 # ---------------------------------------------------------------------------------------------
 
-ISSUING_TITLE = "Issuing over the period, per till"
-OTHER_TILLS = "other tills"
+ISSUING_TITLE = "各機台每日開立 issuing over the period, per till"
+OTHER_TILLS = "其他機台 other tills"
 
 
 def _date_ticks(first: dt.date, last: dt.date) -> tuple[list[dt.date], str]:
@@ -261,7 +263,7 @@ def _date_ticks(first: dt.date, last: dt.date) -> tuple[list[dt.date], str]:
 
 def issuing_svg(issuing: pl.DataFrame, max_tills: int = MAX_TILLS) -> str:
     """Invoices issued per day and till (the largest tills; the rest as 'other tills'), drawn
-    from the per-day counts."""
+    from the per-day counts; a day a till issued nothing counts zero."""
     issuing = issuing.filter(pl.col("invoice_date").is_not_null())
     if issuing.is_empty():
         return _empty("no invoice dated in the period", ISSUING_TITLE)
@@ -281,6 +283,14 @@ def issuing_svg(issuing: pl.DataFrame, max_tills: int = MAX_TILLS) -> str:
     )
     first, last = daily["invoice_date"].min(), daily["invoice_date"].max()
     assert isinstance(first, dt.date) and isinstance(last, dt.date)
+    # A day without invoices is a zero on the line, not a day the line skips over.
+    days = pl.DataFrame({"invoice_date": pl.date_range(first, last, "1d", eager=True)})
+    daily = (
+        daily.select("other", "till").unique().join(days, how="cross")
+        .join(daily, on=["other", "till", "invoice_date"], how="left")
+        .with_columns(pl.col("invoices").fill_null(0))
+        .sort("other", "till", "invoice_date")
+    )
     span = max((last - first).days, 1)
     series: list[tuple[str, bool, list[int], list[int]]] = [
         (till, other, ((rows["invoice_date"] - first).dt.total_days()).to_list(),
@@ -331,11 +341,11 @@ def issuing_svg(issuing: pl.DataFrame, max_tills: int = MAX_TILLS) -> str:
     out += [_text(x, axis_y + 17, d.strftime(fmt), size=11, anchor="middle", colour=MUTED)
             for x, d in zip(dxs, dticks, strict=True)]
     ylabel_x, ylabel_y = 16, top + plot_h / 2
-    out.append(_text(ylabel_x, ylabel_y, "invoices per day", anchor="middle",
+    out.append(_text(ylabel_x, ylabel_y, "每日發票張數 invoices per day", anchor="middle",
                      extra=f' transform="rotate(-90 {_n(ylabel_x)} {_n(ylabel_y)})"'))
     dates = (f"{first.isoformat()} to {last.isoformat()}" if first != last
              else first.isoformat())
-    out.append(_text(left + plot_w / 2, axis_y + 38, f"date ({dates})", anchor="middle"))
+    out.append(_text(left + plot_w / 2, axis_y + 38, f"日期 date ({dates})", anchor="middle"))
     # one line per till
     colours = _till_colours([(till, other) for till, other, _, _ in series])
     for (till, _other, days, counts), (colour, dash) in zip(series, colours, strict=True):

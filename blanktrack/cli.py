@@ -35,10 +35,12 @@ def _ban(text: str) -> str:
 
 
 def _date(text: str) -> dt.date:
+    from .period import parse_date
+
     try:
-        return dt.date.fromisoformat(text)
+        return parse_date(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from exc
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _out_dir(text: str) -> Path:
@@ -282,6 +284,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_lab(args: argparse.Namespace) -> int:
+    from .lab import cmd_lab as lab
+
+    return lab(args.work, args.fresh, args.jupyter_args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="blanktrack",
@@ -291,7 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     r = sub.add_parser("reconcile", help="compute a period's blank ranges and findings")
-    r.add_argument("--period", required=True, type=_period, help="period code, e.g. 11302")
+    r.add_argument("--period", required=True, type=_period,
+                   help="period: code 11302 or months 113/01~113/02")
     r.add_argument("--allocations", required=True, nargs="+", metavar="FILE",
                    help="MOF allocation download(s) or canonical allocation table(s)")
     r.add_argument("--invoices", required=True, nargs="+", metavar="FILE",
@@ -303,8 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cut blank runs at allocation or booklet edges (default: maximal runs)")
     r.add_argument("--strict", action="store_true",
                    help="exit 3 when there is an error finding (files are still written)")
-    r.add_argument("--report-date", type=_date, default=None, metavar="YYYY-MM-DD",
-                   help="date the report is made, for the deadline (default: today)")
+    r.add_argument("--report-date", type=_date, default=None, metavar="DATE",
+                   help="date the report is made, for the deadline: 114/01/06 or 2025-01-06 "
+                   "(default: today)")
     r.add_argument("--turnkey", type=Path, default=None, metavar="DIR",
                    help="also place the E0402 files in this Turnkey data folder's "
                    "UpCast/B2PMESSAGE/E0402/SRC (never replacing a file still waiting there)")
@@ -367,6 +377,15 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE, metavar="DIR")
     runs.add_argument("--limit", type=_non_negative, default=20, help="at most this many (default 20)")
     runs.set_defaults(func=_runner("cmd_runs"))
+
+    lab = sub.add_parser("lab", help="explore in JupyterLab on copies of the notebooks in work/")
+    lab.add_argument("--work", type=Path, default=None, metavar="DIR",
+                     help="the folder of the working copies, beside notebooks/ (default: work)")
+    lab.add_argument("--fresh", action="store_true",
+                     help="replace the working copies with the shipped notebooks")
+    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, metavar="...",
+                     help="passed to jupyter lab, e.g. --no-browser --port 8899")
+    lab.set_defaults(func=cmd_lab)
 
     v = sub.add_parser("verify", help="re-hash an archived run against its manifest and the "
                        "archive's register")

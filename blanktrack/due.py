@@ -17,7 +17,6 @@ the platform refused part of it.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from blanktrack.archive import list_runs, read_manifest, verify_run
 from blanktrack.errors import InputError
+from blanktrack.labels import read_people_csv
 from blanktrack.params import load_params
 from blanktrack.period import Period, current_period, deadline_status
 from blanktrack.platform_results import RUN_FAILED, RUN_PARTLY_FAILED, RUN_UPLOADED, platform_status
@@ -85,8 +85,7 @@ def params_files(paths: Iterable[Path]) -> list[Path]:
 def _error_findings(run_dir: Path) -> int:
     count = 0
     for path in run_dir.rglob("findings.csv"):
-        with open(path, encoding="utf-8", newline="") as fh:
-            count += sum(row.get("severity") == "error" for row in csv.DictReader(fh))
+        count += sum(row.get("severity") == "error" for row in read_people_csv(path))
     return count
 
 

@@ -12,6 +12,7 @@ owns no allocation of the run, go into every set of the run, so that none is los
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import time
@@ -49,8 +50,12 @@ def defuse_formulas(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def table_csv(df: pl.DataFrame) -> bytes:
-    """A table for people: UTF-8 with header, LF, formula-safe."""
-    return defuse_formulas(df).write_csv(line_terminator="\n").encode("utf-8")
+    """A table for people: UTF-8 with BOM (Excel on a zh-TW Windows reads cp950 otherwise),
+    bilingual header (`字軌 track`), fractions as percentages (`71.2%`), LF, formula-safe."""
+    from .labels import bilingual, percent_text
+
+    people = bilingual(percent_text(defuse_formulas(df)))
+    return b"\xef\xbb\xbf" + people.write_csv(line_terminator="\n").encode("utf-8")
 
 
 # Test hook, nothing else: seconds to sleep once every file is staged and before anything is
@@ -58,14 +63,17 @@ def table_csv(df: pl.DataFrame) -> bytes:
 PAUSE_ENV = "BLANKTRACK_TEST_PAUSE_EXPORT"
 
 
-def write_exports(result: Reconciliation, out_dir: str | Path) -> list[Path]:
+def write_exports(result: Reconciliation, out_dir: str | Path, *, upload_suffix: str = ""
+                  ) -> list[Path]:
     """Write the sets D/{period}/{reporting BAN}/ of the result; the files written, sorted.
 
     A writer that refuses its own output (lint) or an input inside a set folder raises
     InputError; a set folder holding a file blanktrack did not write, or a failed write (a full
     disk), raises OutputError (an InputError too): in each case nothing in D is changed.
+    `upload_suffix` goes into the upload files' names (`53567686_10312_track-KT.csv`: a file of
+    part of the period must not be taken for the whole).
     """
-    with Exports(out_dir) as exports:
+    with Exports(out_dir, upload_suffix=upload_suffix) as exports:
         return exports.finish(result)
 
 
@@ -85,7 +93,9 @@ class Exports:
     a set folder of D (finish checks the result's inputs again).
     """
 
-    def __init__(self, out_dir: str | Path, *, inputs: Iterable[str | Path] = ()) -> None:
+    def __init__(self, out_dir: str | Path, *, inputs: Iterable[str | Path] = (),
+                 upload_suffix: str = "") -> None:
+        self._upload_suffix = upload_suffix
         if isinstance(out_dir, str) and not out_dir.strip():
             raise InputError(Problem(repr(out_dir), None, None,
                                      "the output folder is an empty name",
@@ -153,7 +163,8 @@ class Exports:
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="blanktrack-export")
         sets = blank_ranges.partition_by("period", "head_ban", as_dict=True)
         self._writes = [
-            self._pool.submit(self._write_sets, write_mof_csvs, sets, ""),
+            self._pool.submit(self._write_sets, functools.partial(
+                write_mof_csvs, suffix=self._upload_suffix), sets, ""),
             self._pool.submit(self._write_sets, write_e0402, sets, "e0402"),
         ]
 

@@ -186,8 +186,10 @@ def mof_csv_name(head_ban: str, period: str) -> str:
     return f"{head_ban}_{period}.csv"
 
 
-def write_mof_csvs(ranges: pl.DataFrame, out_dir: Path, *, atomic: bool = True) -> list[Path]:
-    """Write one upload file per reporting BAN (head_ban) and period into ``out_dir``.
+def write_mof_csvs(ranges: pl.DataFrame, out_dir: Path, *, atomic: bool = True,
+                   suffix: str = "") -> list[Path]:
+    """Write one upload file per reporting BAN (head_ban) and period into ``out_dir``, named
+    ``{BAN}_{period}{suffix}.csv`` (a suffix names a file that holds only part of the period).
 
     Every file is rendered and linted before any is written, and a lint problem raises
     :class:`MofCsvLintError`: a half-written set is as bad as a wrong file. Each file is
@@ -213,7 +215,7 @@ def write_mof_csvs(ranges: pl.DataFrame, out_dir: Path, *, atomic: bool = True) 
         problems = lint_mof_csv(data, name, expected_period=period)
         if problems:
             raise MofCsvLintError(problems)
-        files.append((Path(out_dir) / name, data))
+        files.append((Path(out_dir) / (name.removesuffix(".csv") + suffix + ".csv"), data))
     return [write_file(path, data, atomic) for path, data in files]
 
 

@@ -19,7 +19,7 @@ import yaml
 from .ban import is_valid_ban
 from .errors import InputError, Problem
 from .layout import SPLITS, Split
-from .period import Period
+from .period import Period, parse_date
 
 NOTEBOOKS = "notebooks"  # the project's notebooks: the only ones a parameter file may run
 DEFAULT_NOTEBOOK = f"{NOTEBOOKS}/reconcile.ipynb"
@@ -37,7 +37,7 @@ _KEYS: dict[str, tuple[bool, tuple[type, ...], str]] = {
     "ban": (False, (str, type(None)), "reporting BAN in quotes, or null for all"),
     "split": (False, (str,), f"one of {', '.join(SPLITS)}"),
     "strict": (False, (bool,), "true or false"),
-    "report_date": (False, (dt.date, type(None)), "a date YYYY-MM-DD, or null for the run day"),
+    "report_date": (False, (dt.date, type(None)), "a date 2025-01-06 or 114/01/06, or null: today"),
     "note": (False, (str, type(None)), "free text shown in the run register"),
     "notebook": (False, (str,), "a notebook in the project's notebooks/ folder"),
     "timeout": (False, (int,), "seconds a notebook cell may take"),
@@ -149,7 +149,7 @@ def load_params(path: str | Path, base_dir: Path | None = None) -> RunParams:
             continue
         if key == "report_date" and isinstance(value, str):
             with contextlib.suppress(ValueError):
-                value = dt.date.fromisoformat(value)
+                value = parse_date(value)  # ROC 114/01/06 too
         required, types, what = _KEYS[key]
         if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
             problems.append(_problem(path, value_node, key,

@@ -27,11 +27,15 @@ class Period:
 
     @classmethod
     def parse(cls, code: str) -> Period:
-        """Parse a period code `YYYMM`; raise ValueError saying what is wrong."""
+        """Parse a period as people write it: the code `YYYMM` (11312) or the two months
+        `113/11~113/12` (spaces around `~` optional); raise ValueError saying what is wrong."""
+        if isinstance(code, str) and "~" in code:
+            return cls.parse_span(code)
         m = _CODE.match(code.strip()) if isinstance(code, str) else None
         if not m:
             raise ValueError(
-                f"period {code!r} is not a 5-digit code YYYMM (ROC year + even end month, e.g. 11302)"
+                f"period {code!r} is not a 5-digit code YYYMM (ROC year + even end month, e.g. "
+                "11312) or two months 113/11~113/12"
             )
         year, month = int(m.group(1)), int(m.group(2))
         if month not in (2, 4, 6, 8, 10, 12):
@@ -90,6 +94,41 @@ class Period:
 
     def __str__(self) -> str:
         return self.code
+
+
+_ISO_DATE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
+_GREGORIAN_DIGITS = re.compile(r"^([0-9]{4})([0-9]{2})([0-9]{2})$")
+# ROC (民國) dates as Taiwanese forms and ERPs write them: 114/01/06, 114-01-06, 114.01.06, 1140106
+_ROC_DATE = re.compile(r"^([0-9]{2,3})[/.-]([0-9]{1,2})[/.-]([0-9]{1,2})$")
+_ROC_DIGITS = re.compile(r"^([0-9]{3})([0-9]{2})([0-9]{2})$")
+_GREGORIAN_SLASH = re.compile(r"^([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})$")
+ROC_OFFSET = 1911  # ROC year 1 = 1912
+
+
+def parse_date(text: str) -> dt.date:
+    """A date as a person in Taiwan types it: ROC `114/01/06` (also `114-01-06`, `114.01.06`,
+    `1140106`) or Gregorian `2025-01-06` (also `20250106`, `2025/01/06`). ValueError names the
+    text and the accepted forms."""
+    value = text.strip() if isinstance(text, str) else ""
+    for pattern, offset in ((_ISO_DATE, 0), (_GREGORIAN_DIGITS, 0), (_GREGORIAN_SLASH, 0),
+                            (_ROC_DATE, ROC_OFFSET), (_ROC_DIGITS, ROC_OFFSET)):
+        m = pattern.match(value)
+        if not m:
+            continue
+        year, month, day = (int(g) for g in m.groups())
+        if offset and year < 1:
+            break
+        try:
+            return dt.date(year + offset, month, day)
+        except ValueError as exc:
+            raise ValueError(f"date {text!r} does not exist ({exc})") from exc
+    raise ValueError(f"date {text!r} is not a date: write ROC 114/01/06 (or 1140106) or "
+                     "2025-01-06")
+
+
+def roc_date(day: dt.date) -> str:
+    """How Taiwanese forms write a date: 114/01/06."""
+    return f"{day.year - ROC_OFFSET:03d}/{day.month:02d}/{day.day:02d}"
 
 
 def period_code_expr(date_column: str) -> pl.Expr:

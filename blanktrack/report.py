@@ -11,15 +11,16 @@ from pathlib import Path
 import polars as pl
 from IPython.display import HTML, SVG
 
-from . import charts
+from . import charts, labels
 from .archive import sha256_file
 from .blanks import Split
 from .exports import Exports, write_exports
 from .frames import SEVERITY_RANK
-from .period import deadline_status
+from .period import DeadlineStatus, deadline_status, parse_date, roc_date
 from .reconcile import Reconciliation, reconcile
 
 MAX_ROWS = 1000  # a table longer than this is cut in the page; the CSV export has every row
+LONG_CELL = 40  # characters: a longer cell wraps (IDs and numbers never do)
 
 
 class StrictModeError(RuntimeError):
@@ -34,7 +35,7 @@ def reconcile_period(period: str, allocations: Sequence[str], invoices: Sequence
     written (hidden, as exports.Exports stages them) as soon as the blank ranges are known, and
     exports(result, out_dir) puts them in place: 0.2 s of a 10M-invoice period's run."""
     if isinstance(report_date, str):
-        report_date = dt.date.fromisoformat(report_date)
+        report_date = parse_date(report_date)
     _discard_pending()
     if out_dir is None:
         return reconcile(period, allocations, invoices, ban=ban, split=split,
@@ -63,13 +64,16 @@ def _discard_pending() -> None:
 def html_table(df: pl.DataFrame, caption: str = "", max_rows: int = MAX_ROWS) -> str:
     """A plain HTML table of every row (up to max_rows), escaped, numbers right-aligned."""
     numeric = {c for c, t in df.schema.items() if t.is_numeric()}
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in df.columns)
+    df = labels.percent_text(df)
+    head = "".join(f"<th>{html.escape(labels.column(c))}</th>" for c in df.columns)
     body = []
     for row in df.head(max_rows).iter_rows():
         cells = []
         for col, value in zip(df.columns, row, strict=True):
             text = "" if value is None else html.escape(str(value))
             style = ' style="text-align:right"' if col in numeric else ""
+            if len(text) > LONG_CELL:  # paths, hashes, sentences: wrap instead of widening
+                style += ' class="bt-long"'
             cells.append(f"<td{style}>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     more = ""
@@ -95,16 +99,19 @@ def inputs(result: Reconciliation) -> HTML:
         schema={"role": pl.String, "file": pl.String, "rows": pl.Int64, "bytes": pl.Int64,
                 "sha256": pl.String},
     )
-    head = (f"<h3>Inputs</h3><p>Period <b>{result.period.code}</b> ({result.period.label}); "
-            f"reporting BAN: {html.escape(result.ban or 'all')}; split: {result.split}; "
-            f"report date {result.report_date.isoformat()}.</p>")
+    # The parameters the run used, once (the notebook's code cells are hidden in the record).
+    head = (f"<h3>{labels.word('parameters')}</h3><p>期別 period <b>{result.period.code}</b> "
+            f"({result.period.label}); 申報統一編號 reporting BAN: "
+            f"{html.escape(result.ban or 'all 全部')}; split: {result.split}; 申報日 report date "
+            f"{result.report_date.isoformat()} ({roc_date(result.report_date)}).</p>"
+            f"<h3>{labels.word('inputs')}</h3>")
     return HTML(head + html_table(rows))
 
 
 def validation(result: Reconciliation) -> HTML:
     n_alloc = result.allocations.height
     return HTML(
-        "<h3>Validation</h3>"
+        f"<h3>{labels.word('validation')}</h3>"
         f"<p>All {n_alloc} allocation row(s) of the period and {result.invoice_rows} invoice "
         "row(s) passed validation: BAN check digits, period codes, tracks, 8-digit numbers, "
         "begin ≤ end, 10-character invoice numbers, calendar dates and statuses. (Input that "
@@ -116,7 +123,7 @@ def summary(result: Reconciliation) -> HTML:
     totals = result.summary.select(pl.col("allocated", "used", "blank", "skipped").sum())
     a, u, b, s = totals.row(0)
     return HTML(
-        "<h3>Summary per BAN / type / track</h3>"
+        f"<h3>{labels.word('summary')}</h3>"
         f"<p>{a} number(s) allocated, {u} used, {b} blank (of which {s} skipped).</p>"
         + html_table(result.summary)
     )
@@ -124,7 +131,7 @@ def summary(result: Reconciliation) -> HTML:
 
 def blank_ranges(result: Reconciliation) -> HTML:
     ours = result.exported_ranges
-    text = (f"<h3>Blank ranges to report</h3><p>{ours.height} range(s), "
+    text = (f"<h3>{labels.word('blank_ranges')}</h3><p>{ours.height} range(s), "
             f"{int(ours['count'].sum())} number(s) go to the MOF.</p>")
     elsewhere = result.blank_ranges.filter(pl.col("reported_by").is_not_null())
     if not elsewhere.is_empty():
@@ -136,17 +143,18 @@ def blank_ranges(result: Reconciliation) -> HTML:
 def findings(result: Reconciliation) -> HTML:
     f = result.findings
     if f.is_empty():
-        return HTML("<h3>Findings</h3><p>No findings.</p>")
+        return HTML(f"<h3>{labels.word('findings')}</h3><p>No findings 無待查事項.</p>")
     counts = (f.group_by("severity", "code").agg(n=pl.len())
               .with_columns(rank=pl.col("severity").replace_strict(SEVERITY_RANK,
                                                                    return_dtype=pl.Int8))
               .sort("rank", "code").drop("rank"))
-    parts = ["<h3>Findings</h3>", html_table(counts, "findings by severity and code")]
+    parts = [f"<h3>{labels.word('findings')}</h3>",
+             html_table(counts, "findings by severity and code")]
     for severity in sorted(SEVERITY_RANK, key=SEVERITY_RANK.get):  # type: ignore[arg-type]
         rows = f.filter(pl.col("severity") == severity)
         if rows.is_empty():
             continue
-        parts.append(f"<h4>{severity}: {rows.height}</h4>")
+        parts.append(f"<h4>{labels.severity(severity)}: {rows.height}</h4>")
         parts.append("<ul>" + "".join(
             f"<li><code>{html.escape(code)}</code> {html.escape(msg)}</li>"
             for code, msg in rows.select("code", "message").head(MAX_ROWS).iter_rows()
@@ -159,7 +167,8 @@ def findings(result: Reconciliation) -> HTML:
 def deadline(result: Reconciliation) -> HTML:
     status = deadline_status(result.period, result.report_date)
     colour = {"late": "#b00020", "open": "#1b5e20", "early": "#555"}[status.state]
-    return HTML(f'<h3>Deadline</h3><p style="color:{colour}"><b>{status.state}</b>: '
+    return HTML(f'<h3>{labels.word("deadline")}</h3>'
+                f'<p style="color:{colour}"><b>{status.state}</b>: '
                 f"{html.escape(status.sentence)}</p>")
 
 
@@ -188,7 +197,7 @@ def exports(result: Reconciliation, out_dir: str | Path) -> HTML:
          "sha256": [sha256_file(p) for p in written]},
         schema={"file": pl.String, "bytes": pl.Int64, "sha256": pl.String},
     )
-    return HTML(f"<h3>Exports</h3><p>Written to {html.escape(str(out))}:</p>"
+    return HTML(f"<h3>{labels.word('exports')}</h3><p>Written to {html.escape(str(out))}:</p>"
                 + html_table(table))
 
 
@@ -200,3 +209,114 @@ def enforce_strict(result: Reconciliation, strict: bool) -> HTML:
     verdict = ("no error finding" if not result.error_count
                else f"{result.error_count} error finding(s) — review before upload")
     return HTML(f"<p>Strict mode: {'on' if strict else 'off'}; {verdict}.</p>")
+
+
+# ---------------------------------------------------------------------------------------------
+# The verdict: what a person must know before anything else
+# ---------------------------------------------------------------------------------------------
+
+# Fonts that have Traditional Chinese, on Linux, Windows and macOS; the page names them so that
+# 空白, 跳號 and 註銷 never fall back to boxes where a CJK font exists under its own name.
+CJK_FONTS = ('"Noto Sans CJK TC", "Noto Sans TC", "Source Han Sans TC", "Microsoft JhengHei", '
+             '"微軟正黑體", "PingFang TC", "Heiti TC", "Noto Sans CJK JP", sans-serif')
+
+PAGE_CSS = f"""
+body, .jp-Notebook, .jp-RenderedHTMLCommon, .bt-verdict {{ font-family: {CJK_FONTS}; }}
+table.blanktrack td {{ white-space: nowrap; }}
+table.blanktrack td.bt-long {{ white-space: normal; overflow-wrap: anywhere; min-width: 14em; }}
+.bt-verdict {{ border: 2px solid #444; border-radius: 6px; padding: 10px 16px; margin: 4px 0 12px;
+  max-width: 46em; }}
+.bt-verdict h2 {{ margin: 0 0 8px; font-size: 1.3em; }}
+.bt-verdict table {{ border-collapse: collapse; }}
+.bt-verdict th {{ text-align: left !important; font-weight: normal; padding: 2px 16px 2px 0;
+  color: #444; white-space: nowrap; }}
+.bt-verdict td {{ text-align: left !important; padding: 2px 0; font-weight: bold; }}
+.bt-verdict .bt-bad {{ color: #b00020; }}
+.bt-verdict .bt-good {{ color: #1b5e20; }}
+@media print {{
+  @page {{ size: A4; margin: 14mm 12mm; }}
+  body {{ font-size: 10pt; }}
+  .jp-InputArea, .jp-InputPrompt, .jp-OutputPrompt {{ display: none !important; }}
+  .jp-Cell, .jp-OutputArea-output, .jp-Notebook {{ padding: 0 !important; overflow: visible !important; }}
+  table.blanktrack {{ width: 100%; font-size: 8.5pt; }}
+  table.blanktrack thead {{ display: table-header-group; }}
+  table.blanktrack tr, svg, .bt-verdict {{ break-inside: avoid; }}
+  svg {{ max-width: 100%; height: auto; }}
+  h2, h3, h4 {{ break-after: avoid; }}
+}}
+"""
+
+
+def _reporting_bans(result: Reconciliation) -> list[str]:
+    if result.ban:
+        return [result.ban]
+    return sorted(b for b in result.summary["head_ban"].unique().to_list() if b is not None)
+
+
+def _severity_counts(result: Reconciliation) -> dict[str, int]:
+    counts = dict(result.findings.group_by("severity").len().iter_rows())
+    return {s: int(counts.get(s, 0)) for s in SEVERITY_RANK}
+
+
+def _deadline_words(status: DeadlineStatus) -> tuple[str, bool]:
+    """The deadline as a person says it, and whether it is bad news."""
+    window = (f"{status.window_start.isoformat()} ~ {status.window_end.isoformat()} "
+              f"({roc_date(status.window_start)}~{roc_date(status.window_end)})")
+    if status.state == "late":
+        return f"{status.days} day(s) late 逾期 {status.days} 天 — window was {window}", True
+    if status.state == "early":
+        return (f"period not over yet: window {window} opens in {status.days} day(s) "
+                f"(尚未截止, {status.days} 天後開始申報)"), False
+    if status.days == 0:
+        return f"last day today 今日截止 — window {window}", False
+    return f"{status.days} day(s) left 尚餘 {status.days} 天 — window {window}", False
+
+
+def verdict(result: Reconciliation) -> HTML:
+    """The top of the record: period, reporting BAN(s), blank numbers to report, errors and
+    warnings to look at, the deadline with days left or late. Carries the page's CSS (a CJK font
+    stack and A4 print rules), so it must be the first output of the page."""
+    exported = result.exported_ranges
+    blanks = int(exported["count"].sum())
+    counts = _severity_counts(result)
+    status = deadline_status(result.period, result.report_date)
+    deadline_text, late = _deadline_words(status)
+    bans = _reporting_bans(result)
+
+    def row(key: str, value: str, bad: bool | None = None) -> str:
+        cls = "" if bad is None else f' class="{"bt-bad" if bad else "bt-good"}"'
+        return f"<tr><th>{html.escape(labels.word(key))}</th><td{cls}>{value}</td></tr>"
+
+    rows = [
+        row("period", html.escape(f"{result.period.code} ({result.period.label})")),
+        row("reporting_ban", html.escape(", ".join(bans) or "—")),
+        row("blank_numbers", f"{blanks:,} "
+            + html.escape(f"in {exported.height:,} range(s) 個區間")),
+        row("errors", f"{counts['error']:,}", bad=counts["error"] > 0),
+        row("warnings", f"{counts['warning']:,}", bad=counts["warning"] > 0),
+        row("deadline", html.escape(deadline_text), bad=late),
+    ]
+    report_day = (f"report date 申報日 {result.report_date.isoformat()} "
+                  f"({roc_date(result.report_date)})")
+    return HTML(
+        f"<style>{PAGE_CSS}</style>"
+        '<div class="bt-verdict">'
+        f"<h2>{html.escape(labels.word('report_title'))}</h2>"
+        f"<table>{''.join(rows)}</table>"
+        f"<p>{html.escape(report_day)}</p></div>"
+    )
+
+
+def verdict_lines(result: Reconciliation, report_date: dt.date | None = None) -> list[str]:
+    """The verdict for a terminal, in two lines: blank numbers, errors and warnings; the deadline
+    with days left or late (of `report_date`, else the reconciliation's report date)."""
+    exported = result.exported_ranges
+    counts = _severity_counts(result)
+    status = deadline_status(result.period, report_date or result.report_date)
+    deadline_text, late = _deadline_words(status)
+    bans = ", ".join(_reporting_bans(result)) or "—"
+    first = (f"verdict {result.period.code} ({result.period.label}), reporting BAN {bans}: "
+             f"{int(exported['count'].sum())} blank number(s) in {exported.height} range(s) to "
+             f"report; {counts['error']} error(s), {counts['warning']} warning(s) to look at")
+    second = f"deadline: {'LATE — ' if late else ''}{deadline_text}"
+    return [first, second]

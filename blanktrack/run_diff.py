@@ -18,6 +18,7 @@ from pathlib import Path
 from blanktrack.archive import read_manifest
 from blanktrack.e0402_lint import lint_e0402_files
 from blanktrack.errors import InputError, Problem
+from blanktrack.labels import read_people_csv
 
 Track = tuple[str, str, str]  # (BAN, invoice type, track)
 Span = tuple[int, int]
@@ -118,8 +119,7 @@ def _findings(run_dir: Path) -> list[dict[str, str]]:
     for path in sorted(run_dir.rglob("findings.csv")):
         if _hidden(path, run_dir):
             continue
-        with open(path, encoding="utf-8", newline="") as fh:
-            rows.extend(csv.DictReader(fh))
+        rows.extend(read_people_csv(path))
     return rows
 
 

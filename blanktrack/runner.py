@@ -36,6 +36,7 @@ EXECUTED = "reconcile.ipynb"
 # The kernel's record of the inputs it read (path, sha256), in its socket folder, not the run's.
 INPUT_LEDGER = "inputs.jsonl"
 RENDERED = "reconcile.html"
+RECORD_HIDDEN_TAG = "hide-in-record"  # a notebook cell the archived HTML leaves out
 EXPORTS = "exports"
 _PACKAGES = ("blanktrack", "polars", "pyarrow", "numba", "papermill", "nbconvert", "nbformat",
              "ipykernel", "matplotlib", "ipywidgets", "pyyaml")
@@ -303,9 +304,19 @@ def html_exporter() -> Any:
     renders a notebook of one cell with the kinds of output a report has once, so that the
     code highlighter and the HTML cleaner are set up too (0.15 s of the first real page)."""
     import nbformat
+    from traitlets.config import Config
 
     v4 = nbformat.v4
-    exporter = _html_exporter()(template_name="lab")
+    # The record reads as a report: no code, no prompts (the executed notebook keeps the code),
+    # and the cells tagged for the live notebook only (its intro) are left out.
+    config = Config()
+    config.TemplateExporter.exclude_input = True
+    config.TemplateExporter.exclude_input_prompt = True
+    config.TemplateExporter.exclude_output_prompt = True
+    config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_cell_tags = {RECORD_HIDDEN_TAG, "parameters",
+                                                     "injected-parameters"}
+    exporter = _html_exporter()(template_name="lab", config=config)
     cell = v4.new_code_cell("from blanktrack import report\nreport.summary(result)", outputs=[
         v4.new_output("stream", name="stdout", text="text\n"),
         v4.new_output("display_data", data={"text/html": "<p>table</p>"}),

@@ -90,8 +90,8 @@ def test_ipython_displays_both_charts() -> None:
     from IPython.display import SVG
 
     issuing = issuing_frame([("12345675", "POS-1", dt.date(2024, 1, 1), 3)])
-    for svg, title in ((charts.usage_svg(SUMMARY), "Numbers per track"),
-                       (charts.issuing_svg(issuing), "Issuing over the period")):
+    for svg, title in ((charts.usage_svg(SUMMARY), "各字軌號碼 numbers per track"),
+                       (charts.issuing_svg(issuing), "各機台每日開立 issuing over the period")):
         shown = SVG(svg)  # parses the text and keeps the <svg> element
         assert shown.data.startswith("<svg") and title in shown.data
 
@@ -107,8 +107,9 @@ def test_usage_is_deterministic_and_well_formed() -> None:
     assert a == charts.usage_svg(SUMMARY.reverse())  # row order of the input does not matter
     root = check_frame(a)
     words = texts(root)
-    assert "Numbers per track: used / skipped / blank" in words
-    for legend in ("used", "skipped", "blank (reported)", "blank (other system)", "numbers"):
+    assert "各字軌號碼 numbers per track: used / skipped / blank" in words
+    for legend in ("已使用 used", "跳號 skipped", "空白 blank (reported)",
+                   "他系統申報 blank (other system)", "號碼數 numbers"):
         assert legend in words
     # bars top to bottom by BAN / type / track
     labels = [w for w in words if re.fullmatch(r"\d{8} \d\d [A-Z]{2}", w)]
@@ -121,10 +122,10 @@ def test_usage_segments_are_proportional_to_the_numbers() -> None:
     assert len(bars) == 3
     first = dict(bars[0])
     # 600 used, 20 skipped, 400 - 20 - 150 = 230 blank reported, 150 blank in the other system
-    used = first["12345675 07 AB: 600 used"]
-    skipped = first["12345675 07 AB: 20 skipped"]
-    blank = first["12345675 07 AB: 230 blank (reported)"]
-    elsewhere = first["12345675 07 AB: 150 blank (other system)"]
+    used = first["12345675 07 AB: 600 已使用 used"]
+    skipped = first["12345675 07 AB: 20 跳號 skipped"]
+    blank = first["12345675 07 AB: 230 空白 blank (reported)"]
+    elsewhere = first["12345675 07 AB: 150 他系統申報 blank (other system)"]
     assert used / skipped == pytest.approx(30, rel=1e-3)
     assert used / blank == pytest.approx(600 / 230, rel=1e-3)
     assert used / elsewhere == pytest.approx(4, rel=1e-3)
@@ -134,10 +135,10 @@ def test_usage_segments_are_proportional_to_the_numbers() -> None:
     assert fills == [charts.COLOURS[k] for k in ("used", "skipped", "blank", "elsewhere")]
     assert float(rects[3].get("x", "nan")) == pytest.approx(x0 + used + skipped + blank, abs=0.02)
     # the same scale across bars: 250 fully used is a quarter of 1000 allocated
-    assert [t for t, _ in bars[2]] == ["87654321 07 EF: 250 used"]
+    assert [t for t, _ in bars[2]] == ["87654321 07 EF: 250 已使用 used"]
     assert bars[2][0][1] / sum(w for _, w in bars[0]) == pytest.approx(0.25, rel=1e-3)
     # zero segments are left out
-    assert [t.split(": ")[1] for t, _ in bars[1]] == ["100 used", "400 blank (reported)"]
+    assert [t.split(": ")[1] for t, _ in bars[1]] == ["100 已使用 used", "400 空白 blank (reported)"]
 
 
 def test_usage_x_axis_has_round_ticks_covering_the_longest_bar() -> None:
@@ -154,7 +155,7 @@ def test_usage_keeps_the_largest_tracks_and_says_so() -> None:
     summary = summary_frame(rows)
     svg = charts.usage_svg(summary, max_tracks=10)
     root = check_frame(svg)
-    assert "Numbers per track: used / skipped / blank (largest 10 of 50 tracks)" in texts(root)
+    assert "各字軌號碼 numbers per track: used / skipped / blank (largest 10 of 50 tracks)" in texts(root)
     labels = [w for w in texts(root) if w.endswith(" 07 AA")]
     assert labels == [f"{10000000 + k:08d} 07 AA" for k in range(40, 50)]
     assert len(bar_segments(root)) == 10
@@ -213,16 +214,17 @@ def test_issuing_top_tills_and_other_tills() -> None:
     lines = polylines(root)
     assert len(lines) == 13 == len(root.findall(f".//{NS}polyline"))
     # the 12 busiest (POS-09..POS-20) by name, then the rest
-    assert [t for t, _ in lines] == [f"12345675 POS-{k:02d}" for k in range(9, 21)] + ["other tills"]
+    assert [t for t, _ in lines] == [f"12345675 POS-{k:02d}" for k in range(9, 21)] + ["其他機台 other tills"]
     assert all(len(p) == 60 for _, p in lines)
     words = texts(root)
-    assert "Issuing over the period, per till" in words and "invoices per day" in words
+    assert "各機台每日開立 issuing over the period, per till" in words
+    assert "每日發票張數 invoices per day" in words
     for till, _ in lines:
         assert till in words  # legend
     # no dots on long series
     assert not list(root.iter(f"{NS}circle"))
     # x runs left to right over the period; the span is written under the axis
-    assert "date (2024-01-01 to 2024-02-29)" in words
+    assert "日期 date (2024-01-01 to 2024-02-29)" in words
     xs = [x for x, _ in lines[0][1]]
     assert xs == sorted(xs) and len(set(xs)) == 60
     assert {"01-01", "01-15", "02-01", "02-22"} <= set(words)
@@ -242,10 +244,12 @@ def test_issuing_y_values_follow_the_counts() -> None:
     root = parse(charts.issuing_svg(issuing))
     [(till, points)] = polylines(root)
     assert till == "12345675 A"
-    (x1, y10), (x2, y20), (x4, y0) = points
+    # 2024-01-03 had no invoice: the line goes down to zero that day instead of skipping it
+    (x1, y10), (x2, y20), (x3, y_none), (x4, y0) = points
     assert y0 - y10 == pytest.approx(y10 - y20, abs=0.02)  # 0 → 10 → 20 evenly spaced
-    assert x4 - x2 == pytest.approx(2 * (x2 - x1), abs=0.02)  # days, not point positions
-    assert len(list(root.iter(f"{NS}circle"))) == 3 + 1  # dots on a short series (+ legend)
+    assert y_none == pytest.approx(y0, abs=0.02)
+    assert x4 - x3 == pytest.approx(x3 - x2, abs=0.02) == pytest.approx(x2 - x1, abs=0.02)
+    assert len(list(root.iter(f"{NS}circle"))) == 4 + 1  # dots on a short series (+ legend)
     ticks = [w for w in texts(root) if re.fullmatch(r"[\d,]+", w)]
     assert ticks[0] == "0" and int(ticks[-1].replace(",", "")) >= 20
 
@@ -261,7 +265,7 @@ def test_issuing_of_one_day_and_a_till_without_a_name() -> None:
     root = check_frame(charts.issuing_svg(issuing))
     [(till, points)] = polylines(root)
     assert till == "12345675 (no till)" and len(points) == 1
-    assert "date (2024-01-05)" in texts(root)
+    assert "日期 date (2024-01-05)" in texts(root)
 
 
 def test_issuing_escapes_till_names() -> None:

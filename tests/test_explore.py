@@ -24,7 +24,6 @@ from blanktrack.explore import (
     filter_findings,
     filter_gaps,
     map_cells,
-    map_track,
     page_of,
     selection_bans,
     selection_summary,
@@ -109,7 +108,9 @@ def table(fragment: str) -> list[dict[str, str]]:
     if not parser.rows:
         return []
     head, *body = parser.rows
-    return [dict(zip(head, row, strict=True)) for row in body]
+    # headings are bilingual, `字軌 track`: the last word is the column's name
+    names = [h.rsplit(" ", 1)[-1] for h in head]
+    return [dict(zip(names, row, strict=True)) for row in body]
 
 
 def caption(fragment: str) -> str:
@@ -191,14 +192,28 @@ def test_sort_and_page(explorer: Explorer) -> None:
     assert sev["severity"].to_list()[-1] == "error"  # by rank: error < warning < info
 
 
-def test_map_track_prefers_the_track_with_skipped_numbers(explorer: Explorer) -> None:
+def test_map_of_one_track_or_of_every_track(explorer: Explorer) -> None:
     cells = explorer.data().cells
-    assert map_track(cells, explorer.selection()) == "KT"
-    assert map_track(cells, explorer.selection(track="MB")) == "MB"
-    assert map_track(cells.head(0), explorer.selection()) is None
+    every = map_cells(cells, None)  # Track (all): the tracks one after the other
+    assert every["track"].to_list() == ["KT"] * 5 + ["LQ"] * 2 + ["LR"] + ["MB"] * 2 + ["XA"]
+    assert map_cells(cells.head(0), None).is_empty()
     kt = map_cells(cells, "KT")
     assert kt.height == 5
     assert kt.select("used", "skipped").rows() == [(49, 1), (30, 0), (48, 2), (10, 0), (41, 0)]
+
+
+def test_map_merges_a_booklet_split_between_allocations(explorer: Explorer) -> None:
+    cells = explorer.data().cells
+    one = cells.filter(pl.col("track") == "LR")  # one booklet, one allocation, 50 blank
+    low, high = (1 << 20) - 1, ((1 << 50) - 1) ^ ((1 << 20) - 1)  # numbers 0-19 and 20-49
+    halves = pl.concat([
+        one.with_columns(alloc_mask=pl.lit(low, pl.UInt64), blank_mask=pl.lit(low, pl.UInt64)),
+        one.with_columns(alloc_mask=pl.lit(high, pl.UInt64), blank_mask=pl.lit(high, pl.UInt64),
+                         used_in=pl.lit(0, pl.UInt64)),
+    ])
+    merged = map_cells(halves, None)
+    assert merged.select("track", "allocated", "used", "blank").rows() == [("LR", 50, 0, 50)]
+    assert merged.drop("first").rows() == map_cells(one, None).drop("first").rows()
 
 
 def test_booklet_numbers_drill_down(explorer: Explorer, large: Reconciliation) -> None:
@@ -252,14 +267,16 @@ def test_selection_export_cuts_ban_type_and_track(explorer: Explorer, tmp_path: 
     written = explorer.export(explorer.selection(track="KT", till="POS-1"), tmp_path,
                               lambda i, n, what: steps.append((i, n, what)))
     folder = tmp_path / "10312_track-KT" / "10312" / "53567686"
+    # the upload file says it holds track KT only, not the reporting BAN's whole period
     assert {p.relative_to(folder).as_posix() for p in written} == {
-        "53567686_10312.csv", "e0402/53567686_10312_07_KT_001.xml", "findings.csv",
+        "53567686_10312_track-KT.csv", "e0402/53567686_10312_07_KT_001.xml", "findings.csv",
         "summary.csv"}
     # the till does not cut the track: the platform replaces a whole track per upload
-    assert (folder / "53567686_10312.csv").read_text().count("\n") == 5
+    assert (folder / "53567686_10312_track-KT.csv").read_text().count("\n") == 5
     assert [s[0] for s in steps] == [0, 1, 2, 3] and steps[-1][1] == 3
     everything = explorer.export(explorer.selection(), tmp_path)
     assert len(everything) == 8
+    assert (tmp_path / "10312_all" / "10312" / "53567686" / "53567686_10312.csv") in everything  # whole
 
 
 def test_periods_load_when_first_opened(tmp_path: Path) -> None:
@@ -308,7 +325,10 @@ def test_initial_state(ui: ExplorerUI) -> None:
     assert labels(ui.till) == ["(all)", "ERP", "POS-1", "POS-2", "POS-3"]
     assert len(table(ui.gap_table.value)) == 13
     assert len(table(ui.finding_table.value)) == 7
-    assert "Track KT" in ui.map_chart.value
+    assert "字軌 tracks KT–XA: 11 booklet(s)" in ui.map_chart.value
+    assert ui.map_grid.used[:5] == [98, 60, 96, 20, 82] and len(ui.map_grid.used) == 11
+    assert ui.map_grid.skipped[:3] == [True, False, True] and ui.map_grid.selected == 0
+    assert ui.map_grid.labels[0].startswith("#1 KT47281100–47281149 53567686: used 49/50")
     assert ui.usage_chart.value.startswith("<svg") and ui.issuing_chart.value.startswith("<svg")
     assert "KT47281137" in ui.numbers.value
     assert ui.timing.total > 0
@@ -320,7 +340,7 @@ def test_track_control(ui: ExplorerUI) -> None:
     rows = table(ui.gap_table.value)
     assert {r["track"] for r in rows} == {"LQ"} and len(rows) == 3
     assert [r["code"] for r in table(ui.finding_table.value)] == ["skipped-number"]
-    assert "Track LQ" in ui.map_chart.value and ui.usage_chart.value != usage
+    assert "字軌 track LQ: 2 booklet(s)" in ui.map_chart.value and ui.usage_chart.value != usage
     assert ui.issuing_chart.value == issuing  # invoices per day carry no track
     assert len(ui.booklet.options) == 2
     assert set(ui.timing.parts) >= {"gaps", "findings", "usage", "map", "booklet"}
@@ -346,7 +366,7 @@ def test_invoice_type_control(ui: ExplorerUI) -> None:
     assert [(r["track"], r["begin_no"]) for r in table(ui.gap_table.value)] == [
         ("XA", "00012320")]
     assert table(ui.finding_table.value) == []
-    assert "Track XA" in ui.map_chart.value
+    assert "字軌 track XA: 1 booklet(s)" in ui.map_chart.value
 
 
 def test_till_control(ui: ExplorerUI) -> None:
@@ -358,7 +378,7 @@ def test_till_control(ui: ExplorerUI) -> None:
     assert len(ui.booklet.options) == 2  # the till's two booklets of KT
     ui.till.value = "ERP"  # a till known from invoices only: every allocation it issued from
     assert [r["track"] for r in table(ui.gap_table.value)] == ["LQ"]
-    assert "Track LQ" in ui.map_chart.value
+    assert "字軌 tracks LQ–XA" in ui.map_chart.value  # every track the till issued from
     cells = ui.explorer.cells(ui.selection)
     assert sorted(set(cells["track"])) == ["LQ", "MB", "XA"]  # not LR: the ERP never used it
 
@@ -407,19 +427,41 @@ def test_finding_table_sort_and_pages(ui: ExplorerUI) -> None:
 
 
 def test_booklet_selection_drills_down(ui: ExplorerUI) -> None:
-    chart = ui.map_chart.value
     assert ui.booklet.value == 0  # the first booklet with a skipped number
     ui.booklet.value = 2
     assert "KT47281222" in ui.numbers.value and "Booklet #3" in ui.numbers.value
-    assert ui.map_chart.value != chart  # the selected cell is framed
+    assert ui.map_grid.selected == 2  # the selected cell is framed
     assert set(ui.timing.parts) == {"booklet"}
+
+
+def test_a_click_on_the_map_drills_down(ui: ExplorerUI) -> None:
+    ui.map_grid.selected = 5  # what the browser sends when booklet #6 is clicked
+    assert ui.booklet.value == 5
+    assert "Booklet #6: LQ00500000–00500049 04595257" in ui.numbers.value
+    assert "LQ00500017" in ui.numbers.value
+    assert set(ui.timing.parts) == {"booklet"}
+    ui.map_grid.selected = -1  # nothing clicked: the drill-down stays
+    assert ui.booklet.value == 5
+
+
+def test_a_filter_that_no_longer_applies_is_said(ui: ExplorerUI) -> None:
+    ui.track.value = "KT"
+    ui.ban.value = HEAD  # KT is the head office's: the track stays
+    assert ui.selection.track == "KT" and "not in this selection" not in ui.status.value
+    ui.ban.value = BRANCH  # the branch has no KT
+    assert ui.selection.track is None
+    assert "Track KT: not in this selection, now (all)." in ui.status.value
 
 
 def test_map_page_control(large: Reconciliation, tmp_path: Path) -> None:
     ui = Explorer.from_result(large).ui(out_dir=tmp_path)
-    assert "Track AC" in ui.map_chart.value  # more skipped numbers than AB
+    # Track (all): the map pages through AB's 2,100 booklets, then AC's one
+    assert "字軌 track AB: 2000 booklet(s) (page 1 of 2)" in ui.map_chart.value
+    ui.map_page.value = 2
+    assert "字軌 tracks AB–AC: 101 booklet(s) (page 2 of 2)" in ui.map_chart.value
+    assert ui.map_grid.labels[-1].startswith("#101 AC00000100")
     ui.track.value = "AB"
-    assert "Track AB" in ui.map_chart.value and "page 1 of 2" in ui.map_chart.value
+    assert "字軌 track AB" in ui.map_chart.value and "page 1 of 2" in ui.map_chart.value
     assert ui.map_page.max == 2 and len(ui.booklet.options) == MAP_MAX_BOOKLETS
     ui.map_page.value = 2
     assert "page 2 of 2" in ui.map_chart.value and len(ui.booklet.options) == 100
@@ -437,7 +479,7 @@ def test_period_control(tmp_path: Path) -> None:
     ui.period.value = "11302"
     assert ui.track.value == ALL and labels(ui.track) == ["(all)", "AB", "AC"]
     assert {r["track"] for r in table(ui.gap_table.value)} == {"AB", "AC"}
-    assert "Track AC" in ui.map_chart.value
+    assert "字軌 tracks AB–AC: 5 booklet(s)" in ui.map_chart.value
     ui.period.value = "10312"
     assert len(table(ui.gap_table.value)) == 13
 
@@ -446,10 +488,15 @@ def test_export_button_writes_the_selection(ui: ExplorerUI, tmp_path: Path) -> N
     ui.track.value = "MB"
     ui.export_button.click()
     target = tmp_path / "exports" / "10312_track-MB"
-    assert (target / "10312" / "53567686" / "53567686_10312.csv").read_text() == (
+    assert (target / "10312" / "53567686" / "53567686_10312_track-MB.csv").read_text() == (
         "00001,53567686,10312,MB,02034268,02034299,07\n")
     assert ui.progress.value == ui.progress.max == 3 and ui.progress.bar_style == "success"
     assert "4 file(s) written" in ui.export_status.value
+    # and says what it wrote, where
+    listed = [r["file"] for r in table(ui.export_status.value.split("</p>", 1)[1])]
+    assert listed == ["10312/53567686/53567686_10312_track-MB.csv",
+                      "10312/53567686/e0402/53567686_10312_07_MB_001.xml",
+                      "10312/53567686/findings.csv", "10312/53567686/summary.csv"]
     assert not ui.export_button.disabled
 
 
@@ -460,3 +507,22 @@ def test_export_failure_is_shown(ui: ExplorerUI, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot write the output folder"):
         ui.write_exports()
     assert ui.progress.bar_style == "danger" and "Exports failed" in ui.export_status.value
+
+
+def test_the_opening_selection_is_shown_once_live_or_static(ui: ExplorerUI) -> None:
+    bundle = ui._repr_mimebundle_()
+    # JupyterLab renders the widget view (and not the HTML); nbconvert, without widget state,
+    # the HTML: one output either way
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == ui.widget.model_id
+    static = bundle["text/html"]
+    assert static.count("gaps 1–13 of 13") == 1 and static.count("<svg") == 3
+
+
+def test_booklet_labels_match_the_label_of_each_booklet(large: Reconciliation) -> None:
+    from blanktrack.explore.drawing import booklet_label, booklet_labels
+
+    booklets, _, _ = Explorer.from_result(large).booklet_map(Selection("11302"), 1)
+    got = booklet_labels(booklets)
+    assert got == [f"#{i + 1} " + booklet_label(r)
+                   for i, r in enumerate(booklets.iter_rows(named=True))]
+    assert got[-1] == "#101 AC00000100–00000149 53567686: used 1/45, 5 skipped"

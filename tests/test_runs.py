@@ -70,7 +70,7 @@ def test_exports_equal_the_cli_reconcile(sample_run: Path, tmp_path: Path) -> No
 
 def test_html_stands_alone(sample_run: Path) -> None:
     page = (sample_run / "reconcile.html").read_text(encoding="utf-8")
-    assert "<table" in page and "Blank ranges to report" in page and "Findings" in page
+    assert "<table" in page and "空白區間 blank ranges" in page and "待查事項 findings" in page
     assert page.count("data:image/svg+xml") >= 2 or page.count("<svg") >= 2  # both charts
     assert not re.search(r"<script[^>]*src=\"https?://", page)
     assert "cdnjs" not in page

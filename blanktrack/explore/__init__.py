@@ -8,10 +8,13 @@ Two layers:
   row per allocation booklet, invoices per till and day), never on invoice rows, so a control
   change costs the same for a thousand invoices or ten million.
 - `ExplorerUI`: ipywidgets controls and HTML outputs, a thin layer that calls the functions above
-  when a control changes and redraws only the parts whose inputs changed.
+  when a control changes and redraws only the parts whose inputs changed; the booklet map is a
+  clickable grid (`BookletGrid`, an anywidget).
 
-Headless runs (papermill, nbconvert, nbval) show `Explorer.static_outputs()`: plain HTML tables and
-SVG charts of the default selection, which stand alone in an archived notebook.
+Displayed, an ExplorerUI carries the widgets and `Explorer.static_html()` of its opening selection
+in one output: JupyterLab shows the widgets; headless runs (papermill, nbconvert, nbval) and
+viewers without widgets show the plain HTML tables and SVG charts, which stand alone in an
+archived notebook.
 """
 
 from .drawing import booklet_label, booklet_map_svg, default_booklet, map_title, numbers_html
@@ -32,7 +35,6 @@ from .filters import (
     filter_issuing,
     gap_frame,
     map_cells,
-    map_track,
     page_of,
     selection_bans,
     selection_summary,
@@ -63,7 +65,6 @@ __all__ = [
     "gap_frame",
     "map_cells",
     "map_title",
-    "map_track",
     "numbers_html",
     "page_of",
     "selection_bans",

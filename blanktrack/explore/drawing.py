@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import io
 import math
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,8 +31,13 @@ _USED_CMAP = LinearSegmentedColormap.from_list("used", ["#f2f2f2", charts.COLOUR
 def svg_text(fig: Figure) -> str:
     """SVG text with fixed ids and no date (the same data gives the same bytes), without the XML
     prologue so it can sit inside HTML."""
-    # text as <text>, not glyph paths: half the bytes and faster to draw (no CJK in chart text)
-    with matplotlib.rc_context({"svg.hashsalt": "blanktrack", "svg.fonttype": "none"}):
+    # text as <text>, not glyph paths: half the bytes and faster to draw. The browser draws it
+    # with its own fonts (a title may hold 字軌); matplotlib only measures it, with DejaVu, and
+    # would warn that DejaVu has no CJK glyph.
+    with matplotlib.rc_context({"svg.hashsalt": "blanktrack", "svg.fonttype": "none"}), \
+            warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font",
+                                category=UserWarning)
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None})
     text = buf.getvalue()
@@ -83,11 +89,11 @@ def booklet_map_svg(booklets: pl.DataFrame, *, title: str, selected: int | None 
     ax.set_xlim(0, ncols)
     ax.set_ylim(nrows, 0)
     firsts = booklets["first"].to_list()
-    track = booklets["track"][0]
+    tracks = booklets["track"].to_list()
     step = max(1, math.ceil(nrows / 20))
     rows = list(range(0, nrows, step))
     ax.set_yticks([r + 0.5 for r in rows],
-                  [f"#{offset + r * ncols + 1} {track}{firsts[r * ncols]:08d}" for r in rows],
+                  [f"#{offset + r * ncols + 1} {tracks[r * ncols]}{firsts[r * ncols]:08d}" for r in rows],
                   fontsize=7)
     xstep = 10 if ncols > 20 else (5 if ncols > 5 else 1)
     ax.set_xticks([c + 0.5 for c in range(0, ncols, xstep)],
@@ -163,14 +169,33 @@ def booklet_label(row: Mapping[str, Any]) -> str:
                                                    if row["skipped"] else ""))
 
 
+def booklet_labels(booklets: pl.DataFrame) -> list[str]:
+    """`#1 ` + booklet_label of every row, numbered from 1, computed as one polars expression
+    (a map page holds up to 2,000 booklets)."""
+    def number(expr: pl.Expr) -> pl.Expr:
+        return expr.cast(pl.String).str.zfill(8)
+
+    return booklets.with_row_index("i", offset=1).select(pl.format(
+        "#{} {}{}–{} {}: used {}/{}{}", "i", "track", number(pl.col("first")),
+        number(pl.col("first") + BOOKLET_SIZE - 1), "ban", "used", "allocated",
+        pl.when(pl.col("skipped") > 0).then(pl.format(", {} skipped", "skipped"))
+        .otherwise(pl.lit("")),
+    )).to_series().to_list()
+
+
 def booklet_caption(booklets: pl.DataFrame, i: int) -> str:
     return f"Booklet #{i + 1}: " + booklet_label(booklets.row(i, named=True))
 
 
 def map_title(booklets: pl.DataFrame, track: str | None, page: int, pages: int) -> str:
-    if track is None:
+    """What the map shows: `booklets` is the page shown."""
+    if booklets.is_empty():
         return "Booklet map: no booklet"
-    total = booklets.height
     more = f" (page {page + 1} of {pages})" if pages > 1 else ""
-    return (f"Track {track}: {total} booklet(s){more}; colour = share used, "
+    shown = booklets["track"].unique(maintain_order=True).to_list()
+    if track is None and len(shown) > 1:  # every track, one after the other
+        what = f"字軌 tracks {shown[0]}–{shown[-1]}"
+    else:
+        what = f"字軌 track {track or shown[0]}"
+    return (f"{what}: {booklets.height} booklet(s){more}; colour = share used, "
             "red frame = skipped numbers")

@@ -45,7 +45,6 @@ from .filters import (
     filter_issuing,
     key_filter,
     map_cells,
-    map_track,
     page_of,
     selection_bans,
     selection_summary,
@@ -221,13 +220,11 @@ class Explorer:
         return filter_issuing(d.result.issuing, sel, selection_bans(d, sel))
 
     def booklet_map(self, sel: Selection, page: int = 0) -> tuple[pl.DataFrame, str | None, int]:
-        """The booklets of one map page (≤ MAP_MAX_BOOKLETS), the track shown, and the number
-        of pages."""
+        """The booklets of one map page (≤ MAP_MAX_BOOKLETS), the track shown (None: every
+        track, one after the other), and the number of pages."""
         key = (sel.period, sel.ban, sel.invoice_type, sel.track, sel.till)
         if self._map_key != key:
-            cells = self.cells(sel)
-            track = map_track(cells, sel)
-            self._map_key, self._map = key, (map_cells(cells, track), track)
+            self._map_key, self._map = key, (map_cells(self.cells(sel), sel.track), sel.track)
         booklets, track = self._map
         pages = max(1, math.ceil(booklets.height / MAP_MAX_BOOKLETS))
         page = min(max(page, 0), pages - 1)
@@ -315,7 +312,9 @@ class Explorer:
         cut = self.selection_result(sel)
         target = Path(out_dir) / sel.slug()
         say(1, steps, f"writing to {target}")
-        written = write_exports(cut, target)
+        slug = sel.slug().removeprefix(f"{sel.period}_")
+        # a cut's upload file says so in its name: it must not be taken for the whole period's
+        written = write_exports(cut, target, upload_suffix="" if slug == "all" else f"_{slug}")
         say(2, steps, "checking")
         missing = [p for p in written if not p.is_file()]
         if missing:
@@ -345,12 +344,6 @@ class Explorer:
                                       booklet_caption(booklets, pick)))
         parts += ["<h4>Issuing per till</h4>", self.issuing_svg(sel)]
         return "".join(parts)
-
-    def static_outputs(self, sel: Selection | None = None) -> list[Any]:
-        """IPython display objects of the default selection, for archived notebooks."""
-        from IPython.display import HTML
-
-        return [HTML(self.static_html(sel))]
 
     def ui(self, out_dir: str | Path = "out/explore", **selection: Any) -> ExplorerUI:
         from .ui import ExplorerUI  # the widget layer imports this module

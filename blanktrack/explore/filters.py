@@ -298,38 +298,29 @@ def selection_summary(cells: pl.DataFrame, period: str) -> pl.DataFrame:
     )
 
 
-def map_track(cells: pl.DataFrame, sel: Selection) -> str | None:
-    """The track the booklet map shows: the selected one, else the one with the most skipped,
-    then blank numbers."""
-    if sel.track is not None:
-        return sel.track
-    if cells.is_empty():
-        return None
-    per = cells.group_by("track").agg(pl.col("skipped", "blank").sum()).sort(
-        ["skipped", "blank", "track"], descending=[True, True, False])
-    return str(per["track"][0])
+_MAP_KEYS = ("ban", "track", "booklet")
+_MASKS = ("alloc_mask", "used_in", "blank_mask", "skipped_mask", "elsewhere_mask")
 
 
 def map_cells(cells: pl.DataFrame, track: str | None) -> pl.DataFrame:
-    """One row per booklet (50 numbers) of a track, in number order."""
-    if track is None:
-        cells = cells.head(0)
+    """One row per booklet (50 numbers) of a track, or of every track (None), in track and
+    number order. `cells` come sorted by track, booklet, BAN (booklet_cells)."""
+    if track is not None:
+        cells = cells.filter(pl.col("track") == track)
+    # Most booklets lie in one allocation: merge only when one is split between allocations
+    # (the whole period's 40,000 booklets would otherwise go through a group-by on every redraw).
+    split = cells.select(pl.all_horizontal(
+        pl.col(k) == pl.col(k).shift(1) for k in _MAP_KEYS).any()).item()
+    merged = (cells.group_by(*_MAP_KEYS, maintain_order=True).agg(pl.col(*_MASKS).bitwise_or())
+              if split else cells.select(*_MAP_KEYS, *_MASKS))
     return (
-        cells.filter(pl.col("track") == track)
-        .group_by("ban", "track", "booklet")
-        .agg(
-            pl.col("alloc_mask", "used_in", "blank_mask", "skipped_mask", "elsewhere_mask")
-            .bitwise_or(),
-            pl.col("machine").drop_nulls().unique().sort().str.join(", "),
-        )
-        .with_columns(
+        merged.with_columns(
             first=pl.col("booklet") * BOOKLET_SIZE,
             allocated=pl.col("alloc_mask").bitwise_count_ones().cast(pl.Int64),
             used=pl.col("used_in").bitwise_count_ones().cast(pl.Int64),
             skipped=pl.col("skipped_mask").bitwise_count_ones().cast(pl.Int64),
             blank=pl.col("blank_mask").bitwise_count_ones().cast(pl.Int64),
         )
-        .sort("booklet", "ban")
     )
 
 

@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from ..report import html_table
-from .drawing import booklet_caption, booklet_key, booklet_label, default_booklet, numbers_html, page_caption
+from .drawing import (
+    booklet_caption,
+    booklet_key,
+    booklet_labels,
+    default_booklet,
+    map_title,
+    numbers_html,
+    page_caption,
+)
 from .filters import (
     ALL,
     FINDING_COLUMNS,
@@ -111,8 +119,12 @@ class ExplorerUI:
         self.usage_chart.add_class("bt-usage-chart")
         self.issuing_chart = W.HTML()
         self.issuing_chart.add_class("bt-issuing-chart")
-        self.map_chart = W.HTML()
+        self.map_chart = W.HTML()  # what the map shows; the map itself is the grid
         self.map_chart.add_class("bt-map-chart")
+        from .grid import BookletGrid
+
+        self.map_grid = BookletGrid()
+        self.map_grid.add_class("bt-map-grid")
         self.map_page = W.BoundedIntText(value=1, min=1, max=1, description="Map page",
                                          layout=W.Layout(width="170px"))
         self.map_page.add_class("bt-map-page")
@@ -134,8 +146,10 @@ class ExplorerUI:
         self.export_status = W.HTML()
         self.export_button.on_click(lambda _b: self.write_exports())
 
+        self._opening = selection
         self._booklets = pl.DataFrame()
         self._map_pages = 1
+        self._dropped: list[str] = []  # filters a change made inapplicable (shown in the status)
         self._set_options(selection, first=True)
         self._redraw(("all",))
 
@@ -148,6 +162,7 @@ class ExplorerUI:
             w.observe(lambda _c: self._on_table("finding"), names="value")
         self.map_page.observe(self._on_map_page, names="value")
         self.booklet.observe(self._on_booklet, names="value")
+        self.map_grid.observe(self._on_grid, names="selected")
 
         self.widget = W.VBox([
             W.HTML("<b>Selection</b>"),
@@ -163,7 +178,7 @@ class ExplorerUI:
             ], titles=("Gaps", "Findings")),
             W.HTML("<b>Utilisation per track</b>"), self.usage_chart,
             W.HTML("<b>Booklet map</b>"), W.HBox([self.map_page, self.booklet]),
-            self.map_chart, self.numbers,
+            self.map_chart, self.map_grid, self.numbers,
             W.HTML("<b>Issuing per till</b>"), self.issuing_chart,
             W.HBox([self.out_dir_text, self.export_button, self.progress]), self.export_status,
         ])
@@ -187,16 +202,21 @@ class ExplorerUI:
                   self.finding_page_size))
         return TableView(_or_none(sort.value), desc.value, page.value - 1, size.value)
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """The live widgets and, in the same output, the opening selection as static tables and
+        charts: a front end with widgets (JupyterLab) shows the widgets only; one without (an
+        archived run's HTML, nbconvert, a viewer) shows the static copy. So the default
+        selection is shown once, whichever it is."""
+        bundle = dict(self.widget._repr_mimebundle_(**kwargs))
+        bundle["text/html"] = self.explorer.static_html(self._opening)
+        return bundle
 
     # -- option cascade ---------------------------------------------------------------------
 
     def _set_options(self, sel: Selection, first: bool = False) -> None:
         """Refresh the options of every filter for `sel`; values that vanish become (all)."""
         self._busy = True
+        self._dropped = []
         try:
             opts = self.explorer.options(sel)
             self.period.options = [(p, p) for p in opts["period"]]
@@ -206,6 +226,8 @@ class ExplorerUI:
                 choices = _choices(opts[name])
                 value = getattr(sel, name)
                 if value not in opts[name]:
+                    if value is not None:  # said in the status, not dropped silently
+                        self._dropped.append(f"{w.description} {value}")
                     value = None
                 if first or list(w.options) != choices:
                     w.options = choices
@@ -246,6 +268,11 @@ class ExplorerUI:
     def _on_booklet(self, _change: dict[str, Any]) -> None:
         if not self._busy:
             self._redraw(("booklet",))
+
+    def _on_grid(self, change: dict[str, Any]) -> None:
+        """A click on a booklet of the map: drill into its 50 numbers."""
+        if not self._busy and change["new"] >= 0 and change["new"] != self.booklet.value:
+            self.booklet.value = change["new"]
 
     # -- drawing --------------------------------------------------------------------------
 
@@ -312,25 +339,33 @@ class ExplorerUI:
         self._show(out, which, html_table(rows.select(cols), caption=caption))
 
     def _draw_map(self, sel: Selection) -> None:
-        booklets, _, pages = self.explorer.booklet_map(sel, self.map_page.value - 1)
+        page = self.map_page.value - 1
+        booklets, track, pages = self.explorer.booklet_map(sel, page)
         self._booklets = booklets
         self._map_pages = pages
         self._busy = True
         try:
             self.map_page.max = pages
-            labels = [(f"#{i + 1} " + booklet_label(r), i)
-                      for i, r in enumerate(booklets.iter_rows(named=True))]
+            names = booklet_labels(booklets)
+            labels = list(zip(names, range(len(names)), strict=True))
             pick = default_booklet(booklets)
             if list(self.booklet.options) != labels:
                 self.booklet.options = labels
             self.booklet.value = pick
+            self.map_grid.show(booklets, names, pick)
         finally:
             self._busy = False
+        title = map_title(booklets, track, min(page, pages - 1), pages)
+        self._show(self.map_chart, "map",
+                   f"<p>{html.escape(title)}. Click a booklet to see its 50 numbers.</p>")
 
     def _draw_booklet(self, sel: Selection) -> None:
         i = self.booklet.value
-        page = self.map_page.value - 1
-        self._show(self.map_chart, "map", self.explorer.map_svg(sel, page, i))
+        self._busy = True
+        try:
+            self.map_grid.selected = -1 if i is None else i
+        finally:
+            self._busy = False
         if i is None or self._booklets.is_empty():
             self._show(self.numbers, "numbers", "<p><em>No booklet selected.</em></p>")
             return
@@ -342,11 +377,15 @@ class ExplorerUI:
         r = self.explorer.result(sel.period)
         summary = self.explorer.summary(sel)
         a, u, b, s = (int(summary[c].sum()) for c in ("allocated", "used", "blank", "skipped"))
+        dropped = ""
+        if self._dropped:
+            dropped = (f" <b>{html.escape(', '.join(self._dropped))}: not in this selection, "
+                       f"now {ALL}.</b>")
         self.status.value = (
             f"<p>{html.escape(r.period.label)}: {a} number(s) allocated, {u} used, {b} blank "
-            f"({s} skipped) in the selection; {r.error_count} error finding(s) in the period. "
-            f"<small>Issuing per till shows the BAN and till filters only (invoices per day "
-            f"carry no track).</small></p>")
+            f"({s} skipped) in the selection; {r.error_count} error finding(s) in the period."
+            f"{dropped} <small>Issuing per till shows the BAN and till filters only (invoices "
+            f"per day carry no track).</small></p>")
 
     # -- exports --------------------------------------------------------------------------
 
@@ -363,6 +402,8 @@ class ExplorerUI:
         try:
             written = self.explorer.export(sel, self.out_dir_text.value, progress)
             self.progress.bar_style = "success"
+            self.export_status.value += _listing(written, Path(self.out_dir_text.value)
+                                                 / sel.slug())
             return written
         except Exception as exc:
             self.progress.bar_style = "danger"
@@ -371,3 +412,13 @@ class ExplorerUI:
             raise
         finally:
             self.export_button.disabled = False
+
+
+def _listing(written: Sequence[Path], folder: Path) -> str:
+    """The files an export wrote, with their size: what is where."""
+    files = pl.DataFrame(
+        {"file": [p.relative_to(folder).as_posix() for p in written],
+         "bytes": [p.stat().st_size for p in written]},
+        schema={"file": pl.String, "bytes": pl.Int64},
+    )
+    return html_table(files, caption=f"written to {folder}")

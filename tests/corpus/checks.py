@@ -125,17 +125,24 @@ def summary_files(out_dir: Path) -> list[Path]:
     return [d / "summary.csv" for d in set_dirs(out_dir) if (d / "summary.csv").is_file()]
 
 
+def people_csv(path: Path) -> pl.DataFrame:
+    """A findings.csv or summary.csv as text, its bilingual headers (`字軌 track`) by their
+    column names (`track`)."""
+    frame = pl.read_csv(path, infer_schema=False)
+    return frame.rename({c: c.rsplit(" ", 1)[-1] for c in frame.columns})
+
+
 def findings_of(out_dir: Path) -> pl.DataFrame:
     """The findings of every set, as text; a finding that every set carries (no BAN of the run)
     once."""
-    frames = [pl.read_csv(p, infer_schema=False) for p in findings_files(out_dir)]
+    frames = [people_csv(p) for p in findings_files(out_dir)]
     assert frames, f"no findings.csv under {out_dir}"
     return pl.concat(frames).unique(maintain_order=True)
 
 
 def summary_of(out_dir: Path) -> pl.DataFrame:
     """The summary rows of every set, as text."""
-    frames = [pl.read_csv(p, infer_schema=False) for p in summary_files(out_dir)]
+    frames = [people_csv(p) for p in summary_files(out_dir)]
     assert frames, f"no summary.csv under {out_dir}"
     return pl.concat(frames)
 

@@ -1,0 +1,98 @@
+"""The period as an Excel workbook (.xlsx) for the people who check it: summary, blank ranges,
+findings and inputs, one sheet each, with bilingual headers (`字軌 track`).
+
+BANs, tracks and invoice numbers are stored as text (Excel would drop the leading zero of
+04595257), utilisation as a percentage, every sheet has a frozen header row and filters. No cell
+is ever a formula: text that starts with `=` stays text. The same reconciliation gives the same
+bytes (the workbook's creation time is the report date)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import polars as pl
+import xlsxwriter
+
+from . import labels
+from .console import display_width
+from .reconcile import Reconciliation
+
+PERCENT = "0.0%"
+INTEGER = "#,##0"
+TEXT = "@"  # a cell typed over keeps its leading zeros too
+MAX_WIDTH = 480  # pixels
+
+# (sheet name, at most 31 characters; table name) of what the workbook holds, in order
+SHEETS = (("彙總 summary", "summary"), ("空白區間 blank ranges", "blank_ranges"),
+          ("待查事項 findings", "findings"), ("輸入檔案 inputs", "inputs"))
+
+
+def _inputs(result: Reconciliation) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "role": [f.role for f in result.inputs],
+            "file": [f.path for f in result.inputs],
+            "rows": [result.rows_by_source.get(f.path) for f in result.inputs],
+            "bytes": [f.size for f in result.inputs],
+            "sha256": [f.sha256 for f in result.inputs],
+        },
+        schema={"role": pl.String, "file": pl.String, "rows": pl.Int64, "bytes": pl.Int64,
+                "sha256": pl.String},
+    )
+
+
+def _widths(df: pl.DataFrame) -> dict[str, int]:
+    """Column widths in pixels: the longest cell or header, a wide character counting double,
+    at most MAX_WIDTH (a sentence wraps in its cell instead of pushing the table away)."""
+    widths = {}
+    for col in df.columns:
+        cells = df.get_column(col).cast(pl.String).fill_null("")
+        longest = max([display_width(labels.column(col)),
+                       *(display_width(v) for v in cells.unique().to_list())])
+        widths[labels.column(col)] = min(MAX_WIDTH, 7 * longest + 20)
+    return widths
+
+
+def _sheet(book: xlsxwriter.Workbook, name: str, table: str, df: pl.DataFrame) -> None:
+    """One table: bilingual header row frozen, filters on, integers with thousands separators,
+    fractions of labels.PERCENT_COLUMNS as percentages, text as text."""
+    formats: dict[str, str] = {}
+    for col, dtype in df.schema.items():
+        if col in labels.PERCENT_COLUMNS:
+            formats[labels.column(col)] = PERCENT
+        elif dtype.is_integer():
+            formats[labels.column(col)] = INTEGER
+        elif dtype == pl.String:
+            formats[labels.column(col)] = TEXT
+    labels.bilingual(df).write_excel(
+        book, name, table_name=table, column_formats=formats or None, freeze_panes=(1, 0),
+        autofilter=True, column_widths=_widths(df), table_style="Table Style Light 9",
+    )
+
+
+def write_workbook(result: Reconciliation, path: str | Path) -> Path:
+    """Write the period's workbook to `path` (temporary file, then rename: never half a file)."""
+    target = Path(path)
+    temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    # Text stays text: no cell of an input becomes a formula, a number or a link.
+    book = xlsxwriter.Workbook(str(temp), {"strings_to_formulas": False,
+                                           "strings_to_numbers": False,
+                                           "strings_to_urls": False})
+    created = dt.datetime.combine(result.report_date, dt.time(0, 0))
+    book.set_properties({
+        "title": f"空白未使用字軌號碼 {result.period.code} ({result.period.label})",
+        "subject": "blank unused number report",
+        "created": created,
+    })
+    try:
+        frames = (result.summary, result.blank_ranges, result.findings, _inputs(result))
+        for (sheet, table), df in zip(SHEETS, frames, strict=True):
+            _sheet(book, sheet, table, df)
+        book.close()
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return target
