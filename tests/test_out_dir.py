@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from corpus.checks import LEDGER, check_ledgers, check_outputs, exports_of, upload_file
+from corpus.checks import LEDGER, check_ledgers, check_outputs, exports_of, people_csv, upload_file
 
 from blanktrack import exports, out_sets
 from blanktrack.cli import main
@@ -358,14 +358,14 @@ def test_a_writable_out_dir_under_a_read_only_parent_is_used(read_only_parent: P
 def test_each_set_holds_its_bans_findings_and_the_run_wide_ones(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert reconcile(out, "--report-date", "2015-01-20", allocations=DOWNLOAD) == 0
-    branch, head = (pl.read_csv(out / "10312" / ban / "findings.csv", infer_schema=False)
+    branch, head = (people_csv(out / "10312" / ban / "findings.csv")
                     for ban in ("04595257", "53567686"))
     # A late report concerns the whole run: it has no BAN and is in every set.
     for findings in (branch, head):
         assert findings.filter(pl.col("code") == "late-report")["ban"].to_list() == [None]
     assert set(branch["ban"].drop_nulls()) == {"04595257"}
     assert set(head["ban"].drop_nulls()) == {"53567686"}
-    summary = pl.read_csv(out / "10312" / "04595257" / "summary.csv", infer_schema=False)
+    summary = people_csv(out / "10312" / "04595257" / "summary.csv")
     assert set(summary["ban"]) == {"04595257"} and set(summary["track"]) == {"LQ", "LR"}
 
 
@@ -383,10 +383,10 @@ def test_a_reporting_ban_without_blanks_gets_findings_and_summary_only(tmp_path:
     folder = out / "10312" / "10458575"
     assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) == [
         LEDGER, "findings.csv", "summary.csv"]
-    findings = pl.read_csv(folder / "findings.csv", infer_schema=False)
+    findings = people_csv(folder / "findings.csv")
     assert "reported-elsewhere" in set(findings["code"])
     for ban in ("10458575", "53567686"):
-        codes = pl.read_csv(out / "10312" / ban / "findings.csv", infer_schema=False).filter(
+        codes = people_csv(out / "10312" / ban / "findings.csv").filter(
             pl.col("ban") == "12345675")["code"].to_list()
         assert codes == ["outside-allocation"], (ban, codes)
     check_ledgers(out)

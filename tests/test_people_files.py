@@ -42,7 +42,7 @@ def test_people_csvs_from_the_cli(tmp_path: Path) -> None:
                "--allocations", str(SAMPLE / "allocations.csv"),
                "--invoices", *map(str, INVOICES), "--out-dir", str(tmp_path)])
     assert rc == 0
-    summary = (tmp_path / "summary.csv").read_bytes()
+    summary = (tmp_path / "10312" / "53567686" / "summary.csv").read_bytes()
     assert summary.startswith(BOM)
     lines = summary[len(BOM):].decode("utf-8").split("\n")
     assert lines[:3] == [
@@ -52,10 +52,10 @@ def test_people_csvs_from_the_cli(tmp_path: Path) -> None:
         "10312,53567686,04595257,07,LQ,100,31,69,1,0,31.0%",
         "10312,53567686,04595257,07,LR,50,0,50,0,0,0.0%",
     ]
-    findings = (tmp_path / "findings.csv").read_bytes()
+    findings = (tmp_path / "10312" / "53567686" / "findings.csv").read_bytes()
     assert findings.startswith(BOM + "嚴重度 severity,代碼 code,期別 period,統一編號 ban,".encode())
     # the MOF upload file stays exactly as specified: no BOM, no header
-    assert (tmp_path / "mof" / "53567686_10312.csv").read_bytes().startswith(
+    assert (tmp_path / "10312" / "53567686" / "53567686_10312.csv").read_bytes().startswith(
         b"00001,04595257,10312,LQ,00500017,00500017,07\r\n")
 
 

@@ -77,7 +77,7 @@ def test_cli_takes_roc_forms(tmp_path: Path, capsys: pytest.CaptureFixture[str])
                "--out-dir", str(tmp_path / "out")])
     assert rc == 0
     assert capsys.readouterr().out.startswith("period 10312 (103/11~103/12):")
-    findings = (tmp_path / "out" / "findings.csv").read_text(encoding="utf-8-sig")
+    findings = (tmp_path / "out" / "10312" / "53567686" / "findings.csv").read_text(encoding="utf-8-sig")
     assert "late-report" in findings and "2015-01-15" in findings
 
 
