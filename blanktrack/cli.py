@@ -92,6 +92,10 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     )
     for path in written:
         print(f"  wrote {path}")
+    from .report import verdict_lines
+
+    for line in verdict_lines(result):  # the last words a person reads
+        print(line)
     if args.turnkey is not None:  # after the exports are whole: Turnkey sends what it sees
         from .turnkey_drop import drop_e0402
 

@@ -15,18 +15,16 @@ A result is attached to the archived run whose E0402 file it answers, matched by
 identity: the Id (or a Parameter) equal to the file's name, stem or SHA-256; else the BAN,
 period and track named in the Id and Parameters equal to the file's Main (the newest run of the
 period with such a file: a later upload replaces the track, spec §5.3). An attachment is a new
-JSON file under ``{archive}/.platform-results/``, written once and never edited: the run folder
-and its manifest are not touched, so ``verify`` still holds.
+entry of kind ``platform-result`` on the archive's hash-chained register (register.py), never an
+edit: the run folder and its manifest are not touched, so ``verify`` still holds, and the answer
+is as tamper-evident as the run it answers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
-import os
 import re
-import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,11 +33,12 @@ from typing import Any
 from lxml import etree
 
 from blanktrack import platform_codes as pc
+from blanktrack import register
 from blanktrack.archive import list_runs, sha256_file
 from blanktrack.e0402_lint import read_e0402
 from blanktrack.xml_safe import UnsafeXmlError, local_name, parse_xml
 
-RESULTS_FOLDER = ".platform-results"
+RESULT_ENTRY = "platform-result"  # the kind of register entry an attachment is
 RESULT_NAMESPACES = {
     f"urn:GEINV:{kind}:{v}": kind for kind in ("ProcessResult", "SummaryResult")
     for v in ("3.0", "4.0")
@@ -250,16 +249,14 @@ def match(result: MessageResult, files: Sequence[ArchivedE0402]
 
 
 def attach(result: MessageResult, found: ArchivedE0402, how: str, archive: Path,
-           result_sha256: str, now: dt.datetime | None = None) -> Path | None:
-    """Record that ``result`` answers ``found``: a new JSON file, never an edit. None when this
-    result file's answer about this message is already attached to that file."""
-    folder = Path(archive) / RESULTS_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
+           result_sha256: str, now: dt.datetime | None = None) -> bool:
+    """Record on the register that ``result`` answers ``found``: a new entry, never an edit.
+    False when this result file's answer about this message is already attached to that file."""
     run = found.run_dir.relative_to(archive).as_posix()
     for old in _attachments(archive):
         if (old.get("result_sha256"), old.get("message_id"), old.get("run"),
                 old.get("e0402_file")) == (result_sha256, result.message_id, run, found.rel):
-            return None
+            return False
     now = now or dt.datetime.now(dt.UTC)  # microseconds: the order of two answers in a second
     record: dict[str, Any] = {
         "recorded": now.isoformat(),
@@ -277,31 +274,17 @@ def attach(result: MessageResult, found: ArchivedE0402, how: str, archive: Path,
         "good": result.good,
         "failed": result.failed,
     }
-    data = (json.dumps(record, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode()
-    target = folder / f"{now:%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(4)}.json"
-    temp = folder / f".{target.name}.tmp"
-    with open(temp, "xb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    try:
-        os.link(temp, target)  # fails if the name exists: never overwrites
-    finally:
-        temp.unlink()
-    return target
+    register.append(Path(archive), RESULT_ENTRY, found.run_dir, record, when=now.isoformat())
+    return True
 
 
 def _attachments(archive: Path) -> list[dict[str, Any]]:
-    folder = Path(archive) / RESULTS_FOLDER
-    if not folder.is_dir():
+    """The attached answers, in the register's order."""
+    if not register.register_path(Path(archive)).is_file():
         return []
-    records = []
-    for path in sorted(folder.glob("[!.]*.json")):
-        try:
-            records.append(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            continue  # one damaged record does not hide the others
-    return records
+    entries, _ = register.read(Path(archive))
+    return [e.fields["payload"] for e in entries
+            if e.kind == RESULT_ENTRY and isinstance(e.fields.get("payload"), dict)]
 
 
 def platform_status(archive_root: Path) -> dict[Path, str]:

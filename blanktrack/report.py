@@ -16,8 +16,10 @@ from .archive import sha256_file
 from .blanks import Split
 from .exports import Exports, write_exports
 from .frames import SEVERITY_RANK
-from .period import DeadlineStatus, deadline_status, parse_date, roc_date
+from .period import deadline_status, parse_date, roc_date
 from .reconcile import Reconciliation, reconcile
+from .verdict import deadline_words
+from .verdict import verdict_lines as text_verdict
 
 MAX_ROWS = 1000  # a table longer than this is cut in the page; the CSV export has every row
 LONG_CELL = 40  # characters: a longer cell wraps (IDs and numbers never do)
@@ -258,20 +260,6 @@ def _severity_counts(result: Reconciliation) -> dict[str, int]:
     return {s: int(counts.get(s, 0)) for s in SEVERITY_RANK}
 
 
-def _deadline_words(status: DeadlineStatus) -> tuple[str, bool]:
-    """The deadline as a person says it, and whether it is bad news."""
-    window = (f"{status.window_start.isoformat()} ~ {status.window_end.isoformat()} "
-              f"({roc_date(status.window_start)}~{roc_date(status.window_end)})")
-    if status.state == "late":
-        return f"{status.days} day(s) late 逾期 {status.days} 天 — window was {window}", True
-    if status.state == "early":
-        return (f"period not over yet: window {window} opens in {status.days} day(s) "
-                f"(尚未截止, {status.days} 天後開始申報)"), False
-    if status.days == 0:
-        return f"last day today 今日截止 — window {window}", False
-    return f"{status.days} day(s) left 尚餘 {status.days} 天 — window {window}", False
-
-
 def verdict(result: Reconciliation) -> HTML:
     """The top of the record: period, reporting BAN(s), blank numbers to report, errors and
     warnings to look at, the deadline with days left or late. Carries the page's CSS (a CJK font
@@ -280,7 +268,7 @@ def verdict(result: Reconciliation) -> HTML:
     blanks = int(exported["count"].sum())
     counts = _severity_counts(result)
     status = deadline_status(result.period, result.report_date)
-    deadline_text, late = _deadline_words(status)
+    deadline_text, late = deadline_words(status)
     bans = _reporting_bans(result)
 
     def row(key: str, value: str, bad: bool | None = None) -> str:
@@ -312,11 +300,6 @@ def verdict_lines(result: Reconciliation, report_date: dt.date | None = None) ->
     with days left or late (of `report_date`, else the reconciliation's report date)."""
     exported = result.exported_ranges
     counts = _severity_counts(result)
-    status = deadline_status(result.period, report_date or result.report_date)
-    deadline_text, late = _deadline_words(status)
-    bans = ", ".join(_reporting_bans(result)) or "—"
-    first = (f"verdict {result.period.code} ({result.period.label}), reporting BAN {bans}: "
-             f"{int(exported['count'].sum())} blank number(s) in {exported.height} range(s) to "
-             f"report; {counts['error']} error(s), {counts['warning']} warning(s) to look at")
-    second = f"deadline: {'LATE — ' if late else ''}{deadline_text}"
-    return [first, second]
+    return text_verdict(result.period, _reporting_bans(result),
+                        int(exported["count"].sum()), exported.height, counts["error"],
+                        counts["warning"], report_date or result.report_date)

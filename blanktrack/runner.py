@@ -31,6 +31,7 @@ from . import archive, register
 from .cli import DEFAULT_ARCHIVE
 from .errors import InputError
 from .params import RunParams, load_params, run_folder_target
+from .period import Period
 
 EXECUTED = "reconcile.ipynb"
 # The kernel's record of the inputs it read (path, sha256), in its socket folder, not the run's.
@@ -575,6 +576,13 @@ def cmd_run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     print(outcome.run_dir)
+    exports = outcome.run_dir / EXPORTS
+    if exports.is_dir():  # a completed run, or one that --strict failed after writing
+        from .verdict import verdict_of_exports
+
+        for line in verdict_of_exports(exports, Period.parse(params.period),
+                                       params.report_date or dt.date.today()):
+            print(line)
     if outcome.status != "completed":
         return 3 if outcome.error.startswith("StrictModeError") else 1
     return 0
@@ -594,14 +602,34 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if not records:
         print(f"no runs under {printable(str(args.archive))}")
         return 0
-    header = ("period", "run by", "started", "finished", "status", "note", "folder")
-    rows = [tuple(printable(x) for x in (r.period, r.run_by, r.started, r.finished, r.status,
-                                         r.note[:60], str(r.run_dir)))
+    from .console import columns
+    from .platform_results import platform_status
+
+    try:
+        answered = {p.resolve(): s for p, s in platform_status(args.archive).items()}
+    except register.RegisterError:  # a damaged register: `register verify` says where
+        answered = {}
+    header = ("period", "run by", "started", "finished", "status", "platform", "note", "folder")
+    rows = [tuple(printable(str(x)) for x in (
+        r.period, r.run_by, _local(r.started), _local(r.finished), r.status,
+        answered.get(Path(r.run_dir).resolve(), "—"), r.note[:60], r.run_dir))
             for r in records]
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-    for row in (header, *rows):
-        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
+    for line in columns([header, *rows]):  # wide (CJK) characters count double
+        print(line)
     return 0
+
+
+def _local(stamp: object) -> str:
+    """An archived ISO time in the local zone (Asia/Taipei unless TZ says otherwise); anything
+    else as it is."""
+    from .console import local_time
+
+    if not isinstance(stamp, str):
+        return "" if stamp is None else str(stamp)
+    try:
+        return local_time(dt.datetime.fromisoformat(stamp))
+    except ValueError:
+        return stamp
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

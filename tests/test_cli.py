@@ -167,7 +167,12 @@ def test_command_exits_with_its_code_and_all_its_output(tmp_path: Path) -> None:
     written = [line for line in ok.stdout.splitlines() if line.startswith("  wrote ")]
     # every file but the set's hidden ledger
     assert len(written) == sum(1 for p in (tmp_path / "out").rglob("*") if p.is_file()) - 1
-    assert ok.stdout.endswith("summary.csv\n")
+    *_, last_written, verdict, deadline = ok.stdout.splitlines()  # the verdict comes last
+    assert last_written.endswith("summary.csv")
+    assert verdict == ("verdict 10312 (103/11~103/12), reporting BAN 53567686: 253 blank "
+                       "number(s) in 10 range(s) to report; 2 error(s), 5 warning(s) to look at")
+    assert deadline == ("deadline: period not over yet: window 2015-01-01 ~ 2015-01-10 "
+                        "(104/01/01~104/01/10) opens in 27 day(s) (尚未截止, 27 天後開始申報)")
     bad = run("reconcile", "--period", "10312", "--allocations", str(tmp_path / "missing.csv"),
               "--invoices", *INVOICES, "--out-dir", str(tmp_path / "out2"))
     assert bad.returncode == 1 and "does not exist" in bad.stderr

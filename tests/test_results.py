@@ -3,16 +3,16 @@ their attachment to archived runs (a new record, never an edit of the run)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from archived_runs import make_run
 from lxml import etree
 from platform_answers import MB_FILE, process_result, result_schema, summary_result
 
+from blanktrack import register
 from blanktrack.archive import verify_run
 from blanktrack.cli import main
-from blanktrack.platform_results import RESULTS_FOLDER, platform_status, read_results
+from blanktrack.platform_results import RESULT_ENTRY, platform_status, read_results
 
 
 def test_the_official_enum_lacks_e0402() -> None:
@@ -106,17 +106,17 @@ def test_results_are_attached_to_the_run_without_touching_it(tmp_path: Path, cap
             "BAN, period and track)") in out
     assert "  no archived run has this E0402" in out
 
-    records = sorted((archive / RESULTS_FOLDER).glob("*.json"))
-    assert len(records) == 2
-    assert {json.loads(p.read_text(encoding="utf-8"))["outcome"] for p in records} == {
-        "accepted", "failed"}
+    records = [e for e in register.read(archive)[0] if e.kind == RESULT_ENTRY]
+    assert len(records) == 2  # new entries on the register, chained like the runs'
+    assert {e.fields["payload"]["outcome"] for e in records} == {"accepted", "failed"}
+    assert register.check_chain(archive) == []
     assert verify_run(newer) == [] and verify_run(older) == []
     assert platform_status(archive) == {newer: "partly failed"}
 
     # Reading the same answers again records nothing new.
     assert main(["results", str(results), "--archive", str(archive)]) == 1
     assert "already attached to run" in capsys.readouterr().out
-    assert len(list((archive / RESULTS_FOLDER).glob("*.json"))) == 2
+    assert len([e for e in register.read(archive)[0] if e.kind == RESULT_ENTRY]) == 2
 
 
 def test_a_later_accepted_answer_makes_the_run_uploaded(tmp_path: Path, capsys) -> None:

@@ -1,0 +1,56 @@
+"""The verdict of a period in words a person reads first: blank numbers to report, errors and
+warnings to look at, the deadline with days left or late. Plain text for the terminal
+(`reconcile`, `run`); report.verdict shows the same on the record's page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+
+from .labels import read_people_csv
+from .period import DeadlineStatus, Period, deadline_status, roc_date
+
+
+def deadline_words(status: DeadlineStatus) -> tuple[str, bool]:
+    """The deadline as a person says it, and whether it is bad news."""
+    window = (f"{status.window_start.isoformat()} ~ {status.window_end.isoformat()} "
+              f"({roc_date(status.window_start)}~{roc_date(status.window_end)})")
+    if status.state == "late":
+        return f"{status.days} day(s) late 逾期 {status.days} 天 — window was {window}", True
+    if status.state == "early":
+        return (f"period not over yet: window {window} opens in {status.days} day(s) "
+                f"(尚未截止, {status.days} 天後開始申報)"), False
+    if status.days == 0:
+        return f"last day today 今日截止 — window {window}", False
+    return f"{status.days} day(s) left 尚餘 {status.days} 天 — window {window}", False
+
+
+def verdict_lines(period: Period, reporting_bans: Sequence[str], blank_numbers: int,
+                  ranges: int, errors: int, warnings: int, report_date: dt.date) -> list[str]:
+    """Two lines: what goes to the MOF and what a person must look at; the deadline."""
+    deadline_text, late = deadline_words(deadline_status(period, report_date))
+    first = (f"verdict {period.code} ({period.label}), reporting BAN "
+             f"{', '.join(reporting_bans) or '—'}: {blank_numbers} blank number(s) in {ranges} "
+             f"range(s) to report; {errors} error(s), {warnings} warning(s) to look at")
+    return [first, f"deadline: {'LATE — ' if late else ''}{deadline_text}"]
+
+
+def verdict_of_exports(out_dir: Path, period: Period, report_date: dt.date) -> list[str]:
+    """The verdict read back from the upload files and findings a run wrote under out_dir
+    ({period}/{BAN}/): what a period run (whose reconciliation lives in its kernel) prints."""
+    sets = sorted(p for p in (Path(out_dir) / period.code).glob("[0-9]" * 8) if p.is_dir())
+    blank_numbers = ranges = 0
+    for folder in sets:
+        upload = folder / f"{folder.name}_{period.code}.csv"
+        if upload.is_file():
+            for line in upload.read_text(encoding="ascii").splitlines():
+                fields = line.split(",")
+                blank_numbers += int(fields[5]) - int(fields[4]) + 1
+                ranges += 1
+    # a finding of no BAN of the run is in every set: counted once
+    findings = {tuple(row.items()) for folder in sets if (folder / "findings.csv").is_file()
+                for row in read_people_csv(folder / "findings.csv")}
+    severities = [dict(row).get("severity") for row in findings]
+    return verdict_lines(period, [p.name for p in sets], blank_numbers, ranges,
+                         severities.count("error"), severities.count("warning"), report_date)
