@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -144,3 +145,15 @@ def test_sync_tree_syncs_every_file_or_fails(tmp_path: Path, monkeypatch: pytest
     _fail("sync" if platform == "linux" else "fsync")(monkeypatch)
     with pytest.raises(OSError):
         atomic.sync_tree(tmp_path)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
+def test_a_file_written_whole_is_as_readable_as_the_umask_says(tmp_path: Path, umask: int) -> None:
+    """Records (manifest, notebook, HTML) go through write_bytes_atomic: a colleague on a shared
+    drive must be able to open them as any file the user writes (mkstemp alone makes 0600)."""
+    old = os.umask(umask)
+    try:
+        path = atomic.write_bytes_atomic(tmp_path / "manifest.json", b"{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
