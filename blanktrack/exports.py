@@ -30,6 +30,7 @@ from .errors import InputError, Problem
 from .mof_csv import MofCsvLintError, write_mof_csvs
 from .out_sets import LEDGER, OutputError, refuse_inputs_in_sets
 from .reconcile import Reconciliation
+from .workbook import inputs_table, write_tables
 
 __all__ = ["LEDGER", "Exports", "OutputError", "defuse_formulas", "table_csv", "write_exports"]
 
@@ -204,11 +205,16 @@ class Exports:
             raise OutputError(problems[:out_sets.MAX_PROBLEMS],
                               more=max(0, len(problems) - out_sets.MAX_PROBLEMS))
         written: list[Path] = []
+        inputs = inputs_table(result)
         try:
             for ban, findings, summary in _split_by_set(result, sets):
                 folder = self._staging / period / ban
                 write_file(folder / "findings.csv", table_csv(findings), atomic=False)
                 write_file(folder / "summary.csv", table_csv(summary), atomic=False)
+                write_tables(folder / f"{ban}_{period}{self._upload_suffix}.xlsx", result.period,
+                             result.report_date, summary,
+                             result.blank_ranges.filter(pl.col("head_ban") == ban), findings,
+                             inputs)
                 files = {rel: out_sets.sha256_bytes((folder / rel).read_bytes())
                          for rel in out_sets.set_files(folder)}
                 write_file(folder / LEDGER, out_sets.ledger_bytes(period, ban, files),

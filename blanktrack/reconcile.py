@@ -73,6 +73,13 @@ class _Digest:
                                else self._hash())
             return self._value
 
+    def known(self) -> str | None:
+        """The hash if it was asked for (hash_inputs) or already computed; never computes it."""
+        with self._lock:
+            if self._value is None and self._future is not None:
+                self._value = self._future.result()
+            return self._value
+
     def check_unchanged(self) -> None:
         """InputError naming the file when it was replaced or changed since it was checked."""
         now = _identity(self._path)
@@ -105,6 +112,11 @@ class InputFile:
     @property
     def sha256(self) -> str:
         return self.digest.result()
+
+    @property
+    def sha256_if_known(self) -> str | None:
+        """sha256 when it was computed for the record; None rather than reading the file again."""
+        return self.digest.known()
 
 
 @dataclass

@@ -17,6 +17,7 @@ import xlsxwriter
 
 from . import labels
 from .console import display_width
+from .period import Period
 from .reconcile import Reconciliation
 
 PERCENT = "0.0%"
@@ -29,14 +30,16 @@ SHEETS = (("彙總 summary", "summary"), ("空白區間 blank ranges", "blank_ra
           ("待查事項 findings", "findings"), ("輸入檔案 inputs", "inputs"))
 
 
-def _inputs(result: Reconciliation) -> pl.DataFrame:
+def inputs_table(result: Reconciliation) -> pl.DataFrame:
+    """The inputs as the workbook lists them; an input's SHA-256 where it was computed (a period
+    run hashes every input; `reconcile` on the command line does not spend the time)."""
     return pl.DataFrame(
         {
             "role": [f.role for f in result.inputs],
             "file": [f.path for f in result.inputs],
             "rows": [result.rows_by_source.get(f.path) for f in result.inputs],
             "bytes": [f.size for f in result.inputs],
-            "sha256": [f.sha256 for f in result.inputs],
+            "sha256": [f.sha256_if_known for f in result.inputs],
         },
         schema={"role": pl.String, "file": pl.String, "rows": pl.Int64, "bytes": pl.Int64,
                 "sha256": pl.String},
@@ -74,20 +77,28 @@ def _sheet(book: xlsxwriter.Workbook, name: str, table: str, df: pl.DataFrame) -
 
 def write_workbook(result: Reconciliation, path: str | Path) -> Path:
     """Write the period's workbook to `path` (temporary file, then rename: never half a file)."""
+    return write_tables(path, result.period, result.report_date, result.summary,
+                        result.blank_ranges, result.findings, inputs_table(result))
+
+
+def write_tables(path: str | Path, period: Period, report_date: dt.date, summary: pl.DataFrame,
+                 blank_ranges: pl.DataFrame, findings: pl.DataFrame, inputs: pl.DataFrame
+                 ) -> Path:
+    """The workbook of these tables (one reporting BAN's set, or the whole period)."""
     target = Path(path)
     temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     # Text stays text: no cell of an input becomes a formula, a number or a link.
     book = xlsxwriter.Workbook(str(temp), {"strings_to_formulas": False,
                                            "strings_to_numbers": False,
                                            "strings_to_urls": False})
-    created = dt.datetime.combine(result.report_date, dt.time(0, 0))
+    created = dt.datetime.combine(report_date, dt.time(0, 0))
     book.set_properties({
-        "title": f"空白未使用字軌號碼 {result.period.code} ({result.period.label})",
+        "title": f"空白未使用字軌號碼 {period.code} ({period.label})",
         "subject": "blank unused number report",
         "created": created,
     })
     try:
-        frames = (result.summary, result.blank_ranges, result.findings, _inputs(result))
+        frames = (summary, blank_ranges, findings, inputs)
         for (sheet, table), df in zip(SHEETS, frames, strict=True):
             _sheet(book, sheet, table, df)
         book.close()

@@ -269,13 +269,13 @@ def test_selection_export_cuts_ban_type_and_track(explorer: Explorer, tmp_path: 
     folder = tmp_path / "10312_track-KT" / "10312" / "53567686"
     # the upload file says it holds track KT only, not the reporting BAN's whole period
     assert {p.relative_to(folder).as_posix() for p in written} == {
-        "53567686_10312_track-KT.csv", "e0402/53567686_10312_07_KT_001.xml", "findings.csv",
-        "summary.csv"}
+        "53567686_10312_track-KT.csv", "53567686_10312_track-KT.xlsx", "e0402/53567686_10312_07_KT_001.xml",
+        "findings.csv", "summary.csv"}
     # the till does not cut the track: the platform replaces a whole track per upload
     assert (folder / "53567686_10312_track-KT.csv").read_text().count("\n") == 5
     assert [s[0] for s in steps] == [0, 1, 2, 3] and steps[-1][1] == 3
     everything = explorer.export(explorer.selection(), tmp_path)
-    assert len(everything) == 8
+    assert len(everything) == 9
     assert (tmp_path / "10312_all" / "10312" / "53567686" / "53567686_10312.csv") in everything  # whole
 
 
@@ -491,10 +491,11 @@ def test_export_button_writes_the_selection(ui: ExplorerUI, tmp_path: Path) -> N
     assert (target / "10312" / "53567686" / "53567686_10312_track-MB.csv").read_text() == (
         "00001,53567686,10312,MB,02034268,02034299,07\n")
     assert ui.progress.value == ui.progress.max == 3 and ui.progress.bar_style == "success"
-    assert "4 file(s) written" in ui.export_status.value
+    assert "5 file(s) written" in ui.export_status.value
     # and says what it wrote, where
     listed = [r["file"] for r in table(ui.export_status.value.split("</p>", 1)[1])]
     assert listed == ["10312/53567686/53567686_10312_track-MB.csv",
+                      "10312/53567686/53567686_10312_track-MB.xlsx",
                       "10312/53567686/e0402/53567686_10312_07_MB_001.xml",
                       "10312/53567686/findings.csv", "10312/53567686/summary.csv"]
     assert not ui.export_button.disabled

@@ -18,8 +18,11 @@ INVOICES = sorted(SAMPLE.glob("invoices_*.csv"))
 REPORT_DATE = dt.date(2014, 12, 5)
 
 
-def sample() -> Reconciliation:
-    return reconcile("10312", [SAMPLE / "allocations.csv"], INVOICES, report_date=REPORT_DATE)
+def sample(hash_inputs: bool = False) -> Reconciliation:
+    """The sample period; its inputs hashed as a period run hashes them (the workbook lists the
+    SHA-256 then), or not, as the command line does."""
+    return reconcile("10312", [SAMPLE / "allocations.csv"], INVOICES, report_date=REPORT_DATE,
+                     hash_inputs=hash_inputs)
 
 
 def files(folder: Path) -> dict[str, bytes]:
@@ -109,7 +112,7 @@ def test_the_notebook_stages_the_upload_files_while_it_reconciles(tmp_path: Path
     from blanktrack import report
 
     args = ("10312", [str(SAMPLE / "allocations.csv")], list(map(str, INVOICES)))
-    exports.write_exports(sample(), tmp_path / "api")
+    exports.write_exports(sample(hash_inputs=True), tmp_path / "api")  # a notebook hashes them
     dropped = report.reconcile_period(*args, report_date=REPORT_DATE, out_dir=tmp_path / "nb")
     assert [p for p in (tmp_path / "nb").iterdir() if p.name.startswith(".blanktrack-staging-")]
     result = report.reconcile_period(*args, report_date=REPORT_DATE, out_dir=tmp_path / "nb")

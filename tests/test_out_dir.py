@@ -369,7 +369,8 @@ def test_each_set_holds_its_bans_findings_and_the_run_wide_ones(tmp_path: Path) 
     assert set(summary["ban"]) == {"04595257"} and set(summary["track"]) == {"LQ", "LR"}
 
 
-def test_a_reporting_ban_without_blanks_gets_findings_and_summary_only(tmp_path: Path) -> None:
+def test_a_reporting_ban_without_blanks_gets_findings_summary_and_workbook_only(tmp_path: Path
+                                                                               ) -> None:
     """A head office whose blanks another system reports: a set, no upload file, no E0402;
     an invoice of a BAN with no allocation in the run: its finding in every set."""
     allocations = tmp_path / "allocations.csv"
@@ -382,7 +383,7 @@ def test_a_reporting_ban_without_blanks_gets_findings_and_summary_only(tmp_path:
     assert reconcile(out, allocations=allocations, invoices=[*INVOICES, str(stray)]) == 0
     folder = out / "10312" / "10458575"
     assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) == [
-        LEDGER, "findings.csv", "summary.csv"]
+        LEDGER, "10458575_10312.xlsx", "findings.csv", "summary.csv"]
     findings = people_csv(folder / "findings.csv")
     assert "reported-elsewhere" in set(findings["code"])
     for ban in ("10458575", "53567686"):
