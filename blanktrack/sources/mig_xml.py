@@ -1,0 +1,159 @@
+"""MIG invoice messages (spec §5.2): issue, cancel (作廢), void (註銷) and reject (退回), bare or
+packed in an InvoiceEnvelope, read into one record per message.
+
+A record is (action, invoice_number, invoice_date, seller_ban, line, digest): `action` is
+'issue' | 'cancel' | 'void' | 'reject'; the date is the message's `yyyyMMdd` text; `digest`
+identifies the message's content, so the same message found twice (Turnkey's SRC and BAK) is
+counted once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from lxml import etree
+
+from ..errors import InputError, Problem
+
+# message → (action, versions read)
+INVOICE_MESSAGES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "F0401": ("issue", ("4.0", "4.1")),
+    "F0501": ("cancel", ("4.0", "4.1")),
+    "F0701": ("void", ("4.0", "4.1")),
+    "C0401": ("issue", ("3.1", "3.2")),
+    "C0501": ("cancel", ("3.1", "3.2")),
+    "C0701": ("void", ("3.1", "3.2")),
+    "A0401": ("issue", ("3.1", "3.2")),
+    "A0501": ("cancel", ("3.1", "3.2")),
+    "A0601": ("reject", ("3.1", "3.2")),
+    "A0101": ("issue", ("3.1", "3.2", "4.0", "4.1")),
+    "A0201": ("cancel", ("3.1", "3.2", "4.0", "4.1")),
+    "A0301": ("reject", ("3.1", "3.2", "4.0", "4.1")),
+}
+ENVELOPE_VERSIONS = ("3.1", "3.2", "4.0", "4.1")
+
+# action → (root element, number, date, seller path) — the same in every version.
+_FIELDS = {
+    "issue": ("Invoice", "Main/InvoiceNumber", "Main/InvoiceDate", "Main/Seller/Identifier"),
+    "cancel": ("CancelInvoice", "CancelInvoiceNumber", "InvoiceDate", "SellerId"),
+    "void": ("VoidInvoice", "VoidInvoiceNumber", "InvoiceDate", "SellerId"),
+    "reject": ("RejectInvoice", "RejectInvoiceNumber", "InvoiceDate", "SellerId"),
+}
+
+_MESSAGE_NS = re.compile(r"^urn:GEINV:eInvoiceMessage:([A-Z][0-9]{4}):([0-9]\.[0-9])$")
+_OTHER_NS = re.compile(r"^urn:GEINV:([A-Za-z]+):([0-9]\.[0-9])$")  # E0501, ProcessResult, …
+_ENVELOPE = "InvoiceEnvelope"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What one XML document (or message in an envelope) is."""
+
+    message: str  # 'F0401', 'E0402', 'E0501', 'ProcessResult', 'InvoiceEnvelope', …
+    version: str
+    known: bool  # a MIG message at all (urn:GEINV:…)
+
+    @property
+    def is_invoice(self) -> bool:
+        return self.message in INVOICE_MESSAGES
+
+    @property
+    def label(self) -> str:
+        return f"{self.message} {self.version}"
+
+
+def namespace(element: etree._Element) -> str:
+    return etree.QName(element).namespace or ""
+
+
+def kind_of(element: etree._Element) -> Kind:
+    """The MIG message an element is, by its namespace (and root name for E0501/envelopes)."""
+    ns = namespace(element)
+    local = etree.QName(element).localname
+    m = _MESSAGE_NS.match(ns)
+    if m:
+        return Kind(m.group(1), m.group(2), True)
+    m = _OTHER_NS.match(ns)
+    if m:
+        what = m.group(1)
+        if what == _ENVELOPE or local == _ENVELOPE:
+            return Kind(_ENVELOPE, m.group(2), True)
+        return Kind(what, m.group(2), True)
+    return Kind(local, "", False)
+
+
+def _text(element: etree._Element, path: str, ns: str) -> tuple[str | None, int | None]:
+    node = element.find("/".join(f"{{{ns}}}{p}" for p in path.split("/")))
+    if node is None:
+        return None, None
+    return (node.text or "").strip() or None, node.sourceline
+
+
+Record = tuple[str, str | None, str | None, str | None, int, int]
+
+
+def _digest(element: etree._Element) -> int:
+    # The message's canonical bytes: the same message from SRC and BAK hashes the same.
+    body = etree.tostring(element, method="c14n")
+    return int.from_bytes(hashlib.blake2b(body, digest_size=8).digest(), "big", signed=True)
+
+
+def message_record(element: etree._Element, kind: Kind, name: str) -> Record:
+    """The record of one invoice message element; InputError when its root or a field is
+    missing (the values themselves are checked later, with every other row)."""
+    action = INVOICE_MESSAGES[kind.message][0]
+    root_name, number_path, date_path, seller_path = _FIELDS[action]
+    ns = namespace(element)
+    line = element.sourceline or 0
+    if etree.QName(element).localname != root_name:
+        raise InputError(Problem(name, line, None,
+                                 f"{kind.label}: root element is <{etree.QName(element).localname}>, "
+                                 f"expected <{root_name}>", "check the file is the message it claims"))
+    number, number_line = _text(element, number_path, ns)
+    date, _ = _text(element, date_path, ns)
+    seller, _ = _text(element, seller_path, ns)
+    for value, path in ((number, number_path), (date, date_path), (seller, seller_path)):
+        if value is None:
+            raise InputError(Problem(name, line, path, f"{kind.label} <{root_name}> has no {path}",
+                                     "the message is incomplete: take it again from Turnkey"))
+    return (action, number, date, seller, number_line or line, _digest(element))
+
+
+def check_version(kind: Kind, name: str, line: int | None) -> None:
+    if kind.message in INVOICE_MESSAGES:
+        versions = INVOICE_MESSAGES[kind.message][1]
+    elif kind.message == _ENVELOPE:
+        versions = ENVELOPE_VERSIONS
+    else:
+        return
+    if kind.version not in versions:
+        raise InputError(Problem(name, line, None,
+                                 f"{kind.message} version {kind.version} is not a version of that "
+                                 f"message (read: {', '.join(versions)})",
+                                 "check the namespace of the message"))
+
+
+def read_document(root: etree._Element, name: str) -> tuple[list[tuple[Kind, int]], list[Record]]:
+    """The kinds found in a parsed document (with counts) and the records of its invoice
+    messages. An envelope's messages are read one by one."""
+    kind = kind_of(root)
+    check_version(kind, name, root.sourceline)
+    if kind.message != _ENVELOPE:
+        if kind.is_invoice:
+            return [(kind, 1)], [message_record(root, kind, name)]
+        return [(kind, 1)], []
+    counts: dict[Kind, int] = {kind: 1}
+    records: list[Record] = []
+    ns = namespace(root)
+    pack = root.find(f"{{{ns}}}InvoicePack")
+    for message in (pack if pack is not None else []):
+        if not isinstance(message.tag, str):
+            continue
+        inner = kind_of(message)
+        check_version(inner, name, message.sourceline)
+        counts[inner] = counts.get(inner, 0) + 1
+        if inner.is_invoice:
+            records.append(message_record(message, inner, name))
+    return list(counts.items()), records
