@@ -49,12 +49,14 @@ def _decode(head: bytes) -> str | None:
     return None
 
 
-def _xml_root_kind(path: Path) -> Kind | None:
-    """The kind of an XML file from its root element, reading as little as possible; None when
-    it is not well-formed at the start."""
+def _xml_root_kind(head: bytes) -> Kind | None:
+    """The kind of an XML document from its root element, found in the file's first bytes;
+    None when they are not well-formed up to it."""
+    parser = etree.XMLPullParser(events=("start",), resolve_entities=False, load_dtd=False,
+                                 no_network=True, huge_tree=False)
     try:
-        for _, element in etree.iterparse(str(path), events=("start",), resolve_entities=False,
-                                          load_dtd=False, no_network=True, huge_tree=False):
+        parser.feed(head)
+        for _, element in parser.read_events():
             return kind_of(element)
     except etree.XMLSyntaxError:
         return None
@@ -96,7 +98,7 @@ def sniff(path: Path, columns: dict[str, str] | None = None) -> FileKind:
         return FileKind("unknown", detail="not text")
     stripped = text.lstrip("\ufeff \t\r\n")
     if stripped.startswith("<"):
-        kind = _xml_root_kind(path)
+        kind = _xml_root_kind(head)
         return FileKind("xml", kind) if kind is not None else FileKind("xml")
     header = first_record(stripped)
     if header is None:

@@ -106,9 +106,10 @@ class _InvoiceReader:
         if kind.kind == "canonical":
             self._pass_through(path, info)
             return [], None
-        if kind.kind == "xml" and kind.message is not None and kind.message.known:
-            raws, rejects, _ = self._xml([path], [False], info, name)
-            return raws, rejects
+        if kind.kind == "xml":  # parsed in full: a malformed file is named with its line
+            raws, rejects, others = self._xml([path], [False], info, name)
+            if not others:
+                return raws, rejects
         if kind.kind in ("erp", "platform"):
             return [self._table(path, kind, info)], None
         what = {"allocations": "an allocation file, not invoices",
