@@ -216,7 +216,8 @@ CASES = [
     # --- invoices: the file as a whole ------------------------------------------------------
     Case("i-empty-file", I, b"", 1, says=("the file is empty: no header",)),
     Case("i-bom-only", I, codecs.BOM_UTF8, 1, says=("the file is empty",)),
-    Case("i-header-only", I, lines(I_HEAD), 1, says=("only a header", "leave the file out")),
+    # A header and no row: no invoices, and a no-invoices finding (issue 15).
+    Case("i-header-only", I, lines(I_HEAD), 0, findings=("no-invoices",)),
     Case("i-missing-column", I, INVOICES.replace("seller_ban", "seller").encode(), 1, line=1,
          says=("missing column(s) seller_ban", "the header must be")),
     Case("i-extra-column", I, mapped(INVOICES, lambda s: s + ",x"), 1, line=1, field="x",
@@ -486,8 +487,9 @@ PARAM_CASES = [
     ("unquoted-id", GOOD.replace("'53567686'", "10458575"), 2, "ban", "is not quoted"),
     ("path-missing", GOOD.replace("invoices_erp.csv", "nope.csv"), 4, "invoices",
      "nope.csv does not exist"),
-    ("path-folder", GOOD.replace("blanktrack/sample/10312/allocations.csv", "blanktrack"), 3,
-     "allocations", "is not a regular file (it is a folder)"),
+    # A folder is an input now (a Turnkey data folder, E0501 files): tests/test_sources_empty.py
+    ("columns-unknown-name", GOOD + "columns: {invoice_numbr: 單據號碼}\n", 5, "columns",
+     "is not an invoice column"),
     ("path-device", GOOD.replace("blanktrack/sample/10312/invoices_erp.csv", "/dev/null"), 4,
      "invoices", "is not a regular file (it is a device"),
     ("path-not-text", GOOD.replace("[blanktrack/sample/10312/invoices_erp.csv]", "[1, null]"),

@@ -94,9 +94,11 @@ def sniff(path: Path, columns: dict[str, str] | None = None) -> FileKind:
     if head.startswith(_XLSX_MAGIC):
         return FileKind("erp", detail="xlsx")
     text = _decode(head)
-    if text is None:
-        return FileKind("unknown", detail="not text")
+    if text is None or "\x00" in text:  # damaged text (or UTF-16 without BOM): named later
+        return FileKind("canonical", detail="damaged")
     stripped = text.lstrip("\ufeff \t\r\n")
+    if not stripped:
+        return FileKind("empty")
     if stripped.startswith("<"):
         kind = _xml_root_kind(head)
         return FileKind("xml", kind) if kind is not None else FileKind("xml")
@@ -113,4 +115,8 @@ def sniff(path: Path, columns: dict[str, str] | None = None) -> FileKind:
         return FileKind("erp", detail="csv")
     if any(h <= set(names) for h in _ALLOCATION_HEADERS) or _MOF_ALLOCATION_ROW.match(stripped):
         return FileKind("allocations")
+    first = stripped.split("\n", 1)[0].lower()
+    if any(column in first for column in inv.RAW_COLUMNS):
+        # Meant as the canonical table: the engine names the column that is wrong.
+        return FileKind("canonical", detail="damaged")
     return FileKind("unknown")

@@ -103,7 +103,7 @@ class _InvoiceReader:
     def _file(self, path: Path, info: InputKind) -> tuple[list[pl.DataFrame], pl.DataFrame | None]:
         kind = sniff(path, self.columns)
         name = str(path)
-        if kind.kind == "canonical":
+        if kind.kind in ("canonical", "empty"):  # the engine names what is wrong, if anything
             self._pass_through(path, info)
             return [], None
         if kind.kind == "xml":  # parsed in full: a malformed file is named with its line
@@ -112,8 +112,8 @@ class _InvoiceReader:
                 return raws, rejects
         if kind.kind in ("erp", "platform"):
             return [self._table(path, kind, info)], None
-        what = {"allocations": "an allocation file, not invoices",
-                "empty": "empty"}.get(kind.kind, "of no kind blanktrack reads")
+        what = ("an allocation file, not invoices" if kind.kind == "allocations"
+                else "of no kind blanktrack reads")
         raise InputError(Problem(name, None, None, f"the invoices file is {what}",
                                  "give the canonical invoice table, MIG XML, a Turnkey folder, "
                                  "the platform's invoice download or an ERP export (use "
@@ -153,7 +153,7 @@ class _InvoiceReader:
         for name in others:
             path = Path(name)
             kind = sniff(path, self.columns)
-            if kind.kind == "canonical":
+            if kind.kind == "canonical" and kind.detail != "damaged":
                 self._pass_through(path, info)
             elif kind.kind in ("erp", "platform"):
                 raws.append(self._table(path, kind, info))
