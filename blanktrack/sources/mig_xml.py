@@ -43,7 +43,7 @@ _FIELDS = {
 }
 
 _MESSAGE_NS = re.compile(r"^urn:GEINV:eInvoiceMessage:([A-Z][0-9]{4}):([0-9]\.[0-9])$")
-_OTHER_NS = re.compile(r"^urn:GEINV:([A-Za-z]+):([0-9]\.[0-9])$")  # E0501, ProcessResult, …
+_OTHER_NS = re.compile(r"^urn:GEINV:([A-Za-z0-9]+):([0-9]\.[0-9])$")  # E0501, ProcessResult, …
 _ENVELOPE = "InvoiceEnvelope"
 
 
