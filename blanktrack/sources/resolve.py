@@ -78,6 +78,23 @@ def _missing(path: Path, role: str) -> InputError:
     return InputError(Problem(str(path), None, None, f"{role} path does not exist", _FIX_PATH))
 
 
+def _what(path: Path, role: str) -> str:
+    """'dir' or 'file'; InputError for a path that does not exist or cannot be looked at."""
+    try:
+        if path.is_dir():
+            return "dir"
+        if path.is_file():
+            return "file"
+        exists = path.exists()
+    except (OSError, ValueError) as exc:  # a name too long, a folder we may not read
+        raise InputError(Problem(str(path), None, None, f"{role} file cannot be read ({exc})",
+                                 _FIX_PATH)) from exc
+    if exists:
+        raise InputError(Problem(str(path), None, None,
+                                 f"{role} path is not a regular file or a folder", _FIX_PATH))
+    raise _missing(path, role)
+
+
 class _InvoiceReader:
     def __init__(self, columns: dict[str, str] | None, workdir: Path) -> None:
         self.columns, self.workdir = columns, workdir
@@ -88,12 +105,10 @@ class _InvoiceReader:
             path = Path(given)
             info = InputKind(str(path), "invoices")
             self.result.kinds.append(info)
-            if path.is_dir():
+            if _what(path, "invoices") == "dir":
                 raws, rejects = self._folder(path, info)
-            elif path.is_file():
-                raws, rejects = self._file(path, info)
             else:
-                raise _missing(path, "invoices")
+                raws, rejects = self._file(path, info)
             self._write(index, raws, info)
             if rejects is not None and not rejects.is_empty():
                 self.result.findings.append(F.invoice_rejected_findings(rejects))
@@ -202,7 +217,7 @@ def _allocation_inputs(paths: Sequence[str | Path], result: ReadInputs) -> None:
         path = Path(given)
         info = InputKind(str(path), "allocations")
         result.kinds.append(info)
-        if path.is_file():
+        if _what(path, "allocations") == "file":
             kind = sniff(path)
             if kind.kind == "xml" and not _e0501_file(path, info, result):
                 raise InputError(Problem(str(path), None, None,
@@ -214,8 +229,6 @@ def _allocation_inputs(paths: Sequence[str | Path], result: ReadInputs) -> None:
                 info.files_read += 1
                 info.kinds["allocation table"] += 1
             continue
-        if not path.is_dir():
-            raise _missing(path, "allocations")
         for file in _walk(path):
             kind = sniff(file)
             if kind.kind == "xml":
