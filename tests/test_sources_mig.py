@@ -118,7 +118,7 @@ def test_turnkey_folder_in_worker_processes_reads_the_same(tmp_path, monkeypatch
     alloc = write_allocations(tmp_path)
     folder = _turnkey(tmp_path / "turnkey")
     alone = run(alloc, [folder])
-    monkeypatch.setattr(turnkey, "POOL_MIN_FILES", 1)
+    monkeypatch.setattr(turnkey, "POOL_MIN_BYTES", 1)
     monkeypatch.setattr(turnkey, "BATCH_FILES", 2)
     pooled = run(alloc, [folder])
     assert blanks(pooled) == blanks(alone)

@@ -65,11 +65,27 @@ class Kind:
 
 
 def namespace(element: etree._Element) -> str:
-    return etree.QName(element).namespace or ""
+    tag = element.tag
+    if isinstance(tag, str) and tag.startswith("{"):
+        return tag[1:tag.index("}")]
+    return ""
+
+
+_KINDS: dict[str, Kind] = {}  # element tag ('{namespace}name') → kind: a folder has few
 
 
 def kind_of(element: etree._Element) -> Kind:
     """The MIG message an element is, by its namespace (and root name for E0501/envelopes)."""
+    tag = element.tag
+    kind = _KINDS.get(tag) if isinstance(tag, str) else None
+    if kind is None:
+        kind = _kind_of_tag(element)
+        if isinstance(tag, str) and len(_KINDS) < 1000:
+            _KINDS[tag] = kind
+    return kind
+
+
+def _kind_of_tag(element: etree._Element) -> Kind:
     ns = namespace(element)
     local = etree.QName(element).localname
     m = _MESSAGE_NS.match(ns)
@@ -84,41 +100,63 @@ def kind_of(element: etree._Element) -> Kind:
     return Kind(local, "", False)
 
 
-def _text(element: etree._Element, path: str, ns: str) -> tuple[str | None, int | None]:
-    node = element.find("/".join(f"{{{ns}}}{p}" for p in path.split("/")))
-    if node is None:
-        return None, None
+def _child(element: etree._Element, tag: str) -> etree._Element | None:
+    # A walk over the few children: several times faster than find() with a path.
+    for child in element:
+        if child.tag == tag:
+            return child
+    return None
+
+
+def _text(element: etree._Element, path: tuple[str, ...]) -> tuple[str | None, int | None]:
+    node: etree._Element | None = element
+    for tag in path:
+        node = _child(node, tag)
+        if node is None:
+            return None, None
     return (node.text or "").strip() or None, node.sourceline
+
+
+def _paths(ns: str, *paths: str) -> list[tuple[str, ...]]:
+    return [tuple(f"{{{ns}}}{part}" for part in p.split("/")) for p in paths]
 
 
 Record = tuple[str, str | None, str | None, str | None, int, int]
 
 
-def _digest(element: etree._Element) -> int:
-    # The message's canonical bytes: the same message from SRC and BAK hashes the same.
-    body = etree.tostring(element, method="c14n")
+def _digest(element: etree._Element, data: bytes | None = None) -> int:
+    # The message as lxml writes it (a bare file: its bytes, cheaper): the same message from
+    # SRC and BAK hashes the same.
+    body = data if data is not None else etree.tostring(element)
     return int.from_bytes(hashlib.blake2b(body, digest_size=8).digest(), "big", signed=True)
 
 
-def message_record(element: etree._Element, kind: Kind, name: str) -> Record:
+_PATHS: dict[tuple[str, str], list[tuple[str, ...]]] = {}  # (namespace, action) → field paths
+
+
+def message_record(element: etree._Element, kind: Kind, name: str, data: bytes | None = None
+                   ) -> Record:
     """The record of one invoice message element; InputError when its root or a field is
     missing (the values themselves are checked later, with every other row)."""
     action = INVOICE_MESSAGES[kind.message][0]
     root_name, number_path, date_path, seller_path = _FIELDS[action]
     ns = namespace(element)
     line = element.sourceline or 0
-    if etree.QName(element).localname != root_name:
+    if element.tag != f"{{{ns}}}{root_name}":
         raise InputError(Problem(name, line, None,
                                  f"{kind.label}: root element is <{etree.QName(element).localname}>, "
                                  f"expected <{root_name}>", "check the file is the message it claims"))
-    number, number_line = _text(element, number_path, ns)
-    date, _ = _text(element, date_path, ns)
-    seller, _ = _text(element, seller_path, ns)
+    paths = _PATHS.get((ns, action))
+    if paths is None:
+        paths = _PATHS[(ns, action)] = _paths(ns, number_path, date_path, seller_path)
+    number, number_line = _text(element, paths[0])
+    date, _ = _text(element, paths[1])
+    seller, _ = _text(element, paths[2])
     for value, path in ((number, number_path), (date, date_path), (seller, seller_path)):
         if value is None:
             raise InputError(Problem(name, line, path, f"{kind.label} <{root_name}> has no {path}",
                                      "the message is incomplete: take it again from Turnkey"))
-    return (action, number, date, seller, number_line or line, _digest(element))
+    return (action, number, date, seller, number_line or line, _digest(element, data))
 
 
 def check_version(kind: Kind, name: str, line: int | None) -> None:
@@ -135,14 +173,15 @@ def check_version(kind: Kind, name: str, line: int | None) -> None:
                                  "check the namespace of the message"))
 
 
-def read_document(root: etree._Element, name: str) -> tuple[list[tuple[Kind, int]], list[Record]]:
+def read_document(root: etree._Element, name: str, data: bytes | None = None
+                  ) -> tuple[list[tuple[Kind, int]], list[Record]]:
     """The kinds found in a parsed document (with counts) and the records of its invoice
-    messages. An envelope's messages are read one by one."""
+    messages. An envelope's messages are read one by one. `data`: the file's bytes."""
     kind = kind_of(root)
     check_version(kind, name, root.sourceline)
     if kind.message != _ENVELOPE:
         if kind.is_invoice:
-            return [(kind, 1)], [message_record(root, kind, name)]
+            return [(kind, 1)], [message_record(root, kind, name, data)]
         return [(kind, 1)], []
     counts: dict[Kind, int] = {kind: 1}
     records: list[Record] = []

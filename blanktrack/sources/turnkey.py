@@ -14,6 +14,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 
@@ -23,8 +24,9 @@ from ..errors import InputError, Problem
 from .mig_xml import Kind, read_document
 from .safe_xml import parse_bytes
 
-BATCH_FILES = 2000  # files per task of the pool
-POOL_MIN_FILES = 4000  # fewer files are read in this process (starting workers costs more)
+BATCH_FILES = 2000  # files per task of the pool (fewer when they are large: envelopes)
+BATCH_BYTES = 4 * 2**20
+POOL_MIN_BYTES = 16 * 2**20  # less XML is read in this process (starting workers costs more)
 PROGRESS_MIN_FILES = 10_000  # above this, progress is shown even when stderr is no terminal
 
 MESSAGE_SCHEMA = {
@@ -59,7 +61,7 @@ def read_batch(paths: Sequence[str]) -> Batch:
             if not _looks_like_xml(data):
                 not_xml.append(i)
                 continue
-            found, records = read_document(parse_bytes(data, path), path)
+            found, records = read_document(parse_bytes(data, path), path, data)
         except InputError as exc:
             return Batch(pl.DataFrame(schema=MESSAGE_SCHEMA), kinds, not_xml, exc.problems[0])
         except OSError as exc:
@@ -93,6 +95,25 @@ class Progress:
                   end=end, file=sys.stderr, flush=True)
 
 
+def _in_workers(batches: list[list[str]], workers: int, results: list[Batch],
+                progress: Progress) -> None:
+    # spawn, not fork: a forked copy of a process running polars' threads may deadlock.
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        for batch, result in zip(batches, pool.map(read_batch, batches), strict=True):
+            results.append(result)
+            progress.advance(len(batch))
+            if result.problem is not None:
+                pool.shutdown(cancel_futures=True)
+                break
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0  # read_batch names the file
+
+
 @dataclass
 class XmlRead:
     messages: pl.DataFrame  # MESSAGE_SCHEMA with `source` (file path) and `in_err`
@@ -104,25 +125,27 @@ def read_files(paths: Sequence[str], in_err: Sequence[bool], what: str,
                workers: int | None = None,
                on_progress: Callable[[int, int], None] | None = None) -> XmlRead:
     """Read every XML file of `paths`; InputError for the first unusable one."""
-    batches = [list(paths[i:i + BATCH_FILES]) for i in range(0, len(paths), BATCH_FILES)]
+    # The size of the first file stands for all: Turnkey's files of one kind are alike.
+    each = _size(paths[0]) if paths else 0
+    per_batch = max(1, min(BATCH_FILES, BATCH_BYTES // max(each, 1)))
+    batches = [list(paths[i:i + per_batch]) for i in range(0, len(paths), per_batch)]
     progress = Progress(len(paths), what)
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     results: list[Batch] = []
-    if len(paths) < POOL_MIN_FILES or workers < 2:
+    if each * len(paths) >= POOL_MIN_BYTES and len(batches) >= 2 and workers >= 2:
+        try:
+            _in_workers(batches, workers, results, progress)
+        except BrokenProcessPool:
+            # Workers could not start here (e.g. a __main__ they cannot import): read in this
+            # process instead; slower, the same rows.
+            results.clear()
+            progress.done = 0
+    if not results:
         for batch in batches:
             results.append(read_batch(batch))
             progress.advance(len(batch))
             if results[-1].problem is not None:
                 break
-    else:
-        # spawn, not fork: a forked copy of a process running polars' threads may deadlock.
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            for batch, result in zip(batches, pool.map(read_batch, batches), strict=True):
-                results.append(result)
-                progress.advance(len(batch))
-                if result.problem is not None:
-                    pool.shutdown(cancel_futures=True)
-                    break
     kinds: Counter[Kind] = Counter()
     frames, not_xml = [], []
     offset = 0
