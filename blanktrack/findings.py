@@ -337,3 +337,17 @@ def unofficial_namespace_findings(file: str, namespaces: list[str]) -> pl.DataFr
         f"{file} is an E0501 in namespace {', '.join(namespaces)}, which is not in the MOF's "
         "schemas (urn:GEINV:E0501:4.0, 3.1, 3.2): read anyway. Check it is the allocation the "
         "platform sent."))
+
+
+def with_more(findings: pl.DataFrame, parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """`findings` (as collect made them) with more, in collect's order."""
+    frames = [f for f in [findings, *parts] if not f.is_empty()]
+    if not frames:
+        return empty(FINDING_SCHEMA)
+    return (
+        pl.concat(frames)
+        .with_columns(rank=pl.col("severity").replace_strict(SEVERITY_RANK, return_dtype=pl.Int8))
+        .sort(["rank", "code", "ban", "invoice_type", "track", "begin_no", "machine", "message"],
+              nulls_last=True)
+        .drop("rank")
+    )

@@ -201,3 +201,25 @@ def test_progress_is_shown_for_a_large_folder(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(turnkey, "PROGRESS_MIN_FILES", 3)
     run(alloc, [folder])
     assert f"blanktrack: {folder}: read 9 of 9 files\n" in capsys.readouterr().err
+
+
+def test_turnkey_folder_through_every_engine_path(tmp_path, monkeypatch):
+    """The converted Parquet takes the dense scan, the one-pass path and the validating path
+    alike: the same report, and the findings name the original files."""
+    from blanktrack import raw_usage
+    from blanktrack import reconcile as engine
+
+    alloc = write_allocations(tmp_path)
+    folder = _turnkey(tmp_path / "turnkey")
+    fast = run(alloc, [folder])
+    monkeypatch.setattr(engine, "DENSE_MIN_ROWS", 0)
+    dense = run(alloc, [folder])
+    monkeypatch.setattr(engine, "DENSE_MIN_ROWS", 10**12)
+    monkeypatch.setattr(raw_usage, "fast_usage", lambda *a, **k: None)
+    monkeypatch.setattr(engine, "fast_usage", lambda *a, **k: None)
+    slow = run(alloc, [folder])
+    for other in (dense, slow):
+        assert blanks(other) == blanks(fast)
+        assert other.findings.equals(fast.findings)
+        assert other.rows_by_source == fast.rows_by_source
+    assert "refused.xml" in finding_messages(dense, "upload-failed")[0]

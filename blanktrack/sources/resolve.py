@@ -187,7 +187,9 @@ class _InvoiceReader:
         inv.validate_invoices(raw.lazy())  # names the original file and line
         info.rows += raw.height
         target = self.workdir / f"invoices-{index}.parquet"
-        raw.rename({"source": "__source", "line": "__line"}).write_parquet(target)
+        # All text, as the engine's fast paths read a canonical Parquet file.
+        raw.rename({"source": "__source", "line": "__line"}).with_columns(
+            pl.col("__line").cast(pl.String)).write_parquet(target)
         self.result.invoice_paths.append(target)
         self.result.written.add(str(target))
 
@@ -279,8 +281,8 @@ def finish(result: Reconciliation, read: ReadInputs, allocation_paths: Sequence[
         read.kinds[index].rows += result.rows_by_source.get(engine_path, 0)
     period = result.period.code
     empty = [k.path for k in read.kinds if k.role == "invoices" and k.rows == 0]
-    findings = F.collect([
-        result.findings, *read.findings,
+    findings = F.with_more(result.findings, [
+        *read.findings,
         F.empty_input_findings(empty, period),
         *F.no_invoice_findings(result.allocations, result.booklets, result.issuing),
     ])
