@@ -137,3 +137,22 @@ def test_column_mapping_naming_a_missing_header_is_refused(tmp_path):
     erp.write_text(ERP_HEADER + _erp_rows("western"), encoding="utf-8")
     with pytest.raises(InputError, match="the column mapping names header"):
         run(alloc, [erp], columns={"machine": "收銀台"})
+
+
+def test_platform_excel_download(tmp_path):
+    """The platform's Excel download (the 2019 page's columns) reads as an export with known
+    headers, its statuses mapped."""
+    alloc = write_allocations(tmp_path)
+    word = {"issued": "開立已確認", "cancelled": "作廢已確認"}
+    frame = pl.DataFrame({
+        "發票號碼": [n for n, *_ in INVOICES], "註記欄": [""] * 4, "格式代號": ["35"] * 4,
+        "發票狀態": [word[s] for *_, s in INVOICES],
+        "發票日期": [d.replace("-", "/") for _, d, *_ in INVOICES],
+        "買方統一編號": [""] * 4, "買方名稱": ["客,戶"] * 4,
+        "賣方統一編號": [b for _, _, b, _ in INVOICES], "賣方名稱": ["賣方"] * 4,
+    })
+    path = tmp_path / "download.xlsx"
+    frame.write_excel(path)
+    result = run(alloc, [path])
+    assert blanks(result) == blanks(run(alloc, [write_canonical(tmp_path / "c.csv", INVOICES)]))
+    assert result.input_kinds[-1].rows == 4
