@@ -42,6 +42,7 @@ class InputKind:
     passed_over: int = 0  # files of other messages (E0402, ProcessResult, allowances, …)
     unknown: list[str] = field(default_factory=list)  # files of no known kind (in a folder)
     rows: int = 0
+    bytes: int | None = None  # of a folder's files (None: the engine measures the file)
 
     @property
     def kinds_text(self) -> str:
@@ -63,15 +64,29 @@ class ReadInputs:
 
 def _walk(folder: Path) -> list[Path]:
     """Every regular file under `folder`, in a stable order (hidden files too: Turnkey's are not)."""
-    found: list[Path] = []
-    for root, dirs, files in os.walk(folder):
-        dirs.sort()
-        found.extend(Path(root) / f for f in sorted(files))
+    return [Path(p) for p, _ in _walk_sized(str(folder))]
+
+
+def _walk_sized(folder: str) -> list[tuple[str, int]]:
+    """(path, bytes) of every regular file under `folder`, sorted by path; as text, not Path
+    objects (a Turnkey folder may hold a million files)."""
+    found: list[tuple[str, int]] = []
+    stack = [folder]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir():
+                    stack.append(entry.path)
+                elif entry.is_file():
+                    found.append((entry.path, entry.stat().st_size))
+    # Sorted as path components, so a folder's files come together (os.walk's order, sorted).
+    found.sort(key=lambda item: item[0].split(os.sep))
     return found
 
 
-def _in_err(path: Path, folder: Path) -> bool:
-    return any(part.upper() == _ERR for part in path.relative_to(folder).parts[:-1])
+def _in_err(path: str, folder: str) -> bool:
+    parts = path[len(folder):].split(os.sep)[:-1]
+    return any(part.upper() == _ERR for part in parts)
 
 
 def _missing(path: Path, role: str) -> InputError:
@@ -122,7 +137,7 @@ class _InvoiceReader:
             self._pass_through(path, info)
             return [], None
         if kind.kind == "xml":  # parsed in full: a malformed file is named with its line
-            raws, rejects, others = self._xml([path], [False], info, name)
+            raws, rejects, others = self._xml([name], [False], info, name)
             if not others:
                 return raws, rejects
         if kind.kind in ("erp", "platform"):
@@ -148,9 +163,9 @@ class _InvoiceReader:
         info.kinds[f"ERP {kind.detail}"] += 1
         return read_erp(path, str(path), kind.detail, self.columns)
 
-    def _xml(self, files: Sequence[Path], in_err: Sequence[bool], info: InputKind, what: str
+    def _xml(self, files: Sequence[str], in_err: Sequence[bool], info: InputKind, what: str
              ) -> tuple[list[pl.DataFrame], pl.DataFrame | None, list[str]]:
-        read = turnkey.read_files([str(f) for f in files], in_err, what)
+        read = turnkey.read_files(files, in_err, what)
         for kind, n in read.kinds.items():
             if kind.known:
                 info.kinds[kind.label] += n
@@ -162,8 +177,10 @@ class _InvoiceReader:
 
     def _folder(self, folder: Path, info: InputKind
                 ) -> tuple[list[pl.DataFrame], pl.DataFrame | None]:
-        files = _walk(folder)
-        raws, rejects, others = self._xml(files, [_in_err(f, folder) for f in files], info,
+        sized = _walk_sized(str(folder))
+        info.bytes = sum(size for _, size in sized)
+        files = [p for p, _ in sized]
+        raws, rejects, others = self._xml(files, [_in_err(f, str(folder)) for f in files], info,
                                           str(folder))
         for name in others:
             path = Path(name)
@@ -267,14 +284,17 @@ def finish(result: Reconciliation, read: ReadInputs, allocation_paths: Sequence[
     from ..reconcile import InputFile, _Digest
 
     engine_files = {(f.path, f.role): f for f in result.inputs}
+    sizes = {(k.path, k.role): k.bytes for k in read.kinds}
     inputs = []
     for role, paths in (("allocations", allocation_paths), ("invoices", invoice_paths)):
         for given in paths:
             path = Path(given)
             entry = engine_files.get((str(path), role))
             if entry is None:
-                size = (sum(f.stat().st_size for f in _walk(path)) if path.is_dir()
-                        else path.stat().st_size)
+                size = sizes.get((str(path), role))
+                if size is None:
+                    size = (sum(n for _, n in _walk_sized(str(path))) if path.is_dir()
+                            else path.stat().st_size)
                 entry = InputFile(str(path), role, size, _Digest(path, None))
             inputs.append(entry)
     for engine_path, index in read.counted_by_engine.items():
