@@ -100,41 +100,46 @@ def _kind_of_tag(element: etree._Element) -> Kind:
     return Kind(local, "", False)
 
 
-def _child(element: etree._Element, tag: str) -> etree._Element | None:
+Spec = dict[str, "int | Spec"]  # child tag → field index, or the spec of its own children
+
+
+def _spec(ns: str, *paths: str) -> Spec:
+    """The field paths as nested tags, so one walk over each element's children finds all."""
+    spec: Spec = {}
+    for index, path in enumerate(paths):
+        node = spec
+        *parents, last = [f"{{{ns}}}{part}" for part in path.split("/")]
+        for tag in parents:
+            node = node.setdefault(tag, {})  # type: ignore[assignment]
+        node[last] = index
+    return spec
+
+
+def _collect(element: etree._Element, spec: Spec, found: list) -> None:
     # A walk over the few children: several times faster than find() with a path.
     for child in element:
-        if child.tag == tag:
-            return child
-    return None
-
-
-def _text(element: etree._Element, path: tuple[str, ...]) -> tuple[str | None, int | None]:
-    node: etree._Element | None = element
-    for tag in path:
-        node = _child(node, tag)
-        if node is None:
-            return None, None
-    return (node.text or "").strip() or None, node.sourceline
-
-
-def _paths(ns: str, *paths: str) -> list[tuple[str, ...]]:
-    return [tuple(f"{{{ns}}}{part}" for part in p.split("/")) for p in paths]
+        sub = spec.get(child.tag)  # type: ignore[arg-type]
+        if sub is None:
+            continue
+        if isinstance(sub, int):
+            found[sub] = child
+        else:
+            _collect(child, sub, found)
 
 
 Record = tuple[str, str | None, str | None, str | None, int, int]
 
 
-def _digest(element: etree._Element, data: bytes | None = None) -> int:
-    # The message as lxml writes it (a bare file: its bytes, cheaper): the same message from
-    # SRC and BAK hashes the same.
-    body = data if data is not None else etree.tostring(element)
-    return int.from_bytes(hashlib.blake2b(body, digest_size=8).digest(), "big", signed=True)
+def digest(data: bytes) -> int:
+    """What identifies a message: the same file found twice (SRC and BAK) hashes the same."""
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
 
 
-_PATHS: dict[tuple[str, str], list[tuple[str, ...]]] = {}  # (namespace, action) → field paths
+_MIX = 0x9E3779B97F4A7C15  # a message of an envelope: the envelope's digest and its position
+_SPECS: dict[tuple[str, str], Spec] = {}  # (namespace, action) → where its fields are
 
 
-def message_record(element: etree._Element, kind: Kind, name: str, data: bytes | None = None
+def message_record(element: etree._Element, kind: Kind, name: str, identity: int | None = None
                    ) -> Record:
     """The record of one invoice message element; InputError when its root or a field is
     missing (the values themselves are checked later, with every other row)."""
@@ -146,17 +151,21 @@ def message_record(element: etree._Element, kind: Kind, name: str, data: bytes |
         raise InputError(Problem(name, line, None,
                                  f"{kind.label}: root element is <{etree.QName(element).localname}>, "
                                  f"expected <{root_name}>", "check the file is the message it claims"))
-    paths = _PATHS.get((ns, action))
-    if paths is None:
-        paths = _PATHS[(ns, action)] = _paths(ns, number_path, date_path, seller_path)
-    number, number_line = _text(element, paths[0])
-    date, _ = _text(element, paths[1])
-    seller, _ = _text(element, paths[2])
-    for value, path in ((number, number_path), (date, date_path), (seller, seller_path)):
+    spec = _SPECS.get((ns, action))
+    if spec is None:
+        spec = _SPECS[(ns, action)] = _spec(ns, number_path, date_path, seller_path)
+    found: list[etree._Element | None] = [None, None, None]
+    _collect(element, spec, found)
+    values = [((node.text or "").strip() or None) if node is not None else None for node in found]
+    for value, path in zip(values, (number_path, date_path, seller_path), strict=True):
         if value is None:
             raise InputError(Problem(name, line, path, f"{kind.label} <{root_name}> has no {path}",
                                      "the message is incomplete: take it again from Turnkey"))
-    return (action, number, date, seller, number_line or line, _digest(element, data))
+    if identity is None:
+        identity = digest(etree.tostring(element))
+    number_node = found[0]
+    return (action, values[0], values[1], values[2],
+            (number_node.sourceline if number_node is not None else None) or line, identity)
 
 
 def check_version(kind: Kind, name: str, line: int | None) -> None:
@@ -181,18 +190,21 @@ def read_document(root: etree._Element, name: str, data: bytes | None = None
     check_version(kind, name, root.sourceline)
     if kind.message != _ENVELOPE:
         if kind.is_invoice:
-            return [(kind, 1)], [message_record(root, kind, name, data)]
+            identity = digest(data) if data is not None else None
+            return [(kind, 1)], [message_record(root, kind, name, identity)]
         return [(kind, 1)], []
+    whole = digest(data if data is not None else etree.tostring(root))
     counts: dict[Kind, int] = {kind: 1}
     records: list[Record] = []
     ns = namespace(root)
     pack = root.find(f"{{{ns}}}InvoicePack")
-    for message in (pack if pack is not None else []):
+    for position, message in enumerate(pack if pack is not None else []):
         if not isinstance(message.tag, str):
             continue
         inner = kind_of(message)
         check_version(inner, name, message.sourceline)
         counts[inner] = counts.get(inner, 0) + 1
         if inner.is_invoice:
-            records.append(message_record(message, inner, name))
+            identity = (whole + (position + 1) * _MIX) % 2**64 - 2**63  # fits Int64
+            records.append(message_record(message, inner, name, identity))
     return list(counts.items()), records
