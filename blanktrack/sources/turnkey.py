@@ -51,7 +51,8 @@ def _looks_like_xml(data: bytes) -> bool:
 
 def read_batch(paths: Sequence[str]) -> Batch:
     """Parse the XML files of one batch (runs in a worker process)."""
-    columns: dict[str, list] = {name: [] for name in MESSAGE_SCHEMA}
+    rows: list[tuple] = []
+    files: list[int] = []
     kinds: Counter[Kind] = Counter()
     not_xml: list[int] = []
     for i, path in enumerate(paths):
@@ -73,10 +74,12 @@ def read_batch(paths: Sequence[str]) -> Batch:
             continue
         for kind, n in found:
             kinds[kind] += n
-        for record in records:
-            for column, value in zip(MESSAGE_SCHEMA, (*record, i), strict=True):
-                columns[column].append(value)
-    return Batch(pl.DataFrame(columns, schema=MESSAGE_SCHEMA), kinds, not_xml)
+        rows.extend(records)
+        files.extend([i] * len(records))
+    record_schema = {k: v for k, v in MESSAGE_SCHEMA.items() if k != "file"}
+    messages = pl.DataFrame(rows, schema=record_schema, orient="row").with_columns(
+        file=pl.Series(files, dtype=pl.Int64))
+    return Batch(messages, kinds, not_xml)
 
 
 class Progress:
