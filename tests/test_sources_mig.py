@@ -223,3 +223,28 @@ def test_turnkey_folder_through_every_engine_path(tmp_path, monkeypatch):
         assert other.findings.equals(fast.findings)
         assert other.rows_by_source == fast.rows_by_source
     assert "refused.xml" in finding_messages(dense, "upload-failed")[0]
+
+
+def test_an_envelope_message_without_a_field_is_named(tmp_path):
+    alloc = write_allocations(tmp_path)
+    messages = [message_xml("F0401", "4.1", f"AB{n:08d}", "20141110", HEAD) for n in range(3)]
+    pack = envelope_xml(messages).replace(b"<InvoiceDate>20141110</InvoiceDate>", b"", 1)
+    path = tmp_path / "pack.xml"
+    path.write_bytes(pack.replace(b"<Invoice ", b"\n<Invoice "))
+    with pytest.raises(InputError) as err:
+        run(alloc, [path])
+    problem = err.value.problems[0]
+    assert (problem.file, problem.line, problem.field) == (str(path), 3, "Main/InvoiceDate")
+    assert "F0401 4.1 <Invoice> has no Main/InvoiceDate" in problem.message
+
+
+def test_an_envelope_of_mixed_messages_with_spaces(tmp_path):
+    alloc = write_allocations(tmp_path)
+    spaced = message_xml("F0401", "4.1", "AB00000002", "20141110", HEAD).replace(
+        b">AB00000002<", b"> AB00000002 <")
+    messages = [message_xml("F0401", "4.1", "AB00000001", "20141110", HEAD),
+                message_xml("F0501", "4.1", "AB00000001", "20141110", HEAD), spaced]
+    (tmp_path / "pack.xml").write_bytes(envelope_xml(messages))
+    result = run(alloc, [tmp_path / "pack.xml"])
+    assert (HEAD, "AB", "00000003", "00000099") in blanks(result)
+    assert result.input_kinds[-1].rows == 2  # AB00000001 cancelled, AB00000002 issued
