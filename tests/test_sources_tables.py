@@ -156,3 +156,18 @@ def test_platform_excel_download(tmp_path):
     result = run(alloc, [path])
     assert blanks(result) == blanks(run(alloc, [write_canonical(tmp_path / "c.csv", INVOICES)]))
     assert result.input_kinds[-1].rows == 4
+
+
+def test_erp_xlsx_with_date_cells(tmp_path):
+    import datetime as dt
+
+    alloc = write_allocations(tmp_path)
+    frame = pl.DataFrame({
+        "發票號碼": [n for n, *_ in INVOICES],
+        "發票日期": [dt.date.fromisoformat(d) for _, d, *_ in INVOICES],  # real date cells
+        "賣方統一編號": [b for _, _, b, _ in INVOICES],
+        "發票狀態": [{"issued": "開立", "cancelled": "作廢"}[s] for *_, s in INVOICES],
+    })
+    frame.write_excel(tmp_path / "export.xlsx")
+    result = run(alloc, [tmp_path / "export.xlsx"])
+    assert blanks(result) == blanks(run(alloc, [write_canonical(tmp_path / "c.csv", INVOICES)]))

@@ -20,7 +20,8 @@ def _iso(year: pl.Expr, month: pl.Expr, day: pl.Expr) -> pl.Expr:
 def iso_date_expr(column: str) -> pl.Expr:
     """`column` (text) as `YYYY-MM-DD` where it is one of the known spellings; otherwise the
     text unchanged, so that the invoice check names it as written."""
-    col = pl.col(column).str.strip_chars()
+    # An Excel date cell reads as '2024-11-05 00:00:00': the day is what counts.
+    col = pl.col(column).str.strip_chars().str.replace(r"[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$", "")
 
     def part(pattern: str, i: int) -> pl.Expr:
         return col.str.extract(pattern, i)

@@ -19,7 +19,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "track": ("track", "字軌", "發票字軌"),
     "number": ("number", "號碼", "發票號碼8碼"),
     "invoice_date": ("invoice_date", "發票日期", "開立日期"),
-    "seller_ban": ("seller_ban", "賣方統編", "賣方統一編號", "賣方統編號", "統一編號", "統編"),
+    # Not a bare 統一編號: in a sales export that is as often the buyer's.
+    "seller_ban": ("seller_ban", "賣方統編", "賣方統一編號", "賣方統編號"),
     "status": ("status", "發票狀態", "狀態"),
     "machine": ("machine", "機台", "機台號碼", "機台編號", "收銀機", "收銀機號"),
     "upload_status": ("upload_status", "上傳狀態", "上傳結果"),
