@@ -68,19 +68,21 @@ def _walk(folder: Path) -> list[Path]:
 
 
 def _walk_sized(folder: str) -> list[tuple[str, int]]:
-    """(path, bytes) of every regular file under `folder`, sorted by path; as text, not Path
-    objects (a Turnkey folder may hold a million files)."""
+    """(path, bytes) of every regular file under `folder`, each folder's entries by name (so
+    the order is stable); as text, not Path objects (a Turnkey folder may hold a million files,
+    so nothing per file is kept that need not be)."""
     found: list[tuple[str, int]] = []
-    stack = [folder]
-    while stack:
-        with os.scandir(stack.pop()) as entries:
-            for entry in entries:
-                if entry.is_dir():
-                    stack.append(entry.path)
-                elif entry.is_file():
-                    found.append((entry.path, entry.stat().st_size))
-    # Sorted as path components, so a folder's files come together (os.walk's order, sorted).
-    found.sort(key=lambda item: item[0].split(os.sep))
+
+    def visit(directory: str) -> None:
+        with os.scandir(directory) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
+        for entry in entries:
+            if entry.is_dir():
+                visit(entry.path)
+            elif entry.is_file():
+                found.append((entry.path, entry.stat().st_size))
+
+    visit(folder)
     return found
 
 
@@ -180,6 +182,7 @@ class _InvoiceReader:
         sized = _walk_sized(str(folder))
         info.bytes = sum(size for _, size in sized)
         files = [p for p, _ in sized]
+        del sized
         raws, rejects, others = self._xml(files, [_in_err(f, str(folder)) for f in files], info,
                                           str(folder))
         for name in others:

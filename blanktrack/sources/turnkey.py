@@ -88,12 +88,19 @@ class Progress:
 
     def __init__(self, total: int, what: str) -> None:
         self.total, self.what, self.done = total, what, 0
-        self.on = total >= PROGRESS_MIN_FILES or (total > BATCH_FILES and sys.stderr.isatty())
+        self.tty = sys.stderr.isatty()
+        self.on = total >= PROGRESS_MIN_FILES or (total > BATCH_FILES and self.tty)
+        self.shown = 0  # tenths shown (not a terminal: a line per tenth, for logs and notebooks)
 
     def advance(self, n: int) -> None:
         self.done += n
-        if self.on:
-            end = "\n" if self.done >= self.total else "\r"
+        if not self.on:
+            return
+        last = self.done >= self.total
+        tenth = self.done * 10 // max(self.total, 1)
+        if self.tty or tenth > self.shown or last:
+            self.shown = tenth
+            end = "\n" if last or not self.tty else "\r"
             print(f"blanktrack: {self.what}: read {self.done:,} of {self.total:,} files",
                   end=end, file=sys.stderr, flush=True)
 
