@@ -332,6 +332,10 @@ def _read_file(path: Path, problems: list[Problem]) -> list[RawRow]:
     name = str(path)
     if is_parquet(path):
         return _rows_from_parquet(name, path, problems)
+    from .sources import e0501  # E0501, Turnkey's allocation message (lxml loaded only here)
+
+    if e0501.is_xml_file(path):
+        return e0501.read_e0501(path, problems)
     return _rows_from_text(name, textio.read_rows(path).rows, problems)
 
 

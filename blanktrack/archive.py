@@ -49,6 +49,13 @@ def fault_point(step: str) -> None:
 
 
 def sha256_file(path: Path) -> str:
+    """The file's sha256; of a folder (a Turnkey data folder given as input), the sha256 of
+    its files' relative paths and sha256s, sorted, one a line."""
+    if Path(path).is_dir():
+        root = Path(path)
+        lines = sorted(f"{f.relative_to(root).as_posix()}\0{sha256_file(f)}\n"
+                       for f in root.rglob("*") if f.is_file())
+        return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):

@@ -34,6 +34,20 @@ def _ban(text: str) -> str:
     return text
 
 
+def _columns(text: str) -> dict[str, str]:
+    from .sources.erp import MAPPABLE
+
+    mapping: dict[str, str] = {}
+    for item in text.split(","):
+        name, sep, header = item.partition("=")
+        name, header = name.strip(), header.strip()
+        if not sep or not header or name not in MAPPABLE:
+            raise argparse.ArgumentTypeError(
+                f"{item!r} is not NAME=HEADER with NAME one of {', '.join(MAPPABLE)}")
+        mapping[name] = header
+    return mapping
+
+
 def _date(text: str) -> dt.date:
     from .period import parse_date
 
@@ -76,6 +90,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
                 args.period, args.allocations, args.invoices,
                 ban=args.ban, split=args.split, report_date=args.report_date,
                 hash_inputs=False,  # nothing here records them
+                columns=args.columns,
                 on_blank_ranges=exports.start,  # upload files written while findings are made
             )
             written = exports.finish(result)
@@ -305,10 +320,16 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("reconcile", help="compute a period's blank ranges and findings")
     r.add_argument("--period", required=True, type=_period,
                    help="period: code 11302 or months 113/01~113/02")
-    r.add_argument("--allocations", required=True, nargs="+", metavar="FILE",
-                   help="MOF allocation download(s) or canonical allocation table(s)")
-    r.add_argument("--invoices", required=True, nargs="+", metavar="FILE",
-                   help="canonical invoice table(s), one per issuing system")
+    r.add_argument("--allocations", required=True, nargs="+", metavar="PATH",
+                   help="MOF allocation download(s), canonical allocation table(s), E0501 files "
+                   "or folders of them")
+    r.add_argument("--invoices", nargs="*", default=[], metavar="PATH",
+                   help="invoice files or folders, each known by its content: canonical table, "
+                   "MIG XML, a Turnkey data folder, the platform's download, an ERP export "
+                   "(leave out for a period without invoices)")
+    r.add_argument("--columns", type=_columns, default=None, metavar="NAME=HEADER,…",
+                   help="which header of an ERP export holds each invoice column, e.g. "
+                   "invoice_number=單據號碼,invoice_date=日期")
     r.add_argument("--out-dir", required=True, type=_out_dir, metavar="DIR",
                    help="output folder; each run replaces only its own DIR/{period}/{BAN}/")
     r.add_argument("--ban", type=_ban, help="only this reporting BAN (head office or own)")

@@ -115,6 +115,7 @@ _POS1: Final = "invoices_pos-1.csv"
 _POS2: Final = "invoices_pos-2.csv"
 _POS3: Final = "invoices_pos-3.csv"
 _ERP: Final = "invoices_erp.csv"
+SAMPLE_TURNKEY: Final = "turnkey_pos-3"  # POS-3's invoices as its Turnkey data folder
 
 _SAMPLE_RUNS: Final = (
     _Run(_POS1, HEAD_BAN, "POS-1", "KT", 47_281_100, 47_281_179,
@@ -192,6 +193,11 @@ SAMPLE_EXPECTED: Final[dict[str, Any]] = {
     # (None for the ERP's branch track, whose allocation has no machine); compare on code, ban,
     # track, begin_no, end_no when an engine fills it differently.
     "findings": [
+        # Wholly unused allocations (info): reported blank in full, worth a look.
+        _finding("allocation-unused", "info", BRANCH_BAN, "07", "LQ", "00500050", "00500099",
+                 None),
+        _finding("allocation-unused", "info", BRANCH_BAN, "07", "LR", "00777700", "00777749",
+                 None),
         _finding("dated-outside-period", "warning", HEAD_BAN, "07", "KT", "47281340", "47281340",
                  "POS-3"),
         _finding("outside-allocation", "error", HEAD_BAN, None, "KU", "47281180", "47281180",
@@ -208,7 +214,7 @@ SAMPLE_EXPECTED: Final[dict[str, Any]] = {
                  "POS-3"),
     ],
     "finding_codes": [
-        "dated-outside-period", "outside-allocation", "skipped-number", "upload-failed",
+        "allocation-unused", "dated-outside-period", "outside-allocation", "skipped-number", "upload-failed",
         "void-not-reissued",
     ],
     "absent_finding_codes": ["allocation-misaligned", "allocation-overlap", "duplicate-number"],
@@ -219,7 +225,7 @@ SAMPLE_EXPECTED: Final[dict[str, Any]] = {
     "totals": {"allocated": 550, "used": 297, "blank": 253, "invoice_rows": 299},
     "files": [
         "README.md", "allocations.csv", f"invnoapply_{SAMPLE_PERIOD}.csv", _ERP, _POS1, _POS2,
-        _POS3,
+        _POS3, SAMPLE_TURNKEY,
     ],
 }
 
@@ -338,6 +344,9 @@ are byte-identical to what the function writes). What a correct run finds is als
   on track KT (`upload_status` accepted, one failed).
 - `invoices_erp.csv` — the company ERP: head office tracks MB (07) and XA (08) and the branch's
   track LQ (`upload_status` empty = unknown).
+- `turnkey_pos-3/` — POS-3's invoices once more, as its Turnkey data folder holds them: MIG 4.1
+  F0401 (issue), F0501 (cancel) and F0701 (void) under `UpCast/B2SSTORAGE/<MIG>/BAK/yyyyMMdd/HH/`.
+  `params/sample.yaml` reads this folder instead of `invoices_pos-3.csv`; the report is the same.
 
 ## Businesses
 
@@ -398,6 +407,13 @@ def _sample_files() -> dict[str, bytes]:
     for name, rows in _sample_invoice_rows().items():
         text = _csv_line(list(INVOICE_COLUMNS)) + "".join(_csv_line(r) for r in rows)
         files[name] = text.encode("utf-8")
+    # POS-3's invoices once more, as the till's Turnkey data folder holds them (MIG 4.1):
+    # params/sample.yaml reads this folder instead of invoices_pos-3.csv.
+    from .sources.mig_write import turnkey_files
+
+    pos3 = [r[:4] for r in _sample_invoice_rows()[_POS3]]
+    for name, data in turnkey_files(pos3).items():
+        files[f"{SAMPLE_TURNKEY}/{name}"] = data
     return dict(sorted(files.items()))
 
 

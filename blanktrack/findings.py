@@ -277,3 +277,105 @@ def collect(parts: list[pl.DataFrame]) -> pl.DataFrame:
               nulls_last=True)
         .drop("rank")
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# What the inputs themselves show (issue 15): periods without invoices, forgotten files, unused
+# allocations, rejected B2B invoices, files of no known kind.
+
+CATALOGUE.update({
+    "no-invoices": ("warning", "a BAN, till or input file with no invoice row (a forgotten file?)"),
+    "allocation-unused": ("info", "an allocation (or a till's share) with no used number"),
+    "invoice-rejected": ("warning", "a B2B invoice the buyer rejected (退回): its number is used"),
+    "unknown-file": ("info", "files in an input folder that are of no kind blanktrack reads"),
+    "unofficial-namespace": ("warning", "an E0501 in a namespace not in the MOF's schemas, read anyway"),
+})
+_LISTED_FILES = 10  # files named in one unknown-file finding; the rest are counted
+
+
+def empty_input_findings(paths: list[str], period: str) -> pl.DataFrame:
+    """One no-invoices finding per input path that held no invoice row."""
+    return _frame(
+        pl.DataFrame({"path": paths, "period": [period] * len(paths)},
+                     schema={"path": pl.String, "period": pl.String}),
+        "no-invoices",
+        pl.format("Input {} holds no invoice row. If this system issued nothing in the period, "
+                  "fine; if not, export its invoices again.", pl.col("path")),
+    )
+
+
+def no_invoice_findings(allocations: pl.DataFrame, booklets: pl.DataFrame,
+                        issuing: pl.DataFrame) -> list[pl.DataFrame]:
+    """no-invoices for every BAN, and every till named in the allocations, that holds
+    allocations and has no invoice; allocation-unused for every allocation with no used number."""
+    used = booklets.group_by("alloc_id").agg(
+        used=(pl.col("used_in") & pl.col("alloc_mask")).bitwise_count_ones().sum())
+    per = allocations.join(used, on="alloc_id", how="left").with_columns(
+        pl.col("used").fill_null(0))
+    issued_bans = issuing["seller_ban"].unique().implode()
+    issued_tills = issuing["machine"].drop_nulls().unique().implode()
+    bans = (per.group_by("period", "ban").agg(used=pl.col("used").sum(),
+                                              tracks=pl.col("track").unique().sort().str.join(", "))
+            .filter((pl.col("used") == 0) & ~pl.col("ban").is_in(issued_bans)))
+    tills = (per.filter(pl.col("machine").is_not_null())
+             .group_by("period", "ban", "machine")
+             .agg(used=pl.col("used").sum(), tracks=pl.col("track").unique().sort().str.join(", "))
+             .filter((pl.col("used") == 0) & ~pl.col("machine").is_in(issued_tills)))
+    whose = pl.when(pl.col("machine").is_null()).then(pl.lit("")).otherwise(
+        pl.format(", till {}", pl.col("machine")))
+    unused = per.filter(pl.col("used") == 0)
+    return [
+        _frame(bans, "no-invoices", pl.format(
+            "BAN {} holds allocations of this period (track(s) {}) but no input has an invoice of "
+            "it: every number would be reported blank. A forgotten invoice file looks exactly "
+            "like this; if the BAN really issued nothing, fine.", pl.col("ban"), pl.col("tracks"))),
+        _frame(tills, "no-invoices", pl.format(
+            "Till {} of BAN {} was handed numbers of track(s) {} but no input has an invoice of "
+            "it: its whole share would be reported blank. Was its file left out?",
+            pl.col("machine"), pl.col("ban"), pl.col("tracks"))),
+        _frame(unused, "allocation-unused", pl.format(
+            "Allocation {} {}–{} (BAN {}{}) has no used number: it is reported blank in full. "
+            "Worth a look if it was handed to a till or system.",
+            pl.col("track"), pl.col("begin_no"), pl.col("end_no"), pl.col("ban"), whose)),
+    ]
+
+
+def invoice_rejected_findings(rejected: pl.DataFrame) -> pl.DataFrame:
+    """One invoice-rejected per rejected invoice (seller_ban, invoice_number, invoice_date,
+    source, line)."""
+    rows = rejected.with_columns(
+        ban=pl.col("seller_ban"), track=pl.col("invoice_number").str.slice(0, 2),
+        begin_no=pl.col("invoice_number").str.slice(2), end_no=pl.col("invoice_number").str.slice(2))
+    return _frame(rows, "invoice-rejected", pl.format(
+        "Invoice {} dated {} was rejected (退回) by the buyer ({}): the number stays used and is "
+        "not reported blank. Check whether a new invoice was issued for the sale.",
+        pl.col("invoice_number"), pl.col("invoice_date"), _where()))
+
+
+def unknown_file_findings(folder: str, files: list[str]) -> pl.DataFrame:
+    listed = ", ".join(files[:_LISTED_FILES])
+    more = f" and {len(files) - _LISTED_FILES} more" if len(files) > _LISTED_FILES else ""
+    return _frame(pl.DataFrame({"n": [len(files)]}), "unknown-file", pl.lit(
+        f"{len(files)} file(s) in {folder} are of no kind blanktrack reads and were left out: "
+        f"{listed}{more}. Check none of them holds invoices."))
+
+
+def unofficial_namespace_findings(file: str, namespaces: list[str]) -> pl.DataFrame:
+    return _frame(pl.DataFrame({"n": [1]}), "unofficial-namespace", pl.lit(
+        f"{file} is an E0501 in namespace {', '.join(namespaces)}, which is not in the MOF's "
+        "schemas (urn:GEINV:E0501:4.0, 3.1, 3.2): read anyway. Check it is the allocation the "
+        "platform sent."))
+
+
+def with_more(findings: pl.DataFrame, parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """`findings` (as collect made them) with more, in collect's order."""
+    frames = [f for f in [findings, *parts] if not f.is_empty()]
+    if not frames:
+        return empty(FINDING_SCHEMA)
+    return (
+        pl.concat(frames)
+        .with_columns(rank=pl.col("severity").replace_strict(SEVERITY_RANK, return_dtype=pl.Int8))
+        .sort(["rank", "code", "ban", "invoice_type", "track", "begin_no", "machine", "message"],
+              nulls_last=True)
+        .drop("rank")
+    )

@@ -38,6 +38,9 @@ from blanktrack.frames import INVOICE_SCHEMA
 REQUIRED = ("invoice_number", "invoice_date", "seller_ban", "status")
 OPTIONAL = ("machine", "upload_status")
 RAW_COLUMNS = REQUIRED + OPTIONAL
+# Where a converted row came from (sources/: a Turnkey folder's file and element line), kept
+# in the canonical Parquet blanktrack writes for the reconciliation, so messages name it.
+PROVENANCE = ("__source", "__line")
 
 LARGE_FILE_BYTES = 64 * 2**20  # above this a CSV is scanned by polars as UTF-8, not decoded here
 _PREFIX_BYTES = 2**20  # how much of a large file is checked for its encoding up front
@@ -204,7 +207,7 @@ def _check_columns(name: str, columns: Sequence[str], line: int | None = 1) -> N
             raise InputError(Problem(name, line, column, f"column '{column}' appears twice in "
                                      "the header", "keep one of them"))
         seen.add(column)
-    unknown = [c for c in columns if c not in RAW_COLUMNS]
+    unknown = [c for c in columns if c not in RAW_COLUMNS and c not in PROVENANCE]
     if unknown:
         raise InputError(Problem(
             name, line, unknown[0],
@@ -227,6 +230,8 @@ def _text_columns(lf: pl.LazyFrame, name: str, numbers: pl.Series | None = None)
     """The raw frame: RAW_COLUMNS as stripped text (empty → null), source, line; no blank rows.
     With numbers, only the rows whose raw invoice number is one of them."""
     present = [c for c in lf.collect_schema().names() if c != _ROW]
+    source, line = ((pl.col("__source"), pl.col("__line")) if "__source" in present
+                    else (pl.lit(name), pl.col(_ROW)))
     if numbers is not None:
         # Before the stripping, so the reader skips the other rows (predicate pushdown).
         lf = lf.filter(pl.col("invoice_number").is_in(numbers.implode()))
@@ -238,7 +243,7 @@ def _text_columns(lf: pl.LazyFrame, name: str, numbers: pl.Series | None = None)
         else:
             exprs.append(pl.lit(None, pl.String).alias(column))
     return (
-        lf.select(*exprs, source=pl.lit(name), line=pl.col(_ROW).cast(pl.Int64))
+        lf.select(*exprs, source=source, line=line.cast(pl.Int64))
         # A blank line reads as a row of nulls: it is no invoice.
         .filter(~pl.all_horizontal(pl.col(c).is_null() for c in RAW_COLUMNS))
     )
@@ -458,24 +463,15 @@ def scan_raw_invoices(paths: Sequence[str | Path], numbers: pl.Series | None = N
     for path in map(Path, paths):
         name = str(path)
         magic = textio.read_head(path, len(PARQUET_MAGIC), name)  # a FIFO is never opened
-        # A selection (numbers) may well be empty; the files were checked when first scanned.
+        # A file with a header and no row is read as no invoices (a no-invoices finding).
         if magic == PARQUET_MAGIC:
             lf = _text_columns(_scan_parquet(path, name), name, numbers)
-            empty = numbers is None and parquet_rows(path, name) == 0
         else:
-            scanned, in_memory = scan_csv_file(path, name)
-            lf = _text_columns(scanned, name, numbers)
-            # A large file has rows (it is large); a small one is counted, it is in memory.
-            empty = numbers is None and in_memory and lf.select(pl.len()).collect().item() == 0
-        if empty:
-            # Most likely a failed export: every allocated number would be reported blank.
-            raise _file_error(name, "no invoice rows: the file has only a header",
-                              "export the invoices again; if this system really issued no "
-                              "invoice in the period, leave the file out")
+            lf = _text_columns(scan_csv_file(path, name)[0], name, numbers)
         frames.append(lf)
-    if not frames:
-        raise _file_error("(no files)", "no invoice file was given",
-                          "name the invoice file of each issuing system")
+    if not frames:  # a period without invoices (no-invoices findings say so)
+        return pl.LazyFrame(schema={**dict.fromkeys(RAW_COLUMNS, pl.String), "source": pl.String,
+                                    "line": pl.Int64})
     return pl.concat(frames, how="vertical")
 
 

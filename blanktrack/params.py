@@ -33,7 +33,9 @@ _FOLDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _KEYS: dict[str, tuple[bool, tuple[type, ...], str]] = {
     "period": (True, (str,), "period code, e.g. '11302' (quoted)"),
     "allocations": (True, (list,), "list of allocation files"),
-    "invoices": (True, (list,), "list of invoice files"),
+    "invoices": (False, (list,), "list of invoice files or folders (none: no invoices)"),
+    "columns": (False, (dict, type(None)),
+                "which header of an ERP export holds each invoice column, e.g. {invoice_number: 單據號碼}"),
     "ban": (False, (str, type(None)), "reporting BAN in quotes, or null for all"),
     "split": (False, (str,), f"one of {', '.join(SPLITS)}"),
     "strict": (False, (bool,), "true or false"),
@@ -66,6 +68,7 @@ class RunParams:
     # resolved input path → the path as the file wrote it, where they differ (a link, a
     # relative path): the manifest records both
     given: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    columns: dict[str, str] | None = None  # invoice column → header of an ERP export
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)  # key → line
 
     def notebook_parameters(self, out_dir: Path, report_date: dt.date) -> dict[str, Any]:
@@ -79,6 +82,7 @@ class RunParams:
             "strict": self.strict,
             "report_date": report_date.isoformat(),
             "out_dir": str(out_dir),
+            **({"columns": self.columns} if self.columns else {}),
         }
 
     def as_record(self) -> dict[str, Any]:
@@ -194,7 +198,9 @@ def _build(path: Path, base: Path, v: dict[str, Any], nodes: dict[str, yaml.Node
     given: dict[str, str] = {}
     for key in ("allocations", "invoices"):
         files[key] = []
-        if not v[key]:
+        if key == "invoices" and key not in v:
+            continue  # a period without invoices (no-invoices findings say so)
+        if not v[key] and key == "allocations":
             problems.append(_problem(path, nodes[key], key, "the list is empty",
                                      "name at least one file"))
         for item in v[key]:
@@ -205,9 +211,11 @@ def _build(path: Path, base: Path, v: dict[str, Any], nodes: dict[str, yaml.Node
                 continue
             p = _resolve(base, item)
             what = _not_a_file(p)
+            if what.endswith("(it is a folder)"):
+                what = ""  # a folder of inputs (a Turnkey data folder, E0501 files)
             if what:
                 fix = (f"paths are relative to {base}" if what == "does not exist"
-                       else "name a CSV or Parquet file")
+                       else "name a file or a folder")
                 problems.append(_problem(path, nodes[key], key, f"{item} {what}", fix))
             files[key].append(p)
             if str(p) != item:
@@ -224,15 +232,31 @@ def _build(path: Path, base: Path, v: dict[str, Any], nodes: dict[str, yaml.Node
     elif what:
         problems.append(_problem(path, node, "notebook", f"{notebook} {what}",
                                  "run from the project folder or give notebook: PATH"))
+    columns = _columns(path, nodes, v, problems)
     if problems:
         raise InputError(problems)
     return RunParams(
         source=path.resolve(), period=period, allocations=files["allocations"],
         invoices=files["invoices"], ban=ban, split=split, strict=v.get("strict", False),
         report_date=v.get("report_date"), note=v.get("note") or "", notebook=notebook,
-        timeout=timeout, run_folder=run_folder, given=given,
+        timeout=timeout, run_folder=run_folder, given=given, columns=columns,
         lines={k: n.start_mark.line + 1 for k, n in nodes.items()},
     )
+
+
+def _columns(path: Path, nodes: dict, v: dict, problems: list[Problem]) -> dict[str, str] | None:
+    """The `columns` mapping, checked: names of invoice columns to non-empty header text."""
+    from .sources.erp import MAPPABLE
+
+    columns = v.get("columns")
+    if not columns:
+        return None
+    for name, header in columns.items():
+        if name not in MAPPABLE or not isinstance(header, str) or not header.strip():
+            problems.append(_problem(path, nodes["columns"], "columns",
+                                     f"{name!r}: {header!r} is not an invoice column and a header",
+                                     f"write NAME: HEADER with NAME one of {', '.join(MAPPABLE)}"))
+    return {str(k): str(h) for k, h in columns.items()}
 
 
 def _resolve(base: Path, item: str) -> Path:

@@ -138,7 +138,7 @@ def fast_usage(paths: Sequence[str | Path], period: Period, bans: pl.Series | No
     if frames is None:
         return None
     groups = group_raw_rows(frames)
-    if groups is None:
+    if groups is None or groups.is_empty():  # no invoice at all: the original path copes
         return None
     return usage_from_groups(groups, paths, period, bans)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Sequence
@@ -137,6 +138,8 @@ class Reconciliation:
     summary: pl.DataFrame
     issuing: pl.DataFrame  # invoices per seller BAN, machine and day (for charts)
     rows_by_source: dict[str, int]  # rows read from each input file
+    # what each input path held (sources.resolve.InputKind): kinds, files read, passed over, rows
+    input_kinds: list = field(default_factory=list)
 
     @property
     def invoice_rows(self) -> int:
@@ -241,6 +244,31 @@ def dense_scan(paths: Sequence[str | Path], period: Period, allocations: pl.Data
 def reconcile(
     period: str | Period,
     allocation_paths: Sequence[str | Path],
+    invoice_paths: Sequence[str | Path] = (),
+    *,
+    ban: str | None = None,
+    split: Split = "none",
+    report_date: dt.date | None = None,
+    hash_inputs: bool = True,
+    on_blank_ranges: Callable[[pl.DataFrame], None] | None = None,
+    columns: dict[str, str] | None = None,
+) -> Reconciliation:
+    """Reconcile one period from any input paths: files or folders, each known by its content
+    (sources/: MIG XML, Turnkey folders, the platform download, ERP exports, E0501). `columns`
+    maps canonical invoice columns to an ERP export's headers. See _reconcile_files."""
+    from .sources import resolve  # lxml is loaded only here
+
+    with tempfile.TemporaryDirectory(prefix="blanktrack-inputs-") as work:
+        read = resolve.read_inputs(allocation_paths, invoice_paths, Path(work), columns)
+        result = _reconcile_files(
+            period, read.allocation_paths, read.invoice_paths, ban=ban, split=split,
+            report_date=report_date, hash_inputs=hash_inputs, on_blank_ranges=on_blank_ranges)
+        return resolve.finish(result, read, allocation_paths, invoice_paths, hash_inputs)
+
+
+def _reconcile_files(
+    period: str | Period,
+    allocation_paths: Sequence[str | Path],
     invoice_paths: Sequence[str | Path],
     *,
     ban: str | None = None,
@@ -249,7 +277,7 @@ def reconcile(
     hash_inputs: bool = True,
     on_blank_ranges: Callable[[pl.DataFrame], None] | None = None,
 ) -> Reconciliation:
-    """Reconcile one period. Raises InputError for input that cannot be used.
+    """Reconcile one period from canonical files. Raises InputError for input that cannot be used.
 
     The inputs' sha256 (`inputs[k].sha256`, for the audit trail) are computed while the period
     is reconciled; with hash_inputs False only if and when they are read. `on_blank_ranges` is

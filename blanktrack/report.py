@@ -32,7 +32,8 @@ class StrictModeError(RuntimeError):
 def reconcile_period(period: str, allocations: Sequence[str], invoices: Sequence[str], *,
                      ban: str | None = None, split: Split = "none",
                      report_date: str | dt.date | None = None,
-                     out_dir: str | Path | None = None) -> Reconciliation:
+                     out_dir: str | Path | None = None,
+                     columns: dict[str, str] | None = None) -> Reconciliation:
     """reconcile() with the notebook's literal parameters. With out_dir, the upload files are
     written (hidden, as exports.Exports stages them) as soon as the blank ranges are known, and
     exports(result, out_dir) puts them in place: 0.2 s of a 10M-invoice period's run."""
@@ -41,11 +42,12 @@ def reconcile_period(period: str, allocations: Sequence[str], invoices: Sequence
     _discard_pending()
     if out_dir is None:
         return reconcile(period, allocations, invoices, ban=ban, split=split,
-                         report_date=report_date)
+                         report_date=report_date, columns=columns)
     pending = Exports(Path(out_dir))
     try:
         result = reconcile(period, allocations, invoices, ban=ban, split=split,
-                           report_date=report_date, on_blank_ranges=pending.start)
+                           report_date=report_date, on_blank_ranges=pending.start,
+                           columns=columns)
     except BaseException:
         pending.close()
         raise
@@ -88,6 +90,17 @@ def html_table(df: pl.DataFrame, caption: str = "", max_rows: int = MAX_ROWS) ->
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}")
 
 
+def _input_kinds(result: Reconciliation) -> dict[str, list]:
+    by_path = {(k.path, k.role): k for k in result.input_kinds}
+    kinds = [by_path.get((f.path, f.role)) for f in result.inputs]
+    return {
+        "found": [k.kinds_text if k else None for k in kinds],
+        "files read": [k.files_read if k else None for k in kinds],
+        "passed over": [k.passed_over if k else None for k in kinds],
+        "unknown": [len(k.unknown) if k else None for k in kinds],
+    }
+
+
 def inputs(result: Reconciliation) -> HTML:
     """What was loaded: every file, its role, rows, size and SHA-256."""
     rows = pl.DataFrame(
@@ -97,9 +110,12 @@ def inputs(result: Reconciliation) -> HTML:
             "rows": [result.rows_by_source.get(f.path) for f in result.inputs],
             "bytes": [f.size for f in result.inputs],
             "sha256": [f.sha256 for f in result.inputs],
+            # what each path held (issue 15): message kinds and versions, files read, passed over
+            **_input_kinds(result),
         },
         schema={"role": pl.String, "file": pl.String, "rows": pl.Int64, "bytes": pl.Int64,
-                "sha256": pl.String},
+                "sha256": pl.String, "found": pl.String, "files read": pl.Int64,
+                "passed over": pl.Int64, "unknown": pl.Int64},
     )
     # The parameters the run used, once (the notebook's code cells are hidden in the record).
     head = (f"<h3>{labels.word('parameters')}</h3><p>期別 period <b>{result.period.code}</b> "

@@ -117,7 +117,6 @@ class Case:
 
 
 A, I = "allocations", "invoices"  # noqa: E741 - short names keep the table readable
-TASK_G = "implemented by task G: a file without invoice rows is read as no invoices (spec §4)"
 LQ = "04595257,07,10312,LQ,00500000,00500049,53567686,,"  # the first sample allocation row
 MB = "53567686,07,10312,MB,02034200,02034299,,,"  # a sample row: line 8 of allocations.csv
 ERP = I_ROWS[-1]  # a sample invoice: LQ00500099 … of the branch 04595257
@@ -232,7 +231,8 @@ CASES = [
     # --- invoices: the file as a whole ------------------------------------------------------
     Case("i-empty-file", I, b"", 1, says=("the file is empty: no header",)),
     Case("i-bom-only", I, codecs.BOM_UTF8, 1, says=("the file is empty",)),
-    Case("i-header-only", I, lines(I_HEAD), 0, findings=("no-invoices",), xfail=TASK_G),
+    # A header and no row: no invoices, and a no-invoices finding (issue 15).
+    Case("i-header-only", I, lines(I_HEAD), 0, findings=("no-invoices",)),
     Case("i-missing-column", I, INVOICES.replace("seller_ban", "seller").encode(), 1, line=1,
          says=("missing column(s) seller_ban", "the header must be")),
     Case("i-extra-column", I, mapped(INVOICES, lambda s: s + ",x"), 1, line=1, field="x",
@@ -572,10 +572,9 @@ FILES = [
     Case("a-blank-lines-between", A, ALLOCATIONS.replace("\n", "\n\n").encode(), 0, same=True),
     Case("a-only-crlf-lines", A, b"\r\n\r\n", 1, says=("the file is empty",)),
     Case("i-only-spaces", I, b"   \n   \n", 1, says=("the file is empty",)),
-    Case("i-header-only-crlf", I, (I_HEAD + "\r\n").encode(), 0, findings=("no-invoices",),
-         xfail=TASK_G),
+    Case("i-header-only-crlf", I, (I_HEAD + "\r\n").encode(), 0, findings=("no-invoices",)),
     Case("i-header-and-blank-row", I, (I_HEAD + "\n   \n").encode(), 0,
-         findings=("no-invoices",), xfail=TASK_G),
+         findings=("no-invoices",)),
     Case("a-top-of-number-range", A, alloc("53567686,07,10312,ZY,99999950,99999999,,,"), 0),
     Case("a-bottom-of-number-range", A, alloc("53567686,07,10312,ZY,00000000,00000049,,,"), 0),
     Case("a-formula-in-reported-by-plus", A,
@@ -655,8 +654,7 @@ FILES = [
     Case("i-parquet-integer-ban", I, parquet(INVOICES, seller_ban=pl.Int64), 0, same=True),
     Case("i-parquet-missing-column", I, parquet(INVOICES.replace(",status,", ",state,", 1)), 1,
          says=("missing column(s) status",)),
-    Case("i-parquet-no-rows", I, parquet(I_HEAD + "\n"), 0, findings=("no-invoices",),
-         xfail=TASK_G),
+    Case("i-parquet-no-rows", I, parquet(I_HEAD + "\n"), 0, findings=("no-invoices",)),
     # --- dates the engine must not take silently (spec §3) -----------------------------------
     Case("i-date-year-zero", I, replace_field(INVOICES, 2, 1, "0000-11-01"), 1, line=2,
          field="invoice_date"),
@@ -870,8 +868,9 @@ PARAM_CASES = [
     ("unquoted-id", GOOD.replace("'53567686'", "10458575"), 2, "ban", "is not quoted"),
     ("path-missing", GOOD.replace("invoices_erp.csv", "nope.csv"), 4, "invoices",
      "nope.csv does not exist"),
-    ("path-folder", GOOD.replace("blanktrack/sample/10312/allocations.csv", "blanktrack"), 3,
-     "allocations", "is not a regular file (it is a folder)"),
+    # A folder is an input now (a Turnkey data folder, E0501 files): tests/test_sources_empty.py
+    ("columns-unknown-name", GOOD + "columns: {invoice_numbr: 單據號碼}\n", 5, "columns",
+     "is not an invoice column"),
     ("path-device", GOOD.replace("blanktrack/sample/10312/invoices_erp.csv", "/dev/null"), 4,
      "invoices", "is not a regular file (it is a device"),
     ("path-not-text", GOOD.replace("[blanktrack/sample/10312/invoices_erp.csv]", "[1, null]"),

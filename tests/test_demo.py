@@ -27,7 +27,8 @@ from blanktrack.period import Period
 
 
 def _read_dir(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _csv_rows(path: Path) -> list[dict[str, str]]:
@@ -45,7 +46,10 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_write_sample_is_deterministic(tmp_path: Path) -> None:
     a = write_sample(tmp_path / "a")
     b = write_sample(tmp_path / "b")
-    assert [p.name for p in a] == [p.name for p in b] == sorted(SAMPLE_EXPECTED["files"])
+    def top(paths: list[Path], root: Path) -> list[str]:  # POS-3's Turnkey folder is one name
+        return sorted({p.relative_to(root).parts[0] for p in paths})
+
+    assert top(a, tmp_path / "a") == top(b, tmp_path / "b") == sorted(SAMPLE_EXPECTED["files"])
     assert _read_dir(tmp_path / "a") == _read_dir(tmp_path / "b")
 
 
@@ -75,7 +79,8 @@ def test_sample_file_formats(sample: Path) -> None:
             lines = (sample / name).read_text(encoding="utf-8").splitlines()
             assert lines[0] == ",".join(INVOICE_COLUMNS)
             assert lines[1:] == sorted(lines[1:])  # sorted rows
-    assert "\r" not in "".join(p.read_text(encoding="utf-8") for p in sample.iterdir())
+    assert "\r" not in "".join(p.read_text(encoding="utf-8") for p in sample.rglob("*")
+                               if p.is_file())
 
 
 def test_sample_mof_download_holds_the_canonical_allocations(sample: Path) -> None:
@@ -114,7 +119,7 @@ def test_sample_planted_cases(sample: Path) -> None:
     allocs = _csv_rows(sample / "allocations.csv")
     invoices = _sample_invoices(sample)
     assert len(invoices) == SAMPLE_EXPECTED["totals"]["invoice_rows"] <= 400
-    assert len(SAMPLE_EXPECTED["files"]) - 3 == 4  # three tills + the ERP
+    assert len(SAMPLE_EXPECTED["files"]) - 3 == 5  # three tills, the ERP, POS-3's Turnkey folder
     # the MOF's example: MB 02034200-02034299, invoices 02034200-02034267
     mb = [a for a in allocs if a["track"] == "MB"]
     assert [(a["ban"], a["invoice_type"], a["begin_no"], a["end_no"]) for a in mb] == [

@@ -256,7 +256,7 @@ def test_booklet_map_pages_above_2000_booklets(large: Reconciliation) -> None:
 
 def test_static_html_for_headless_runs(explorer: Explorer) -> None:
     text = explorer.static_html()
-    assert "gaps 1–13 of 13" in text and "findings 1–7 of 7" in text
+    assert "gaps 1–13 of 13" in text and "findings 1–9 of 9" in text  # 2 allocation-unused
     assert text.count("<svg") == 3  # utilisation, booklet map, issuing
     assert "KT47281137" in text  # the drill-down opens on the first booklet with a skip
     assert "<script" not in text
@@ -324,7 +324,7 @@ def test_initial_state(ui: ExplorerUI) -> None:
     assert labels(ui.track) == ["(all)", "KT", "LQ", "LR", "MB", "XA"]
     assert labels(ui.till) == ["(all)", "ERP", "POS-1", "POS-2", "POS-3"]
     assert len(table(ui.gap_table.value)) == 13
-    assert len(table(ui.finding_table.value)) == 7
+    assert len(table(ui.finding_table.value)) == 9  # with the 2 allocation-unused (info)
     assert "字軌 tracks KT–XA: 11 booklet(s)" in ui.map_chart.value
     assert ui.map_grid.used[:5] == [98, 60, 96, 20, 82] and len(ui.map_grid.used) == 11
     assert ui.map_grid.skipped[:3] == [True, False, True] and ui.map_grid.selected == 0
@@ -339,7 +339,8 @@ def test_track_control(ui: ExplorerUI) -> None:
     ui.track.value = "LQ"
     rows = table(ui.gap_table.value)
     assert {r["track"] for r in rows} == {"LQ"} and len(rows) == 3
-    assert [r["code"] for r in table(ui.finding_table.value)] == ["skipped-number"]
+    assert [r["code"] for r in table(ui.finding_table.value)] == ["skipped-number",
+                                                                   "allocation-unused"]
     assert "字軌 track LQ: 2 booklet(s)" in ui.map_chart.value and ui.usage_chart.value != usage
     assert ui.issuing_chart.value == issuing  # invoices per day carry no track
     assert len(ui.booklet.options) == 2
@@ -419,7 +420,8 @@ def test_gap_table_sort_and_pages(ui: ExplorerUI) -> None:
 
 def test_finding_table_sort_and_pages(ui: ExplorerUI) -> None:
     ui.finding_sort.value = "begin_no"
-    assert [r["begin_no"] for r in table(ui.finding_table.value)][:2] == ["00500017", "47281137"]
+    assert [r["begin_no"] for r in table(ui.finding_table.value)][:3] == [
+        "00500017", "00500050", "00777700"]  # a skip, then the two unused allocations
     ui.finding_page_size.value = 10
     assert ui.finding_page.max == 1
     ui.finding_desc.value = True

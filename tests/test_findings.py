@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 from factories import allocations, invoices
 
+from blanktrack.findings import CATALOGUE
 from blanktrack.frames import FINDING_SCHEMA
 from blanktrack.reconcile import reconcile
 
@@ -190,3 +191,12 @@ def test_findings_sorted_errors_first(tmp_path: Path) -> None:
         report_date=dt.date(2024, 5, 1))
     ranks = [{"error": 0, "warning": 1, "info": 2}[s] for s in f["severity"]]
     assert ranks == sorted(ranks) and "late-report" in codes(f)
+
+
+def test_input_findings_of_issue_15_in_the_catalogue() -> None:
+    """Severities from spec §4; the behaviour is in tests/test_sources_*.py."""
+    assert CATALOGUE["no-invoices"][0] == "warning"
+    assert CATALOGUE["allocation-unused"][0] == "info"
+    assert CATALOGUE["invoice-rejected"][0] == "warning"
+    assert CATALOGUE["unofficial-namespace"][0] == "warning"
+    assert CATALOGUE["unknown-file"][0] == "info"

@@ -371,6 +371,6 @@ def _loader(code: str, spec: Mapping[str, Any] | str | Path, report_date: dt.dat
 def _params_loader(p: Any) -> Loader:
     def load() -> Reconciliation:
         return reconcile(p.period, p.allocations, p.invoices, ban=p.ban, split=p.split,
-                         report_date=p.report_date)
+                         report_date=p.report_date, columns=getattr(p, "columns", None))
 
     return load

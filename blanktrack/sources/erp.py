@@ -1,0 +1,138 @@
+"""ERP exports: CSV or Excel (.xlsx) with Chinese headers and their common synonyms, ROC or
+Western dates, 字軌 and 號碼 in separate columns; any other header through a column mapping
+(`--columns invoice_number=單據號碼,…`, or `columns:` in the params file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from .. import invoices as inv
+from .. import textio
+from ..errors import InputError, Problem
+from .dates import iso_date_expr
+
+# canonical name → headers that mean it (compared without spaces, case-insensitively)
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "invoice_number": ("invoice_number", "發票號碼", "發票號", "發票編號", "發票字軌號碼"),
+    "track": ("track", "字軌", "發票字軌"),
+    "number": ("number", "號碼", "發票號碼8碼"),
+    "invoice_date": ("invoice_date", "發票日期", "開立日期"),
+    # Not a bare 統一編號: in a sales export that is as often the buyer's.
+    "seller_ban": ("seller_ban", "賣方統編", "賣方統一編號", "賣方統編號"),
+    "status": ("status", "發票狀態", "狀態"),
+    "machine": ("machine", "機台", "機台號碼", "機台編號", "收銀機", "收銀機號"),
+    "upload_status": ("upload_status", "上傳狀態", "上傳結果"),
+}
+MAPPABLE = tuple(SYNONYMS)
+# Status words of ERP exports and the platform's Excel download → the canonical words.
+STATUS_WORDS = {
+    "已開立": "issued", "開立已確認": "issued", "正常": "issued",
+    "已作廢": "cancelled", "作廢已確認": "cancelled",
+    "已註銷": "voided",
+}
+UPLOAD_WORDS = {"成功": "accepted", "已上傳": "accepted", "失敗": "failed", "上傳失敗": "failed"}
+
+
+def _key(header: str) -> str:
+    return "".join(inv.normal_name(header).split())
+
+
+def mapping(header: list[str], columns: dict[str, str] | None = None) -> dict[str, str] | None:
+    """canonical name → the header that holds it; None when the header does not name an
+    invoice number (or 字軌 + 號碼), a date, a seller BAN and a status."""
+    by_key = {_key(h): h for h in header}
+    found: dict[str, str] = {}
+    for canonical, header_name in (columns or {}).items():
+        if _key(header_name) in by_key:
+            found[canonical] = by_key[_key(header_name)]
+    for canonical, names in SYNONYMS.items():
+        if canonical in found:
+            continue
+        for name in names:
+            if _key(name) in by_key and by_key[_key(name)] not in found.values():
+                found[canonical] = by_key[_key(name)]
+                break
+    has_number = "invoice_number" in found or {"track", "number"} <= set(found)
+    if not has_number or not {"invoice_date", "seller_ban", "status"} <= set(found):
+        return None
+    return found
+
+
+def missing_mapped(header: list[str], columns: dict[str, str], name: str) -> InputError | None:
+    """The error for a column mapping that names a header the file does not have."""
+    keys = {_key(h) for h in header}
+    absent = [f"{c}={h}" for c, h in columns.items() if _key(h) not in keys]
+    if not absent:
+        return None
+    return InputError(Problem(name, 1, None,
+                              f"the column mapping names header(s) this file lacks: {', '.join(absent)} "
+                              f"(found: {', '.join(header)})", "correct --columns or the params file"))
+
+
+def _read_table(path: Path, name: str, kind: str) -> tuple[pl.DataFrame, int]:
+    """Every cell as text, and the line of the first row."""
+    if kind == "xlsx":
+        try:
+            frame = pl.read_excel(path, sheet_id=1, engine="calamine", infer_schema_length=0)
+        except Exception as exc:  # fastexcel raises its own types
+            raise InputError(Problem(name, None, None, f"cannot read the Excel file: {exc}",
+                                     "save it again as .xlsx, or export CSV")) from exc
+        return frame.with_columns(pl.all().cast(pl.String)), 2
+    text = textio.normalise_newlines(textio.read_text(path).text)
+    first = textio.first_line(text)
+    if first is None:
+        raise InputError(Problem(name, None, None, "the file is empty", "export it again"))
+    textio.check_delimiter(first[1], name, first[0])
+    try:
+        frame = pl.read_csv(text.encode("utf-8"), infer_schema=False, skip_rows=first[0] - 1)
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(Problem(name, None, None, f"malformed CSV: {exc}",
+                                 "quote values that contain commas")) from exc
+    return frame, first[0] + 1
+
+
+def read_erp(path: Path, name: str, kind: str, columns: dict[str, str] | None = None
+             ) -> pl.DataFrame:
+    """The raw invoice frame (invoices.RAW_COLUMNS as text, source, line) of an ERP export."""
+    frame, first_line = _read_table(path, name, kind)
+    header = [str(c).lstrip("\ufeff") for c in frame.columns]
+    frame.columns = header
+    if columns:
+        err = missing_mapped(header, columns, name)
+        if err is not None:
+            raise err
+    found = mapping(header, columns)
+    if found is None:
+        raise InputError(Problem(name, first_line - 1, None,
+                                 f"cannot tell which column is which (found: {', '.join(header)})",
+                                 "name the columns with --columns invoice_number=…,invoice_date=…,"
+                                 "seller_ban=…,status=… (or columns: in the params file)"))
+
+    def text(canonical: str) -> pl.Expr:
+        if canonical not in found:
+            return pl.lit(None, pl.String)
+        value = pl.col(found[canonical]).cast(pl.String).str.strip_chars()
+        return pl.when(value.str.len_bytes() > 0).then(value)
+
+    number = text("invoice_number")
+    if {"track", "number"} <= set(found):
+        number = pl.concat_str(text("track"), text("number"))
+    elif "track" in found:  # 字軌 beside an 8-digit 發票號碼
+        number = pl.when(number.str.len_chars() == 8).then(pl.concat_str(text("track"), number)
+                                                           ).otherwise(number)
+    status = text("status")
+    upload = text("upload_status")
+    raw = frame.select(
+        invoice_number=number,
+        invoice_date=text("invoice_date"),
+        seller_ban=text("seller_ban"),
+        status=status.replace(STATUS_WORDS),
+        machine=text("machine"),
+        upload_status=upload.replace(UPLOAD_WORDS),
+        source=pl.lit(name),
+        line=pl.int_range(pl.len(), dtype=pl.Int64) + first_line,
+    )
+    raw = raw.filter(~pl.all_horizontal(pl.col(c).is_null() for c in inv.RAW_COLUMNS))
+    return raw.with_columns(invoice_date=iso_date_expr("invoice_date"))

@@ -1,0 +1,66 @@
+"""The MOF platform's invoice download (發票查詢 → 非即時查詢, spec §5.2): `M` rows are
+invoices, `D` rows their items. A buyer name may hold an unquoted comma, so an M row is read
+by position from both ends: number, status and date from the start, the seller BAN from the end.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+
+from .. import textio
+from ..errors import InputError, Problem
+from .dates import iso_date_expr
+
+M_COLUMNS = 27  # 發票號碼 … 傳送方名稱, after the leading `M`
+_SELLER_FROM_END = M_COLUMNS - 7  # 賣方統一編號 is the 8th of the 27
+PLATFORM_STATUSES = {"開立已確認": "issued", "作廢已確認": "cancelled", "開立": "issued",
+                     "作廢": "cancelled"}
+_M_ROW = re.compile(r'^\ufeff?"?M"?\s*,\s*"?[A-Z]{2}[0-9]{8}"?\s*,')
+
+
+def is_platform_row(line: str) -> bool:
+    return bool(_M_ROW.match(line))
+
+
+def read_platform(path: Path, name: str) -> pl.DataFrame:
+    """The raw invoice frame (invoices.RAW_COLUMNS as text, source, line) of the M rows."""
+    text = textio.normalise_newlines(textio.read_text(path).text)
+    lines = pl.DataFrame({"text": text.split("\n")}).with_row_index("line", offset=1)
+    m = lines.filter(pl.col("text").str.contains(r'^\ufeff?"?M"?\s*,'))
+    fields = pl.col("text").str.split(",")
+    m = m.with_columns(fields=fields, n=fields.list.len())
+    short = m.filter(pl.col("n") < M_COLUMNS + 1)
+    if not short.is_empty():
+        row = short.row(0, named=True)
+        raise InputError(Problem(name, row["line"], None,
+                                 f"an M row has {row['n']} fields, expected {M_COLUMNS + 1} "
+                                 "(M and the 27 invoice columns)",
+                                 "download the invoices again (CSV of 非即時查詢)"))
+
+    def field(i: int) -> pl.Expr:
+        value = pl.col("fields").list.get(i).str.strip_chars().str.strip_chars('"').str.strip_chars()
+        return pl.when(value.str.len_bytes() > 0).then(value)
+
+    raw = m.select(
+        invoice_number=field(1),
+        invoice_date=field(5),
+        seller_ban=field(-_SELLER_FROM_END),
+        status=field(4),
+        machine=pl.lit(None, pl.String),
+        upload_status=pl.lit(None, pl.String),
+        source=pl.lit(name),
+        line=pl.col("line").cast(pl.Int64),
+    )
+    bad = raw.filter(~pl.col("status").is_in(list(PLATFORM_STATUSES)) | pl.col("status").is_null())
+    if not bad.is_empty():
+        row = bad.row(0, named=True)
+        raise InputError(Problem(name, row["line"], "發票狀態",
+                                 f"status '{row['status']}' is not one blanktrack knows "
+                                 f"({', '.join(PLATFORM_STATUSES)})",
+                                 "tell the blanktrack maintainers what this status means; "
+                                 "it is not guessed"), more=bad.height - 1)
+    return raw.with_columns(status=pl.col("status").replace_strict(PLATFORM_STATUSES),
+                            invoice_date=iso_date_expr("invoice_date"))
