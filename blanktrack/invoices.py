@@ -183,7 +183,9 @@ def _file_error(name: str, message: str, fix: str = "", line: int | None = None)
 
 
 _HEADER_FIX = (
-    f"the header must be '{','.join(RAW_COLUMNS)}' (machine and upload_status are optional)"
+    f"the header must be '{','.join(RAW_COLUMNS)}' (machine and upload_status are optional); "
+    "for an ERP export with other headers name its columns with --columns (`columns:` in a "
+    "parameter file)"
 )
 
 

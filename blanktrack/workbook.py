@@ -43,7 +43,7 @@ def inputs_table(result: Reconciliation) -> pl.DataFrame:
         },
         schema={"role": pl.String, "file": pl.String, "rows": pl.Int64, "bytes": pl.Int64,
                 "sha256": pl.String},
-    )
+    ).sort("role", "file")  # the order the files were given in changes nothing
 
 
 def _widths(df: pl.DataFrame) -> dict[str, int]:

@@ -80,7 +80,7 @@ def test_workbook_reads_back(result: Reconciliation, tmp_path: Path) -> None:
     assert summary["F2"].number_format == "#,##0"
     for sheet, table, ref in (("彙總 summary", "summary", "A1:K6"),
                               ("空白區間 blank ranges", "blank_ranges", "A1:I11"),
-                              ("待查事項 findings", "findings", "A1:J8"),
+                              ("待查事項 findings", "findings", "A1:J10"),
                               ("輸入檔案 inputs", "inputs", "A1:E6")):
         ws = book[sheet]
         assert ws.freeze_panes == "A2", sheet  # the header row stays in view

@@ -5,7 +5,7 @@ allocation-unused (info) per allocation or till's share with no used number."""
 from __future__ import annotations
 
 import polars as pl
-from corpus.checks import ROOT
+from corpus.checks import ROOT, findings_of
 from sources_period import BRANCH, CANONICAL_HEADER, HEAD, run, write_allocations, write_canonical
 
 from blanktrack.cli import main
@@ -40,7 +40,7 @@ def test_invoices_may_be_left_out_on_the_command_line(tmp_path, capsys):
     assert code == 0
     assert "3 allocation(s), 0 invoice row(s), 2 blank range(s) / 150 blank number(s)" in (
         capsys.readouterr().out)
-    findings = pl.read_csv(tmp_path / "out" / "findings.csv", infer_schema=False)
+    findings = findings_of(tmp_path / "out")
     assert findings.filter(pl.col("code") == "no-invoices").height == 2
 
 

@@ -7,6 +7,7 @@ import codecs
 import csv
 import io
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import polars as pl
 from lxml import etree
 
 from .. import invoices as inv
+from .. import textio
 from ..allocations import PARQUET_MAGIC
 from . import erp
 from .mig_xml import Kind, kind_of
@@ -80,10 +82,18 @@ def first_record(text: str) -> list[str] | None:
     return None
 
 
+def _is_workbook(path: Path) -> bool:
+    """A zip that holds an Excel workbook (any other zip is named as no table by the reader)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "xl/workbook.xml" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
 def sniff(path: Path, columns: dict[str, str] | None = None) -> FileKind:
     """What `path` holds (reads its first 64 KiB; an XML file's root element)."""
-    with path.open("rb") as fh:
-        head = fh.read(_SNIFF_BYTES)
+    head = textio.read_head(path, _SNIFF_BYTES)  # a FIFO or a device is refused, never opened
     if not head.strip():
         return FileKind("empty")
     if head.startswith(PARQUET_MAGIC):
@@ -91,7 +101,7 @@ def sniff(path: Path, columns: dict[str, str] | None = None) -> FileKind:
         if any(h <= names for h in _ALLOCATION_HEADERS):
             return FileKind("allocations")
         return FileKind("canonical")  # the engine checks its columns and names what is wrong
-    if head.startswith(_XLSX_MAGIC):
+    if head.startswith(_XLSX_MAGIC) and _is_workbook(path):
         return FileKind("erp", detail="xlsx")
     text = _decode(head)
     if text is None or "\x00" in text:  # damaged text (or UTF-16 without BOM): named later

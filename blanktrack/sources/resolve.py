@@ -135,7 +135,9 @@ class _InvoiceReader:
     def _file(self, path: Path, info: InputKind) -> tuple[list[pl.DataFrame], pl.DataFrame | None]:
         kind = sniff(path, self.columns)
         name = str(path)
-        if kind.kind in ("canonical", "empty"):  # the engine names what is wrong, if anything
+        if kind.kind in ("canonical", "empty", "unknown"):
+            # the canonical reader names what is wrong, if anything, with its line and field
+            # (and never quotes a line that is no table)
             self._pass_through(path, info)
             return [], None
         if kind.kind == "xml":  # parsed in full: a malformed file is named with its line
@@ -180,6 +182,11 @@ class _InvoiceReader:
     def _folder(self, folder: Path, info: InputKind
                 ) -> tuple[list[pl.DataFrame], pl.DataFrame | None]:
         sized = _walk_sized(str(folder))
+        if not sized:  # a wrong folder, not a period without invoices (a Turnkey folder of
+            # such a period still holds its other messages)
+            raise InputError(Problem(str(folder), None, None, "the folder holds no file",
+                                     "give the folder the invoice files are in; for a period "
+                                     "without invoices leave --invoices out"))
         info.bytes = sum(size for _, size in sized)
         files = [p for p, _ in sized]
         del sized
@@ -269,6 +276,11 @@ def _allocation_inputs(paths: Sequence[str | Path], result: ReadInputs) -> None:
                 info.unknown.append(str(file.relative_to(path)))
         if info.unknown:
             result.findings.append(F.unknown_file_findings(str(path), info.unknown))
+        if not info.files_read:  # a wrong folder: nothing in it is an allocation
+            raise InputError(Problem(str(path), None, None,
+                                     "the folder holds no allocation file (MOF download, "
+                                     "canonical table or E0501)",
+                                     "give the folder the allocation files are in"))
 
 
 def read_inputs(allocation_paths: Sequence[str | Path], invoice_paths: Sequence[str | Path],
