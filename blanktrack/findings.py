@@ -369,13 +369,4 @@ def unofficial_namespace_findings(file: str, namespaces: list[str]) -> pl.DataFr
 
 def with_more(findings: pl.DataFrame, parts: list[pl.DataFrame]) -> pl.DataFrame:
     """`findings` (as collect made them) with more, in collect's order."""
-    frames = [f for f in [findings, *parts] if not f.is_empty()]
-    if not frames:
-        return empty(FINDING_SCHEMA)
-    return (
-        pl.concat(frames)
-        .with_columns(rank=pl.col("severity").replace_strict(SEVERITY_RANK, return_dtype=pl.Int8))
-        .sort(["rank", "code", "ban", "invoice_type", "track", "begin_no", "machine", "message"],
-              nulls_last=True)
-        .drop("rank")
-    )
+    return collect([findings, *parts])
