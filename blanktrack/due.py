@@ -7,7 +7,8 @@ run of the same period and BAN:
 - ``not run``: no run (or no parameter file yet for the period due today, spec §6);
 - ``run with errors``: the run failed, never finished, or has error findings;
 - ``completed``: a clean run (no error finding); ``verified``: and its files still match its
-  manifest; ``platform accepted`` / ``platform partly failed`` / ``platform failed``: the
+  manifest; ``handed to Turnkey``: its E0402 files were placed in Turnkey's SRC and no answer
+  came since; ``platform accepted`` / ``platform partly failed`` / ``platform failed``: the
   platform's answers attached to that run (``blanktrack results``).
 
 The window is day 1 to day 10 of the month after the period (spec §6). A period needs attention
@@ -27,13 +28,19 @@ from blanktrack.errors import InputError
 from blanktrack.labels import read_people_csv
 from blanktrack.params import load_params
 from blanktrack.period import Period, current_period, deadline_status
-from blanktrack.platform_results import RUN_FAILED, RUN_PARTLY_FAILED, RUN_UPLOADED, platform_status
+from blanktrack.platform_results import (
+    RUN_FAILED,
+    RUN_HANDED,
+    RUN_PARTLY_FAILED,
+    RUN_UPLOADED,
+    platform_status,
+)
 
 NOT_RUN, WITH_ERRORS, COMPLETED, VERIFIED = "not run", "run with errors", "completed", "verified"
-ACCEPTED = "platform accepted"
+ACCEPTED, HANDED = "platform accepted", "handed to Turnkey"
 PLATFORM = {RUN_UPLOADED: ACCEPTED, RUN_PARTLY_FAILED: "platform partly failed",
-            RUN_FAILED: "platform failed"}
-CLEAN = frozenset({COMPLETED, VERIFIED, ACCEPTED})
+            RUN_FAILED: "platform failed", RUN_HANDED: HANDED}
+CLEAN = frozenset({COMPLETED, VERIFIED, HANDED, ACCEPTED})
 ALERT_DAYS = 3  # due within this many days and no clean run: exit non-zero
 
 
