@@ -80,6 +80,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "findings": ("待查事項", "findings"),
     "exports": ("匯出檔案", "exports"),
     "parameters": ("執行參數", "parameters of this run"),
+    "due_status": ("申報進度", "status (as blanktrack due)"),
 }
 
 
