@@ -139,7 +139,7 @@ def test_a_refused_hand_off_names_the_run_and_records_nothing(tmp_path: Path,
     assert sorted(p.name for p in src.iterdir()) == [NAMES[0]]
 
 
-def test_blanktrack_run_hands_the_files_on(tmp_path: Path, turnkey: Path) -> None:
+def test_blanktrack_run_hands_the_files_on(tmp_path: Path, turnkey: Path, capsys) -> None:
     root = tmp_path / "archive"
     params = params_with(tmp_path, f"turnkey: {turnkey}")
     assert main(["run", "--params", str(params), "--archive", str(root)]) == 0
@@ -151,3 +151,15 @@ def test_blanktrack_run_hands_the_files_on(tmp_path: Path, turnkey: Path) -> Non
     assert archive.verify_run(run) == []
     assert archive.read_manifest(run)["parameters"]["turnkey"] == str(turnkey)
     assert platform_status(root) == {run: "handed to Turnkey"}
+    # a second run while Turnkey has not taken the first run's files: refused, exit 1, the run
+    # archived and named, nothing placed or recorded
+    capsys.readouterr()
+    assert main(["run", "--params", str(params), "--archive", str(root)]) == 1
+    [second] = [p for p in (root / "10312").iterdir() if p != run]
+    err = capsys.readouterr().err
+    assert f"{src / NAMES[0]}: is still in SRC: Turnkey has not picked it up yet" in err
+    assert (f"{second}: the run completed and is archived, but its E0402 files were not handed "
+            "to Turnkey") in err
+    assert archive.read_manifest(second)["status"] == "completed"
+    assert [e.kind for e in register.read(root)[0]] == [
+        "start", "end", "turnkey-handoff", "start", "end"]
