@@ -58,7 +58,8 @@ def test_late_report_opens_with_the_deadline_words(tmp_path: Path) -> None:
     f = run(tmp_path, allocations([{"begin": 0, "end": 49}]),
             invoices([{"number": n} for n in range(50)]), report_date=dt.date(2024, 5, 20))
     [late] = f.filter(pl.col("code") == "late-report")["message"].to_list()
-    assert late.startswith("申報期限（空白未使用字軌號碼應於次期1日至10日申報） report deadline: ")
+    assert late.startswith(
+        "申報期限（空白未使用之字軌號碼應於次期開始十日內傳輸至整合服務平台） report deadline: ")
     assert "late" in late
 
 
