@@ -10,11 +10,14 @@ Contenders, same data, same machine, one after the other:
 - duckdb: the analyst's gaps-and-islands query over the same files (bench/duck.py);
 - bare: a polars scan that only reads the invoice numbers and parses them (the floor);
 - csv-read: polars reading every column of the CSV invoices (the floor for CSV input);
-- notebook: `blanktrack run` of the reconcile notebook (papermill) on the same period.
+- notebook: `blanktrack run` of the reconcile notebook (papermill) on the same period;
+- explore: bench/explore_bench.py, every control of the explore workbook changed once on its own
+  generated period (issue 16: each redraw within 0.3 s at 20M invoices).
 
 Sizes: BENCH_SIZES=1M,10M,20M,100M (default), or --sizes; --quick = one 100k period, no
 README update (the smoke test uses it). BENCH_CSV (default: the largest size) and
-BENCH_NOTEBOOK (default 10M) choose where the CSV and notebook targets are measured.
+BENCH_NOTEBOOK (default 10M) choose where the CSV and notebook targets are measured,
+BENCH_EXPLORE (default 20M, 'none' to leave it out) where the explore workbook is.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -56,6 +60,7 @@ WALL_100M = 30.0  # 100M in under 30 s
 VS_CSV = 2.0  # CSV within 2× of polars' own read
 SCALING = 12.0  # time grows no worse than 12× per 10× data
 VS_NOTEBOOK = 2.0  # notebook run at most 2× the bare reconcile
+EXPLORE_BUDGET = 0.3  # every control change of the explore workbook redraws within 0.3 s
 
 
 def parse_size(text: str) -> int:
@@ -300,6 +305,37 @@ def run(sizes: list[int], csv_sizes: list[int], nb_sizes: list[int], repeat: int
     return rows, checks
 
 
+_SLOWEST = re.compile(r"slowest redraw ([0-9.]+) s, budget [0-9.]+ s: (?:PASS|FAIL)")
+
+
+def explore_cmd(n: int) -> list[str]:
+    """bench/explore_bench.py on its own period of n invoices, kept under bench/data/."""
+    return [PY, str(HERE / "explore_bench.py"), "--invoices", str(n),
+            "--data", str(DATA / f"explore-{label(n)}"), "--budget", str(EXPLORE_BUDGET)]
+
+
+def explore(sizes: list[int]) -> list[tuple[str, str, str]]:
+    """One check per size: the slowest redraw of the explore workbook within the budget, and
+    which controls were slower."""
+    checks = []
+    for n in sizes:
+        r = measure(explore_cmd(n))
+        found = _SLOWEST.search(r.out)
+        # explore_bench's rows: "{#:>2}  {control:<24} …", "  SLOW" at the end of a slow one
+        slow = [line[4:28].strip() for line in r.out.splitlines() if line.endswith("SLOW")]
+        if found is None:
+            measured = "did not finish"
+        else:
+            measured = f"slowest {float(found.group(1)):.3f} s"
+            if slow:
+                measured += f"; over budget: {', '.join(slow)}"
+        print(f"  {label(n)} explore: {measured}", flush=True)
+        ok = found is not None and float(found.group(1)) <= EXPLORE_BUDGET
+        checks.append((f"{label(n)} explore: every control redraws ≤ {EXPLORE_BUDGET:g} s",
+                       measured, verdict(ok)))
+    return checks
+
+
 def table(rows: list[Row], checks: list[tuple[str, str, str]]) -> str:
     out = ["| invoices | input | blanktrack | peak RSS | floor | floor time | ×floor | DuckDB | "
            "DuckDB RSS | DuckDB ÷ blanktrack |",
@@ -359,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEAT", "3")),
                     help="runs per contender, best kept (DuckDB runs once): this machine varies "
                          "by ±10 %% from run to run")
+    ap.add_argument("--explore", default=os.environ.get("BENCH_EXPLORE", "20M"),
+                    help="sizes of the explore workbook bench ('none')")
     ap.add_argument("--quick", action="store_true", help="one 100k period, no README update")
     ap.add_argument("--no-duckdb", action="store_true")
     ap.add_argument("--no-readme", action="store_true")
@@ -369,8 +407,9 @@ def main(argv: list[str] | None = None) -> int:
             return default
         return [] if text.strip().lower() in ("", "none") else [parse_size(s) for s in text.split(",")]
 
+    explore_sizes = sizes_of(args.explore, [])
     if args.quick:
-        sizes, csv_sizes, nb_sizes, repeat = [100_000], [100_000], [], 1
+        sizes, csv_sizes, nb_sizes, repeat, explore_sizes = [100_000], [100_000], [], 1, []
     else:
         sizes = sizes_of(args.sizes, [])
         csv_sizes = sizes_of(args.csv, [max(sizes)] if sizes else [])
@@ -384,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
             print("duckdb is not installed (pip install -e '.[bench]'): skipping it", flush=True)
             duck = False
     rows, checks = run(sizes, csv_sizes, nb_sizes, repeat, duck)
+    checks += explore(explore_sizes)
     text = table(rows, checks)
     print()
     print(text)
@@ -394,7 +434,10 @@ def main(argv: list[str] | None = None) -> int:
         write_readme(f"Measured by `make bench` (`python bench/run.py`) on {machine()}.\n"
                      f"Sizes {', '.join(map(label, sizes))}; wall time from process start to "
                      f"exit, best of {repeat}, each taken in turns with the floor it is divided by "
-                     f"(DuckDB once); peak RSS of the process.\n\n{text}")
+                     f"(DuckDB once); peak RSS of the process"
+                     + (f"; the explore workbook (bench/explore_bench.py) at "
+                        f"{', '.join(map(label, explore_sizes))}" if explore_sizes else "")
+                     + f".\n\n{text}")
         print(f"results written to {README.relative_to(ROOT)}")
     return 0
 

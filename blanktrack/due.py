@@ -7,7 +7,8 @@ run of the same period and BAN:
 - ``not run``: no run (or no parameter file yet for the period due today, spec §6);
 - ``run with errors``: the run failed, never finished, or has error findings;
 - ``completed``: a clean run (no error finding); ``verified``: and its files still match its
-  manifest; ``platform accepted`` / ``platform partly failed`` / ``platform failed``: the
+  manifest; ``handed to Turnkey``: its E0402 files were placed in Turnkey's SRC and no answer
+  came since; ``platform accepted`` / ``platform partly failed`` / ``platform failed``: the
   platform's answers attached to that run (``blanktrack results``).
 
 The window is day 1 to day 10 of the month after the period (spec §6). A period needs attention
@@ -22,18 +23,24 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from blanktrack.archive import list_runs, read_manifest, verify_run
+from blanktrack.archive import MANIFEST, list_runs, read_manifest, verify_run
 from blanktrack.errors import InputError
 from blanktrack.labels import read_people_csv
 from blanktrack.params import load_params
 from blanktrack.period import Period, current_period, deadline_status
-from blanktrack.platform_results import RUN_FAILED, RUN_PARTLY_FAILED, RUN_UPLOADED, platform_status
+from blanktrack.platform_results import (
+    RUN_FAILED,
+    RUN_HANDED,
+    RUN_PARTLY_FAILED,
+    RUN_UPLOADED,
+    platform_status,
+)
 
 NOT_RUN, WITH_ERRORS, COMPLETED, VERIFIED = "not run", "run with errors", "completed", "verified"
-ACCEPTED = "platform accepted"
+ACCEPTED, HANDED = "platform accepted", "handed to Turnkey"
 PLATFORM = {RUN_UPLOADED: ACCEPTED, RUN_PARTLY_FAILED: "platform partly failed",
-            RUN_FAILED: "platform failed"}
-CLEAN = frozenset({COMPLETED, VERIFIED, ACCEPTED})
+            RUN_FAILED: "platform failed", RUN_HANDED: HANDED}
+CLEAN = frozenset({COMPLETED, VERIFIED, HANDED, ACCEPTED})
 ALERT_DAYS = 3  # due within this many days and no clean run: exit non-zero
 
 
@@ -105,13 +112,7 @@ def due(params: Iterable[Path], archive: Path, today: dt.date | None = None,
     """One row per parameter file, plus one per BAN whose period due today has none; sorted by
     period, BAN."""
     today = today or clock()
-    runs: dict[tuple[str, str | None], list[tuple[Path, str]]] = {}
-    for record in list_runs(archive):  # newest first
-        try:
-            ban = read_manifest(record.run_dir).get("parameters", {}).get("ban")
-        except (OSError, ValueError):
-            ban = None
-        runs.setdefault((record.period, ban), []).append((record.run_dir, record.status))
+    runs = _archived_runs(archive)
     uploaded = {Path(k).resolve(): v for k, v in platform_status(archive).items()}
 
     rows: list[DueRow] = []
@@ -125,21 +126,57 @@ def due(params: Iterable[Path], archive: Path, today: dt.date | None = None,
             continue
         period = Period.parse(p.period)
         seen.add((p.ban or "", p.period))
-        candidates = runs.get((p.period, p.ban), [])
-        finished = [(d, s) for d, s in candidates if s in ("completed", "failed")]
-        pick = finished[0] if finished else (candidates[0] if candidates else None)
-        if pick is None:
-            rows.append(DueRow(p.ban or "", period, NOT_RUN, str(path), None, today))
-            continue
-        run_dir, status = pick
-        rows.append(DueRow(p.ban or "", period, run_status(run_dir, status, uploaded),
-                           str(path), run_dir, today))
+        rows.append(_row(p.ban, period, str(path), runs.get((p.period, p.ban), []), uploaded,
+                         today))
     current = current_period(today)
     for ban in sorted({ban for ban, _ in seen if ban}):
         if (ban, current.code) not in seen:
             rows.append(DueRow(ban, current, NOT_RUN, "", None, today,
                                "no parameter file for this period yet"))
     return sorted(rows, key=lambda r: (r.period, r.ban, r.params_file))
+
+
+def _archived_runs(archive: Path) -> dict[tuple[str, str | None], list[tuple[Path, str]]]:
+    """(period, BAN) → its runs (folder, status), newest first."""
+    runs: dict[tuple[str, str | None], list[tuple[Path, str]]] = {}
+    for record in list_runs(archive):  # newest first
+        try:
+            ban = read_manifest(record.run_dir).get("parameters", {}).get("ban")
+        except (OSError, ValueError):
+            ban = None
+        runs.setdefault((record.period, ban), []).append((record.run_dir, record.status))
+    return runs
+
+
+def _row(ban: str | None, period: Period, params_file: str,
+         candidates: list[tuple[Path, str]], uploaded: dict[Path, str], today: dt.date) -> DueRow:
+    """The row of one BAN and period from its runs (newest first): the newest finished one."""
+    finished = [(d, s) for d, s in candidates if s in ("completed", "failed")]
+    pick = finished[0] if finished else (candidates[0] if candidates else None)
+    if pick is None:
+        return DueRow(ban or "", period, NOT_RUN, params_file, None, today)
+    run_dir, status = pick
+    return DueRow(ban or "", period, run_status(run_dir, status, uploaded), params_file, run_dir,
+                  today)
+
+
+def status_here(period: str, ban: str | None, today: dt.date, here: Path | None = None
+                ) -> DueRow:
+    """What `blanktrack due` says of this BAN and period, for the reconcile notebook: the
+    window and days left or late on `today` and, when the notebook runs in a run folder of an
+    archive (``{archive}/{period}/{run}``, where `blanktrack run` executes it), the status of
+    the newest earlier run of the period and BAN there (this run itself is not finished yet).
+    Opened elsewhere, no archive is known: the note says so."""
+    here = (here or Path.cwd()).resolve()
+    p = Period.parse(period)
+    if not (here / MANIFEST).is_file() or here.parent.name != p.code:
+        return DueRow(ban or "", p, NOT_RUN, "", None, today,
+                      "not run from an archive: earlier runs unknown")
+    archive = here.parent.parent
+    earlier = [(d, s) for d, s in _archived_runs(archive).get((p.code, ban), [])
+               if d.resolve() != here]
+    uploaded = {Path(k).resolve(): v for k, v in platform_status(archive).items()}
+    return _row(ban, p, "", earlier, uploaded, today)
 
 
 def render(rows: list[DueRow]) -> str:

@@ -6,6 +6,7 @@ import datetime as dt
 
 import polars as pl
 
+from . import labels
 from .blanks import number_str
 from .frames import FINDING_SCHEMA, SEVERITY_RANK, empty
 from .period import Period, deadline_status
@@ -35,8 +36,11 @@ def _frame(df: pl.DataFrame, code: str, message: pl.Expr, severity: str | None =
     """Shape rows of `df` into the findings schema."""
     sev = severity or CATALOGUE[code][0]
     exprs = {name: pl.lit(None, dtype=dtype) for name, dtype in FINDING_SCHEMA.items()}
+    # zh-TW first, then the English sentence as it is (labels.FINDINGS words it once)
+    head = labels.finding_head(code)
     exprs.update(
-        severity=pl.lit(sev), code=pl.lit(code), message=message,
+        severity=pl.lit(sev), code=pl.lit(code),
+        message=pl.concat_str(pl.lit(head), message) if head else message,
     )
     for name in ("period", "ban", "invoice_type", "track", "begin_no", "end_no", "machine"):
         if name in df.columns:

@@ -80,7 +80,52 @@ WORDS: dict[str, tuple[str, str]] = {
     "findings": ("待查事項", "findings"),
     "exports": ("匯出檔案", "exports"),
     "parameters": ("執行參數", "parameters of this run"),
+    "due_status": ("申報進度", "status (as blanktrack due)"),
 }
+
+
+# Finding sentences open with the finding in Chinese, then its English name before the English
+# sentence: code → (zh-TW term, zh-TW gist, English name). One table, so the wording stays the
+# platform's (跳號, 註銷, 配號, 字軌) wherever a finding is shown.
+FINDINGS: dict[str, tuple[str, str, str]] = {
+    "outside-allocation": ("非配號範圍", "發票號碼不在該統一編號本期配號之字軌號碼內",
+                           "outside the allocation"),
+    "duplicate-number": ("重複開立", "同一發票號碼開立兩次以上", "duplicate number"),
+    "void-not-reissued": ("註銷未重開", "發票已註銷但未重新開立，號碼仍計為已使用",
+                          "voided, not re-issued"),
+    "skipped-number": ("跳號", "已使用最大號碼以下有未開立之號碼，列為空白申報", "skipped numbers"),
+    "dated-outside-period": ("跨期開立", "發票日期在相鄰期別，號碼仍計為已使用",
+                             "dated outside the period"),
+    "dated-far-from-period": ("發票日期異常", "發票日期與本期相距一期以上，號碼不計為已使用",
+                              "dated far from the period"),
+    "allocation-misaligned": ("配號非整本", "配號字軌號碼未以每本50張為單位",
+                              "allocation not whole booklets"),
+    "allocation-overlap": ("配號重疊", "兩筆配號之字軌號碼重疊", "allocations overlap"),
+    "upload-failed": ("上傳失敗", "發票未經財政部電子發票整合服務平台接受", "upload failed"),
+    "late-report": ("申報期限", "空白未使用之字軌號碼應於次期開始十日內傳輸至整合服務平台",
+                    "report deadline"),
+    "allocation-duplicate": ("配號重複列示", "同一筆配號列示多次，只計一次",
+                             "allocation listed twice"),
+    "reported-elsewhere": ("他系統申報", "此空白號碼由其他系統申報，不列入本檔",
+                           "reported by another system"),
+    "no-invoices": ("無發票", "有配號或輸入檔但無任何發票（漏給檔案？）", "no invoices"),
+    "allocation-unused": ("配號未使用", "整段配號未使用，全數列為空白申報", "allocation unused"),
+    "invoice-rejected": ("發票退回", "買方退回之發票，號碼仍計為已使用", "invoice rejected"),
+    "unknown-file": ("無法辨識之檔案", "輸入資料夾中有無法讀取之檔案，未納入", "unknown files"),
+    "unofficial-namespace": ("非官方命名空間", "E0501 之命名空間非財政部公告之 schema，仍予讀取",
+                             "unofficial namespace"),
+}
+
+
+def finding_head(code: str) -> str:
+    """What a finding's sentence opens with: `跳號（已使用最大號碼以下…） skipped numbers: `; the
+    English sentence follows. A code without a row here gets no head (a test keeps the table
+    complete)."""
+    row = FINDINGS.get(code)
+    if row is None:
+        return ""
+    zh, gist, en = row
+    return f"{zh}（{gist}） {en}: "
 
 
 def column(name: str) -> str:

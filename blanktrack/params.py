@@ -45,6 +45,9 @@ _KEYS: dict[str, tuple[bool, tuple[type, ...], str]] = {
     "timeout": (False, (int,), "seconds a notebook cell may take"),
     "run_folder": (False, (str, type(None)),
                    "name of the run's folder under {archive}/{period}/, e.g. 'first-upload'"),
+    "turnkey": (False, (str, type(None)),
+                "a Turnkey data folder (the one holding UpCast): a completed run hands its "
+                "E0402 files to it, or null"),
 }
 _ID_KEYS = ("period", "ban")
 
@@ -69,6 +72,7 @@ class RunParams:
     # relative path): the manifest records both
     given: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     columns: dict[str, str] | None = None  # invoice column → header of an ERP export
+    turnkey: Path | None = None  # a Turnkey data folder: a completed run's E0402 files go to it
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)  # key → line
 
     def notebook_parameters(self, out_dir: Path, report_date: dt.date) -> dict[str, Any]:
@@ -233,13 +237,14 @@ def _build(path: Path, base: Path, v: dict[str, Any], nodes: dict[str, yaml.Node
         problems.append(_problem(path, node, "notebook", f"{notebook} {what}",
                                  "run from the project folder or give notebook: PATH"))
     columns = _columns(path, nodes, v, problems)
+    turnkey = _turnkey(path, base, nodes, v, problems)
     if problems:
         raise InputError(problems)
     return RunParams(
         source=path.resolve(), period=period, allocations=files["allocations"],
         invoices=files["invoices"], ban=ban, split=split, strict=v.get("strict", False),
         report_date=v.get("report_date"), note=v.get("note") or "", notebook=notebook,
-        timeout=timeout, run_folder=run_folder, given=given, columns=columns,
+        timeout=timeout, run_folder=run_folder, given=given, columns=columns, turnkey=turnkey,
         lines={k: n.start_mark.line + 1 for k, n in nodes.items()},
     )
 
@@ -257,6 +262,22 @@ def _columns(path: Path, nodes: dict, v: dict, problems: list[Problem]) -> dict[
                                      f"{name!r}: {header!r} is not an invoice column and a header",
                                      f"write NAME: HEADER with NAME one of {', '.join(MAPPABLE)}"))
     return {str(k): str(h) for k, h in columns.items()}
+
+
+def _turnkey(path: Path, base: Path, nodes: dict, v: dict, problems: list[Problem]
+             ) -> Path | None:
+    """The `turnkey` folder, checked before the run: a run must not end at a wrong folder."""
+    given = v.get("turnkey")
+    if given is None:
+        return None
+    folder = _resolve(base, given)
+    if not given or not (folder / "UpCast").is_dir():
+        what = "does not exist" if not folder.exists() else "has no UpCast folder"
+        problems.append(_problem(path, nodes["turnkey"], "turnkey",
+                                 f"{given!r} is not a Turnkey data folder ({what})",
+                                 "give the folder Turnkey keeps its messages in (it holds "
+                                 "UpCast), or leave turnkey out"))
+    return folder
 
 
 def _resolve(base: Path, item: str) -> Path:

@@ -47,6 +47,7 @@ BLANK_MESSAGE = "E0402"
 ACCEPTED, PARTLY_FAILED, FAILED = "accepted", "partly failed", "failed"
 # What platform_status says of a run.
 RUN_UPLOADED, RUN_PARTLY_FAILED, RUN_FAILED = "uploaded", "partly failed", "failed"
+RUN_HANDED = "handed to Turnkey"  # its E0402 files are in Turnkey's SRC; no answer since
 
 _ERROR_CODE = re.compile(r"E[0-9]{4}")
 _BAN = re.compile(r"(?<![0-9])[0-9]{8}(?![0-9])")
@@ -288,11 +289,12 @@ def _attachments(archive: Path) -> list[dict[str, Any]]:
 
 
 def platform_status(archive_root: Path) -> dict[Path, str]:
-    """run folder → 'uploaded' / 'failed' / 'partly failed', from the attached results.
+    """run folder → 'uploaded' / 'failed' / 'partly failed', from the attached results, or
+    'handed to Turnkey' when the run's latest entry about the platform is a hand-off.
 
     Per E0402 file of a run the latest answer counts (a re-send may succeed); the run is
     uploaded when every answered file was accepted, failed when none was, else partly failed.
-    Runs without an attached result are not in the dict.
+    Runs with neither an attached result nor a hand-off are not in the dict.
     """
     latest: dict[tuple[str, str], tuple[str, str]] = {}
     for record in _attachments(archive_root):
@@ -311,7 +313,22 @@ def platform_status(archive_root: Path) -> dict[Path, str]:
             status[Path(archive_root) / run] = RUN_FAILED
         else:
             status[Path(archive_root) / run] = RUN_PARTLY_FAILED
-    return status
+    return {**status, **_handed_since_answer(archive_root)}
+
+
+def _handed_since_answer(archive_root: Path) -> dict[Path, str]:
+    """Runs handed to Turnkey (turnkey_drop) with no answer attached after the hand-off."""
+    from blanktrack.turnkey_drop import handed_off
+
+    if not register.register_path(Path(archive_root)).is_file():
+        return {}
+    entries, _ = register.read(Path(archive_root))
+    answered: dict[str, int] = {}
+    for e in entries:
+        if e.kind == RESULT_ENTRY:
+            answered[e.run] = e.line
+    return {Path(archive_root) / run: RUN_HANDED for run, line in handed_off(entries).items()
+            if line > answered.get(run, 0)}
 
 
 def attach_results(read: ResultsRead, archive: Path) -> list[tuple[MessageResult, str]]:

@@ -7,6 +7,7 @@ import datetime as dt
 import html
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 from IPython.display import HTML, SVG
@@ -20,6 +21,9 @@ from .period import deadline_status, parse_date, roc_date
 from .reconcile import Reconciliation, reconcile
 from .verdict import deadline_words
 from .verdict import verdict_lines as text_verdict
+
+if TYPE_CHECKING:
+    from .due import DueRow
 
 MAX_ROWS = 1000  # a table longer than this is cut in the page; the CSV export has every row
 LONG_CELL = 40  # characters: a longer cell wraps (IDs and numbers never do)
@@ -276,15 +280,29 @@ def _severity_counts(result: Reconciliation) -> dict[str, int]:
     return {s: int(counts.get(s, 0)) for s in SEVERITY_RANK}
 
 
-def verdict(result: Reconciliation) -> HTML:
+def due_words(status: DueRow) -> tuple[str, bool | None]:
+    """What `blanktrack due` says of the period (due.status_here), as the verdict shows it, and
+    whether it is bad news (None: neither good nor bad, e.g. no earlier run)."""
+    from .due import CLEAN
+
+    start, end = status.window
+    window = f"window {start.isoformat()}..{end.isoformat()}, {status.timing}"
+    if status.run_dir is None:
+        said = status.note or "no earlier run of this period 本期尚無先前執行"
+        return f"{said}; {window}", None
+    run = f"{status.run_dir.parent.name}/{status.run_dir.name}"
+    return f"earlier run {run}: {status.status}; {window}", status.status not in CLEAN
+
+
+def verdict(result: Reconciliation, status: DueRow | None = None) -> HTML:
     """The top of the record: period, reporting BAN(s), blank numbers to report, errors and
-    warnings to look at, the deadline with days left or late. Carries the page's CSS (a CJK font
-    stack and A4 print rules), so it must be the first output of the page."""
+    warnings to look at, the deadline with days left or late, and with `status`
+    (due.status_here) what `blanktrack due` says of the period. Carries the page's CSS (a CJK
+    font stack and A4 print rules), so it must be the first output of the page."""
     exported = result.exported_ranges
     blanks = int(exported["count"].sum())
     counts = _severity_counts(result)
-    status = deadline_status(result.period, result.report_date)
-    deadline_text, late = deadline_words(status)
+    deadline_text, late = deadline_words(deadline_status(result.period, result.report_date))
     bans = _reporting_bans(result)
 
     def row(key: str, value: str, bad: bool | None = None) -> str:
@@ -300,6 +318,9 @@ def verdict(result: Reconciliation) -> HTML:
         row("warnings", f"{counts['warning']:,}", bad=counts["warning"] > 0),
         row("deadline", html.escape(deadline_text), bad=late),
     ]
+    if status is not None:
+        said, bad = due_words(status)
+        rows.append(row("due_status", html.escape(said), bad=bad))
     report_day = (f"report date 申報日 {result.report_date.isoformat()} "
                   f"({roc_date(result.report_date)})")
     return HTML(

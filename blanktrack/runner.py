@@ -383,9 +383,18 @@ def run_period(params: RunParams, archive_root: Path = DEFAULT_ARCHIVE,
                 run_folder_target(params, archive_root)
             raise RunNotRecorded(f"{staged.target}: the run could not be put on the record: "
                                  f"{_why(exc)} — nothing was run") from exc
-        return _run_in(kernel, params, run_dir, Path(archive_root), progress, stop, before)
+        outcome = _run_in(kernel, params, run_dir, Path(archive_root), progress, stop, before)
     finally:
         stop.wait()
+    if params.turnkey is not None and outcome.status == "completed":
+        # the run is whole and on the record: Turnkey sends what it finds in SRC
+        from .turnkey_drop import hand_off_run
+
+        handed = hand_off_run(Path(archive_root), run_dir, run_dir / EXPORTS, params.turnkey)
+        if progress:
+            for path in handed.placed or ["no E0402 file (no blank number to report)"]:
+                print(f"run {run_dir}: handed to Turnkey: {path}", file=sys.stderr)
+    return outcome
 
 
 class RunNotRecorded(Exception):

@@ -93,7 +93,7 @@ def test_executed_notebook_keeps_the_code(late_run: Path) -> None:
 
     nb = nbformat.read(late_run / "reconcile.ipynb", as_version=4)
     sources = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    assert "report.verdict(result)" in sources and 'period = "10312"' in sources
+    assert "report.verdict(result, " in sources and 'period = "10312"' in sources
 
 
 def test_verdict_lines_inside_the_window() -> None:
