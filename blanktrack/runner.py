@@ -46,7 +46,7 @@ class RunOutcome:
     status: str  # completed | failed
     error: str
     # The notebook's strict cell stopped the run (strict mode, error findings): recorded by the
-    # cell (report.StrictOutcome), read here, never guessed from the error message.
+    # cell (strict.StrictOutcome), read here, never guessed from the error message.
     stopped_by_strict: bool = False
 
 
@@ -534,7 +534,7 @@ def _kernel_digests(kernel: Any) -> dict[str, str]:
 
 
 def strict_outcomes(nb: Any) -> list[dict[str, Any]]:
-    """The strict cells' recorded outcomes (report.STRICT_OUTCOME_MIME) in an executed notebook,
+    """The strict cells' recorded outcomes (strict.STRICT_OUTCOME_MIME) in an executed notebook,
     in cell order."""
     from .strict import STRICT_OUTCOME_MIME
 

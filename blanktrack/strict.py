@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .reconcile import Reconciliation
 
+
 class StrictModeError(RuntimeError):
     """--strict and at least one error finding: the report must not be uploaded as it is."""
 
