@@ -32,6 +32,7 @@ from typing import Any
 from . import register
 from .atomic import write_text_atomic
 
+DEFAULT_ARCHIVE = Path("archive")  # where `blanktrack run` keeps its runs
 MANIFEST = "manifest.json"
 _RUN_KEY = re.compile(r"^[^./][^/]*/[^./][^/]*$")  # {period}/{run}, as register.run_key names it
 STAGING_PREFIX = ".staging-"

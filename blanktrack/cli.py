@@ -9,12 +9,12 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .archive import DEFAULT_ARCHIVE
 from .errors import InputError, Problem
 from .layout import SPLITS
 from .period import Period
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_STRICT = 0, 1, 2, 3
-DEFAULT_ARCHIVE = Path("archive")  # where `blanktrack run` keeps its runs
 
 
 def _period(text: str) -> str:
@@ -433,13 +433,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _runner(name: str) -> Callable[[argparse.Namespace], int]:
-    """A command of runner.py, imported when it runs (papermill, YAML and the archive are not
-    needed to reconcile)."""
+    """A command of run_commands.py, imported when it runs (papermill and YAML are not needed
+    to reconcile)."""
 
     def command(args: argparse.Namespace) -> int:
-        from . import runner
+        from . import run_commands
 
-        result: int = getattr(runner, name)(args)
+        result: int = getattr(run_commands, name)(args)
         return result
 
     return command

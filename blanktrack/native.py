@@ -1,20 +1,23 @@
 """The dense scan's compiled loop (tally.py) as native code, loaded without numba.
 
-numba compiles the loop once and caches it, but loading that cache costs about 0.5 s a run:
-numba's import and the set-up of its whole typing system, before the first row is tallied. So
-the first run compiles C-callable wrappers of the loop with numba and keeps their machine code
-in a file (beside numba's own cache); later runs load that file with llvmlite (numba's code
-generator, 10 ms) and call it through ctypes, which lets go of the GIL as numba's nogil does.
+Loading numba's own cache of the loop means numba's import and the set-up of its typing system
+before the first row is tallied (bench/README.md, "Public APIs only"). So the first run compiles
+C-callable wrappers of the loop with numba's public `cfunc`, takes their LLVM IR
+(`inspect_llvm`), emits one object file with llvmlite and keeps it (beside numba's own cache);
+later runs load that file with llvmlite (numba's code generator) and call it through ctypes,
+which lets go of the GIL as numba's nogil does. Only public numba and llvmlite API is used.
 
 The file is named by a key of everything that shapes the code: the source of tally.py and of
 this module, the numba and llvmlite versions, Python's version and the CPU. A stale or foreign
-file is never loaded, only a new one built. When this cannot work (a numba whose internals
-changed, a folder nobody may write), the loop runs through numba's own dispatcher instead, as
-fast once loaded, and a warning says why.
+file is never loaded, only a new one built, and writing it removes the stale ones (one file per
+folder, never a pile). When this cannot work (a folder nobody may write, an llvmlite that
+refuses the IR), the loop runs through numba's own dispatcher instead, as fast once loaded, and
+a warning says why.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import importlib.machinery
@@ -22,8 +25,10 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +38,7 @@ import numpy as np
 
 _HERE = Path(__file__).resolve().parent
 _SOURCES = (_HERE / "tally.py", Path(__file__).resolve())
-_FORMAT = b"blanktrack-native-1\n"
+_FORMAT = b"blanktrack-native-2\n"
 
 # tally.tally_batch's parameters in order: a name, then the dtype of an array ("offsets": int32
 # or int64, one wrapper each) or None for an integer. An array goes to C as pointer and length.
@@ -104,9 +109,13 @@ def _load() -> Kernels:
     name = f"tally-native-{key}.bin"
     for folder in cache_folders():
         path = folder / name
-        if path.is_file():
+        try:
+            data = path.read_bytes()
+        except OSError:  # not there (or removed meanwhile by another install's run): the next
+            continue
+        else:
             try:
-                return _native_kernels(llvm, path.read_bytes())
+                return _native_kernels(llvm, data)
             except ImportError:
                 raise
             except Exception as exc:  # unreadable or damaged: build it again
@@ -158,9 +167,34 @@ def _save(name: str, data: bytes) -> None:
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
+            _remove_stale(folder, name)
             return
         except OSError:
             continue  # read-only install: the next folder; none: built again next run
+
+
+_STALE = re.compile(r"^tally-native-[0-9a-f]+\.bin$")
+_PARTIAL = re.compile(r"^\.tally-native-[0-9a-f]+\.bin\.[0-9]+-[0-9]+$")
+_PARTIAL_AGE = 3600  # seconds: a file is written in milliseconds; older, its writer was killed
+
+
+def _remove_stale(folder: Path, current: str) -> None:
+    """The files of other keys (an older tally.py, numba, Python or CPU) and the partial files
+    of processes that are gone. Safe beside a concurrent run: a run only ever loads its own
+    key's file, reads it whole in one call (a removed file still reads to its end once opened),
+    and takes a file that vanished before it was opened for one not built yet. Partial files
+    go by age, not by process id: the user's cache may be shared by several hosts."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        stale = entry.name != current and _STALE.match(entry.name)
+        with contextlib.suppress(OSError):
+            if stale or (_PARTIAL.match(entry.name)
+                         and time.time() - entry.stat(follow_symlinks=False).st_mtime
+                         > _PARTIAL_AGE):
+                os.unlink(entry.path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,7 +204,6 @@ def _save(name: str, data: bytes) -> None:
 def _build(llvm: Any) -> bytes:
     """The wrappers compiled by numba, as one object file with a header naming them."""
     from numba import carray, cfunc, types
-    from numba.core.registry import cpu_target
 
     from . import tally
 
@@ -209,17 +242,34 @@ def _build(llvm: Any) -> bytes:
     compiled = {f"tally_{o}": wrapper(f"tally_{o}", _TALLY_PARAMS, o, tally.tally_batch, True)
                 for o in _OFFSETS}
     compiled["rehash"] = wrapper("rehash", _REHASH_PARAMS, "int64", tally.issuing_rehash, False)
+    # Each cfunc's optimised LLVM IR (its public inspect_llvm), linked into one module and
+    # emitted by llvmlite with the options numba's JIT uses for this CPU.
     module = None
     for fn in compiled.values():
-        part = llvm.parse_bitcode(fn._library._final_module.as_bitcode())
+        part = llvm.parse_assembly(fn.inspect_llvm())
         if module is None:
             module = part
         else:
             module.link_in(part)
-    obj = cpu_target.target_context.codegen()._tm.emit_object(module)
+    assert module is not None
+    module.verify()
+    obj = _target_machine(llvm).emit_object(module)
     names = {k: fn.native_name for k, fn in compiled.items()}
     header = json.dumps({"names": names, "sha256": hashlib.sha256(obj).hexdigest()}).encode()
     return _FORMAT + header + b"\n" + obj
+
+
+def _target_machine(llvm: Any) -> Any:
+    """A target machine for this CPU, as numba's JIT makes one: static relocation on x86 (what
+    MCJIT wants there), the JIT code model, optimisation level 3."""
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    target = llvm.Target.from_default_triple()
+    reloc = ("static" if target.name.startswith("x86") else
+             "pic" if target.name.startswith("ppc") else "default")
+    return target.create_target_machine(
+        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3,
+        reloc=reloc, codemodel="jitdefault", jit=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,12 +287,8 @@ def _native_kernels(llvm: Any, data: bytes) -> Kernels:
     if hashlib.sha256(obj).hexdigest() != meta["sha256"]:
         raise ValueError("the machine code does not match its checksum (a damaged file)")
     names = meta["names"]
-    llvm.initialize_native_target()
-    llvm.initialize_native_asmprinter()
     _load_numba_helpers(llvm)
-    machine = llvm.Target.from_default_triple().create_target_machine(
-        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), jit=True)
-    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine(llvm))
     engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
     engine.finalize_object()
     _engines.append(engine)

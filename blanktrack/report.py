@@ -19,6 +19,8 @@ from .exports import Exports, write_exports
 from .frames import SEVERITY_RANK
 from .period import deadline_status, parse_date, roc_date
 from .reconcile import Reconciliation, reconcile
+from .strict import StrictModeError as StrictModeError  # the notebook's strict cell
+from .strict import enforce_strict as enforce_strict
 from .verdict import deadline_words
 from .verdict import verdict_lines as text_verdict
 
@@ -29,8 +31,6 @@ MAX_ROWS = 1000  # a table longer than this is cut in the page; the CSV export h
 LONG_CELL = 40  # characters: a longer cell wraps (IDs and numbers never do)
 
 
-class StrictModeError(RuntimeError):
-    """--strict and at least one error finding: the report must not be uploaded as it is."""
 
 
 def reconcile_period(period: str, allocations: Sequence[str], invoices: Sequence[str], *,
@@ -221,16 +221,6 @@ def exports(result: Reconciliation, out_dir: str | Path) -> HTML:
     )
     return HTML(f"<h3>{labels.word('exports')}</h3><p>Written to {html.escape(str(out))}:</p>"
                 + html_table(table))
-
-
-def enforce_strict(result: Reconciliation, strict: bool) -> HTML:
-    if strict and result.error_count:
-        raise StrictModeError(
-            f"{result.error_count} error finding(s) in strict mode: resolve them before upload"
-        )
-    verdict = ("no error finding" if not result.error_count
-               else f"{result.error_count} error finding(s) — review before upload")
-    return HTML(f"<p>Strict mode: {'on' if strict else 'off'}; {verdict}.</p>")
 
 
 # ---------------------------------------------------------------------------------------------

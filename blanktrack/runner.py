@@ -1,13 +1,12 @@
 """Period runs: execute the reconcile notebook with papermill into the audit archive.
 
 `blanktrack run --params params/11302.yaml` → archive/11302/{run-id}/ with the executed notebook,
-a self-contained HTML rendering, the exports and manifest.json. `runs` lists the register,
-`verify` re-hashes a run against its manifest.
+a self-contained HTML rendering, the exports and manifest.json (the commands that run and list
+periods are in run_commands.py).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime as dt
 import importlib.metadata
@@ -28,10 +27,8 @@ from queue import Empty
 from typing import Any
 
 from . import archive, register
-from .cli import DEFAULT_ARCHIVE
 from .errors import InputError
-from .params import RunParams, load_params, run_folder_target
-from .period import Period
+from .params import RunParams, run_folder_target
 
 EXECUTED = "reconcile.ipynb"
 # The kernel's record of the inputs it read (path, sha256), in its socket folder, not the run's.
@@ -48,6 +45,9 @@ class RunOutcome:
     run_dir: Path
     status: str  # completed | failed
     error: str
+    # The notebook's strict cell stopped the run (strict mode, error findings): recorded by the
+    # cell (strict.StrictOutcome), read here, never guessed from the error message.
+    stopped_by_strict: bool = False
 
 
 def package_versions() -> dict[str, str]:
@@ -90,30 +90,6 @@ def render_html(notebook: Path, target: Path, exporter: Any = None) -> None:
     archive.write_text_atomic(target, body)
 
 
-def _html_exporter() -> type:
-    """nbconvert's HTMLExporter without its last step, which parses the whole page with
-    BeautifulSoup (half a second for the tables of a large period) only to add alt text to
-    images (these notebooks have none: charts are inline SVG) and tab stops to cells."""
-    from nbconvert import HTMLExporter
-    from nbconvert.exporters.templateexporter import TemplateExporter
-    from nbconvert.filters.highlight import Highlight2HTML
-    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
-
-    class ReportHTMLExporter(HTMLExporter):
-        def from_notebook_node(self, nb: Any, resources: Any = None, **kw: Any) -> Any:
-            # As HTMLExporter.from_notebook_node (nbconvert 7), up to the BeautifulSoup pass.
-            langinfo = nb.metadata.get("language_info", {})
-            lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
-            self.register_filter("highlight_code", self.filters.get(
-                "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)))
-            resources = self._init_resources(resources)
-            self.register_filter("filter_data_type", WidgetsDataTypeFilter(
-                notebook_metadata=self._nb_metadata, parent=self, resources=resources))
-            return TemplateExporter.from_notebook_node(self, nb, resources, **kw)
-
-    return ReportHTMLExporter
-
-
 def _skip_iri_grammar() -> None:
     """nbformat's jsonschema compiles an IRI grammar (rfc3987_syntax, 0.65 s) at import for a
     format no notebook schema uses; jsonschema skips that checker when the import fails."""
@@ -136,34 +112,20 @@ def _import_papermill() -> Any:
 
 
 def _engine_keeping_the_notebook(kept: list[Any]) -> str:
-    """A papermill engine (registered, its name returned) that writes nothing: the executed
-    notebook is put in `kept` when the run ends (a failed or timed-out run too: papermill's
-    notebook_complete), and the runner writes it once, atomically, under its final name. A
-    write per cell would serialise and validate the whole notebook between two cells, and a
-    write in place would leave half a notebook on a full disk."""
-    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
-
-    class KeepAtTheEnd(NotebookExecutionManager):  # type: ignore[misc]
-        def save(self, **kwargs: Any) -> None:
-            if self.end_time is not None:  # set by notebook_complete, then it saves
-                kept[:] = [self.nb]
+    """A papermill engine (registered, its name returned) that keeps the run's notebook manager
+    in `kept`: after the run, a failed or timed-out one too, its `nb` is the notebook as far as
+    it ran (papermill's notebook_complete has finalised it). papermill is given no output path,
+    so it writes nothing; the runner writes the notebook once, atomically, under its final
+    name. A write per cell would serialise and validate the whole notebook between two cells,
+    and papermill writes in place, which would leave half a notebook on a full disk. The engine
+    implements papermill's documented extension point, execute_managed_notebook."""
+    from papermill.engines import NBClientEngine, papermill_engines
 
     class Engine(NBClientEngine):  # type: ignore[misc]
         @classmethod
-        def execute_notebook(cls, nb: Any, kernel_name: str, output_path: Any = None,
-                             progress_bar: bool = True, log_output: bool = False,
-                             autosave_cell_every: int = 30, **kwargs: Any) -> Any:
-            # As papermill's Engine.execute_notebook (2.6), with the manager above.
-            nb_man = KeepAtTheEnd(nb, output_path=output_path, progress_bar=progress_bar,
-                                  log_output=log_output, autosave_cell_every=autosave_cell_every)
-            nb_man.notebook_start()
-            try:
-                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output,
-                                             **kwargs)
-            finally:
-                nb_man.cleanup_pbar()
-                nb_man.notebook_complete()
-            return nb_man.nb
+        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
+            kept[:] = [nb_man]
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
 
     papermill_engines.register("blanktrack", Engine)
     return "blanktrack"
@@ -203,9 +165,9 @@ def _ipc_kernel_manager() -> type:
                     if (msg["msg_type"] == "status"
                             and msg["parent_header"].get("msg_id") == request
                             and msg["content"].get("execution_state") == "idle"):
-                        self._handle_kernel_info_reply(reply)
+                        _adapt_protocol(self.session, reply)
                         return
-                if not await self._async_is_alive():
+                if not await self.is_alive():
                     raise RuntimeError("Kernel died before replying to kernel_info")
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
@@ -233,6 +195,17 @@ def _ipc_kernel_manager() -> type:
             return kc
 
     return IPCKernelManager
+
+
+def _adapt_protocol(session: Any, reply: dict[str, Any]) -> None:
+    """As jupyter_client does with a kernel_info reply: a kernel speaking another major version
+    of the messaging protocol gets its messages adapted (the session's public adapt_version)."""
+    from jupyter_client import protocol_version_info
+
+    version = reply["content"].get("protocol_version", "")
+    major = version.split(".")[0]
+    if major.isdigit() and int(major) != protocol_version_info[0]:
+        session.adapt_version = int(major)
 
 
 _KERNEL_FOLDER = re.compile(r"^blanktrack-kernel-(?P<pid>[0-9]+)-")
@@ -317,7 +290,9 @@ def html_exporter() -> Any:
     config.TagRemovePreprocessor.enabled = True
     config.TagRemovePreprocessor.remove_cell_tags = {RECORD_HIDDEN_TAG, "parameters",
                                                      "injected-parameters"}
-    exporter = _html_exporter()(template_name="lab", config=config)
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab", config=config)
     cell = v4.new_code_cell("from blanktrack import report\nreport.summary(result)", outputs=[
         v4.new_output("stream", name="stdout", text="text\n"),
         v4.new_output("display_data", data={"text/html": "<p>table</p>"}),
@@ -353,7 +328,7 @@ class _KernelStop:
         self._thread.join()
 
 
-def run_period(params: RunParams, archive_root: Path = DEFAULT_ARCHIVE,
+def run_period(params: RunParams, archive_root: Path = archive.DEFAULT_ARCHIVE,
                *, progress: bool = True) -> RunOutcome:
     """Execute the notebook for one parameter file and archive everything it produced.
 
@@ -382,7 +357,7 @@ def run_period(params: RunParams, archive_root: Path = DEFAULT_ARCHIVE,
             if isinstance(exc, FileExistsError):  # a named folder made meanwhile: say so
                 run_folder_target(params, archive_root)
             raise RunNotRecorded(f"{staged.target}: the run could not be put on the record: "
-                                 f"{_why(exc)} — nothing was run") from exc
+                                 f"{failure_reason(exc)} — nothing was run") from exc
         outcome = _run_in(kernel, params, run_dir, Path(archive_root), progress, stop, before)
     finally:
         stop.wait()
@@ -402,7 +377,7 @@ class RunNotRecorded(Exception):
     and why, and what the record holds instead."""
 
 
-def _why(exc: BaseException) -> str:
+def failure_reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return f"{exc.strerror} ({exc.filename})" if exc.filename else exc.strerror
     return str(exc)
@@ -451,7 +426,8 @@ def _run_in(kernel: Any, params: RunParams, run_dir: Path, archive_root: Path, p
     background = ThreadPoolExecutor(max_workers=1)
     hashes = [(p, background.submit(archive.sha256_file, p)) for p in before]
     exporter = background.submit(html_exporter)
-    executed: list[Any] = []
+    executed: list[Any] = []  # the notebook's manager, kept by the engine
+    stopped_by_strict = False
     try:
         archive.fault_point("notebook")
         papermill.execute_notebook(
@@ -465,6 +441,7 @@ def _run_in(kernel: Any, params: RunParams, run_dir: Path, archive_root: Path, p
         )
     except Exception as exc:  # the failure itself is the record: keep it, then exit non-zero
         error = _describe_failure(exc)
+        stopped_by_strict = bool(executed) and _stopped_by_strict(exc, executed[0].nb)
     kernel_digests = _kernel_digests(kernel)
     stop.start()  # every cell has run: the kernel goes while the HTML is made
     background.shutdown(wait=True)
@@ -473,15 +450,15 @@ def _run_in(kernel: Any, params: RunParams, run_dir: Path, archive_root: Path, p
     written = False
     if executed:
         try:
-            _write_notebook(executed[0], run_dir / EXECUTED)
+            _write_notebook(executed[0].nb, run_dir / EXECUTED)
             written = True
         except OSError as exc:
-            error = error or f"the executed notebook could not be written: {_why(exc)}"
+            error = error or f"the executed notebook could not be written: {failure_reason(exc)}"
     if written:
         try:
             render_html(run_dir / EXECUTED, run_dir / RENDERED, exporter.result())
         except OSError as exc:
-            error = error or f"the HTML page could not be written: {_why(exc)}"
+            error = error or f"the HTML page could not be written: {failure_reason(exc)}"
         except Exception as exc:
             error = error or f"HTML rendering failed: {exc}"
     manifest.update(
@@ -495,14 +472,15 @@ def _run_in(kernel: Any, params: RunParams, run_dir: Path, archive_root: Path, p
         archive.close_run(archive_root, run_dir, manifest)
     except (OSError, register.RegisterError) as exc:
         raise RunNotRecorded(
-            f"{run_dir}: the end of the run could not be recorded: {_why(exc)}"
+            f"{run_dir}: the end of the run could not be recorded: {failure_reason(exc)}"
             + (f" (the run had failed: {error})" if error else "")
             + " — its manifest still says it is running, so `blanktrack runs` lists it as "
             "incomplete; free space and run it again") from exc
     if progress:
         print(f"run {run_dir}: {manifest['status']} in {manifest['seconds']} s"
               + (f"\n  {error}" if error else ""), file=sys.stderr)
-    return RunOutcome(run_dir, manifest["status"], error)
+    return RunOutcome(run_dir, manifest["status"], error,
+                      stopped_by_strict=stopped_by_strict and manifest["status"] == "failed")
 
 
 def _write_notebook(nb: Any, target: Path) -> None:
@@ -564,6 +542,27 @@ def _kernel_digests(kernel: Any) -> dict[str, str]:
     return archive.read_input_ledger(Path(os.path.dirname(kernel.ip)) / INPUT_LEDGER)
 
 
+def strict_outcomes(nb: Any) -> list[dict[str, Any]]:
+    """The strict cells' recorded outcomes (strict.STRICT_OUTCOME_MIME) in an executed notebook,
+    in cell order."""
+    from .strict import STRICT_OUTCOME_MIME
+
+    return [output["data"][STRICT_OUTCOME_MIME]
+            for cell in nb.cells if cell.get("cell_type") == "code"
+            for output in cell.get("outputs", [])
+            if STRICT_OUTCOME_MIME in output.get("data", {})]
+
+
+def _stopped_by_strict(exc: Exception, nb: Any) -> bool:
+    """Whether the run failed because strict mode stopped it: a cell raised (papermill's
+    PapermillExecutionError, not a timeout or a dead kernel) after the strict cell recorded
+    that it stops the run."""
+    from papermill.exceptions import PapermillExecutionError
+
+    return (isinstance(exc, PapermillExecutionError)
+            and any(o.get("stopped") is True for o in strict_outcomes(nb)))
+
+
 def _describe_failure(exc: Exception) -> str:
     ename = getattr(exc, "ename", type(exc).__name__)
     evalue = getattr(exc, "evalue", str(exc))
@@ -571,114 +570,5 @@ def _describe_failure(exc: Exception) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", f"{ename}: {evalue}").strip()
 
 
-# --- commands ---------------------------------------------------------------------------------
-
-def cmd_run(args: argparse.Namespace) -> int:
-    params = load_params(args.params)
-    try:
-        outcome = run_period(params, args.archive)
-    except (archive.ArchiveError, RunNotRecorded, register.RegisterError) as exc:
-        print(f"blanktrack: run: {printable(str(exc))}", file=sys.stderr)
-        return 1
-    except OSError as exc:  # the archive folder itself cannot be made (a full disk, no access)
-        print(f"blanktrack: run: the archive {args.archive} cannot hold the run: {_why(exc)}",
-              file=sys.stderr)
-        return 1
-    print(outcome.run_dir)
-    exports = outcome.run_dir / EXPORTS
-    if exports.is_dir():  # a completed run, or one that --strict failed after writing
-        from .verdict import verdict_of_exports
-
-        for line in verdict_of_exports(exports, Period.parse(params.period),
-                                       params.report_date or dt.date.today()):
-            print(line)
-    if outcome.status != "completed":
-        return 3 if outcome.error.startswith("StrictModeError") else 1
-    return 0
-
-
-def printable(text: str) -> str:
-    """text with control and other invisible characters escaped (an ANSI escape in a note must
-    not drive the terminal): '\\x1b[2J' is shown, not obeyed."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
-                   for ch in text)
-
-
-def cmd_runs(args: argparse.Namespace) -> int:
-    records = archive.list_runs(args.archive)[: args.limit]
-    if not records:
-        print(f"no runs under {printable(str(args.archive))}")
-        return 0
-    from .console import columns
-    from .platform_results import platform_status
-
-    try:
-        answered = {p.resolve(): s for p, s in platform_status(args.archive).items()}
-    except register.RegisterError:  # a damaged register: `register verify` says where
-        answered = {}
-    header = ("period", "run by", "started", "finished", "status", "platform", "note", "folder")
-    rows = [tuple(printable(str(x)) for x in (
-        r.period, r.run_by, _local(r.started), _local(r.finished), r.status,
-        answered.get(Path(r.run_dir).resolve(), "—"), r.note[:60], r.run_dir))
-            for r in records]
-    for line in columns([header, *rows]):  # wide (CJK) characters count double
-        print(line)
-    return 0
-
-
-def _local(stamp: object) -> str:
-    """An archived ISO time in the local zone (Asia/Taipei unless TZ says otherwise); anything
-    else as it is."""
-    from .console import local_time
-
-    if not isinstance(stamp, str):
-        return "" if stamp is None else str(stamp)
-    try:
-        return local_time(dt.datetime.fromisoformat(stamp))
-    except ValueError:
-        return stamp
-
-
-def cmd_verify(args: argparse.Namespace) -> int:
-    bad = 0
-    for run_dir in args.run_dirs:
-        problems = archive.verify_run(Path(run_dir), args.archive, args.head)
-        for p in problems:
-            print(printable(f"{run_dir}: {p}"))
-        if problems:
-            bad += 1
-        else:
-            covered = " and the register" + (" up to the recorded head" if args.head else "")
-            print(printable(f"{run_dir}: ok, every file matches its manifest{covered}"))
-    return 1 if bad else 0
-
-
-def cmd_register(args: argparse.Namespace) -> int:
-    if args.action == "head":
-        problems = register.check_chain(args.archive)
-        for p in problems:
-            print(printable(p), file=sys.stderr)
-        if problems:
-            return 1
-        entries, _ = register.read(args.archive)
-        print(register.head(args.archive))
-        print(f"{len(entries)} entries in {register.register_path(args.archive)}; write the head"
-              " down outside this machine, check it later with "
-              "`blanktrack register verify --head HEAD`", file=sys.stderr)
-        return 0
-    problems = register.check_chain(args.archive, args.head)
-    problems += archive.verify_archive(args.archive, args.head)
-    for p in problems:
-        print(printable(p))
-    if problems:
-        return 1
-    print(printable(f"{register.register_path(args.archive)}: ok, the chain is intact"
-                    + (" and leads to the recorded head" if args.head else "")
-                    + " and every run on it matches its manifest"))
-    return 0
-
-
-__all__ = ["InputError", "RunNotRecorded", "RunOutcome", "cmd_register", "cmd_run", "cmd_runs",
-           "cmd_verify", "printable", "run_period"]
+__all__ = ["InputError", "RunNotRecorded", "RunOutcome", "failure_reason", "run_period",
+           "strict_outcomes"]

@@ -7,8 +7,10 @@ trusted when damaged; when it cannot be built the scan still runs, through numba
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import llvmlite.binding as llvm
@@ -167,12 +169,39 @@ def test_a_damaged_file_is_built_again(tmp_path: Path, monkeypatch: pytest.Monke
     assert (tmp_path / name).read_bytes()[-100:] == good[-100:]  # replaced by a good one
 
 
-def test_another_key_is_another_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A file of other sources, versions or CPU is never loaded: it has another name."""
+def test_a_new_file_removes_the_stale_ones(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file of other sources, versions or CPU is never loaded (another name) and goes when the
+    current one is written, with the partial file of a writer killed long ago; anything else in
+    the folder (numba's own cache, another program's file, a partial file being written) stays."""
     use_cache(monkeypatch, tmp_path)
-    (tmp_path / "tally-native-0123456789abcdef01234567.bin").write_bytes(b"stale")
+    stale = tmp_path / "tally-native-0123456789abcdef01234567.bin"
+    stale.write_bytes(b"stale")
+    killed = tmp_path / ".tally-native-0123456789abcdef01234567.bin.4242-1"
+    killed.write_bytes(b"half")
+    os.utime(killed, (time.time() - 7200, time.time() - 7200))
+    writing = tmp_path / ".tally-native-89abcdef0123456789abcdef.bin.4243-1"
+    writing.write_bytes(b"half")
+    others = [tmp_path / "tally.tally_batch-12.py311.nbi", tmp_path / "tally-native-notes.txt"]
+    for other in others:
+        other.write_bytes(b"kept")
     native.kernels()
-    assert len(list(tmp_path.iterdir())) == 2
+    current = f"tally-native-{native._key(llvm)}.bin"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [current, writing.name, *(o.name for o in others)])
+
+
+def test_a_file_removed_meanwhile_is_built(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another install's run may remove this key's file between two runs: it is built again,
+    without a warning (filterwarnings = error)."""
+    use_cache(monkeypatch, tmp_path)
+    native.kernels()
+    [kept] = tmp_path.iterdir()
+    kept.unlink()
+    monkeypatch.setattr(native, "_kernels", None)
+    assert native.kernels().kind == "native"
+    assert [p.name for p in tmp_path.iterdir()] == [kept.name]
 
 
 def test_when_it_cannot_be_built_numba_runs_the_loop(tmp_path: Path,

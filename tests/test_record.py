@@ -82,7 +82,7 @@ def test_record_declares_cjk_fonts_and_prints_on_a4(late_run: Path) -> None:
     assert "@media print" in css and "size: A4" in css
     # the charts' text too (the page embeds their SVG as images)
     charts = [base64.b64decode(c).decode() for c in re.findall(
-        r'<img src="data:image/svg\+xml;base64,([^"]+)"', page)]
+        r'<img [^>]*\bsrc="data:image/svg\+xml;base64,([^"]+)"', page)]
     charts = [c for c in charts if "號碼數 numbers" in c or "每日發票張數" in c]
     assert len(charts) == 2
     assert all('font-family="DejaVu Sans, Arial, Noto Sans CJK TC, ' in c for c in charts)

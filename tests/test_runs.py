@@ -129,6 +129,65 @@ def test_failed_run_is_archived_as_failed(tmp_path: Path) -> None:
     assert archive.verify_run(run_dir) == []
     records = archive.list_runs(archive_root)
     assert [r.status for r in records] == ["failed"]
+    # the strict cell's record, read by the runner (the sample has 2 error findings)
+    executed = json.loads((run_dir / "reconcile.ipynb").read_text())
+    records_of_strict = [o["data"]["application/vnd.blanktrack.strict-outcome+json"]
+                         for c in executed["cells"] for o in c.get("outputs", [])
+                         if "application/vnd.blanktrack.strict-outcome+json" in o.get("data", {})]
+    assert records_of_strict == [{"strict": True, "error_findings": 2, "stopped": True}]
+
+
+def _notebook_run(tmp_path: Path, *cells: str, timeout: int | None = None) -> Path:
+    """A parameter file running a notebook of these cells (after the parameters cell) on the
+    sample period."""
+    import nbformat
+
+    (tmp_path / "notebooks").mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("period = '10312'", metadata={"tags": ["parameters"]}),
+                *(nbformat.v4.new_code_cell(c) for c in cells)]
+    nbformat.write(nb, tmp_path / "notebooks" / "own.ipynb")
+    params = tmp_path / "own.yaml"
+    params.write_text(SAMPLE.read_text().replace("blanktrack/sample", f"{ROOT}/blanktrack/sample")
+                      + "notebook: notebooks/own.ipynb\n"
+                      + (f"timeout: {timeout}\n" if timeout else ""))
+    return params
+
+
+def test_strict_mode_is_read_from_the_strict_cells_record_not_from_a_message(
+        tmp_path: Path) -> None:
+    """An error that merely calls itself StrictModeError is a failed run (exit 1); the strict
+    cell's own stop is exit 3."""
+    params = _notebook_run(tmp_path, "class StrictModeError(Exception):\n    pass\n"
+                           "raise StrictModeError('2 error finding(s) in strict mode')")
+    archive_root = tmp_path / "archive"
+    outcome = run_period(load_params(params, base_dir=tmp_path), archive_root, progress=False)
+    assert outcome.status == "failed" and outcome.error.startswith("StrictModeError")
+    assert outcome.stopped_by_strict is False
+    assert main(["run", "--params", str(params), "--archive", str(archive_root)]) == 1
+
+
+def test_a_strict_stop_is_a_typed_outcome(tmp_path: Path) -> None:
+    params = _notebook_run(
+        tmp_path, "from blanktrack.strict import StrictOutcome\n"
+        "from IPython.display import display\n"
+        "display(StrictOutcome(strict=True, error_findings=1))\n"
+        "raise ValueError('stopped')")
+    outcome = run_period(load_params(params, base_dir=tmp_path), tmp_path / "archive",
+                         progress=False)
+    assert outcome.status == "failed" and outcome.error == "ValueError: stopped"
+    assert outcome.stopped_by_strict is True
+
+
+def test_a_strict_record_that_does_not_stop_is_no_strict_stop(tmp_path: Path) -> None:
+    params = _notebook_run(
+        tmp_path, "from blanktrack.strict import StrictOutcome\n"
+        "StrictOutcome(strict=False, error_findings=3)", "raise ValueError('elsewhere')")
+    outcome = run_period(load_params(params, base_dir=tmp_path), tmp_path / "archive",
+                         progress=False)
+    assert outcome.status == "failed" and outcome.stopped_by_strict is False
 
 
 def test_bad_input_fails_the_run_with_the_message(tmp_path: Path) -> None:
