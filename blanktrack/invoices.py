@@ -239,7 +239,7 @@ def _text_columns(lf: pl.LazyFrame, name: str, numbers: pl.Series | None = None,
     if numbers is not None:
         raw_number = pl.col("invoice_number")
         wanted = (raw_number if exact else raw_number.str.strip_chars()).is_in(numbers.implode())
-        if large and "__source" not in present:
+        if large and "__source" not in present and _has_quote(name):
             lf = _with_physical_lines(lf, present, wanted)
         # Before the stripping, so the reader skips the other rows (predicate pushdown).
         lf = lf.filter(wanted)
@@ -319,6 +319,20 @@ def _line_breaks(lf: pl.LazyFrame | pl.DataFrame, newlines_only: bool = False) -
         pl.col(c).str.count_matches(pattern, literal=newlines_only).fill_null(0)
         for c in columns
     ).cast(pl.Int64)
+
+
+def _has_quote(name: str) -> bool:
+    """Whether the large CSV `name` has a quote at all: without one no record spans lines. A
+    byte search that stops at the first quote, far cheaper than a look at every value."""
+    try:
+        with textio.open_regular(_LARGE_CSV[name], name) as fh:
+            while chunk := fh.read(_CHUNK_BYTES):
+                if b'"' in chunk:
+                    return True
+    except OSError as exc:
+        raise _file_error(name, f"cannot read the file: {exc.strerror or exc}",
+                          "check the path and that you may read the file") from exc
+    return False
 
 
 def _with_physical_lines(lf: pl.LazyFrame, columns: Sequence[str], wanted: pl.Expr

@@ -154,3 +154,15 @@ def test_a_filtered_scan_of_a_large_csv_names_physical_lines(
             ("AB00000003", 8), ("ZZ00000010", 9), ("AB00000003", 10)]
     every = inv.scan_raw_invoices([path]).collect()
     assert every["line"].to_list() == [2, 3, 4, 5, 6, 7]
+
+
+def test_a_large_csv_without_a_quote_skips_the_look_at_every_value(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No quote, no record over several lines: the filtered scan is what it was."""
+    monkeypatch.setattr(inv, "LARGE_FILE_BYTES", 0)
+    monkeypatch.setattr(inv, "_with_physical_lines",
+                        lambda *a: pytest.fail("looked at every value of a file without quotes"))
+    path = tmp_path / "invoices.csv"
+    path.write_bytes(("\n".join(ONE_LINE).replace('"POS,north"', "POS-north") + "\n").encode())
+    rows = inv.scan_raw_invoices([path], pl.Series(["ZZ00000010"])).collect()
+    assert rows.select("invoice_number", "line").rows() == [("ZZ00000010", 6)]
