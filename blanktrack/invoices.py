@@ -8,9 +8,9 @@ then normalised to frames.INVOICE_SCHEMA.
 Encodings: CSV files up to LARGE_FILE_BYTES are decoded through textio (UTF-8 with or without BOM,
 Big5/cp950, UTF-16 with BOM). Larger files are scanned by polars directly and **must be UTF-8**
 (a BOM is fine). Line numbers are physical lines (header on line 1): `row + 2`, plus the line
-ends inside quoted fields of earlier records. In a large file those are counted only when a problem
-is reported (one more pass), so a finding that names a line of a large file whose records span
-lines names `row + 2`.
+ends inside quoted fields of earlier records. In a large file those are counted only where a line
+is named: by a bad value (one more pass, before the run stops) or by a finding (in the filtered
+scan that fetches the invoices findings name, see scan_raw_invoices).
 """
 
 from __future__ import annotations
@@ -228,15 +228,21 @@ def _header_names(text: str, name: str) -> tuple[int, list[str]]:
     return first[0], [normal_name(n) for n in (rows[0][1] if rows else [])]
 
 
-def _text_columns(lf: pl.LazyFrame, name: str, numbers: pl.Series | None = None) -> pl.LazyFrame:
+def _text_columns(lf: pl.LazyFrame, name: str, numbers: pl.Series | None = None, *,
+                  exact: bool = True, large: bool = False) -> pl.LazyFrame:
     """The raw frame: RAW_COLUMNS as stripped text (empty → null), source, line; no blank rows.
-    With numbers, only the rows whose raw invoice number is one of them."""
+    With numbers, only the rows whose invoice number is one of them: as written when `exact`,
+    else once stripped. `large`: a large CSV, whose lines are then corrected in the same scan."""
     present = [c for c in lf.collect_schema().names() if c != _ROW]
     source, line = ((pl.col("__source"), pl.col("__line")) if "__source" in present
                     else (pl.lit(name), pl.col(_ROW)))
     if numbers is not None:
+        raw_number = pl.col("invoice_number")
+        wanted = (raw_number if exact else raw_number.str.strip_chars()).is_in(numbers.implode())
+        if large and "__source" not in present and _has_quote(name):
+            lf = _with_physical_lines(lf, present, wanted)
         # Before the stripping, so the reader skips the other rows (predicate pushdown).
-        lf = lf.filter(pl.col("invoice_number").is_in(numbers.implode()))
+        lf = lf.filter(wanted)
     exprs = []
     for column in RAW_COLUMNS:
         if column in present:
@@ -313,6 +319,38 @@ def _line_breaks(lf: pl.LazyFrame | pl.DataFrame, newlines_only: bool = False) -
         pl.col(c).str.count_matches(pattern, literal=newlines_only).fill_null(0)
         for c in columns
     ).cast(pl.Int64)
+
+
+def _has_quote(name: str) -> bool:
+    """Whether the large CSV `name` has a quote at all: without one no record spans lines. A
+    byte search that stops at the first quote, far cheaper than a look at every value."""
+    try:
+        with textio.open_regular(_LARGE_CSV[name], name) as fh:
+            while chunk := fh.read(_CHUNK_BYTES):
+                if b'"' in chunk:
+                    return True
+    except OSError as exc:
+        raise _file_error(name, f"cannot read the file: {exc.strerror or exc}",
+                          "check the path and that you may read the file") from exc
+    return False
+
+
+def _with_physical_lines(lf: pl.LazyFrame, columns: Sequence[str], wanted: pl.Expr
+                         ) -> pl.LazyFrame:
+    """The wanted rows of a large CSV, and the rows whose values hold a line end (only a quoted
+    field can), with the row number moved down by the line ends of earlier records.
+
+    A few rows pass the filter, which the reader applies as it parses (no pass of its own): a
+    file without a line end in a value costs one byte search per value of the filtered scan."""
+    spans = pl.any_horizontal(
+        pl.col(c).str.contains(r"[\r\n]").fill_null(False) for c in columns
+    )
+    breaks = _line_breaks(lf)
+    return (
+        lf.filter(wanted | spans)
+        .sort(_ROW)  # the cumulative sum counts the earlier records
+        .with_columns(pl.col(_ROW) + breaks.cum_sum() - breaks)
+    )
 
 
 def _physical_lines(sample: pl.DataFrame) -> pl.DataFrame:
@@ -452,13 +490,15 @@ def parquet_rows(path: Path, name: str) -> int:
         raise _file_error(name, f"cannot read the Parquet file: {exc}", _PARQUET_FIX) from exc
 
 
-def scan_raw_invoices(paths: Sequence[str | Path], numbers: pl.Series | None = None
-                      ) -> pl.LazyFrame:
+def scan_raw_invoices(paths: Sequence[str | Path], numbers: pl.Series | None = None, *,
+                      exact: bool = True) -> pl.LazyFrame:
     """Scan invoice files lazily into raw text columns (RAW_COLUMNS, source, line).
 
     Checks encodings, delimiters and headers now (InputError); values are checked by
-    validate_invoices. With numbers, only rows whose invoice number is written exactly as one of
-    them (for input already known to be plainly clean).
+    validate_invoices. With numbers, only rows whose invoice number is one of them: written
+    exactly so when `exact` (for input already known to be plainly clean; the reader skips the
+    other rows), else once stripped. Such a filtered scan also gives large CSV files their
+    physical lines (small files always have them).
     """
     frames = []
     _LARGE_CSV.clear()  # the large files of this scan only
@@ -467,9 +507,10 @@ def scan_raw_invoices(paths: Sequence[str | Path], numbers: pl.Series | None = N
         magic = textio.read_head(path, len(PARQUET_MAGIC), name)  # a FIFO is never opened
         # A file with a header and no row is read as no invoices (a no-invoices finding).
         if magic == PARQUET_MAGIC:
-            lf = _text_columns(_scan_parquet(path, name), name, numbers)
+            lf = _text_columns(_scan_parquet(path, name), name, numbers, exact=exact)
         else:
-            lf = _text_columns(scan_csv_file(path, name)[0], name, numbers)
+            lf, in_memory = scan_csv_file(path, name)
+            lf = _text_columns(lf, name, numbers, exact=exact, large=not in_memory)
         frames.append(lf)
     if not frames:  # a period without invoices (no-invoices findings say so)
         return pl.LazyFrame(schema={**dict.fromkeys(RAW_COLUMNS, pl.String), "source": pl.String,

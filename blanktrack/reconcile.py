@@ -495,7 +495,8 @@ def _detail(invoice_paths: Sequence[str | Path], bans: pl.Series | None,
             alloc_booklets: pl.DataFrame, allocations: pl.DataFrame, period: Period,
             *, clean: bool, matched: pl.DataFrame | None = None) -> pl.DataFrame:
     """The few invoices that findings need to name (a second, filtered scan only when there are
-    any). Clean input (every number written exactly) is filtered as it is read."""
+    any), with their physical lines. Clean input (every number written exactly) is filtered as
+    it is read."""
     wanted = _wanted(usage, alloc_booklets, matched)
     if wanted.is_empty():
         rows = pl.DataFrame(schema=INVOICE_SCHEMA)
@@ -504,8 +505,7 @@ def _detail(invoice_paths: Sequence[str | Path], bans: pl.Series | None,
             wanted.select(pl.col("track") + number_str(pl.col("number")))
             .unique().to_series()
         )
-        invoices = normalise_invoices(
-            scan_raw_invoices(invoice_paths, numbers if clean else None))
+        invoices = normalise_invoices(scan_raw_invoices(invoice_paths, numbers, exact=clean))
         if bans is not None:
             invoices = invoices.filter(pl.col("seller_ban").is_in(bans.implode()))
         rows = (
