@@ -59,7 +59,7 @@ def duplicate_allocation_findings(allocations: pl.DataFrame) -> pl.DataFrame:
     keys = [c for c in allocations.columns if c not in ("source", "line")]
     twice = (
         allocations.group_by(keys)
-        .agg(n=pl.len(), where=_where().sort().str.join(", "))
+        .agg(n=pl.len(), where=_where().sort_by("source", "line").str.join(", "))
         .filter(pl.col("n") > 1)
     )
     return _frame(
@@ -197,7 +197,7 @@ def invoice_findings(detail: pl.DataFrame, period: Period) -> list[pl.DataFrame]
                 pl.col("source") + ":" + pl.col("line").cast(pl.String)
                 + " (" + pl.col("status") + ", "
                 + pl.col("invoice_date").dt.to_string("%Y-%m-%d") + ")"
-            ).sort().str.join("; "),
+            ).sort_by("source", "line").str.join("; "),  # line 8 before line 10
             invoice_number=pl.col("invoice_number").first(),
             machine=pl.col("machine").drop_nulls().unique().sort().str.join(", "),
         )
