@@ -144,3 +144,9 @@ def findings(allocations: list[Allocation], invoices: list[Invoice], period: str
         if voided[key] and not live[key]:
             found["void-not-reissued", *key] += 1
     return found
+
+
+def scope(allocations: list[Allocation], period: str, ban: str) -> set[str]:
+    """--ban: the BANs reported on — `ban` and the branches it reports for. Every seller's use and
+    every allocation's claim still count; only the rows and findings of other BANs are left out."""
+    return {a.ban for a in of_period(allocations, period) if ban in (a.ban, a.head_ban)}

@@ -133,9 +133,10 @@ def write_allocations(folder: Path, rows: list[Allocation]) -> Path:
 CHINESE = {"issued": "開立", "cancelled": "作廢", "voided": "註銷"}
 
 
-def canonical_frame(rows: list[Invoice], dates: str, optional: bool, chinese: bool
-                    ) -> pl.DataFrame:
-    """`dates`: iso / compact (text), date (a Date column), datetime (a Datetime column)."""
+def canonical_frame(rows: list[Invoice], dates: str, optional: bool, chinese: bool,
+                    categorical: bool = False) -> pl.DataFrame:
+    """`dates`: iso / compact (text), date (a Date column), datetime (a Datetime column);
+    `categorical`: every text column a Categorical (a dictionary column in Parquet)."""
     text = {"iso": "%Y-%m-%d", "compact": "%Y%m%d"}
     frame = pl.DataFrame({
         "invoice_number": [r.number for r in rows],
@@ -149,14 +150,16 @@ def canonical_frame(rows: list[Invoice], dates: str, optional: bool, chinese: bo
     if dates == "datetime":
         frame = frame.with_columns(pl.col("invoice_date").cast(pl.Datetime("us"))
                                    + pl.duration(hours=12))
+    if categorical:
+        frame = frame.with_columns(pl.col(pl.String).cast(pl.Categorical))
     return frame if optional else frame.drop("machine", "upload_status")
 
 
 def write_canonical(folder: Path, parts: list[list[Invoice]], fmt: str, dates: str,
-                    optional: bool, chinese: bool) -> list[Path]:
+                    optional: bool, chinese: bool, categorical: bool = False) -> list[Path]:
     paths = []
     for k, part in enumerate(parts):
-        frame = canonical_frame(part, dates, optional, chinese)
+        frame = canonical_frame(part, dates, optional, chinese, categorical and fmt == "parquet")
         path = folder / f"invoices_{k}.{fmt}"
         if fmt == "csv":
             frame.write_csv(path)
@@ -251,7 +254,7 @@ def as_read(rows: list[Invoice], source: str, optional: bool = True) -> list[Inv
 
 
 def reconciled(allocation_path: Path, invoice_paths: list[Path], engine: str,
-               split: str = "none") -> Reconciliation:
+               split: str = "none", ban: str | None = None) -> Reconciliation:
     """Reconcile with the engine forced: the dense scan (taken whatever the size), the one-pass
     polars path (no dense scan), or validate-then-aggregate (neither)."""
     with pytest.MonkeyPatch.context() as mp:
@@ -261,8 +264,8 @@ def reconciled(allocation_path: Path, invoice_paths: list[Path], engine: str,
             mp.setattr(rec, "dense_scan", lambda *args, **kwargs: None)
         if engine == "validate-then-aggregate":
             mp.setattr(rec, "fast_usage", lambda *args, **kwargs: None)
-        return rec.reconcile(PERIOD, [allocation_path], invoice_paths, split=split,  # type: ignore[arg-type]
-                             report_date=REPORT_DATE)
+        return rec.reconcile(PERIOD, [allocation_path], invoice_paths, ban=ban,
+                             split=split, report_date=REPORT_DATE)  # type: ignore[arg-type]
 
 
 def upload_rows(result: Reconciliation) -> list[Row]:
