@@ -85,6 +85,18 @@ def invoices(draw: st.DrawFn) -> list[Invoice]:
     return settle(rows)
 
 
+@st.composite
+def periods(draw: st.DrawFn) -> tuple[list[Allocation], list[Invoice]]:
+    """Allocations and invoices, all numbers moved up by one base (the low numbers, the middle,
+    the last booklets of the 8-digit range)."""
+    base = draw(st.sampled_from((0, 0, 12_345_600, 99_999_700)))
+    allocs, rows = draw(allocations()), draw(invoices())
+    return ([Allocation(a.ban, a.invoice_type, a.period, a.track, a.begin + base, a.end + base,
+                        a.head_ban, a.reported_by) for a in allocs],
+            [Invoice(f"{r.number[:2]}{int(r.number[2:]) + base:08d}", r.date, r.seller_ban,
+                     r.status, r.upload_status, r.machine) for r in rows])
+
+
 def settle(rows: list[Invoice]) -> list[Invoice]:
     """A re-issue comes after its void: per seller and number, the issued rows take the latest
     dates (the order in which MIG messages replace one another, §5.2)."""

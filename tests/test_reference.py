@@ -27,12 +27,11 @@ from reference_period import (
     OTHER,
     PERIOD,
     STRANGER,
-    allocations,
     as_read,
     chunks,
     invoice_findings,
-    invoices,
     ordered,
+    periods,
     reconciled,
     write_allocations,
     write_bare,
@@ -101,8 +100,8 @@ ADJACENT = ([WHOLE, Allocation(HEAD, "07", PERIOD, "AB", 50, 99),
             [Invoice("AB00000120", D(2024, 1, 5), HEAD, "issued")])
 
 
-@settings(max_examples=45, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(period=st.tuples(allocations(), invoices()), fmt=st.sampled_from(("csv", "parquet")),
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(period=periods(), fmt=st.sampled_from(("csv", "parquet")),
        dates=st.sampled_from(("iso", "compact", "date", "datetime", "iso-categorical",
                               "date-categorical")),
        order=st.sampled_from(("till", "date", "random")), seed=st.integers(0, 2**16),
@@ -175,8 +174,8 @@ def _source_paths(source: str, rows: list[Invoice], order: str, seed: int, parts
     return write
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(period=st.tuples(allocations(), invoices()), source=st.sampled_from(SOURCES),
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(period=periods(), source=st.sampled_from(SOURCES),
        order=st.sampled_from(("till", "date", "random")), seed=st.integers(0, 2**16),
        parts=st.integers(1, 3), engine=st.sampled_from(ENGINES))
 @example(period=ONE_VS_TWO, source="turnkey", order="till", seed=0, parts=1, engine="dense")
