@@ -55,7 +55,7 @@ def allocations(draw: st.DrawFn) -> list[Allocation]:
             end = begin + 50 * draw(st.integers(1, 2)) - 1
         else:  # misaligned
             begin = draw(st.integers(0, 280))
-            end = begin + draw(st.integers(0, 70))
+            end = min(begin + draw(st.integers(0, 70)), 299)
         out.append(Allocation(
             ban, TYPE_OF[track],
             PERIOD if k == 0 else draw(st.sampled_from((PERIOD, PERIOD, PERIOD, "11304"))),
@@ -87,8 +87,8 @@ def invoices(draw: st.DrawFn) -> list[Invoice]:
 
 @st.composite
 def periods(draw: st.DrawFn) -> tuple[list[Allocation], list[Invoice]]:
-    """Allocations and invoices, all numbers moved up by one base (the low numbers, the middle,
-    the last booklets of the 8-digit range)."""
+    """Allocations and invoices (numbers 0..299), all moved up by one base: the low numbers,
+    the middle, the last booklets of the 8-digit range."""
     base = draw(st.sampled_from((0, 0, 12_345_600, 99_999_700)))
     allocs, rows = draw(allocations()), draw(invoices())
     return ([Allocation(a.ban, a.invoice_type, a.period, a.track, a.begin + base, a.end + base,
