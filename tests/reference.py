@@ -57,7 +57,8 @@ def of_period(allocations: list[Allocation], period: str) -> list[Allocation]:
 
 
 def used(invoices: list[Invoice], period: str) -> set[tuple[str, int]]:
-    """§3: numbers any invoice (any seller, any status) dated in P or P±1 uses."""
+    """§3: numbers an invoice dated in P or P±1 uses, whatever its status. Not only the seller's
+    own: a number any input shows used is never reported blank, by any BAN."""
     return {(i.number[:2], int(i.number[2:])) for i in invoices if abs(offset(i, period)) <= 1}
 
 

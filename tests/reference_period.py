@@ -65,18 +65,27 @@ def allocations(draw: st.DrawFn) -> list[Allocation]:
 
 
 @st.composite
-def invoices(draw: st.DrawFn) -> list[Invoice]:
+def invoices(draw: st.DrawFn, tidy: list[Allocation] | None = None) -> list[Invoice]:
+    """Invoices of every status, dated in P, P±1, P±2 and far years, with duplicates, voids and
+    re-issues. `tidy`: every number in its seller's own allocation of these, one till per
+    booklet (the input the dense scan's by-slot shortcut takes)."""
     rows = []
     for _ in range(draw(st.integers(1, 30))):
         shift = draw(st.sampled_from((0, 0, 0, 0, 1, -1, 2, -2, 9)))
         date = (draw(st.sampled_from(FAR)) if shift == 9
                 else in_period(shift, draw(st.sampled_from((0, 1, 30, 59, 60)))))
+        if tidy:
+            a = draw(st.sampled_from(tidy))
+            n = draw(st.integers(a.begin, a.end))
+            track, seller, machine = a.track, a.ban, f"POS-{n // 50}"
+        else:
+            track, n = draw(st.sampled_from(tuple(TYPE_OF))), draw(st.integers(0, 299))
+            seller = draw(st.sampled_from((HEAD, HEAD, BRANCH, OTHER, STRANGER)))
+            machine = draw(st.sampled_from(("POS-1", "POS-2", "POS-3")))
         rows.append(Invoice(
-            f"{draw(st.sampled_from(tuple(TYPE_OF)))}{draw(st.integers(0, 299)):08d}", date,
-            draw(st.sampled_from((HEAD, HEAD, BRANCH, OTHER, STRANGER))),
+            f"{track}{n:08d}", date, seller,
             draw(st.sampled_from(("issued", "issued", "cancelled", "voided"))),
-            draw(st.sampled_from((None, "accepted", "accepted", "failed"))),
-            draw(st.sampled_from(("POS-1", "POS-2", "POS-3")))))
+            draw(st.sampled_from((None, "accepted", "accepted", "failed"))), machine))
     # the same numbers again: duplicates, voids and their re-issues
     for i in draw(st.lists(st.integers(0, len(rows) - 1), max_size=4)):
         rows.append(Invoice(rows[i].number, in_period(0, draw(st.integers(0, 59))),
@@ -90,7 +99,9 @@ def periods(draw: st.DrawFn) -> tuple[list[Allocation], list[Invoice]]:
     """Allocations and invoices (numbers 0..299), all moved up by one base: the low numbers,
     the middle, the last booklets of the 8-digit range."""
     base = draw(st.sampled_from((0, 0, 12_345_600, 99_999_700)))
-    allocs, rows = draw(allocations()), draw(invoices())
+    allocs = draw(allocations())
+    own = [a for a in allocs if a.period == PERIOD]
+    rows = draw(invoices(own if draw(st.booleans()) else None))
     return ([Allocation(a.ban, a.invoice_type, a.period, a.track, a.begin + base, a.end + base,
                         a.head_ban, a.reported_by) for a in allocs],
             [Invoice(f"{r.number[:2]}{int(r.number[2:]) + base:08d}", r.date, r.seller_ban,
