@@ -29,7 +29,7 @@ START = dt.date(2024, 1, 1)  # first day of P
 FAR = (dt.date(1970, 1, 1), dt.date(2099, 12, 31))  # a reset clock, a wrong century
 INVOICE_CODES = ("outside-allocation", "duplicate-number", "void-not-reissued",
                  "dated-outside-period", "dated-far-from-period", "upload-failed")
-ENGINES = ("dense", "one-pass", "validate-then-aggregate")
+ENGINES = ("dense", "dense-in-small-batches", "one-pass", "validate-then-aggregate")
 
 
 def in_period(shift: int, day: int) -> dt.date:
@@ -187,7 +187,7 @@ def write_canonical(folder: Path, parts: list[list[Invoice]], fmt: str, dates: s
         if fmt == "csv":
             frame.write_csv(path)
         else:
-            frame.write_parquet(path)
+            frame.write_parquet(path, row_group_size=8)  # several row groups
         paths.append(path)
     return paths
 
@@ -278,12 +278,19 @@ def as_read(rows: list[Invoice], source: str, optional: bool = True) -> list[Inv
 
 def reconciled(allocation_path: Path, invoice_paths: list[Path], engine: str,
                split: str = "none", ban: str | None = None) -> Reconciliation:
-    """Reconcile with the engine forced: the dense scan (taken whatever the size), the one-pass
-    polars path (no dense scan), or validate-then-aggregate (neither)."""
+    """Reconcile with the engine forced: the dense scan (taken whatever the size; in batches
+    of 7 rows, a row group a task, on two threads), the one-pass polars path (no dense scan),
+    or validate-then-aggregate (neither)."""
     with pytest.MonkeyPatch.context() as mp:
-        if engine == "dense":
+        if engine.startswith("dense"):
             mp.setattr(rec, "DENSE_MIN_ROWS", 0)
-        else:
+        if engine == "dense-in-small-batches":
+            from blanktrack import dense
+
+            for name, value in (("BATCH_ROWS", 7), ("CSV_BATCH_ROWS", 7), ("ISSUING_START", 2),
+                                ("ROW_GROUPS_PER_TASK", 1), ("THREADS", 2)):
+                mp.setattr(dense, name, value)
+        if not engine.startswith("dense"):
             mp.setattr(rec, "dense_scan", lambda *args, **kwargs: None)
         if engine == "validate-then-aggregate":
             mp.setattr(rec, "fast_usage", lambda *args, **kwargs: None)

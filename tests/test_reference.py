@@ -120,15 +120,17 @@ ADJACENT = ([WHOLE, Allocation(HEAD, "07", PERIOD, "AB", 50, 99),
 @example(period=ONE_NUMBER_OVERLAP, fmt="csv", dates="compact", order="date", seed=0, parts=1,
          optional=True, chinese=False, engine="validate-then-aggregate", split="allocation", ban=None)
 @example(period=USED_IN_OVERLAP, fmt="csv", dates="iso", order="random", seed=3, parts=3,
-         optional=True, chinese=False, engine="dense", split="none", ban=None)
+         optional=True, chinese=False, engine="dense-in-small-batches", split="none",
+         ban=None)
 @example(period=USED_IN_OVERLAP, fmt="parquet", dates="date", order="till", seed=0, parts=2,
          optional=True, chinese=False, engine="one-pass", split="booklet", ban=None)
 @example(period=BOOKLET_EDGE, fmt="parquet", dates="iso", order="till", seed=0, parts=1,
          optional=True, chinese=False, engine="dense", split="booklet", ban=None)
 @example(period=BOOKLET_EDGE, fmt="csv", dates="iso", order="till", seed=0, parts=1,
          optional=True, chinese=False, engine="one-pass", split="none", ban=None)
-@example(period=VOID_THEN_REISSUE, fmt="csv", dates="iso", order="random", seed=5, parts=2,
-         optional=True, chinese=True, engine="dense", split="none", ban=None)
+@example(period=VOID_THEN_REISSUE, fmt="parquet", dates="iso", order="random", seed=5,
+         parts=2, optional=True, chinese=True, engine="dense-in-small-batches", split="none",
+         ban=None)
 @example(period=VOID_THEN_REISSUE, fmt="parquet", dates="date", order="date", seed=0, parts=1,
          optional=False, chinese=False, engine="validate-then-aggregate", split="none", ban=None)
 @example(period=ADJACENT, fmt="parquet", dates="iso-categorical", order="till", seed=0, parts=1,
@@ -197,8 +199,9 @@ def test_source_readers_follow_the_model(period, source, order, seed, parts, eng
     check(allocs, rows, _source_paths(source, rows, order, seed, parts), engine)
 
 
+@pytest.mark.parametrize("engine", ["dense", "dense-in-small-batches"])
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_the_forced_dense_scan_reads_text_shapes(fmt: str, tmp_path: Path) -> None:
+def test_the_forced_dense_scan_reads_text_shapes(fmt: str, engine: str, tmp_path: Path) -> None:
     """The "dense" engine above is the dense scan itself, not the polars path it falls back to
     when it declines the input: it takes canonical text of both formats."""
     allocs, rows = VOID_THEN_REISSUE
@@ -213,5 +216,5 @@ def test_the_forced_dense_scan_reads_text_shapes(fmt: str, tmp_path: Path) -> No
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(dense, "scan", spy)
         reconciled(write_allocations(tmp_path, allocs),
-                   write_canonical(tmp_path, [rows], fmt, "iso", True, False), "dense")
+                   write_canonical(tmp_path, [rows], fmt, "iso", True, False), engine)
     assert taken == [True]
