@@ -100,7 +100,7 @@ ADJACENT = ([WHOLE, Allocation(HEAD, "07", PERIOD, "AB", 50, 99),
             [Invoice("AB00000120", D(2024, 1, 5), HEAD, "issued")])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(period=periods(), fmt=st.sampled_from(("csv", "parquet")),
        dates=st.sampled_from(("iso", "compact", "date", "datetime", "iso-categorical",
                               "date-categorical")),
@@ -176,7 +176,7 @@ def _source_paths(source: str, rows: list[Invoice], order: str, seed: int, parts
     return write
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(period=periods(), source=st.sampled_from(SOURCES),
        order=st.sampled_from(("till", "date", "random")), seed=st.integers(0, 2**16),
        parts=st.integers(1, 3), engine=st.sampled_from(ENGINES))
