@@ -1,11 +1,12 @@
 """Every reading path held directly to the plain model of spec §3 (tests/reference.py).
 
 Each example is one small period, written in one shape (canonical CSV or Parquet with text,
-Date or Datetime dates; rows in till order, date order or no order; one file or several; with
-or without machine/upload_status; or a source reader's input: MIG XML bare and in envelopes, a
-Turnkey folder, the platform download, an ERP CSV), reconciled by one forced engine (dense scan,
-one-pass polars, validate-then-aggregate), and compared with the model: the upload rows and the
-invoice findings per number.
+Date or Datetime dates, plain or categorical text; rows in till order, date order or no order;
+one file or several; with or without machine/upload_status; or a source reader's input: MIG XML
+bare and in envelopes, a Turnkey folder, the platform download, an ERP CSV), reconciled by one
+forced engine (dense scan, also in tiny batches; one-pass polars; validate-then-aggregate), with
+or without --split and --ban, and compared with the model: the upload rows and the invoice
+findings per number.
 """
 
 from __future__ import annotations
