@@ -283,6 +283,14 @@ def _allocation_inputs(paths: Sequence[str | Path], result: ReadInputs) -> None:
                                      "give the folder the allocation files are in"))
 
 
+def allocation_files(paths: Sequence[str | Path]) -> list[Path]:
+    """The allocation files of `paths` (files and folders: MOF download, canonical table, E0501),
+    as load_allocations takes them; InputError for a path or folder that holds none."""
+    result = ReadInputs([], [], [], [])
+    _allocation_inputs(paths, result)
+    return result.allocation_paths
+
+
 def read_inputs(allocation_paths: Sequence[str | Path], invoice_paths: Sequence[str | Path],
                 workdir: Path, columns: dict[str, str] | None = None) -> ReadInputs:
     """Read every input path; InputError (original file and line) for anything unusable."""
