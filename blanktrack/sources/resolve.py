@@ -132,7 +132,7 @@ class _InvoiceReader:
             if info.unknown:
                 self.result.findings.append(F.unknown_file_findings(str(path), info.unknown))
 
-    def _file(self, path: Path, info: InputKind) -> tuple[list[pl.DataFrame], pl.DataFrame | None]:
+    def _file(self, path: Path, info: InputKind) -> tuple[list[pl.LazyFrame], pl.DataFrame | None]:
         kind = sniff(path, self.columns)
         name = str(path)
         if kind.kind in ("canonical", "empty", "unknown"):
@@ -159,7 +159,7 @@ class _InvoiceReader:
         info.files_read += 1
         info.kinds["canonical table"] += 1
 
-    def _table(self, path: Path, kind: FileKind, info: InputKind) -> pl.DataFrame:
+    def _table(self, path: Path, kind: FileKind, info: InputKind) -> pl.LazyFrame:
         info.files_read += 1
         if kind.kind == "platform":
             info.kinds["platform download"] += 1
@@ -168,7 +168,7 @@ class _InvoiceReader:
         return read_erp(path, str(path), kind.detail, self.columns)
 
     def _xml(self, files: Sequence[str], in_err: Sequence[bool], info: InputKind, what: str
-             ) -> tuple[list[pl.DataFrame], pl.DataFrame | None, list[str]]:
+             ) -> tuple[list[pl.LazyFrame], pl.DataFrame | None, list[str]]:
         read = turnkey.read_files(files, in_err, what)
         for kind, n in read.kinds.items():
             if kind.known:
@@ -177,10 +177,10 @@ class _InvoiceReader:
         info.passed_over += sum(n for k, n in read.kinds.items()
                                 if k.known and not k.is_invoice and k.message != "InvoiceEnvelope")
         rows, rejects = turnkey.fold(read.messages)
-        return [rows], rejects, read.not_xml
+        return [rows.lazy()], rejects, read.not_xml
 
     def _folder(self, folder: Path, info: InputKind
-                ) -> tuple[list[pl.DataFrame], pl.DataFrame | None]:
+                ) -> tuple[list[pl.LazyFrame], pl.DataFrame | None]:
         sized = _walk_sized(str(folder))
         if not sized:  # a wrong folder, not a period without invoices (a Turnkey folder of
             # such a period still holds its other messages)
@@ -206,19 +206,54 @@ class _InvoiceReader:
                 info.unknown.append(str(path.relative_to(folder)))
         return raws, rejects
 
-    def _write(self, index: int, raws: list[pl.DataFrame], info: InputKind) -> None:
-        frames = [r for r in raws if not r.is_empty()]
-        if not frames:
+    def _write(self, index: int, raws: list[pl.LazyFrame], info: InputKind) -> None:
+        """The input's rows to the engine's Parquet file, the tables read in one pass each
+        (staged with their checks, then checked: nothing of a whole table is held)."""
+        if not raws:
             return
-        raw = pl.concat([f.select(*inv.RAW_COLUMNS, "source", "line") for f in frames])
-        inv.validate_invoices(raw.lazy())  # names the original file and line
-        info.rows += raw.height
-        target = self.workdir / f"invoices-{index}.parquet"
-        # All text, as the engine's fast paths read a canonical Parquet file.
-        raw.rename({"source": "__source", "line": "__line"}).with_columns(
-            pl.col("__line").cast(pl.String)).write_parquet(target)
-        self.result.invoice_paths.append(target)
-        self.result.written.add(str(target))
+        stage = self.workdir / f"invoices-{index}.stage.parquet"
+        try:
+            pl.concat([_with_checks(r) for r in raws]).sink_parquet(stage)
+        except pl.exceptions.ComputeError as exc:  # a large file polars reads: a bad byte
+            raise InputError(Problem(info.path, None, None, f"cannot read the file ({exc})",
+                                     "save it as UTF-8 (large files are read as UTF-8)")
+                             ) from exc
+        staged = pl.scan_parquet(stage)
+        checked(staged)
+        inv.validate_invoices(staged.drop(*CHECKS))  # names the original file and line
+        rows = staged.select(pl.len()).collect().item()
+        if rows:
+            info.rows += rows
+            target = self.workdir / f"invoices-{index}.parquet"
+            # All text, as the engine's fast paths read a canonical Parquet file.
+            staged.select(
+                *inv.RAW_COLUMNS, __source="source", __line=pl.col("line").cast(pl.String),
+            ).sink_parquet(target)
+            self.result.invoice_paths.append(target)
+            self.result.written.add(str(target))
+        stage.unlink()
+
+
+CHECKS = ("__problem", "__field", "__fix")  # set on a row a reader could not read
+
+
+def _with_checks(raw: pl.LazyFrame) -> pl.LazyFrame:
+    names = raw.collect_schema().names()
+    return raw.select(*inv.RAW_COLUMNS, "source", "line", *(
+        pl.col(c) if c in names else pl.lit(None, pl.String).alias(c) for c in CHECKS))
+
+
+def checked(staged: pl.LazyFrame) -> None:
+    """InputError for the first row a reader marked as unreadable (file, line, field), with
+    the count of the others."""
+    bad = staged.filter(pl.col("__problem").is_not_null())
+    first = bad.head(1).collect()
+    if first.is_empty():
+        return
+    row = first.row(0, named=True)
+    more = bad.select(pl.len()).collect().item() - 1
+    raise InputError(Problem(row["source"], row["line"], row["__field"], row["__problem"],
+                             row["__fix"]), more=more)
 
 
 def _e0501_file(file: Path, info: InputKind, result: ReadInputs) -> bool:
