@@ -92,7 +92,7 @@ def _read_table(path: Path, name: str, kind: str) -> tuple[pl.LazyFrame, list[st
         raise InputError(Problem(name, None, None, "the file is empty", "export it again"))
     textio.check_delimiter(first[1], name, first[0])
     try:
-        frame = pl.scan_csv(source, infer_schema=False, skip_rows=first[0] - 1)
+        frame = pl.scan_csv(source, infer_schema=False, skip_lines=first[0] - 1)
         header = frame.collect_schema().names()
     except pl.exceptions.PolarsError as exc:
         raise InputError(Problem(name, None, None, f"malformed CSV: {exc}",
