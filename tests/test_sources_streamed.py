@@ -5,13 +5,20 @@ textio's decoder is made to fail so that a test cannot pass through the in-memor
 
 from __future__ import annotations
 
+import datetime as dt
+
+import polars as pl
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 from sources_period import BRANCH, HEAD, blanks, run, write_allocations, write_canonical
 from test_sources_tables import ERP_HEADER, INVOICES, _erp_rows, _m_row, _platform_text
 
 from blanktrack import textio
 from blanktrack.errors import InputError
 from blanktrack.sources import streamed
+from blanktrack.sources.dates import iso_date_expr
+from blanktrack.sources.resolve import iso_dates
 
 
 def _stream(mp: pytest.MonkeyPatch) -> None:
@@ -101,3 +108,19 @@ def test_a_byte_that_is_no_utf8_past_the_first_mib_is_named_by_file(tmp_path, st
     problem = err.value.problems[0]
     assert problem.file == str(erp)
     assert "cannot read the file" in problem.message and "UTF-8" in problem.fix
+
+
+_DATES = st.one_of(
+    st.dates(dt.date(1912, 1, 1), dt.date(2099, 12, 31)).flatmap(lambda d: st.sampled_from([
+        d.isoformat(), f"{d.year}/{d.month}/{d.day}", f"{d.year - 1911:03d}/{d:%m/%d}",
+        f"{d.year - 1911:03d}{d:%m%d}", f"{d.year - 1911}/{d.month}/{d.day}",
+        f"{d:%Y-%m-%d} 00:00:00"])),
+    st.text(max_size=12), st.none())
+
+
+@given(st.lists(_DATES, max_size=30))
+@example(["113/11/05", "113/11/05", None, "1131105", "2024/2/30", ""])
+def test_iso_dates_per_distinct_date_equal_the_expression_per_row(dates):
+    series = pl.Series("invoice_date", dates, dtype=pl.String)
+    expected = series.to_frame().select(iso_date_expr("invoice_date")).to_series()
+    assert iso_dates(series).to_list() == expected.to_list()

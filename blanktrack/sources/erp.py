@@ -11,7 +11,6 @@ import polars as pl
 from .. import invoices as inv
 from .. import textio
 from ..errors import InputError, Problem
-from .dates import iso_date_expr
 from .streamed import streamed
 
 # canonical name → headers that mean it (compared without spaces, case-insensitively)
@@ -102,7 +101,8 @@ def _read_table(path: Path, name: str, kind: str) -> tuple[pl.LazyFrame, list[st
 
 def read_erp(path: Path, name: str, kind: str, columns: dict[str, str] | None = None
              ) -> pl.LazyFrame:
-    """The raw invoice frame (invoices.RAW_COLUMNS as text, source, line) of an ERP export."""
+    """The raw invoice frame (invoices.RAW_COLUMNS as text, dates as written, source, line) of
+    an ERP export."""
     frame, columns_read, first_line = _read_table(path, name, kind)
     header = [str(c).lstrip("\ufeff") for c in columns_read]
     frame = frame.rename(dict(zip(columns_read, header, strict=True)))
@@ -142,4 +142,4 @@ def read_erp(path: Path, name: str, kind: str, columns: dict[str, str] | None = 
         line=pl.col("__row").cast(pl.Int64) + first_line,
     )
     raw = raw.filter(~pl.all_horizontal(pl.col(c).is_null() for c in inv.RAW_COLUMNS))
-    return raw.with_columns(invoice_date=iso_date_expr("invoice_date"))
+    return raw  # dates as written: resolve makes them ISO, once per distinct date

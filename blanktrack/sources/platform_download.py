@@ -11,7 +11,6 @@ from pathlib import Path
 import polars as pl
 
 from .. import textio
-from .dates import iso_date_expr
 from .streamed import streamed
 
 M_COLUMNS = 27  # 發票號碼 … 傳送方名稱, after the leading `M`
@@ -26,7 +25,8 @@ def is_platform_row(line: str) -> bool:
 
 
 def read_platform(path: Path, name: str) -> pl.LazyFrame:
-    """The raw invoice frame (invoices.RAW_COLUMNS as text, source, line) of the M rows, with
+    """The raw invoice frame (invoices.RAW_COLUMNS as text, dates as written, source, line) of
+    the M rows, with
     `__problem`, `__field` and `__fix` set on a row that cannot be read (checked by the caller
     after the one pass over the file, resolve.checked)."""
     if streamed(path, name):  # a large UTF-8 file: read by polars, never held whole
@@ -58,7 +58,6 @@ def read_platform(path: Path, name: str) -> pl.LazyFrame:
     known = pl.col("status").is_in(list(PLATFORM_STATUSES)).fill_null(False)
     return raw.with_columns(
         status=pl.col("status").replace(PLATFORM_STATUSES),
-        invoice_date=iso_date_expr("invoice_date"),
         __problem=pl.when(short).then(pl.format(
             "an M row has {} fields, expected {} (M and the 27 invoice columns)", "n",
             pl.lit(M_COLUMNS + 1))).when(~known).then(pl.format(

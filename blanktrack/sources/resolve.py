@@ -19,6 +19,7 @@ from .. import findings as F
 from .. import invoices as inv
 from ..errors import InputError, Problem
 from . import e0501, turnkey
+from .dates import iso_date_expr
 from .detect import FileKind, sniff
 from .erp import read_erp
 from .platform_download import read_platform
@@ -207,31 +208,39 @@ class _InvoiceReader:
         return raws, rejects
 
     def _write(self, index: int, raws: list[pl.LazyFrame], info: InputKind) -> None:
-        """The input's rows to the engine's Parquet file, the tables read in one pass each
-        (staged with their checks, then checked: nothing of a whole table is held)."""
+        """The input's rows to the engine's Parquet file, each table read in one pass (the
+        engine checks the values, naming the original file and line). Rows a reader marks as
+        unreadable (the platform download's) are staged and checked first."""
         if not raws:
             return
+        marked = any("__problem" in r.collect_schema().names() for r in raws)
+        rows = pl.concat([_with_checks(r) for r in raws]).with_columns(
+            pl.col("invoice_date").map_batches(iso_dates, return_dtype=pl.String,
+                                               is_elementwise=True))
+        target = self.workdir / f"invoices-{index}.parquet"
         stage = self.workdir / f"invoices-{index}.stage.parquet"
         try:
-            pl.concat([_with_checks(r) for r in raws]).sink_parquet(stage)
+            if marked:
+                rows.sink_parquet(stage)
+                rows = pl.scan_parquet(stage)
+                checked(rows)
+            # All text, as the engine's fast paths read a canonical Parquet file.
+            rows.select(
+                *inv.RAW_COLUMNS, __source="source", __line=pl.col("line").cast(pl.String),
+            ).sink_parquet(target)
         except pl.exceptions.ComputeError as exc:  # a large file polars reads: a bad byte
             raise InputError(Problem(info.path, None, None, f"cannot read the file ({exc})",
                                      "save it as UTF-8 (large files are read as UTF-8)")
                              ) from exc
-        staged = pl.scan_parquet(stage)
-        checked(staged)
-        inv.validate_invoices(staged.drop(*CHECKS))  # names the original file and line
-        rows = staged.select(pl.len()).collect().item()
-        if rows:
-            info.rows += rows
-            target = self.workdir / f"invoices-{index}.parquet"
-            # All text, as the engine's fast paths read a canonical Parquet file.
-            staged.select(
-                *inv.RAW_COLUMNS, __source="source", __line=pl.col("line").cast(pl.String),
-            ).sink_parquet(target)
-            self.result.invoice_paths.append(target)
-            self.result.written.add(str(target))
-        stage.unlink()
+        finally:
+            stage.unlink(missing_ok=True)
+        count = pl.scan_parquet(target).select(pl.len()).collect().item()  # from the footer
+        if not count:
+            target.unlink()
+            return
+        info.rows += count
+        self.result.invoice_paths.append(target)
+        self.result.written.add(str(target))
 
 
 CHECKS = ("__problem", "__field", "__fix")  # set on a row a reader could not read
@@ -241,6 +250,14 @@ def _with_checks(raw: pl.LazyFrame) -> pl.LazyFrame:
     names = raw.collect_schema().names()
     return raw.select(*inv.RAW_COLUMNS, "source", "line", *(
         pl.col(c) if c in names else pl.lit(None, pl.String).alias(c) for c in CHECKS))
+
+
+def iso_dates(dates: pl.Series) -> pl.Series:
+    """Dates as YYYY-MM-DD (ROC and Western spellings), worked out once per distinct date of a
+    batch: a period has a few hundred, a file millions of rows."""
+    distinct = dates.unique().drop_nulls().to_frame("raw")
+    iso = distinct.select("raw", iso=iso_date_expr("raw"))
+    return dates.replace(iso["raw"], iso["iso"])
 
 
 def checked(staged: pl.LazyFrame) -> None:
