@@ -18,6 +18,7 @@ from blanktrack import textio
 from blanktrack.errors import InputError
 from blanktrack.sources import streamed
 from blanktrack.sources.dates import iso_date_expr
+from blanktrack.sources.erp import STATUS_WORDS, UPLOAD_WORDS, per_distinct
 from blanktrack.sources.resolve import iso_dates
 
 
@@ -124,3 +125,17 @@ def test_iso_dates_per_distinct_date_equal_the_expression_per_row(dates):
     series = pl.Series("invoice_date", dates, dtype=pl.String)
     expected = series.to_frame().select(iso_date_expr("invoice_date")).to_series()
     assert iso_dates(series).to_list() == expected.to_list()
+
+
+_CELLS = st.one_of(st.none(), st.sampled_from(["", " ", "開立", " 已作廢 ", "正常", "成功", "失敗 "]),
+                   st.text(alphabet=" \tAB開立09", max_size=6))
+
+
+@given(st.lists(_CELLS, max_size=30), st.sampled_from([None, STATUS_WORDS, UPLOAD_WORDS]))
+@example([" 開立", "開立", "", None, "  "], STATUS_WORDS)
+def test_values_per_distinct_equal_the_expression_per_row(cells, words):
+    series = pl.Series("v", cells, dtype=pl.String)
+    value = pl.col("v").str.strip_chars()
+    value = pl.when(value.str.len_bytes() > 0).then(value)
+    expected = series.to_frame().select(value.replace(words) if words else value).to_series()
+    assert per_distinct(series, words).to_list() == expected.to_list()

@@ -99,6 +99,17 @@ def _read_table(path: Path, name: str, kind: str) -> tuple[pl.LazyFrame, list[st
     return frame, header, first[0] + 1
 
 
+def per_distinct(values: pl.Series, words: dict[str, str] | None = None) -> pl.Series:
+    """Each value stripped (empty → null) and, with `words`, put in the canonical words."""
+    distinct = values.unique().drop_nulls().to_frame("raw")
+    value = pl.col("raw").str.strip_chars()
+    value = pl.when(value.str.len_bytes() > 0).then(value)
+    if words:
+        value = value.replace(words)
+    table = distinct.select("raw", new=value)
+    return values.replace(table["raw"], table["new"])
+
+
 def read_erp(path: Path, name: str, kind: str, columns: dict[str, str] | None = None
              ) -> pl.LazyFrame:
     """The raw invoice frame (invoices.RAW_COLUMNS as text, dates as written, source, line) of
@@ -123,21 +134,28 @@ def read_erp(path: Path, name: str, kind: str, columns: dict[str, str] | None = 
         value = pl.col(found[canonical]).cast(pl.String).str.strip_chars()
         return pl.when(value.str.len_bytes() > 0).then(value)
 
+    def few(canonical: str, words: dict[str, str] | None = None) -> pl.Expr:
+        """text(canonical), worked out once per distinct value of a batch (dates, BANs,
+        statuses and tills repeat over millions of rows)."""
+        if canonical not in found:
+            return pl.lit(None, pl.String)
+        return pl.col(found[canonical]).cast(pl.String).map_batches(
+            lambda values: per_distinct(values, words), return_dtype=pl.String,
+            is_elementwise=True)
+
     number = text("invoice_number")
     if {"track", "number"} <= set(found):
         number = pl.concat_str(text("track"), text("number"))
     elif "track" in found:  # 字軌 beside an 8-digit 發票號碼
         number = pl.when(number.str.len_chars() == 8).then(pl.concat_str(text("track"), number)
                                                            ).otherwise(number)
-    status = text("status")
-    upload = text("upload_status")
     raw = frame.with_row_index("__row").select(
         invoice_number=number,
-        invoice_date=text("invoice_date"),
-        seller_ban=text("seller_ban"),
-        status=status.replace(STATUS_WORDS),
-        machine=text("machine"),
-        upload_status=upload.replace(UPLOAD_WORDS),
+        invoice_date=few("invoice_date"),
+        seller_ban=few("seller_ban"),
+        status=few("status", STATUS_WORDS),
+        machine=few("machine"),
+        upload_status=few("upload_status", UPLOAD_WORDS),
         source=pl.lit(name),
         line=pl.col("__row").cast(pl.Int64) + first_line,
     )
