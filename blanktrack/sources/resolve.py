@@ -116,6 +116,7 @@ def _what(path: Path, role: str) -> str:
 class _InvoiceReader:
     def __init__(self, columns: dict[str, str] | None, workdir: Path) -> None:
         self.columns, self.workdir = columns, workdir
+        self.spills = 0  # folders of XML messages written, one per read
         self.result = ReadInputs([], [], [], [])
 
     def read(self, paths: Sequence[str | Path]) -> None:
@@ -170,15 +171,17 @@ class _InvoiceReader:
 
     def _xml(self, files: Sequence[str], in_err: Sequence[bool], info: InputKind, what: str
              ) -> tuple[list[pl.LazyFrame], pl.DataFrame | None, list[str]]:
-        read = turnkey.read_files(files, in_err, what)
+        self.spills += 1
+        read = turnkey.read_files(files, in_err, what,
+                                  spill=self.workdir / f"messages-{self.spills}")
         for kind, n in read.kinds.items():
             if kind.known:
                 info.kinds[kind.label] += n
         info.files_read += len(files) - len(read.not_xml)
         info.passed_over += sum(n for k, n in read.kinds.items()
                                 if k.known and not k.is_invoice and k.message != "InvoiceEnvelope")
-        rows, rejects = turnkey.fold(read.messages)
-        return [rows.lazy()], rejects, read.not_xml
+        rows, rejects = turnkey.fold(read)
+        return [rows], rejects, read.not_xml
 
     def _folder(self, folder: Path, info: InputKind
                 ) -> tuple[list[pl.LazyFrame], pl.DataFrame | None]:
