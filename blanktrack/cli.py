@@ -135,7 +135,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.allocations:  # files and folders (E0501 folders too), as reconcile takes them
         from .sources.resolve import allocation_files
 
-        allocations = load_allocations(allocation_files(args.allocations))
+        # a file goes to load_allocations as before, which names what it is when unreadable
+        files = [f for given in args.allocations for f in (
+            allocation_files([given]) if Path(given).is_dir() else [Path(given)])]
+        allocations = load_allocations(files)
     csv_files, xml_files, turnkey = _check_targets(args.files)
     bad = 0
     found = [*csv_files, *xml_files]
