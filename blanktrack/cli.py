@@ -131,7 +131,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .allocations import load_allocations
     from .mof_csv import check_file
 
-    allocations = load_allocations(args.allocations) if args.allocations else None
+    allocations = None
+    if args.allocations:  # files and folders (E0501 folders too), as reconcile takes them
+        from .sources.resolve import allocation_files
+
+        # a file goes to load_allocations as before, which names what it is when unreadable
+        files = [f for given in args.allocations for f in (
+            allocation_files([given]) if Path(given).is_dir() else [Path(given)])]
+        allocations = load_allocations(files)
     csv_files, xml_files, turnkey = _check_targets(args.files)
     bad = 0
     found = [*csv_files, *xml_files]
@@ -349,8 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("files", nargs="+", metavar="FILE",
                    help="upload CSV(s), E0402 XML file(s), or folders of them (a Turnkey data "
                    "folder: also where Turnkey will not send an E0402)")
-    c.add_argument("--allocations", nargs="+", metavar="FILE",
-                   help="also check every range against these allocations")
+    c.add_argument("--allocations", nargs="+", metavar="PATH",
+                   help="also check every range against these allocations (files or folders)")
     c.set_defaults(func=cmd_check)
 
     res = sub.add_parser("results", help="read Turnkey's ProcessResult / SummaryResult files "

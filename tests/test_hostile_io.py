@@ -146,7 +146,8 @@ def test_special_file_is_refused_unopened(role: str, kind: str, tmp_path: Path,
     assert rc == 1, printed
     if role == "check" and kind == "folder":  # check searches a folder for upload files
         assert f"{path}: the folder holds no upload file" in printed, printed
-    elif kind == "folder" and role in ("allocations", "invoices"):  # folders are inputs too
+    elif kind == "folder" and role in ("allocations", "invoices", "check-allocations"):
+        # folders are inputs too
         assert f"{path}: the folder holds no" in printed, printed
     elif role.startswith("check"):
         assert f"{path}: cannot read the file: {says}" in printed, printed

@@ -80,3 +80,47 @@ def test_a_bad_value_in_an_e0501_is_named_with_file_line_and_field(tmp_path):
         reconcile(PERIOD, [path], [], report_date=REPORT_DATE)
     problem = err.value.problems[0]
     assert (problem.file, problem.line, problem.field) == (str(path), 2, "ban")
+
+
+# --------------------------------------------------------------- check --allocations FOLDER
+
+
+def test_allocation_files_of_a_folder_are_its_e0501_and_tables(tmp_path):
+    from blanktrack.allocations import load_allocations
+    from blanktrack.sources.resolve import allocation_files
+
+    folder = tmp_path / "Unpack" / "BAK" / "E0501"
+    folder.mkdir(parents=True)
+    (folder / "pack.xml").write_bytes(envelope_xml([e0501_xml(*r) for r in ROWS[:2]], "4.0"))
+    (folder / "other.xml").write_bytes(message_xml("F0401", "4.1", "AB00000001", "20141101", HEAD))
+    table = _canonical_allocations(tmp_path)
+    found = allocation_files([tmp_path / "Unpack", table])
+    assert found == [folder / "pack.xml", table]
+    assert load_allocations(found[:1]).height == 2
+
+
+def test_check_takes_a_folder_of_allocations(tmp_path, capsys):
+    import shutil
+
+    from corpus.checks import SAMPLE
+
+    from blanktrack.cli import main
+
+    out = tmp_path / "out"
+    assert main(["reconcile", "--period", "10312", "--report-date", "2015-01-08",
+                 "--allocations", str(SAMPLE / "allocations.csv"),
+                 "--invoices", *map(str, sorted(SAMPLE.glob("invoices_*.csv"))),
+                 "--out-dir", str(out)]) == 0
+    folder = tmp_path / "allocations"
+    folder.mkdir()
+    shutil.copy(SAMPLE / "allocations.csv", folder / "allocations.csv")
+    capsys.readouterr()
+    e0402 = out / "10312" / "53567686" / "e0402"
+    assert main(["check", str(e0402), "--allocations", str(folder)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5 and all(line.endswith(": ok") for line in lines)
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not an allocation\n", encoding="utf-8")
+    assert main(["check", str(e0402), "--allocations", str(empty)]) != 0
+    assert "the folder holds no allocation file" in capsys.readouterr().err

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 from mig_factory import ALL, MESSAGES, envelope_xml, message_xml
 from sources_period import (
@@ -124,6 +125,30 @@ def test_turnkey_folder_in_worker_processes_reads_the_same(tmp_path, monkeypatch
     assert blanks(pooled) == blanks(alone)
     assert pooled.findings.equals(alone.findings)
     assert pooled.input_kinds[-1] == alone.input_kinds[-1]
+
+
+def test_each_batch_of_messages_is_written_as_it_comes_back(tmp_path, monkeypatch):
+    from blanktrack.sources import turnkey
+
+    folder = _turnkey(tmp_path / "turnkey")
+    files = sorted(str(p) for p in folder.rglob("*.xml"))
+    in_err = [False] * len(files)
+    kept = turnkey.read_files(files, in_err, "test")
+    monkeypatch.setattr(turnkey, "BATCH_FILES", 2)
+    written: list[int] = []
+    write = pl.DataFrame.write_parquet
+
+    def counted(frame, path, *args, **kw):
+        written.append(frame.height)
+        return write(frame, path, *args, **kw)
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", counted)
+    spilled = turnkey.read_files(files, in_err, "test", spill=tmp_path / "spill")
+    assert len(written) == (len(files) + 1) // 2  # one file per batch of two
+    assert sorted((tmp_path / "spill").glob("batch-*.parquet"))
+    order = ["file", "line", "digest"]
+    assert spilled.messages.collect().sort(order).equals(kept.messages.collect().sort(order))
+    assert turnkey.fold(spilled)[0].collect().equals(turnkey.fold(kept)[0].collect())
 
 
 def test_unknown_file_named_on_the_command_line_is_an_error(tmp_path, capsys):

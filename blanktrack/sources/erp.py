@@ -11,7 +11,7 @@ import polars as pl
 from .. import invoices as inv
 from .. import textio
 from ..errors import InputError, Problem
-from .dates import iso_date_expr
+from .streamed import streamed
 
 # canonical name → headers that mean it (compared without spaces, case-insensitively)
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -71,34 +71,52 @@ def missing_mapped(header: list[str], columns: dict[str, str], name: str) -> Inp
                               f"(found: {', '.join(header)})", "correct --columns or the params file"))
 
 
-def _read_table(path: Path, name: str, kind: str) -> tuple[pl.DataFrame, int]:
-    """Every cell as text, and the line of the first row."""
+def _read_table(path: Path, name: str, kind: str) -> tuple[pl.LazyFrame, list[str], int]:
+    """Every cell as text, the header, and the line of the first row."""
     if kind == "xlsx":
         try:
             frame = pl.read_excel(path, sheet_id=1, engine="calamine", infer_schema_length=0)
         except Exception as exc:  # fastexcel raises its own types
             raise InputError(Problem(name, None, None, f"cannot read the Excel file: {exc}",
                                      "save it again as .xlsx, or export CSV")) from exc
-        return frame.with_columns(pl.all().cast(pl.String)), 2
-    text = textio.normalise_newlines(textio.read_text(path).text)
-    first = textio.first_line(text)
+        return frame.with_columns(pl.all().cast(pl.String)).lazy(), frame.columns, 2
+    if streamed(path, name):  # a large UTF-8 file: read by polars, never held whole
+        first = textio.first_line(textio.read_head(path, 2**20, name).decode("utf-8", "replace"))
+        source: str | Path | bytes = path
+    else:
+        text = textio.normalise_newlines(textio.read_text(path).text)
+        first = textio.first_line(text)
+        source = text.encode("utf-8")
     if first is None:
         raise InputError(Problem(name, None, None, "the file is empty", "export it again"))
     textio.check_delimiter(first[1], name, first[0])
     try:
-        frame = pl.read_csv(text.encode("utf-8"), infer_schema=False, skip_rows=first[0] - 1)
+        frame = pl.scan_csv(source, infer_schema=False, skip_lines=first[0] - 1)
+        header = frame.collect_schema().names()
     except pl.exceptions.PolarsError as exc:
         raise InputError(Problem(name, None, None, f"malformed CSV: {exc}",
                                  "quote values that contain commas")) from exc
-    return frame, first[0] + 1
+    return frame, header, first[0] + 1
+
+
+def per_distinct(values: pl.Series, words: dict[str, str] | None = None) -> pl.Series:
+    """Each value stripped (empty → null) and, with `words`, put in the canonical words."""
+    distinct = values.unique().drop_nulls().to_frame("raw")
+    value = pl.col("raw").str.strip_chars()
+    value = pl.when(value.str.len_bytes() > 0).then(value)
+    if words:
+        value = value.replace(words)
+    table = distinct.select("raw", new=value)
+    return values.replace(table["raw"], table["new"])
 
 
 def read_erp(path: Path, name: str, kind: str, columns: dict[str, str] | None = None
-             ) -> pl.DataFrame:
-    """The raw invoice frame (invoices.RAW_COLUMNS as text, source, line) of an ERP export."""
-    frame, first_line = _read_table(path, name, kind)
-    header = [str(c).lstrip("\ufeff") for c in frame.columns]
-    frame.columns = header
+             ) -> pl.LazyFrame:
+    """The raw invoice frame (invoices.RAW_COLUMNS as text, dates as written, source, line) of
+    an ERP export."""
+    frame, columns_read, first_line = _read_table(path, name, kind)
+    header = [str(c).lstrip("\ufeff") for c in columns_read]
+    frame = frame.rename(dict(zip(columns_read, header, strict=True)))
     if columns:
         err = missing_mapped(header, columns, name)
         if err is not None:
@@ -116,23 +134,30 @@ def read_erp(path: Path, name: str, kind: str, columns: dict[str, str] | None = 
         value = pl.col(found[canonical]).cast(pl.String).str.strip_chars()
         return pl.when(value.str.len_bytes() > 0).then(value)
 
+    def few(canonical: str, words: dict[str, str] | None = None) -> pl.Expr:
+        """text(canonical), worked out once per distinct value of a batch (dates, BANs,
+        statuses and tills repeat over millions of rows)."""
+        if canonical not in found:
+            return pl.lit(None, pl.String)
+        return pl.col(found[canonical]).cast(pl.String).map_batches(
+            lambda values: per_distinct(values, words), return_dtype=pl.String,
+            is_elementwise=True)
+
     number = text("invoice_number")
     if {"track", "number"} <= set(found):
         number = pl.concat_str(text("track"), text("number"))
     elif "track" in found:  # 字軌 beside an 8-digit 發票號碼
         number = pl.when(number.str.len_chars() == 8).then(pl.concat_str(text("track"), number)
                                                            ).otherwise(number)
-    status = text("status")
-    upload = text("upload_status")
-    raw = frame.select(
+    raw = frame.with_row_index("__row").select(
         invoice_number=number,
-        invoice_date=text("invoice_date"),
-        seller_ban=text("seller_ban"),
-        status=status.replace(STATUS_WORDS),
-        machine=text("machine"),
-        upload_status=upload.replace(UPLOAD_WORDS),
+        invoice_date=few("invoice_date"),
+        seller_ban=few("seller_ban"),
+        status=few("status", STATUS_WORDS),
+        machine=few("machine"),
+        upload_status=few("upload_status", UPLOAD_WORDS),
         source=pl.lit(name),
-        line=pl.int_range(pl.len(), dtype=pl.Int64) + first_line,
+        line=pl.col("__row").cast(pl.Int64) + first_line,
     )
     raw = raw.filter(~pl.all_horizontal(pl.col(c).is_null() for c in inv.RAW_COLUMNS))
-    return raw.with_columns(invoice_date=iso_date_expr("invoice_date"))
+    return raw  # dates as written: resolve makes them ISO, once per distinct date

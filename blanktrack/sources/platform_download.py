@@ -11,8 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from .. import textio
-from ..errors import InputError, Problem
-from .dates import iso_date_expr
+from .streamed import streamed
 
 M_COLUMNS = 27  # 發票號碼 … 傳送方名稱, after the leading `M`
 _SELLER_FROM_END = M_COLUMNS - 7  # 賣方統一編號 is the 8th of the 27
@@ -25,23 +24,23 @@ def is_platform_row(line: str) -> bool:
     return bool(_M_ROW.match(line))
 
 
-def read_platform(path: Path, name: str) -> pl.DataFrame:
-    """The raw invoice frame (invoices.RAW_COLUMNS as text, source, line) of the M rows."""
-    text = textio.normalise_newlines(textio.read_text(path).text)
-    lines = pl.DataFrame({"text": text.split("\n")}).with_row_index("line", offset=1)
+def read_platform(path: Path, name: str) -> pl.LazyFrame:
+    """The raw invoice frame (invoices.RAW_COLUMNS as text, dates as written, source, line) of
+    the M rows, with
+    `__problem`, `__field` and `__fix` set on a row that cannot be read (checked by the caller
+    after the one pass over the file, resolve.checked)."""
+    if streamed(path, name):  # a large UTF-8 file: read by polars, never held whole
+        lines = pl.scan_lines(path, name="text", row_index_name="line", row_index_offset=1)
+    else:
+        text = textio.normalise_newlines(textio.read_text(path).text)
+        lines = pl.LazyFrame({"text": text.split("\n")}).with_row_index("line", offset=1)
     m = lines.filter(pl.col("text").str.contains(r'^\ufeff?"?M"?\s*,'))
     fields = pl.col("text").str.split(",")
     m = m.with_columns(fields=fields, n=fields.list.len())
-    short = m.filter(pl.col("n") < M_COLUMNS + 1)
-    if not short.is_empty():
-        row = short.row(0, named=True)
-        raise InputError(Problem(name, row["line"], None,
-                                 f"an M row has {row['n']} fields, expected {M_COLUMNS + 1} "
-                                 "(M and the 27 invoice columns)",
-                                 "download the invoices again (CSV of 非即時查詢)"))
 
     def field(i: int) -> pl.Expr:
-        value = pl.col("fields").list.get(i).str.strip_chars().str.strip_chars('"').str.strip_chars()
+        value = (pl.col("fields").list.get(i, null_on_oob=True).str.strip_chars()
+                 .str.strip_chars('"').str.strip_chars())
         return pl.when(value.str.len_bytes() > 0).then(value)
 
     raw = m.select(
@@ -53,14 +52,19 @@ def read_platform(path: Path, name: str) -> pl.DataFrame:
         upload_status=pl.lit(None, pl.String),
         source=pl.lit(name),
         line=pl.col("line").cast(pl.Int64),
+        n=pl.col("n"),
     )
-    bad = raw.filter(~pl.col("status").is_in(list(PLATFORM_STATUSES)) | pl.col("status").is_null())
-    if not bad.is_empty():
-        row = bad.row(0, named=True)
-        raise InputError(Problem(name, row["line"], "發票狀態",
-                                 f"status '{row['status']}' is not one blanktrack knows "
-                                 f"({', '.join(PLATFORM_STATUSES)})",
-                                 "tell the blanktrack maintainers what this status means; "
-                                 "it is not guessed"), more=bad.height - 1)
-    return raw.with_columns(status=pl.col("status").replace_strict(PLATFORM_STATUSES),
-                            invoice_date=iso_date_expr("invoice_date"))
+    short = pl.col("n") < M_COLUMNS + 1
+    known = pl.col("status").is_in(list(PLATFORM_STATUSES)).fill_null(False)
+    return raw.with_columns(
+        status=pl.col("status").replace(PLATFORM_STATUSES),
+        __problem=pl.when(short).then(pl.format(
+            "an M row has {} fields, expected {} (M and the 27 invoice columns)", "n",
+            pl.lit(M_COLUMNS + 1))).when(~known).then(pl.format(
+                "status '{}' is not one blanktrack knows ({})", pl.col("status").fill_null(""),
+                pl.lit(", ".join(PLATFORM_STATUSES)))),
+        __field=pl.when(short).then(pl.lit(None, pl.String)).when(~known).then(pl.lit("發票狀態")),
+        __fix=pl.when(short).then(pl.lit("download the invoices again (CSV of 非即時查詢)")).when(
+            ~known).then(pl.lit("tell the blanktrack maintainers what this status means; "
+                                "it is not guessed")),
+    ).drop("n")

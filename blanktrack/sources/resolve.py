@@ -19,6 +19,7 @@ from .. import findings as F
 from .. import invoices as inv
 from ..errors import InputError, Problem
 from . import e0501, turnkey
+from .dates import iso_date_expr
 from .detect import FileKind, sniff
 from .erp import read_erp
 from .platform_download import read_platform
@@ -115,6 +116,7 @@ def _what(path: Path, role: str) -> str:
 class _InvoiceReader:
     def __init__(self, columns: dict[str, str] | None, workdir: Path) -> None:
         self.columns, self.workdir = columns, workdir
+        self.spills = 0  # folders of XML messages written, one per read
         self.result = ReadInputs([], [], [], [])
 
     def read(self, paths: Sequence[str | Path]) -> None:
@@ -132,7 +134,7 @@ class _InvoiceReader:
             if info.unknown:
                 self.result.findings.append(F.unknown_file_findings(str(path), info.unknown))
 
-    def _file(self, path: Path, info: InputKind) -> tuple[list[pl.DataFrame], pl.DataFrame | None]:
+    def _file(self, path: Path, info: InputKind) -> tuple[list[pl.LazyFrame], pl.DataFrame | None]:
         kind = sniff(path, self.columns)
         name = str(path)
         if kind.kind in ("canonical", "empty", "unknown"):
@@ -159,7 +161,7 @@ class _InvoiceReader:
         info.files_read += 1
         info.kinds["canonical table"] += 1
 
-    def _table(self, path: Path, kind: FileKind, info: InputKind) -> pl.DataFrame:
+    def _table(self, path: Path, kind: FileKind, info: InputKind) -> pl.LazyFrame:
         info.files_read += 1
         if kind.kind == "platform":
             info.kinds["platform download"] += 1
@@ -168,19 +170,21 @@ class _InvoiceReader:
         return read_erp(path, str(path), kind.detail, self.columns)
 
     def _xml(self, files: Sequence[str], in_err: Sequence[bool], info: InputKind, what: str
-             ) -> tuple[list[pl.DataFrame], pl.DataFrame | None, list[str]]:
-        read = turnkey.read_files(files, in_err, what)
+             ) -> tuple[list[pl.LazyFrame], pl.DataFrame | None, list[str]]:
+        self.spills += 1
+        read = turnkey.read_files(files, in_err, what,
+                                  spill=self.workdir / f"messages-{self.spills}")
         for kind, n in read.kinds.items():
             if kind.known:
                 info.kinds[kind.label] += n
         info.files_read += len(files) - len(read.not_xml)
         info.passed_over += sum(n for k, n in read.kinds.items()
                                 if k.known and not k.is_invoice and k.message != "InvoiceEnvelope")
-        rows, rejects = turnkey.fold(read.messages)
+        rows, rejects = turnkey.fold(read)
         return [rows], rejects, read.not_xml
 
     def _folder(self, folder: Path, info: InputKind
-                ) -> tuple[list[pl.DataFrame], pl.DataFrame | None]:
+                ) -> tuple[list[pl.LazyFrame], pl.DataFrame | None]:
         sized = _walk_sized(str(folder))
         if not sized:  # a wrong folder, not a period without invoices (a Turnkey folder of
             # such a period still holds its other messages)
@@ -206,19 +210,70 @@ class _InvoiceReader:
                 info.unknown.append(str(path.relative_to(folder)))
         return raws, rejects
 
-    def _write(self, index: int, raws: list[pl.DataFrame], info: InputKind) -> None:
-        frames = [r for r in raws if not r.is_empty()]
-        if not frames:
+    def _write(self, index: int, raws: list[pl.LazyFrame], info: InputKind) -> None:
+        """The input's rows to the engine's Parquet file, each table read in one pass (the
+        engine checks the values, naming the original file and line). Rows a reader marks as
+        unreadable (the platform download's) are staged and checked first."""
+        if not raws:
             return
-        raw = pl.concat([f.select(*inv.RAW_COLUMNS, "source", "line") for f in frames])
-        inv.validate_invoices(raw.lazy())  # names the original file and line
-        info.rows += raw.height
+        marked = any("__problem" in r.collect_schema().names() for r in raws)
+        rows = pl.concat([_with_checks(r) for r in raws]).with_columns(
+            pl.col("invoice_date").map_batches(iso_dates, return_dtype=pl.String,
+                                               is_elementwise=True))
         target = self.workdir / f"invoices-{index}.parquet"
-        # All text, as the engine's fast paths read a canonical Parquet file.
-        raw.rename({"source": "__source", "line": "__line"}).with_columns(
-            pl.col("__line").cast(pl.String)).write_parquet(target)
+        stage = self.workdir / f"invoices-{index}.stage.parquet"
+        try:
+            if marked:
+                rows.sink_parquet(stage)
+                rows = pl.scan_parquet(stage)
+                checked(rows)
+            # All text, as the engine's fast paths read a canonical Parquet file.
+            rows.select(
+                *inv.RAW_COLUMNS, __source="source", __line=pl.col("line").cast(pl.String),
+            ).sink_parquet(target)
+        except pl.exceptions.ComputeError as exc:  # a large file polars reads: a bad byte
+            raise InputError(Problem(info.path, None, None, f"cannot read the file ({exc})",
+                                     "save it as UTF-8 (large files are read as UTF-8)")
+                             ) from exc
+        finally:
+            stage.unlink(missing_ok=True)
+        count = pl.scan_parquet(target).select(pl.len()).collect().item()  # from the footer
+        if not count:
+            target.unlink()
+            return
+        info.rows += count
         self.result.invoice_paths.append(target)
         self.result.written.add(str(target))
+
+
+CHECKS = ("__problem", "__field", "__fix")  # set on a row a reader could not read
+
+
+def _with_checks(raw: pl.LazyFrame) -> pl.LazyFrame:
+    names = raw.collect_schema().names()
+    return raw.select(*inv.RAW_COLUMNS, "source", "line", *(
+        pl.col(c) if c in names else pl.lit(None, pl.String).alias(c) for c in CHECKS))
+
+
+def iso_dates(dates: pl.Series) -> pl.Series:
+    """Dates as YYYY-MM-DD (ROC and Western spellings), worked out once per distinct date of a
+    batch: a period has a few hundred, a file millions of rows."""
+    distinct = dates.unique().drop_nulls().to_frame("raw")
+    iso = distinct.select("raw", iso=iso_date_expr("raw"))
+    return dates.replace(iso["raw"], iso["iso"])
+
+
+def checked(staged: pl.LazyFrame) -> None:
+    """InputError for the first row a reader marked as unreadable (file, line, field), with
+    the count of the others."""
+    bad = staged.filter(pl.col("__problem").is_not_null())
+    first = bad.head(1).collect()
+    if first.is_empty():
+        return
+    row = first.row(0, named=True)
+    more = bad.select(pl.len()).collect().item() - 1
+    raise InputError(Problem(row["source"], row["line"], row["__field"], row["__problem"],
+                             row["__fix"]), more=more)
 
 
 def _e0501_file(file: Path, info: InputKind, result: ReadInputs) -> bool:
@@ -281,6 +336,14 @@ def _allocation_inputs(paths: Sequence[str | Path], result: ReadInputs) -> None:
                                      "the folder holds no allocation file (MOF download, "
                                      "canonical table or E0501)",
                                      "give the folder the allocation files are in"))
+
+
+def allocation_files(paths: Sequence[str | Path]) -> list[Path]:
+    """The allocation files of `paths` (files and folders: MOF download, canonical table, E0501),
+    as load_allocations takes them; InputError for a path or folder that holds none."""
+    result = ReadInputs([], [], [], [])
+    _allocation_inputs(paths, result)
+    return result.allocation_paths
 
 
 def read_inputs(allocation_paths: Sequence[str | Path], invoice_paths: Sequence[str | Path],

@@ -9,6 +9,7 @@ of one number fold into the canonical rows: a cancel (作廢) or void (註銷) r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections import Counter
@@ -17,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
+from pathlib import Path
 
 import polars as pl
 
@@ -105,14 +107,11 @@ class Progress:
                   end=end, file=sys.stderr, flush=True)
 
 
-def _in_workers(batches: list[list[str]], workers: int, results: list[Batch],
-                progress: Progress) -> None:
+def _in_workers(batches: list[list[str]], workers: int, take: Callable[[Batch], bool]) -> None:
     # spawn, not fork: a forked copy of a process running polars' threads may deadlock.
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        for batch, result in zip(batches, pool.map(read_batch, batches), strict=True):
-            results.append(result)
-            progress.advance(len(batch))
-            if result.problem is not None:
+        for result in pool.map(read_batch, batches):
+            if not take(result):
                 pool.shutdown(cancel_futures=True)
                 break
 
@@ -126,55 +125,85 @@ def _size(path: str) -> int:
 
 @dataclass
 class XmlRead:
-    messages: pl.DataFrame  # MESSAGE_SCHEMA with `source` (file path) and `in_err`
+    messages: pl.LazyFrame  # MESSAGE_SCHEMA; `file` indexes `files`
+    files: pl.DataFrame  # file, source (path), in_err
     kinds: Counter[Kind]
     not_xml: list[str]
 
 
+class _Messages:
+    """Each batch's messages as they come back: to a Parquet file of `spill` (so memory does
+    not grow with the files), or kept (no folder given)."""
+
+    def __init__(self, spill: Path | None) -> None:
+        self.spill, self.kept, self.written = spill, [], []
+        if spill is not None:
+            spill.mkdir(parents=True, exist_ok=True)
+
+    def add(self, messages: pl.DataFrame) -> None:
+        if self.spill is None:
+            self.kept.append(messages)
+            return
+        path = self.spill / f"batch-{len(self.written):06d}.parquet"
+        messages.write_parquet(path)
+        self.written.append(path)
+
+    def frame(self) -> pl.LazyFrame:
+        if self.written:
+            return pl.scan_parquet(self.written)
+        if self.kept:
+            return pl.concat(self.kept).lazy()
+        return pl.LazyFrame(schema=MESSAGE_SCHEMA)
+
+
 def read_files(paths: Sequence[str], in_err: Sequence[bool], what: str,
-               workers: int | None = None,
-               on_progress: Callable[[int, int], None] | None = None) -> XmlRead:
-    """Read every XML file of `paths`; InputError for the first unusable one."""
+               workers: int | None = None, spill: Path | None = None) -> XmlRead:
+    """Read every XML file of `paths`; InputError for the first unusable one. With `spill`,
+    each batch's messages are written there as they come back."""
     # The size of the first file stands for all: Turnkey's files of one kind are alike.
     each = _size(paths[0]) if paths else 0
     per_batch = max(1, min(BATCH_FILES, BATCH_BYTES // max(each, 1)))
     batches = [list(paths[i:i + per_batch]) for i in range(0, len(paths), per_batch)]
     progress = Progress(len(paths), what)
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-    results: list[Batch] = []
-    if each * len(paths) >= POOL_MIN_BYTES and len(batches) >= 2 and workers >= 2:
-        try:
-            _in_workers(batches, workers, results, progress)
-        except BrokenProcessPool:
-            # Workers could not start here (e.g. a __main__ they cannot import): read in this
-            # process instead; slower, the same rows.
-            results.clear()
-            progress.done = 0
-    if not results:
-        for batch in batches:
-            results.append(read_batch(batch))
-            progress.advance(len(batch))
-            if results[-1].problem is not None:
-                break
     kinds: Counter[Kind] = Counter()
-    frames, not_xml = [], []
-    offset = 0
-    for batch, result in zip(batches, results, strict=False):
+    not_xml: list[str] = []
+    messages = _Messages(spill)
+    done = 0  # batches taken
+
+    problems: list[Problem] = []
+
+    def take(result: Batch) -> bool:
+        """Keep what one batch held; False at the first unusable file."""
+        nonlocal done
         if result.problem is not None:
-            raise InputError(result.problem)
+            problems.append(result.problem)
+            return False
+        batch, offset = batches[done], done * per_batch
         kinds.update(result.kinds)
         not_xml.extend(batch[i] for i in result.not_xml)
-        frames.append(result.messages.with_columns(pl.col("file") + offset))
-        offset += len(batch)
+        messages.add(result.messages.with_columns(pl.col("file") + offset))
+        progress.advance(len(batch))
+        done += 1
+        return True
+
+    if each * len(paths) >= POOL_MIN_BYTES and len(batches) >= 2 and workers >= 2:
+        # Workers that cannot start here (e.g. a __main__ they cannot import): this process
+        # reads what they did not; slower, the same rows.
+        with contextlib.suppress(BrokenProcessPool):
+            _in_workers(batches, workers, take)
+    for batch in batches[done:]:
+        if problems or not take(read_batch(batch)):
+            break
+    if problems:
+        raise InputError(problems[0])
     files = pl.DataFrame({"source": list(paths), "in_err": list(in_err)},
                          schema={"source": pl.String, "in_err": pl.Boolean}).with_row_index(
         "file").with_columns(pl.col("file").cast(pl.Int64))
-    messages = (pl.concat(frames) if frames else pl.DataFrame(schema=MESSAGE_SCHEMA)).join(
-        files, on="file", how="left").drop("file")
-    return XmlRead(messages, kinds, not_xml)
+    return XmlRead(messages.frame(), files, kinds, not_xml)
 
 
-def fold(messages: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def fold(read: XmlRead) -> tuple[pl.LazyFrame, pl.DataFrame]:
     """(raw invoice rows, rejected messages) from the messages of one input.
 
     Same message twice → once (failed only when every copy is under ERR). Per seller and number:
@@ -184,23 +213,28 @@ def fold(messages: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """
     key = ["seller_ban", "invoice_number"]
     action = pl.col("action")
+    # Files in the order of their paths, as a number: the path is joined to the rows kept.
+    files = read.files.lazy().with_columns(rank=pl.col("source").rank("ordinal").cast(pl.Int64))
     unique = (
-        messages.sort("source", "line")
+        read.messages.join(files.select("file", "in_err", "rank"), on="file", how="left")
+        .sort("rank", "line")
         .group_by("digest", maintain_order=True)
         .agg(pl.all().exclude("in_err").first(), in_err=pl.col("in_err").all())
-        .sort("invoice_date", "source", "line")
+        .sort("invoice_date", "rank", "line")
         .with_columns(
             nth=pl.int_range(pl.len()).over([*key, "action"]),
             replaced=(action.is_in(["cancel", "void"])).sum().over(key),
             issues=(action == "issue").sum().over(key),
             lives=(action.is_in(["issue", "cancel", "void"])).sum().over(key),
         )
+        .collect()  # one row per distinct message, its file as a number
     )
-    kept = unique.filter(
+    source = files.select("file", "source")
+    kept = unique.lazy().filter(
         (action.is_in(["cancel", "void"]))
         | ((action == "issue") & (pl.col("nth") >= pl.col("replaced")))
         | ((action == "reject") & (pl.col("lives") == 0) & (pl.col("nth") == 0))
-    )
+    ).join(source, on="file", how="left", maintain_order="left")
     rows = kept.select(
         "invoice_number", "invoice_date", "seller_ban",
         status=pl.col("action").replace_strict({"issue": "issued", "cancel": "cancelled",
@@ -210,6 +244,7 @@ def fold(messages: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
             pl.lit(None, pl.String)),
         source="source", line="line",
     )
-    rejected = unique.filter(action == "reject").select(
-        "seller_ban", "invoice_number", "invoice_date", "source", "line")
+    rejected = unique.lazy().filter(action == "reject").join(
+        source, on="file", how="left", maintain_order="left").select(
+        "seller_ban", "invoice_number", "invoice_date", "source", "line").collect()
     return rows, rejected
