@@ -73,7 +73,7 @@ def test_the_command_line_starts_the_upload_files_before_the_findings(
     assert main(["reconcile", "--period", "10312", "--allocations", str(SAMPLE / "allocations.csv"),
                  "--invoices", *map(str, INVOICES), "--out-dir", str(tmp_path / "cli"),
                  "--report-date", REPORT_DATE.isoformat()]) == 0
-    assert order == ["start", "findings"]
+    assert order[0] == "start" and "findings" in order  # the upload files before any finding
     exports.write_exports(sample(), tmp_path / "api")
     assert files(tmp_path / "api") == files(tmp_path / "cli")
 
