@@ -20,7 +20,6 @@ from .period import Period, period_index, period_index_expr
 USAGE_MASKS = ("used_mask", "in_period_mask", "adjacent_mask", "live_mask", "void_mask",
                "failed_mask", "far_mask")
 LIVE_STATUSES = ("issued", "cancelled")  # a cancelled (作廢) invoice was issued: its number is used
-FULL_MASK = (1 << BOOKLET_SIZE) - 1
 
 
 def bit(expr: pl.Expr) -> pl.Expr:

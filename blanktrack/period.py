@@ -15,7 +15,6 @@ _CODE = re.compile(r"^([0-9]{3})([0-9]{2})$")
 _SPAN = re.compile(r"^\s*([0-9]{3})/([0-9]{2})\s*~\s*([0-9]{3})/([0-9]{2})\s*$")
 
 REPORT_WINDOW_DAYS = 10  # report from day 1 to day 10 of the month after the period
-REMINDER_DAY = 7  # the MOF mails reminders on the 7th
 
 
 @dataclass(frozen=True, order=True)
@@ -149,8 +148,14 @@ def period_index_expr(date_column: str) -> pl.Expr:
     return (d.dt.year().cast(pl.Int32) * 6 + (d.dt.month().cast(pl.Int32) - 1) // 2)
 
 
+def date_period_index(day: dt.date) -> int:
+    """period_index_expr of one date: the running number of the period it lies in."""
+    return day.year * 6 + (day.month - 1) // 2
+
+
 def period_index(period: Period) -> int:
-    return (period.roc_year + 1911) * 6 + (period.end_month - 2) // 2
+    """The running number of a period (period_index_expr of any of its days)."""
+    return date_period_index(period.first_day)
 
 
 def current_period(today: dt.date) -> Period:

@@ -14,7 +14,7 @@ import polars as pl
 
 from . import invoices as inv
 from .booklets import LIVE_STATUSES
-from .period import Period, period_index
+from .period import Period, date_period_index, period_index
 from .raw_usage import key_map
 
 # What the tally's per-code tables say (tally.py reads them as constants).
@@ -57,7 +57,7 @@ class ValueCodes:
                     raise ValueError
             except ValueError:
                 raise NotClean(raw) from None
-            offset = day.year * 6 + (day.month - 1) // 2 - self.p
+            offset = date_period_index(day) - self.p
             self.dates[raw] = (offset, (day - self.period.first_day).days if offset == 0 else 0,
                                day)
         return self.dates[raw]
