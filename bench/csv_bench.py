@@ -19,7 +19,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from xml_bench import BAN, DATA, PERIOD, PY, _timed  # noqa: E402
+from xml_bench import BAN, DATA, PERIOD, PY, in_turns  # noqa: E402
 
 PLATFORM_COLUMNS = 29  # M + 27 invoice columns + one more for an unquoted comma
 CHUNK = 1_000_000
@@ -106,17 +106,8 @@ def main(argv: list[str] | None = None) -> int:
                                      "--invoices", str(data), "--out-dir",
                                      str(folder / f"out-{name}"), "--report-date", "2025-01-05"],
         }
-        times: dict[str, list[tuple[float, int]]] = {k: [] for k in contenders}
-        for _ in range(args.repeat):  # in turns, so drift hits all alike
-            for contender, command in contenders.items():
-                times[contender].append(_timed(command))
-                loads.append(os.getloadavg()[0])
-        floor_wall = statistics.median(t for t, _ in times["polars reads every column (floor)"])
-        for contender, runs in times.items():
-            wall = statistics.median(t for t, _ in runs)
-            rss = statistics.median(r for _, r in runs)
-            rows.append(f"| {name} | {contender} | {wall:.2f} s | {wall / floor_wall:.2f}× | "
-                        f"{rss / 2**20:.0f} MiB |")
+        rows += in_turns(name, contenders, "polars reads every column (floor)", args.repeat,
+                         loads)
     print(f"{args.invoices:,} invoices, median of {args.repeat}, {os.cpu_count()} cores, "
           f"load average {statistics.median(loads):.1f} (1 min, median over the runs)")
     print("| file | contender | wall | vs floor | peak RSS |\n|---|---|---|---|---|")

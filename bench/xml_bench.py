@@ -74,6 +74,25 @@ def _timed(args: list[str]) -> tuple[float, int]:
     return wall, usage.ru_maxrss * 1024
 
 
+def in_turns(label: str, contenders: dict[str, list[str]], floor: str, repeat: int,
+             loads: list[float]) -> list[str]:
+    """Each contender `repeat` times in turns (so drift hits all alike); a table row per
+    contender: median wall, ratio to the floor's median, median peak RSS."""
+    runs: dict[str, list[tuple[float, int]]] = {name: [] for name in contenders}
+    for _ in range(repeat):
+        for name, command in contenders.items():
+            runs[name].append(_timed(command))
+            loads.append(os.getloadavg()[0])
+    floor_wall = statistics.median(w for w, _ in runs[floor])
+    rows = []
+    for name, timed in runs.items():
+        wall = statistics.median(w for w, _ in timed)
+        rss = statistics.median(r for _, r in timed)
+        rows.append(f"| {label} | {name} | {wall:.2f} s | {wall / floor_wall:.2f}× | "
+                    f"{rss / 2**20:.0f} MiB |")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--invoices", type=int, default=1_000_000)
@@ -95,17 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                                      "--invoices", str(data), "--out-dir", str(out),
                                      "--report-date", "2025-01-05"],
         }
-        runs: dict[str, list[tuple[float, int]]] = {name: [] for name in contenders}
-        for _ in range(args.repeat):  # in turns, so drift hits both alike
-            for name, command in contenders.items():
-                runs[name].append(_timed(command))
-                loads.append(os.getloadavg()[0])
-        floor = statistics.median(w for w, _ in runs["lxml.etree.parse loop (floor)"])
-        for name, timed in runs.items():
-            wall = statistics.median(w for w, _ in timed)
-            rss = statistics.median(r for _, r in timed)
-            rows.append(f"| {layout} | {name} | {wall:.2f} s | {wall / floor:.2f}× | "
-                        f"{rss / 2**20:.0f} MiB |")
+        rows += in_turns(layout, contenders, "lxml.etree.parse loop (floor)", args.repeat, loads)
     print(f"{args.invoices:,} invoices, median of {args.repeat}, {os.cpu_count()} cores, "
           f"load average {statistics.median(loads):.1f} (1 min, median over the runs)")
     print("| layout | contender | wall | vs floor | peak RSS |\n|---|---|---|---|---|")
