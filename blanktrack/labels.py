@@ -43,6 +43,10 @@ COLUMNS: dict[str, str] = {
     "sha256": "SHA-256",
     "source": "來源檔案",
     "line": "行",
+    "found": "內容",
+    "files_read": "已讀檔案",
+    "passed_over": "略過",
+    "unknown": "無法辨識",
 }
 
 SEVERITIES: dict[str, str] = {"error": "錯誤", "warning": "警告", "info": "資訊"}

@@ -23,6 +23,7 @@ from .strict import StrictModeError as StrictModeError  # the notebook's strict 
 from .strict import enforce_strict as enforce_strict
 from .verdict import deadline_words
 from .verdict import verdict_lines as text_verdict
+from .workbook import inputs_table
 
 if TYPE_CHECKING:
     from .due import DueRow
@@ -94,33 +95,9 @@ def html_table(df: pl.DataFrame, caption: str = "", max_rows: int = MAX_ROWS) ->
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}")
 
 
-def _input_kinds(result: Reconciliation) -> dict[str, list]:
-    by_path = {(k.path, k.role): k for k in result.input_kinds}
-    kinds = [by_path.get((f.path, f.role)) for f in result.inputs]
-    return {
-        "found": [k.kinds_text if k else None for k in kinds],
-        "files read": [k.files_read if k else None for k in kinds],
-        "passed over": [k.passed_over if k else None for k in kinds],
-        "unknown": [len(k.unknown) if k else None for k in kinds],
-    }
-
-
 def inputs(result: Reconciliation) -> HTML:
     """What was loaded: every file, its role, rows, size and SHA-256."""
-    rows = pl.DataFrame(
-        {
-            "role": [f.role for f in result.inputs],
-            "file": [f.path for f in result.inputs],
-            "rows": [result.rows_by_source.get(f.path) for f in result.inputs],
-            "bytes": [f.size for f in result.inputs],
-            "sha256": [f.sha256 for f in result.inputs],
-            # what each path held (issue 15): message kinds and versions, files read, passed over
-            **_input_kinds(result),
-        },
-        schema={"role": pl.String, "file": pl.String, "rows": pl.Int64, "bytes": pl.Int64,
-                "sha256": pl.String, "found": pl.String, "files read": pl.Int64,
-                "passed over": pl.Int64, "unknown": pl.Int64},
-    )
+    rows = inputs_table(result, hash_now=True)
     # The parameters the run used, once (the notebook's code cells are hidden in the record).
     head = (f"<h3>{labels.word('parameters')}</h3><p>期別 period <b>{result.period.code}</b> "
             f"({result.period.label}); 申報統一編號 reporting BAN: "

@@ -30,20 +30,29 @@ SHEETS = (("彙總 summary", "summary"), ("空白區間 blank ranges", "blank_ra
           ("待查事項 findings", "findings"), ("輸入檔案 inputs", "inputs"))
 
 
-def inputs_table(result: Reconciliation) -> pl.DataFrame:
-    """The inputs as the workbook lists them; an input's SHA-256 where it was computed (a period
-    run hashes every input; `reconcile` on the command line does not spend the time)."""
+def inputs_table(result: Reconciliation, *, hash_now: bool = False) -> pl.DataFrame:
+    """The inputs: role, path, rows, bytes, SHA-256 and what each path held (issue 15: message
+    kinds and versions, files read, passed over, unknown), sorted (the order they were given in
+    changes nothing). The SHA-256 where it was computed (a period run hashes every input;
+    `reconcile` on the command line does not spend the time), or computed now with `hash_now`."""
+    by_path = {(k.path, k.role): k for k in result.input_kinds}
+    kinds = [by_path.get((f.path, f.role)) for f in result.inputs]
     return pl.DataFrame(
         {
             "role": [f.role for f in result.inputs],
             "file": [f.path for f in result.inputs],
             "rows": [result.rows_by_source.get(f.path) for f in result.inputs],
             "bytes": [f.size for f in result.inputs],
-            "sha256": [f.sha256_if_known for f in result.inputs],
+            "sha256": [f.sha256 if hash_now else f.sha256_if_known for f in result.inputs],
+            "found": [k.kinds_text if k else None for k in kinds],
+            "files_read": [k.files_read if k else None for k in kinds],
+            "passed_over": [k.passed_over if k else None for k in kinds],
+            "unknown": [len(k.unknown) if k else None for k in kinds],
         },
         schema={"role": pl.String, "file": pl.String, "rows": pl.Int64, "bytes": pl.Int64,
-                "sha256": pl.String},
-    ).sort("role", "file")  # the order the files were given in changes nothing
+                "sha256": pl.String, "found": pl.String, "files_read": pl.Int64,
+                "passed_over": pl.Int64, "unknown": pl.Int64},
+    ).sort("role", "file")
 
 
 def _widths(df: pl.DataFrame) -> dict[str, int]:

@@ -81,7 +81,7 @@ def test_workbook_reads_back(result: Reconciliation, tmp_path: Path) -> None:
     for sheet, table, ref in (("彙總 summary", "summary", "A1:K6"),
                               ("空白區間 blank ranges", "blank_ranges", "A1:I11"),
                               ("待查事項 findings", "findings", "A1:J10"),
-                              ("輸入檔案 inputs", "inputs", "A1:E6")):
+                              ("輸入檔案 inputs", "inputs", "A1:I6")):
         ws = book[sheet]
         assert ws.freeze_panes == "A2", sheet  # the header row stays in view
         [(name, found)] = [(t.name, t) for t in ws.tables.values()]
@@ -95,7 +95,8 @@ def test_workbook_reads_back(result: Reconciliation, tmp_path: Path) -> None:
     assert [r[:2] for r in findings[1:3]] == [["error", "outside-allocation"],
                                               ["error", "upload-failed"]]
     inputs = [[c.value for c in row] for row in book["輸入檔案 inputs"].iter_rows()]
-    assert inputs[0] == ["用途 role", "檔案 file", "筆數 rows", "位元組 bytes", "SHA-256 sha256"]
+    assert inputs[0] == ["用途 role", "檔案 file", "筆數 rows", "位元組 bytes", "SHA-256 sha256",
+                         "內容 found", "已讀檔案 files_read", "略過 passed_over", "無法辨識 unknown"]
     assert inputs[1][0] == "allocations" and inputs[1][2] == 8 and len(inputs[1][4]) == 64
     assert book.properties.created == dt.datetime(2015, 1, 8)
 
