@@ -443,7 +443,7 @@ def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
         keys, counts = keys[starts], np.add.reduceat(counts, starts)
     issuing = pl.DataFrame({
         "seller_ban": pl.Series(slots.bans, dtype=pl.String).gather(keys >> 42),
-        "machine": machines.gather((keys >> 18) & (MAX_ISSUING_TILLS - 1)),
+        "machine": machines.gather((keys >> 18) & 0xFFFFFF),
         "track": _TRACK_NAMES.gather((keys >> 8) & 0x3FF),
         "invoice_date": pl.Series((keys & 0xFF) + epoch_day).cast(pl.Int32).cast(pl.Date),
         "invoices": counts.astype(np.uint32),
