@@ -57,15 +57,22 @@ ISSUING_START = 1 << 12  # slots of a thread's issuing table at first (it grows)
 ROW_GROUPS_PER_TASK = 4  # work is handed to the threads this many Parquet row groups at a time
 
 _PER_ROW = ("invoice_date", "seller_ban", "machine", "status", "upload_status")  # tally's order
-_ISSUING_KEYS = ("seller_ban", "machine", "invoice_date")
-_ISSUING_SCHEMA = {"seller_ban": pl.String, "machine": pl.String, "invoice_date": pl.Date,
-                   "invoices": pl.UInt32}
+_ISSUING_KEYS = ("seller_ban", "machine", "track", "invoice_date")
+_ISSUING_SCHEMA = {"seller_ban": pl.String, "machine": pl.String, "track": pl.String,
+                   "invoice_date": pl.Date, "invoices": pl.UInt32}
+# The issuing key tally.py packs: ban << 42 | till << 18 | track << 8 | day, a non-negative int64.
+# The track is its letters' code (26 * first + second < 1024), the day its place in the period
+# (< 62); BANs and tills are codes met in the scan, refused (polars decides) past these bounds.
+MAX_ISSUING_BANS = 1 << 21
+MAX_ISSUING_TILLS = 1 << 24
+_TRACK_NAMES = pl.Series("track", [chr(65 + t // 26) + chr(65 + t % 26) for t in range(676)],
+                         pl.String)
 
 
 @dataclass
 class _Tally:
     """What one scanning thread found: per slot its till and masks, issuing counts per
-    (seller, till, day), the rows left to polars, rows per file."""
+    (seller, till, track, day), the rows left to polars, rows per file."""
 
     n_slots: int
     n_files: int
@@ -211,7 +218,7 @@ def scan(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
             return None
         files.append(file)
     slots = booklet_slots(allocations)
-    if slots is None:
+    if slots is None or len(slots.bans) >= MAX_ISSUING_BANS:
         return None
     kernels = native.kernels()  # loaded (or a failure raised) here, not in the scanning threads
     codes = ValueCodes(period, slots.bans, filtered=bans is not None)
@@ -286,11 +293,14 @@ class _Scan:
     def _tables(self, values: dict[str, list[str | None]]) -> tuple[np.ndarray, ...]:
         """The per-code tables tally_batch takes, from each text column's values by code."""
         codes = self.codes
+        machines = table(values["machine"], codes.machine, np.int32)
+        if len(codes.machines) > MAX_ISSUING_TILLS:
+            raise NotClean("more tills than the issuing key holds")  # polars decides
         return (
             table(values["invoice_date"], lambda v: codes.date(v)[0], np.int32),
             table(values["invoice_date"], lambda v: codes.date(v)[1], np.int32),
             table(values["seller_ban"], codes.seller, np.int32),
-            table(values["machine"], codes.machine, np.int32),
+            machines,
             table(values["status"], codes.status, np.int8),
             table(values["upload_status"], codes.upload, np.bool_),
         )
@@ -432,8 +442,9 @@ def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
         starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
         keys, counts = keys[starts], np.add.reduceat(counts, starts)
     issuing = pl.DataFrame({
-        "seller_ban": pl.Series(slots.bans, dtype=pl.String).gather(keys >> 40),
-        "machine": machines.gather((keys >> 8) & 0xFFFFFFFF),
+        "seller_ban": pl.Series(slots.bans, dtype=pl.String).gather(keys >> 42),
+        "machine": machines.gather((keys >> 18) & 0xFFFFFF),
+        "track": _TRACK_NAMES.gather((keys >> 8) & 0x3FF),
         "invoice_date": pl.Series((keys & 0xFF) + epoch_day).cast(pl.Int32).cast(pl.Date),
         "invoices": counts.astype(np.uint32),
     }, schema=_ISSUING_SCHEMA)

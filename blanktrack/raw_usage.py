@@ -199,12 +199,12 @@ def usage_from_groups(groups: pl.DataFrame, paths: Sequence[str | Path], period:
     )
     issuing_q = (
         groups.lazy().filter(pl.col("offset") == 0)
-        .group_by("seller_ban", "machine", "invoice_date")
+        .group_by("seller_ban", "machine", "track", "invoice_date")
         .agg(invoices=pl.col("rows").sum().cast(pl.UInt32))
         .with_columns(pl.col("invoice_date").replace_strict(
             dates["__raw"], dates["__norm"], return_dtype=pl.Date))
         # Two spellings of one day ('2024-01-05', '20240105') are one day.
-        .group_by("seller_ban", "machine", "invoice_date")
+        .group_by("seller_ban", "machine", "track", "invoice_date")
         .agg(pl.col("invoices").sum().cast(pl.UInt32))
     )
     names = pl.DataFrame({"file": range(len(paths)), "source": [str(Path(p)) for p in paths]},

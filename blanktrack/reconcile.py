@@ -136,7 +136,7 @@ class Reconciliation:
     segments: pl.DataFrame  # stretches each till issued in order: alloc_id, machine, seg_begin, seg_end
     findings: pl.DataFrame
     summary: pl.DataFrame
-    issuing: pl.DataFrame  # invoices per seller BAN, machine and day (for charts)
+    issuing: pl.DataFrame  # invoices per seller BAN, machine, track and day (for charts)
     rows_by_source: dict[str, int]  # rows read from each input file
     # what each input path held (sources.resolve.InputKind): kinds, files read, passed over, rows
     input_kinds: list = field(default_factory=list)
@@ -331,7 +331,7 @@ def _reconcile_files(
             by_machine_q = invoice_usage(invoices, period)
             issuing_q = (
                 invoices.filter(period_index_expr("invoice_date") == period_index(period))
-                .group_by("seller_ban", "machine", "invoice_date")
+                .group_by("seller_ban", "machine", "track", "invoice_date")
                 .agg(invoices=pl.len())
             )
             count_q = invoices.group_by("source").agg(rows=pl.len())
@@ -537,19 +537,23 @@ def _detail(invoice_paths: Sequence[str | Path], bans: pl.Series | None,
 
 
 def _sort_issuing(issuing: pl.DataFrame) -> pl.DataFrame:
-    """Sorted by seller BAN, machine and day (machines without a name last), on one integer
-    where it fits: a sort on three keys, even integer ones, took three times as long."""
+    """Sorted by seller BAN, machine, track and day (machines and tracks without a name last),
+    on one integer where it fits: a sort on four keys, even integer ones, took far longer."""
     machines = issuing["machine"].drop_nulls().unique().sort()
+    tracks = issuing["track"].drop_nulls().unique().sort()
     day = pl.col("invoice_date").to_physical()
     first, last = issuing.select(day.min().alias("first"), day.max().alias("last")).row(0)
     days = (last - first + 1) if first is not None else 1
-    ranks = len(machines) + 1
-    if 10**8 * ranks * days >= 2**63 or issuing["invoice_date"].null_count():
-        return issuing.sort("seller_ban", "machine", "invoice_date", nulls_last=True)
+    ranks, track_ranks = len(machines) + 1, len(tracks) + 1
+    if 10**8 * ranks * track_ranks * days >= 2**63 or issuing["invoice_date"].null_count():
+        return issuing.sort("seller_ban", "machine", "track", "invoice_date", nulls_last=True)
     seller = pl.col("seller_ban").cast(pl.Int64)  # 8 digits, validated
     machine = (pl.col("machine").cast(pl.Enum(machines)).to_physical().cast(pl.Int64)
                .fill_null(len(machines)))
-    return issuing.sort((seller * ranks + machine) * days + (day - (first or 0)))
+    track = (pl.col("track").cast(pl.Enum(tracks)).to_physical().cast(pl.Int64)
+             .fill_null(len(tracks)))
+    return issuing.sort(((seller * ranks + machine) * track_ranks + track) * days
+                        + (day - (first or 0)))
 
 
 def _summary(state: pl.DataFrame, allocations: pl.DataFrame, skipped: pl.DataFrame

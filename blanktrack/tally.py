@@ -73,7 +73,7 @@ def tally_batch(
     track_slot, track_first, track_base, track_span,  # track → part of booklet_slot
     booklet_slot, slot_ban, slot_machine,  # per booklet slot
     used, in_period, adjacent, live, void, failed, far, live_rows,  # per slot, updated
-    iss_keys, iss_counts, iss_fill,  # issuing counts per (ban, machine, day)
+    iss_keys, iss_counts, iss_fill,  # issuing counts per (ban, machine, track, day)
     exceptions, ne, start,  # out: row indices left to the caller, and how many so far
 ):
     """Tally rows start..n of one batch. Returns (next row, exceptions, issuing fill, rows left
@@ -183,7 +183,8 @@ def tally_batch(
                     ne += 1
                     continue
             if offset == 0:
-                key = ((np.int64(ban) << 40) | (np.int64(machine) << 8)
+                # The layout of the key: dense.py (ISSUING_KEY_BITS) unpacks it and bounds its parts.
+                key = ((np.int64(ban) << 42) | (np.int64(machine) << 18) | (track << 8)
                        | np.int64(date_day[np.uint64(dc)]))
                 if key != last_key:
                     if 2 * (iss_fill + 1) > len(iss_keys):
@@ -220,7 +221,7 @@ def tally_batch(
         acc_used |= b
         if run_offset == 0:
             acc_in |= b
-            iss_counts[np.uint64(last_pos)] += 1  # last_key is the run's (ban, till, day)
+            iss_counts[np.uint64(last_pos)] += 1  # last_key is the run's (ban, till, track, day)
         else:
             acc_adj |= b
         c = status_class[np.uint64(status_codes[i])]

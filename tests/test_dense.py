@@ -545,6 +545,66 @@ def test_reconcile_same_with_and_without_dense(tmp_path: Path, monkeypatch: pyte
         assert canonical(got) == canonical(want), name
     assert dense_run.rows_by_source == polars_run.rows_by_source
     assert not polars_run.findings.is_empty()
+    # The third path: validate, then aggregate (input the one-pass polars path does not take).
+    monkeypatch.setattr(rec, "fast_usage", lambda *a, **k: None)
+    validated_run = run()
+    for name in ("blank_ranges", "findings", "summary", "skipped", "segments", "issuing"):
+        got, want = getattr(validated_run, name), getattr(polars_run, name)
+        assert got.schema == want.schema, name
+        assert canonical(got) == canonical(want), name
+    # Sorted the same way whichever path counted it: BAN, till, track, day.
+    assert dense_run.issuing.equals(polars_run.issuing)
+    assert validated_run.issuing.equals(polars_run.issuing)
+    assert dense_run.issuing.columns == ["seller_ban", "machine", "track", "invoice_date",
+                                         "invoices"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The issuing counts per track, and the bounds of the packed issuing key.
+
+
+def test_issuing_is_per_track(tmp_path: Path) -> None:
+    """One till issuing from two tracks on one day: a row per track, as fast_usage counts."""
+    rows = [(f"AB{n:08d}", "2024-01-05", BAN_A, "issued", "POS-1", "accepted") for n in range(3)]
+    rows += [(f"CD{n:08d}", "2024-01-05", BAN_A, "issued", "POS-1", "accepted")
+             for n in range(1000, 1002)]
+    # ZZ: the last track code (675), in a booklet of the seller's, so the loop packs it.
+    rows += [("ZZ00000001", "2024-01-05", BAN_A, "issued", "POS-1", "accepted")]
+    text_frame(rows).write_parquet(tmp_path / "a.parquet")
+    allocations = prepare_allocations(allocation_frame(
+        [*ALLOCATION_ROWS, {"ban": BAN_A, "track": "ZZ", "begin": 0, "end": 49}]))
+    files = [tmp_path / "a.parquet"]
+    with progress_guard():
+        got = dense.dense_usage(files, P, allocations, None)
+    want = fast_usage(files, P, None)
+    assert got is not None
+    issuing = got[1].select("seller_ban", "machine", "track", "invoice_date", "invoices")
+    assert sorted(issuing.rows()) == [
+        (BAN_A, "POS-1", "AB", dt.date(2024, 1, 5), 3),
+        (BAN_A, "POS-1", "CD", dt.date(2024, 1, 5), 2),
+        (BAN_A, "POS-1", "ZZ", dt.date(2024, 1, 5), 1),
+    ]
+    assert_same(got, want, allocations)  # type: ignore[arg-type]
+
+
+def test_refuses_more_tills_than_the_issuing_key_holds(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [(f"AB{n:08d}", "2024-01-05", BAN_A, "issued", f"POS-{n}", "accepted")
+            for n in range(0, 150, 50)]  # three tills, a booklet each
+    text_frame(rows).write_parquet(tmp_path / "a.parquet")
+    monkeypatch.setattr(dense, "MAX_ISSUING_TILLS", 3)
+    assert_same(*both([tmp_path / "a.parquet"]))  # type: ignore[arg-type]
+    monkeypatch.setattr(dense, "MAX_ISSUING_TILLS", 2)
+    assert dense_on([tmp_path / "a.parquet"]) is None
+
+
+def test_refuses_more_bans_than_the_issuing_key_holds(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    text_frame([GOOD_ROW]).write_parquet(tmp_path / "a.parquet")
+    monkeypatch.setattr(dense, "MAX_ISSUING_BANS", 3)  # the allocations hold two BANs
+    assert dense_on([tmp_path / "a.parquet"]) is not None
+    monkeypatch.setattr(dense, "MAX_ISSUING_BANS", 2)
+    assert dense_on([tmp_path / "a.parquet"]) is None
 
 
 # Booklet-aligned allocations of two sellers, some handed to a till: every booklet one allocation.

@@ -23,6 +23,7 @@ from blanktrack.explore import (
     booklet_numbers,
     filter_findings,
     filter_gaps,
+    filter_issuing,
     map_cells,
     page_of,
     selection_bans,
@@ -178,6 +179,19 @@ def test_filters(explorer: Explorer, sample: Reconciliation) -> None:
         "KT", "LQ"}
     assert filter_findings(findings, sel(till="POS-3"), None)["code"].to_list() == [
         "dated-outside-period", "void-not-reissued"]
+
+
+def test_issuing_follows_the_track(explorer: Explorer, sample: Reconciliation) -> None:
+    sel = explorer.selection
+    lq = filter_issuing(sample.issuing, sel(track="LQ"), None)
+    assert set(lq.select("seller_ban", "machine", "track").rows()) == {("04595257", "ERP", "LQ")}
+    assert int(lq["invoices"].sum()) == 31
+    assert filter_issuing(sample.issuing, sel(track="LQ", till="POS-2"), None).is_empty()
+    kt = filter_issuing(sample.issuing, sel(track="KT", till="POS-2"), None)
+    assert set(kt["track"]) == {"KT"} and set(kt["machine"]) == {"POS-2"}
+    chart = explorer.issuing_svg(sel(track="LQ"))
+    assert "04595257 ERP" in chart and "53567686" not in chart
+    assert "53567686 ERP" in explorer.issuing_svg(sel())  # the head office's MB invoices
 
 
 def test_sort_and_page(explorer: Explorer) -> None:
@@ -342,7 +356,7 @@ def test_track_control(ui: ExplorerUI) -> None:
     assert [r["code"] for r in table(ui.finding_table.value)] == ["skipped-number",
                                                                    "allocation-unused"]
     assert "字軌 track LQ: 2 booklet(s)" in ui.map_chart.value and ui.usage_chart.value != usage
-    assert ui.issuing_chart.value == issuing  # invoices per day carry no track
+    assert ui.issuing_chart.value != issuing  # the track's invoices per day only
     assert len(ui.booklet.options) == 2
     assert set(ui.timing.parts) >= {"gaps", "findings", "usage", "map", "booklet"}
 

@@ -61,7 +61,7 @@ def test_fast_path_equals_original(data: list[tuple], parts: int) -> None:
         original = pl.collect_all([
             invoice_usage(invoices, P),
             invoices.filter(period_index_expr("invoice_date") == period_index(P))
-            .group_by("seller_ban", "machine", "invoice_date").agg(invoices=pl.len()),
+            .group_by("seller_ban", "machine", "track", "invoice_date").agg(invoices=pl.len()),
             invoices.group_by("source").agg(rows=pl.len()),
         ])
         assert fast[3].is_empty(), "no seller is left out: nothing used by one"

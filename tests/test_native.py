@@ -227,3 +227,33 @@ def test_when_the_new_file_cannot_be_loaded_numba_runs_the_loop(
     monkeypatch.setattr(native, "_native_kernels", unloadable)
     with pytest.warns(RuntimeWarning, match="could not be built .*relocation.*loads numba"):
         assert native.kernels().kind == "numba"
+
+
+@pytest.mark.parametrize(("ban", "machine", "track", "day", "key"), [
+    (1, 2, "CD", 60, 4398047049532),  # 1 << 42 | 2 << 18 | (2 * 26 + 3) << 8 | 60
+    # The largest of each part: BAN 2**21 - 1, till 2**24 - 1, ZZ (675), day 61.
+    (2**21 - 1, 2**24 - 1, "ZZ", 61, 9223372036854686525),
+])
+def test_the_issuing_key_holds_ban_till_track_and_day(
+        both: tuple[native.Kernels, native.Kernels], ban: int, machine: int, track: str,
+        day: int, key: int) -> None:
+    """One row dated in P, in its seller's booklet: one issuing key, packed as dense.py reads it
+    (a non-negative int64 even at the largest BAN, till, track and day)."""
+    data = np.frombuffer(f"{track}00000007".encode(), np.uint8).copy()
+    offsets = np.array([0, 10], np.int32)
+    zero = np.zeros(1, np.int32)
+    track_slot = np.full(676, -1, np.int32)
+    track_slot[(ord(track[0]) - 65) * 26 + ord(track[1]) - 65] = 0
+    one = np.ones(1, np.int64)
+    args: list[object] = [
+        1, False, offsets, data, zero, zero, zero, zero, zero,
+        np.zeros(1, np.int32), np.array([day], np.int32), np.array([ban], np.int32),
+        np.array([machine], np.int32), np.array([1], np.int8), np.array([False]),
+        track_slot, np.zeros(1, np.int64), np.zeros(1, np.int64), one, np.zeros(1, np.int32),
+        np.array([ban], np.int32), np.full(1, -1, np.int32),
+        *[np.zeros(1, np.uint64) for _ in USAGE_MASKS], np.zeros(1, np.int64),
+    ]
+    for kernels in both:
+        *_, keys, counts, fill, exceptions, _, _ = run(kernels, args, 1)
+        assert fill == 1 and len(exceptions) == 0
+        assert keys[keys >= 0].tolist() == [key] and counts[keys >= 0].tolist() == [1]

@@ -262,7 +262,7 @@ class Explorer:
     def issuing_svg(self, sel: Selection) -> str:
         """Invoices per day and till (BAN and till filters apply; invoices per day carry no
         track)."""
-        key = ("issuing", sel.period, sel.ban, sel.till)
+        key = ("issuing", sel.period, sel.ban, sel.track, sel.till)
         return self._cached(key, lambda: charts.issuing_svg(self.issuing(sel)))
 
     def map_svg(self, sel: Selection, page: int = 0, selected: int | None = None) -> str:
@@ -298,8 +298,7 @@ class Explorer:
             skipped=r.skipped.filter(key),
             findings=r.findings.filter(key | period_wide),
             summary=r.summary.filter(key),
-            issuing=r.issuing if bans is None else r.issuing.filter(
-                pl.col("seller_ban").is_in(bans)),
+            issuing=filter_issuing(r.issuing, replace(sel, till=None), bans),
         )
 
     def export(self, sel: Selection, out_dir: str | Path,

@@ -270,10 +270,13 @@ def filter_cells(cells: pl.DataFrame, sel: Selection, bans: list[str] | None,
 
 def filter_issuing(issuing: pl.DataFrame, sel: Selection, bans: list[str] | None
                    ) -> pl.DataFrame:
-    """Invoices per seller, till and day. They carry no track or type: only BAN and till apply."""
+    """Invoices per seller, till, track and day. They carry no type (the track is the type's
+    within a period): BAN, track and till apply."""
     cond = pl.lit(True)
     if bans is not None:
         cond &= pl.col("seller_ban").is_in(bans)
+    if sel.track is not None:
+        cond &= pl.col("track") == sel.track
     if sel.till is not None:
         cond &= pl.col("machine") == sel.till
     return issuing.filter(cond)
