@@ -11,6 +11,8 @@ from pathlib import Path
 from .labels import read_people_csv
 from .period import DeadlineStatus, Period, deadline_status, roc_date
 
+MAX_BANS_SHOWN = 5  # an accounting office's run of hundreds of BANs: a count, not a list
+
 
 def deadline_words(status: DeadlineStatus) -> tuple[str, bool]:
     """The deadline as a person says it, and whether it is bad news."""
@@ -30,8 +32,12 @@ def verdict_lines(period: Period, reporting_bans: Sequence[str], blank_numbers: 
                   ranges: int, errors: int, warnings: int, report_date: dt.date) -> list[str]:
     """Two lines: what goes to the MOF and what a person must look at; the deadline."""
     deadline_text, late = deadline_words(deadline_status(period, report_date))
-    first = (f"verdict {period.code} ({period.label}), reporting BAN "
-             f"{', '.join(reporting_bans) or '—'}: {blank_numbers} blank number(s) in {ranges} "
+    bans = (f"reporting BAN {', '.join(reporting_bans) or '—'}"
+            if len(reporting_bans) <= MAX_BANS_SHOWN else
+            f"{len(reporting_bans)} reporting BANs "
+            f"({', '.join(reporting_bans[:MAX_BANS_SHOWN])}, …)")
+    first = (f"verdict {period.code} ({period.label}), "
+             f"{bans}: {blank_numbers} blank number(s) in {ranges} "
              f"range(s) to report; {errors} error(s), {warnings} warning(s) to look at")
     return [first, f"deadline: {'LATE — ' if late else ''}{deadline_text}"]
 

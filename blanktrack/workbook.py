@@ -60,9 +60,16 @@ def _widths(df: pl.DataFrame) -> dict[str, int]:
     at most MAX_WIDTH (a sentence wraps in its cell instead of pushing the table away)."""
     widths = {}
     for col in df.columns:
-        cells = df.get_column(col).cast(pl.String).fill_null("")
-        longest = max([display_width(labels.column(col)),
-                       *(display_width(v) for v in cells.unique().to_list())])
+        longest = display_width(labels.column(col))
+        # A cell is never wider than its UTF-8 bytes: look at the longest cells first and stop
+        # once no cell left can be wider (one look at a few cells, not at every distinct one).
+        cells = (df.select(cell=pl.col(col).cast(pl.String).fill_null("").unique())
+                 .sort(pl.col("cell").str.len_bytes(), descending=True)
+                 .get_column("cell"))
+        for cell in cells:
+            if len(cell.encode("utf-8")) <= longest:
+                break
+            longest = max(longest, display_width(cell))
         widths[labels.column(col)] = min(MAX_WIDTH, 7 * longest + 20)
     return widths
 

@@ -79,3 +79,17 @@ def test_runs_shows_local_times_and_the_platforms_answer(
                                    "2015-01-07"]
     assert "completed  uploaded  " in rows[0] and str(answered) in rows[0]
     assert "completed  —" in rows[1]
+
+
+def test_a_run_of_many_reporting_bans_names_how_many_not_all() -> None:
+    """An accounting office's run of hundreds of BANs: the verdict stays one line."""
+    from blanktrack.verdict import verdict_lines as text_verdict
+
+    bans = [f"{n:08d}" for n in range(6)]
+    first, _ = text_verdict(Period.parse("10312"), bans, 10, 2, 0, 1, dt.date(2015, 1, 8))
+    assert first == ("verdict 10312 (103/11~103/12), 6 reporting BANs (00000000, 00000001, "
+                     "00000002, 00000003, 00000004, …): 10 blank number(s) in 2 range(s) to "
+                     "report; 0 error(s), 1 warning(s) to look at")
+    first, _ = text_verdict(Period.parse("10312"), bans[:5], 10, 2, 0, 1, dt.date(2015, 1, 8))
+    assert first.startswith("verdict 10312 (103/11~103/12), reporting BAN 00000000, 00000001, "
+                            "00000002, 00000003, 00000004: ")
