@@ -324,8 +324,8 @@ def list_runs(archive: Path) -> list[RunRecord]:
     for entry in entries:
         if entry.run not in seen and entry.kind == register.START:
             seen.add(entry.run)
-            period = entry.run.split("/", 1)[0]
-            records.append(RunRecord(archive / entry.run, period, "?",
+            run_period = entry.run.split("/", 1)[0]
+            records.append(RunRecord(archive / entry.run, run_period, "?",
                                      _text(entry.fields.get("time")), "", "missing",
                                      "on the register, but its folder is gone"))
     return sorted(records, key=lambda r: (r.started, str(r.run_dir)), reverse=True)

@@ -144,7 +144,7 @@ def _ipc_kernel_manager() -> type:
     from jupyter_client.asynchronous import AsyncKernelClient
     from jupyter_client.manager import AsyncKernelManager
 
-    class ReadyClient(AsyncKernelClient):  # type: ignore[misc]
+    class ReadyClient(AsyncKernelClient):
         async def wait_for_ready(self, timeout: float | None = None) -> None:
             """As jupyter_client's: ready once the kernel answers kernel_info and IOPub works.
             That one then listens 0.2 s more for IOPub to fall quiet, in every run; here the
@@ -367,8 +367,8 @@ def run_period(params: RunParams, archive_root: Path = archive.DEFAULT_ARCHIVE,
 
         handed = hand_off_run(Path(archive_root), run_dir, run_dir / EXPORTS, params.turnkey)
         if progress:
-            for path in handed.placed or ["no E0402 file (no blank number to report)"]:
-                print(f"run {run_dir}: handed to Turnkey: {path}", file=sys.stderr)
+            for placed in [str(p) for p in handed.placed] or ["no E0402 file (no blank number to report)"]:
+                print(f"run {run_dir}: handed to Turnkey: {placed}", file=sys.stderr)
     return outcome
 
 
