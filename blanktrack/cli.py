@@ -311,9 +311,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
-    from .lab import cmd_lab as lab
+    from . import lab
 
-    return lab(args.work, args.fresh, args.jupyter_args)
+    return lab.cmd_lab(args.work, args.fresh, args.jupyter_args)
 
 
 def build_parser() -> argparse.ArgumentParser:
