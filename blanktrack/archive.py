@@ -186,16 +186,6 @@ def close_run(archive: Path, run_dir: Path, manifest: dict[str, Any]) -> None:
     fault_point("registered-end")
 
 
-def new_run_dir(archive: Path, period: str, started: dt.datetime, name: str | None = None,
-                manifest: dict[str, Any] | None = None) -> Path:
-    """archive/{period}/{run-id}/ on the record with `manifest` (status `running` by default)."""
-    staged = stage_run(archive, period, started, name)
-    base = {"status": "running", "pid": os.getpid(), "host": socket.gethostname(),
-            "started": started.isoformat(), "finished": None, "run_by": who(),
-            "parameters": {"period": period}, "outputs": {}}
-    return open_run(staged, manifest if manifest is not None else base)
-
-
 def _walk(run_dir: Path) -> tuple[dict[str, Path], list[str], list[str]]:
     """Regular files (relative name → path), symbolic links and other non-files under
     run_dir, links not followed; hidden names included."""
