@@ -346,7 +346,7 @@ def run_period(params: RunParams, archive_root: Path = archive.DEFAULT_ARCHIVE,
         raise
     inputs = [params.source, params.notebook, *params.allocations, *params.invoices]
     before = {p: _identity(p) for p in inputs}  # before the kernel reads anything
-    # The kernel boots (a new Python, half a second) while this process imports papermill and
+    # The kernel boots (a new Python: bench/README.md) while this process imports papermill and
     # puts the run on the record; it starts in the hidden folder, which becomes the run's.
     kernel = _start_kernel(staged.staging)
     stop = _KernelStop(kernel)
