@@ -96,10 +96,10 @@ class ExplorerUI:
                       description="Sort", layout=widgets.Layout(width="210px"),
                       style={"description_width": "40px"})
             desc = widgets.ToggleButton(value=False, description="descending",
-                                  layout=widgets.Layout(width="110px"))
+                                        layout=widgets.Layout(width="110px"))
             page = widgets.BoundedIntText(value=1, min=1, max=1, description="Page",
-                                    layout=widgets.Layout(width="140px"),
-                                    style={"description_width": "40px"})
+                                          layout=widgets.Layout(width="140px"),
+                                          style={"description_width": "40px"})
             size = dd(options=list(PAGE_SIZES), value=25, description="Rows",
                       layout=widgets.Layout(width="130px"), style={"description_width": "40px"})
             out = widgets.HTML()
@@ -126,7 +126,7 @@ class ExplorerUI:
         self.map_grid = BookletGrid()
         self.map_grid.add_class("bt-map-grid")
         self.map_page = widgets.BoundedIntText(value=1, min=1, max=1, description="Map page",
-                                         layout=widgets.Layout(width="170px"))
+                                               layout=widgets.Layout(width="170px"))
         self.map_page.add_class("bt-map-page")
         self.booklet = dd(description="Booklet", layout=widgets.Layout(width="520px"),
                           style={"description_width": "60px"})
@@ -137,12 +137,12 @@ class ExplorerUI:
         self.status.add_class("bt-status")
 
         self.out_dir_text = widgets.Text(value=str(self.out_dir), description="Out dir",
-                                   layout=widgets.Layout(width="420px"))
+                                         layout=widgets.Layout(width="420px"))
         self.export_button = widgets.Button(description="Write exports", icon="download",
-                                      button_style="primary")
+                                            button_style="primary")
         self.export_button.add_class("bt-export")
         self.progress = widgets.IntProgress(value=0, min=0, max=3, description="Exports",
-                                      layout=widgets.Layout(width="300px"))
+                                            layout=widgets.Layout(width="300px"))
         self.export_status = widgets.HTML()
         self.export_button.on_click(lambda _b: self.write_exports())
 
