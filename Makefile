@@ -20,6 +20,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lab: $(STAMP)  # JupyterLab on copies in work/: notebooks/ never changes
@@ -27,6 +28,7 @@ lab: $(STAMP)  # JupyterLab on copies in work/: notebooks/ never changes
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

@@ -186,16 +186,6 @@ def close_run(archive: Path, run_dir: Path, manifest: dict[str, Any]) -> None:
     fault_point("registered-end")
 
 
-def new_run_dir(archive: Path, period: str, started: dt.datetime, name: str | None = None,
-                manifest: dict[str, Any] | None = None) -> Path:
-    """archive/{period}/{run-id}/ on the record with `manifest` (status `running` by default)."""
-    staged = stage_run(archive, period, started, name)
-    base = {"status": "running", "pid": os.getpid(), "host": socket.gethostname(),
-            "started": started.isoformat(), "finished": None, "run_by": who(),
-            "parameters": {"period": period}, "outputs": {}}
-    return open_run(staged, manifest if manifest is not None else base)
-
-
 def _walk(run_dir: Path) -> tuple[dict[str, Path], list[str], list[str]]:
     """Regular files (relative name → path), symbolic links and other non-files under
     run_dir, links not followed; hidden names included."""
@@ -324,8 +314,8 @@ def list_runs(archive: Path) -> list[RunRecord]:
     for entry in entries:
         if entry.run not in seen and entry.kind == register.START:
             seen.add(entry.run)
-            period = entry.run.split("/", 1)[0]
-            records.append(RunRecord(archive / entry.run, period, "?",
+            run_period = entry.run.split("/", 1)[0]
+            records.append(RunRecord(archive / entry.run, run_period, "?",
                                      _text(entry.fields.get("time")), "", "missing",
                                      "on the register, but its folder is gone"))
     return sorted(records, key=lambda r: (r.started, str(r.run_dir)), reverse=True)

@@ -120,14 +120,14 @@ def _ticks(top: float, most: int) -> list[int]:
         return [0, 1]
     raw = top / most
     mag = 10 ** math.floor(math.log10(raw)) if raw >= 1 else 1
-    step = 10 * mag
+    step: float = 10 * mag
     for m in (1, 2, 2.5, 5):
         candidate = m * mag
         if candidate >= raw and candidate == int(candidate):
             step = candidate
             break
-    step = max(1, int(step))
-    return list(range(0, step * math.ceil(top / step) + 1, step))
+    whole = max(1, int(step))
+    return list(range(0, whole * math.ceil(top / whole) + 1, whole))
 
 
 def _count(value: int) -> str:
@@ -184,8 +184,8 @@ def usage_svg(summary: pl.DataFrame, max_tracks: int = MAX_TRACKS) -> str:
     plot_h = n * band
     height = top + plot_h + bottom
 
-    totals = data.select(pl.sum_horizontal("used", "skipped", "blank", "elsewhere"))
-    ticks = _ticks(int(totals.to_series().max() or 0), most=7)
+    widest = data.select(pl.sum_horizontal("used", "skipped", "blank", "elsewhere").max()).item()
+    ticks = _ticks(int(widest or 0), most=7)
     scale = plot_w / ticks[-1]
 
     out = [_text(WIDTH / 2, 20, title, size=14, anchor="middle")]
@@ -270,11 +270,11 @@ def issuing_svg(issuing: pl.DataFrame, max_tills: int = MAX_TILLS) -> str:
     per_till = issuing.with_columns(
         till=pl.format("{} {}", pl.col("seller_ban"), pl.col("machine").fill_null("(no till)"))
     )
-    top = (
+    top_tills = (
         per_till.group_by("till").agg(pl.col("invoices").sum())
         .sort(["invoices", "till"], descending=[True, False]).head(max_tills)["till"]
     )
-    shown = pl.col("till").is_in(top.implode())
+    shown = pl.col("till").is_in(top_tills.implode())
     daily = (
         per_till.with_columns(other=~shown,
                               till=pl.when(shown).then("till").otherwise(pl.lit(OTHER_TILLS)))
@@ -284,9 +284,9 @@ def issuing_svg(issuing: pl.DataFrame, max_tills: int = MAX_TILLS) -> str:
     first, last = daily["invoice_date"].min(), daily["invoice_date"].max()
     assert isinstance(first, dt.date) and isinstance(last, dt.date)
     # A day without invoices is a zero on the line, not a day the line skips over.
-    days = pl.DataFrame({"invoice_date": pl.date_range(first, last, "1d", eager=True)})
+    every_day = pl.DataFrame({"invoice_date": pl.date_range(first, last, "1d", eager=True)})
     daily = (
-        daily.select("other", "till").unique().join(days, how="cross")
+        daily.select("other", "till").unique().join(every_day, how="cross")
         .join(daily, on=["other", "till", "invoice_date"], how="left")
         .with_columns(pl.col("invoices").fill_null(0))
         .sort("other", "till", "invoice_date")
@@ -299,7 +299,8 @@ def issuing_svg(issuing: pl.DataFrame, max_tills: int = MAX_TILLS) -> str:
     ]
 
     # layout
-    yticks = _ticks(int(daily["invoices"].max() or 0) * 1.04, most=6)  # lines clear the top
+    busiest = daily.select(pl.col("invoices").max()).item()
+    yticks = _ticks(int(busiest or 0) * 1.04, most=6)  # lines clear the top
     left = max(56, _text_width(_count(yticks[-1]), 11) + 34)
     right = 24
     top, plot_h = 56, 260

@@ -1,8 +1,10 @@
-"""The `blanktrack` command. Exit codes: 0 ok, 1 unusable input, 2 usage, 3 --strict with errors."""
+"""The `blanktrack` command. Exit codes: 0 ok, 1 unusable input, 2 usage, 3 --strict with errors,
+141 output no longer read (`blanktrack check … | head`)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -15,6 +17,7 @@ from .layout import SPLITS
 from .period import Period
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_STRICT = 0, 1, 2, 3
+EXIT_PIPE_CLOSED = 128 + 13  # as the shell reports a command that SIGPIPE ended (128 + SIGPIPE)
 
 
 def _period(text: str) -> str:
@@ -311,9 +314,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
-    from .lab import cmd_lab as lab
+    from . import lab
 
-    return lab(args.work, args.fresh, args.jupyter_args)
+    return lab.cmd_lab(args.work, args.fresh, args.jupyter_args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -469,18 +472,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 def entry() -> None:
     """The `blanktrack` command: main(), then exit without tearing the interpreter down.
 
-    Every file is written, synced and in place when main() returns; freeing the gigabytes of a
-    large period object by object would only add a quarter of a second before the prompt
-    returns. (Tests call main() itself.)
+    Every file is written, synced and in place when main() returns; freeing the memory of a
+    large period object by object would only delay the prompt. (Tests call main() itself.)
+
+    A reader that stops reading (`| head`) ends the command quietly with EXIT_PIPE_CLOSED, as
+    a command the shell's SIGPIPE ended; files are written atomically either way.
     """
     try:
-        code = main()
-    except SystemExit as exc:  # argparse's --help and usage errors
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
-        if exc.code is not None and not isinstance(exc.code, int):
-            print(exc.code, file=sys.stderr)
-    sys.stdout.flush()
-    sys.stderr.flush()
+        try:
+            code = main()
+        except SystemExit as exc:  # argparse's --help and usage errors
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+            if exc.code is not None and not isinstance(exc.code, int):
+                print(exc.code, file=sys.stderr)
+        sys.stdout.flush()  # a reader gone shows here at the latest
+    except BrokenPipeError:
+        # What is still buffered can reach no one: to /dev/null, so no later flush fails.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_PIPE_CLOSED
+    with contextlib.suppress(OSError):
+        sys.stderr.flush()
     os._exit(code)
 
 

@@ -411,7 +411,7 @@ def _sample_files() -> dict[str, bytes]:
     # params/sample.yaml reads this folder instead of invoices_pos-3.csv.
     from .sources.mig_write import turnkey_files
 
-    pos3 = [r[:4] for r in _sample_invoice_rows()[_POS3]]
+    pos3 = [(r[0], r[1], r[2], r[3]) for r in _sample_invoice_rows()[_POS3]]
     for name, data in turnkey_files(pos3).items():
         files[f"{SAMPLE_TURNKEY}/{name}"] = data
     return dict(sorted(files.items()))

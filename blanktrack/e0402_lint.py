@@ -29,10 +29,9 @@ from pathlib import Path
 import polars as pl
 from lxml import etree
 
-from blanktrack import platform_codes as pc
+from blanktrack import platform_codes
 from blanktrack.ban import is_valid_ban
-from blanktrack.e0402 import MAX_ITEMS, SCHEMA
-from blanktrack.e0402 import NAMESPACE as NS_41
+from blanktrack.e0402 import MAX_ITEMS, NAMESPACE, SCHEMA
 from blanktrack.errors import InputError
 from blanktrack.period import Period
 from blanktrack.textio import read_bytes, read_head
@@ -74,7 +73,7 @@ class XmlProblem:
         text = f"{where}: {self.element + ': ' if self.element else ''}"
         text += f"{'' if self.is_error else self.severity + ': '}{self.message}"
         if self.codes:
-            text += f" ({pc.describe(self.codes)})"
+            text += f" ({platform_codes.describe(self.codes)})"
         return text
 
 
@@ -220,7 +219,7 @@ def _rules(root: etree._Element, doc: E0402Document) -> list[XmlProblem]:
             value, el = values["InvoiceType"]
             if value not in ("07", "08"):
                 add(el, "Main/InvoiceType", f"InvoiceType {value!r} is not 07 or 08",
-                    (pc.WRONG_INVOICE_TYPE,))
+                    (platform_codes.WRONG_INVOICE_TYPE,))
         if "YearMonth" in values:
             value, el = values["YearMonth"]
             try:
@@ -271,10 +270,10 @@ def _schema_problems(root: etree._Element, name: str, lines_seen: set[int | None
     mapped = copy.deepcopy(root)
     for el in mapped.iter(tag=etree.Element):
         if namespace(el) in E0402_NAMESPACES:
-            el.tag = f"{{{NS_41}}}{local_name(el)}"
-    for parent, order in ((mapped.find(f"{{{NS_41}}}Main"), MAIN_ORDER),
+            el.tag = f"{{{NAMESPACE}}}{local_name(el)}"
+    for parent, order in ((mapped.find(f"{{{NAMESPACE}}}Main"), MAIN_ORDER),
                           *((item, ITEM_ORDER) for item in
-                            mapped.iterfind(f"{{{NS_41}}}Details/{{{NS_41}}}BranchTrackBlankItem"))):
+                            mapped.iterfind(f"{{{NAMESPACE}}}Details/{{{NAMESPACE}}}BranchTrackBlankItem"))):
         if parent is not None:
             rank = {tag: i for i, tag in enumerate(order)}
             parent[:] = sorted(_children(parent), key=lambda c: rank.get(local_name(c), len(rank)))
@@ -310,11 +309,11 @@ def _overlaps(ranges: Sequence[tuple[E0402Document, BlankRange]], track: str,
                 problems.append(XmlProblem(
                     doc.file, r.line, r.element,
                     f"{r.label(track)} is the same range as {where}",
-                    (pc.DETAIL_REPEATED, pc.DETAIL_RANGE_REPEATED)))
+                    (platform_codes.DETAIL_REPEATED, platform_codes.DETAIL_RANGE_REPEATED)))
             else:
                 problems.append(XmlProblem(
                     doc.file, r.line, r.element,
-                    f"{r.label(track)} overlaps {rr.label(track)} ({where})", (pc.RANGES_OVERLAP,)))
+                    f"{r.label(track)} overlaps {rr.label(track)} ({where})", (platform_codes.RANGES_OVERLAP,)))
         if reach is None or r.end > reach[1].end:
             reach = (doc, r)
     return problems
@@ -366,23 +365,23 @@ def _against_allocations(docs: Sequence[E0402Document], allocations: pl.DataFram
         if not allocs:
             problems.append(XmlProblem(doc.file, doc.main_line, "Main",
                                        f"{where} has no allocation: none of its ranges was "
-                                       "allocated", (pc.NOT_ALLOCATED,)))
+                                       "allocated", (platform_codes.NOT_ALLOCATED,)))
             continue
         types = sorted({a[2] for a in allocs})
         if doc.invoice_type and doc.invoice_type not in types:
             problems.append(XmlProblem(doc.file, doc.main_line, "Main/InvoiceType",
                                        f"InvoiceType {doc.invoice_type} but {where} is allocated "
-                                       f"as type {', '.join(types)}", (pc.WRONG_INVOICE_TYPE,)))
+                                       f"as type {', '.join(types)}", (platform_codes.WRONG_INVOICE_TYPE,)))
         heads = sorted({a[3] for a in allocs})
         if doc.head_ban and doc.head_ban not in heads:
             if doc.head_ban == doc.ban:
                 msg, codes = (f"HeadBan {doc.head_ban} is the branch itself, but the allocations "
                               f"name head office {', '.join(heads)}, which reports for it",
-                              (pc.SENDER_HEAD_ONLY, pc.SENDER_HEAD_OR_BRANCH))
+                              (platform_codes.SENDER_HEAD_ONLY, platform_codes.SENDER_HEAD_OR_BRANCH))
             else:
                 msg, codes = (f"HeadBan {doc.head_ban} is not the head office of BAN {doc.ban} "
                               f"in the allocations ({', '.join(heads)})",
-                              (pc.BRANCH_NOT_OF_HEAD, pc.SENDER_HEAD_OR_BRANCH))
+                              (platform_codes.BRANCH_NOT_OF_HEAD, platform_codes.SENDER_HEAD_OR_BRANCH))
             problems.append(XmlProblem(doc.file, doc.main_line, "Main/HeadBan", msg, codes))
         same_type = [(b, e) for b, e, t, _ in allocs if t == doc.invoice_type] or [
             (b, e) for b, e, _, _ in allocs]
@@ -391,11 +390,13 @@ def _against_allocations(docs: Sequence[E0402Document], allocations: pl.DataFram
                 shown = ", ".join(f"{b:08d}–{e:08d}" for b, e in same_type[:5])
                 more = f" and {len(same_type) - 5} more" if len(same_type) > 5 else ""
                 partly = any(b <= r.end and e >= r.begin for b, e in same_type)
+                outside = ((platform_codes.NOT_ALLOCATED, platform_codes.DETAIL_OUTSIDE_MAIN) if partly
+                           else (platform_codes.NOT_ALLOCATED,))
                 problems.append(XmlProblem(
                     doc.file, r.line, r.element,
                     f"{r.label(doc.track)} is {'not wholly' if partly else 'not'} inside the "
                     f"allocations of {where} ({shown}{more}): it holds numbers never allocated",
-                    (pc.NOT_ALLOCATED, pc.DETAIL_OUTSIDE_MAIN) if partly else (pc.NOT_ALLOCATED,)))
+                    outside))
     return problems
 
 

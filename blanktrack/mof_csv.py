@@ -145,23 +145,6 @@ def exportable_ranges(ranges: pl.DataFrame) -> pl.DataFrame:
     return df.sort(["ban", "invoice_type", "track", "begin_no", "period", "end_no"])
 
 
-def render_mof_csv(ranges: pl.DataFrame) -> bytes:
-    """The upload file for ONE reporting BAN (head_ban) and period, as bytes.
-
-    No header, ASCII (UTF-8 without BOM), CRLF line ends, rows sorted by ban, type, track,
-    begin. Field 2 is the BAN that owns the numbers (a branch's own BAN for its allocation).
-    Returns b'' when no row is exported. Does not lint: :func:`write_mof_csvs` does.
-    """
-    df = exportable_ranges(ranges)
-    if df.is_empty():
-        return b""
-    for key in ("head_ban", "period"):
-        values = df[key].unique().sort().to_list()
-        if len(values) > 1:
-            raise ValueError(f"render_mof_csv takes one {key}, got {values}")
-    return _file_bytes(df.select(_line(pl.int_range(1, pl.len() + 1)))["line"].to_list())
-
-
 def _file_bytes(lines: list[str]) -> bytes:
     """One upload file of these lines (their serials from 1), refused beyond 5-digit serials."""
     if len(lines) > MAX_SERIAL:

@@ -102,7 +102,7 @@ class RunParams:
         return record
 
 
-def _problem(path: Path, node: yaml.Node | None, key: str, message: str, fix: str = ""
+def _problem(path: Path, node: yaml.Node | None, key: str | None, message: str, fix: str = ""
              ) -> Problem:
     line = node.start_mark.line + 1 if node is not None else None
     return Problem(str(path), line, key, message, fix)

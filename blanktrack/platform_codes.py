@@ -16,7 +16,6 @@ DATA = Path(__file__).resolve().parent / "data"
 LANGUAGES = ("zh_TW", "en_US")
 
 # The codes lint names (spec §5.5).
-HEAD_RANGE_NOT_ALLOCATED = "E0601"
 DETAIL_OUTSIDE_MAIN = "E0603"
 DETAIL_REPEATED = "E0604"
 DETAIL_RANGE_REPEATED = "E0609"

@@ -32,8 +32,7 @@ from typing import Any
 
 from lxml import etree
 
-from blanktrack import platform_codes as pc
-from blanktrack import register
+from blanktrack import platform_codes, register
 from blanktrack.archive import list_runs, sha256_file
 from blanktrack.e0402_lint import read_e0402
 from blanktrack.xml_safe import UnsafeXmlError, local_name, parse_xml
@@ -63,11 +62,11 @@ class ResultCode:
 
     @property
     def zh_tw(self) -> str:
-        return pc.platform_code(self.code).zh_tw
+        return platform_codes.platform_code(self.code).zh_tw
 
     @property
     def en(self) -> str:
-        return pc.platform_code(self.code).en
+        return platform_codes.platform_code(self.code).en
 
 
 @dataclass(frozen=True)
@@ -98,9 +97,9 @@ class ResultsRead:
 
 
 def outcome_of(codes: Sequence[str]) -> str:
-    if pc.WHOLLY_FAILED in codes:
+    if platform_codes.WHOLLY_FAILED in codes:
         return FAILED
-    if pc.PARTLY_FAILED in codes:
+    if platform_codes.PARTLY_FAILED in codes:
         return PARTLY_FAILED
     return FAILED if any(_ERROR_CODE.fullmatch(c) for c in codes) else ACCEPTED
 

@@ -91,15 +91,16 @@ def render_html(notebook: Path, target: Path, exporter: Any = None) -> None:
 
 
 def _skip_iri_grammar() -> None:
-    """nbformat's jsonschema compiles an IRI grammar (rfc3987_syntax, 0.65 s) at import for a
-    format no notebook schema uses; jsonschema skips that checker when the import fails."""
+    """nbformat's jsonschema compiles an IRI grammar (rfc3987_syntax; its cost: bench/README.md)
+    at import for a format no notebook schema uses; jsonschema skips that checker when the import
+    fails."""
     if "jsonschema" not in sys.modules:
         sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
 def _import_papermill() -> Any:
-    """papermill, imported without pyarrow (0.15 s): it imports it only to offer HDFS paths,
-    which a run never uses, and does without when the import fails."""
+    """papermill, imported without pyarrow (a start-up cost, bench/README.md): it imports it
+    only to offer HDFS paths, which a run never uses, and does without when the import fails."""
     hide = "pyarrow" not in sys.modules
     if hide:
         sys.modules["pyarrow"] = None  # type: ignore[assignment]
@@ -144,10 +145,10 @@ def _ipc_kernel_manager() -> type:
     from jupyter_client.asynchronous import AsyncKernelClient
     from jupyter_client.manager import AsyncKernelManager
 
-    class ReadyClient(AsyncKernelClient):  # type: ignore[misc]
+    class ReadyClient(AsyncKernelClient):
         async def wait_for_ready(self, timeout: float | None = None) -> None:
             """As jupyter_client's: ready once the kernel answers kernel_info and IOPub works.
-            That one then listens 0.2 s more for IOPub to fall quiet, in every run; here the
+            That one then listens a while longer for IOPub to fall quiet, in every run; here the
             status that ends the kernel_info request on IOPub ends the wait, since IOPub
             delivers in order whatever the kernel published before it."""
             deadline = time.monotonic() + (timeout if timeout is not None else math.inf)
@@ -180,7 +181,7 @@ def _ipc_kernel_manager() -> type:
             self.client_factory = ReadyClient
 
         def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-            # The python3 kernel, started by blanktrack.kernel (no debugger: 0.12 s sooner).
+            # The python3 kernel, started by blanktrack.kernel (no debugger: it starts sooner).
             cmd: list[str] = super().format_kernel_cmd(extra_arguments)
             for i in range(len(cmd) - 1):
                 if cmd[i] == "-m" and cmd[i + 1] == "ipykernel_launcher":
@@ -257,8 +258,8 @@ def _stop_kernel(kernel: Any) -> None:
             client.stop_channels()
         process = getattr(kernel.provisioner, "process", None)  # jupyter_client's Popen
         if process is not None and process.poll() is None:
-            # Killed and waited for here: the manager's own kill checks every 0.1 s whether
-            # the process is gone (0.1 s of every run's end).
+            # Killed and waited for here: the manager's own kill polls at intervals whether
+            # the process is gone, which would lengthen every run's end.
             process.kill()
             process.wait()
         if await kernel.is_alive():
@@ -274,9 +275,9 @@ def _stop_kernel(kernel: Any) -> None:
 
 def html_exporter() -> Any:
     """The HTML exporter of the archived page, its templates compiled: made (importing nbconvert
-    and compiling the lab template take about 0.5 s) while the kernel works, not after it. It
-    renders a notebook of one cell with the kinds of output a report has once, so that the
-    code highlighter and the HTML cleaner are set up too (0.15 s of the first real page)."""
+    and compiling the lab template take a while, bench/README.md) while the kernel works, not
+    after it. It renders a notebook of one cell with the kinds of output a report has once, so
+    that the code highlighter and the HTML cleaner are set up too, before the first real page."""
     import nbformat
     from traitlets.config import Config
 
@@ -307,7 +308,7 @@ def html_exporter() -> Any:
 
 class _KernelStop:
     """Stop the kernel once, from whichever thread asks first: as soon as the cells are done it
-    goes in the background (it frees a large period and is waited for about 0.1 s) while the
+    goes in the background (it frees a large period, which takes a while) while the
     HTML is rendered; the run waits for it before returning."""
 
     def __init__(self, kernel: Any) -> None:
@@ -345,7 +346,7 @@ def run_period(params: RunParams, archive_root: Path = archive.DEFAULT_ARCHIVE,
         raise
     inputs = [params.source, params.notebook, *params.allocations, *params.invoices]
     before = {p: _identity(p) for p in inputs}  # before the kernel reads anything
-    # The kernel boots (a new Python, half a second) while this process imports papermill and
+    # The kernel boots (a new Python: bench/README.md) while this process imports papermill and
     # puts the run on the record; it starts in the hidden folder, which becomes the run's.
     kernel = _start_kernel(staged.staging)
     stop = _KernelStop(kernel)
@@ -367,8 +368,8 @@ def run_period(params: RunParams, archive_root: Path = archive.DEFAULT_ARCHIVE,
 
         handed = hand_off_run(Path(archive_root), run_dir, run_dir / EXPORTS, params.turnkey)
         if progress:
-            for path in handed.placed or ["no E0402 file (no blank number to report)"]:
-                print(f"run {run_dir}: handed to Turnkey: {path}", file=sys.stderr)
+            for placed in [str(p) for p in handed.placed] or ["no E0402 file (no blank number to report)"]:
+                print(f"run {run_dir}: handed to Turnkey: {placed}", file=sys.stderr)
     return outcome
 
 

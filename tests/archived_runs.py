@@ -7,8 +7,12 @@ The run folder has the layout `blanktrack run` gives (``{archive}/{period}/{run-
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import shutil
+import socket
 from pathlib import Path
+from typing import Any
 
 from corpus.checks import SAMPLE
 
@@ -61,3 +65,14 @@ def with_one_more_invoice(tmp_path: Path, number: str = "MB02034270") -> list[Pa
 
 def copy_tree(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst)
+
+
+def new_run_dir(archive_root: Path, period: str, started: dt.datetime, name: str | None = None,
+                manifest: dict[str, Any] | None = None) -> Path:
+    """archive_root/{period}/{run-id}/ on the record with `manifest` (status `running` by
+    default), staged and opened as `blanktrack run` does."""
+    staged = archive.stage_run(archive_root, period, started, name)
+    base = {"status": "running", "pid": os.getpid(), "host": socket.gethostname(),
+            "started": started.isoformat(), "finished": None, "run_by": archive.who(),
+            "parameters": {"period": period}, "outputs": {}}
+    return archive.open_run(staged, manifest if manifest is not None else base)

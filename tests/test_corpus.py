@@ -34,6 +34,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from archived_runs import new_run_dir
 from corpus.checks import (
     ROOT,
     SAMPLE,
@@ -910,7 +911,7 @@ def test_parameter_file_that_is_a_folder(tmp_path: Path) -> None:
 def test_run_folder_that_holds_a_run_is_refused(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     archive_root = tmp_path / "archive"
-    taken = archive.new_run_dir(archive_root, "10312", archive.now_utc(), name="upload-1")
+    taken = new_run_dir(archive_root, "10312", archive.now_utc(), name="upload-1")
     archive.write_manifest(taken, {"status": "completed"})
     empty = archive_root / "10312" / "upload-2"
     empty.mkdir()

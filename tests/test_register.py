@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from archived_runs import new_run_dir
 
 from blanktrack import archive, register
 from blanktrack.cli import main
@@ -18,7 +19,7 @@ GENESIS = "0" * 64  # literal: the first entry's prev
 
 
 def _run(archive_root: Path, name: str, status: str = "completed") -> Path:
-    run_dir = archive.new_run_dir(archive_root, "10312", archive.now_utc(), name=name)
+    run_dir = new_run_dir(archive_root, "10312", archive.now_utc(), name=name)
     (run_dir / "exports").mkdir()
     (run_dir / "exports" / "a.csv").write_text("a\n")
     manifest = archive.read_manifest(run_dir)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from archived_runs import new_run_dir
 
 from blanktrack import archive
 from blanktrack.cli import main
@@ -203,7 +204,7 @@ def test_bad_input_fails_the_run_with_the_message(tmp_path: Path) -> None:
 
 
 def test_incomplete_run_is_shown_as_incomplete(tmp_path: Path) -> None:
-    run_dir = archive.new_run_dir(tmp_path, "10312", archive.now_utc())
+    run_dir = new_run_dir(tmp_path, "10312", archive.now_utc())
     archive.write_manifest(run_dir, {"status": "running", "pid": 2**22 + 12345,
                                      "host": "elsewhere", "started": "2026-01-01T00:00:00+00:00",
                                      "parameters": {"period": "10312"}, "run_by": "x@y"})
@@ -214,8 +215,8 @@ def test_incomplete_run_is_shown_as_incomplete(tmp_path: Path) -> None:
 
 def test_run_folder_is_never_reused(tmp_path: Path) -> None:
     started = archive.now_utc()
-    a = archive.new_run_dir(tmp_path, "10312", started)
-    b = archive.new_run_dir(tmp_path, "10312", started)
+    a = new_run_dir(tmp_path, "10312", started)
+    b = new_run_dir(tmp_path, "10312", started)
     assert a != b and a.is_dir() and b.is_dir()
 
 

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from archived_runs import new_run_dir
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -110,7 +111,7 @@ def test_runs_escapes_control_characters(tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     manifest = {"status": "completed", "started": "2026-01-01T00:00:00", "run_by": "x\ry",
                 "parameters": {"period": "10312", "note": "\x1b[2J\x1b[Hgone\u202e"}}
-    run_dir = archive.new_run_dir(tmp_path, "10312", archive.now_utc(), "r1", manifest)
+    run_dir = new_run_dir(tmp_path, "10312", archive.now_utc(), "r1", manifest)
     archive.close_run(tmp_path, run_dir, {**archive.read_manifest(run_dir)})
     assert main(["runs", "--archive", str(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -146,7 +147,7 @@ def test_verify_and_runs_over_any_register(tmp_path_factory: pytest.TempPathFact
                                            capsys: pytest.CaptureFixture[str],
                                            data: bytes) -> None:
     tmp = tmp_path_factory.mktemp("a")
-    run_dir = archive.new_run_dir(tmp, "10312", archive.now_utc(), "r1")
+    run_dir = new_run_dir(tmp, "10312", archive.now_utc(), "r1")
     (tmp / "register.jsonl").write_bytes(data)
     assert main(["verify", str(run_dir)]) == 1  # never finished, at least
     assert main(["runs", "--archive", str(tmp)]) == 0

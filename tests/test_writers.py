@@ -25,7 +25,6 @@ from blanktrack.mof_csv import (
     MofCsvLintError,
     check_file,
     lint_mof_csv,
-    render_mof_csv,
     write_mof_csvs,
 )
 
@@ -106,18 +105,25 @@ def only(problems: list[LintProblem]) -> LintProblem:
 # --------------------------------------------------------------------------- MOF CSV writer
 
 
-def test_render_mof_csv_example_row() -> None:
-    assert render_mof_csv(frame([blank("02034268", "02034299")])) == EXAMPLE_ROW
+def one_upload_file(ranges: pl.DataFrame, out_dir: Path) -> bytes:
+    """The bytes of the single upload file written for `ranges` (one reporting BAN, one period)."""
+    paths = write_mof_csvs(ranges, out_dir)
+    assert [p.name for p in paths] == ["53567686_10312.csv"]
+    return paths[0].read_bytes()
 
 
-def test_render_mof_csv_sorted_crlf_branch_ban_and_two_digit_type() -> None:
+def test_mof_csv_example_row(tmp_path: Path) -> None:
+    assert one_upload_file(frame([blank("02034268", "02034299")]), tmp_path) == EXAMPLE_ROW
+
+
+def test_mof_csv_sorted_crlf_branch_ban_and_two_digit_type(tmp_path: Path) -> None:
     rows = [
         blank("02034300", "02034349", track="MC", head_ban=HEAD),
         blank("00000000", "00000049", ban=BRANCH, head_ban=HEAD, invoice_type="7"),
         blank("02034268", "02034299", head_ban=HEAD),
         blank("02034000", "02034000", head_ban=HEAD),
     ]
-    assert render_mof_csv(frame(rows)) == (
+    assert one_upload_file(frame(rows), tmp_path) == (
         b"00001,04595257,10312,MB,00000000,00000049,07\r\n"
         b"00002,53567686,10312,MB,02034000,02034000,07\r\n"
         b"00003,53567686,10312,MB,02034268,02034299,07\r\n"
@@ -125,21 +131,16 @@ def test_render_mof_csv_sorted_crlf_branch_ban_and_two_digit_type() -> None:
     )
 
 
-def test_render_mof_csv_leaves_out_reported_by_and_empty_is_empty() -> None:
+def test_mof_csv_leaves_out_reported_by_and_empty_writes_nothing(tmp_path: Path) -> None:
     rows = [blank("02034268", "02034299"), blank("02034300", "02034349", reported_by="POS")]
-    assert render_mof_csv(frame(rows)) == EXAMPLE_ROW
-    assert render_mof_csv(frame([])) == b""
+    assert one_upload_file(frame(rows), tmp_path / "one") == EXAMPLE_ROW
+    assert write_mof_csvs(frame([]), tmp_path / "none") == []
+    assert not (tmp_path / "none").exists() or not any((tmp_path / "none").iterdir())
 
 
-def test_render_mof_csv_refuses_two_reporting_bans() -> None:
-    rows = [blank("02034268", "02034299"), blank("00000000", "00000049", ban=OTHER_HEAD)]
-    with pytest.raises(ValueError, match="one head_ban"):
-        render_mof_csv(frame(rows))
-
-
-def test_render_mof_csv_needs_every_column() -> None:
+def test_mof_csv_needs_every_column(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="reported_by"):
-        render_mof_csv(frame([blank("02034268", "02034299")]).drop("reported_by"))
+        write_mof_csvs(frame([blank("02034268", "02034299")]).drop("reported_by"), tmp_path)
 
 
 def test_write_mof_csvs_one_file_per_reporting_ban_and_period(tmp_path: Path) -> None:

@@ -63,9 +63,9 @@ class BookletGrid(anywidget.AnyWidget):
 
     _esm = _ESM % {"used": _rgb(charts.COLOURS["used"]), "skipped": charts.COLOURS["skipped"]}
     # lists without an element trait: traitlets would check 2,000 elements one by one
-    used = traitlets.List().tag(sync=True)  # percent of allocated numbers used
-    skipped = traitlets.List().tag(sync=True)
-    labels = traitlets.List().tag(sync=True)
+    used: traitlets.List[int] = traitlets.List().tag(sync=True)  # percent of allocated numbers used
+    skipped: traitlets.List[bool] = traitlets.List().tag(sync=True)
+    labels: traitlets.List[str] = traitlets.List().tag(sync=True)
     columns = traitlets.Int(MAP_COLUMNS).tag(sync=True)
     selected = traitlets.Int(-1).tag(sync=True)  # -1: none
 

@@ -64,17 +64,17 @@ class ExplorerUI:
     changed; `timing` says how long the last redraw took, per part."""
 
     def __init__(self, explorer: Explorer, *, out_dir: str | Path, selection: Selection) -> None:
-        import ipywidgets as W
+        import ipywidgets as widgets
 
         self.explorer = explorer
         self.out_dir = Path(out_dir)
         self.timing = _Timing()
         self._busy = False
         self._shown: dict[str, Any] = {}
-        wide = W.Layout(width="240px")
-        dd = W.Dropdown
+        wide = widgets.Layout(width="240px")
+        dd = widgets.Dropdown
 
-        def control(name: str, description: str) -> W.Dropdown:
+        def control(name: str, description: str) -> widgets.Dropdown:
             w = dd(description=description, layout=wide, style={"description_width": "80px"})
             w.add_class(f"bt-{name.replace('_', '-')}")
             return w
@@ -93,16 +93,16 @@ class ExplorerUI:
         # tables: sort column, direction, page, page size
         def table_controls(prefix: str, sorts: list[str]) -> tuple[Any, Any, Any, Any, Any]:
             sort = dd(options=[("natural order", ""), *[(s, s) for s in sorts]],
-                      description="Sort", layout=W.Layout(width="210px"),
+                      description="Sort", layout=widgets.Layout(width="210px"),
                       style={"description_width": "40px"})
-            desc = W.ToggleButton(value=False, description="descending",
-                                  layout=W.Layout(width="110px"))
-            page = W.BoundedIntText(value=1, min=1, max=1, description="Page",
-                                    layout=W.Layout(width="140px"),
-                                    style={"description_width": "40px"})
+            desc = widgets.ToggleButton(value=False, description="descending",
+                                        layout=widgets.Layout(width="110px"))
+            page = widgets.BoundedIntText(value=1, min=1, max=1, description="Page",
+                                          layout=widgets.Layout(width="140px"),
+                                          style={"description_width": "40px"})
             size = dd(options=list(PAGE_SIZES), value=25, description="Rows",
-                      layout=W.Layout(width="130px"), style={"description_width": "40px"})
-            out = W.HTML()
+                      layout=widgets.Layout(width="130px"), style={"description_width": "40px"})
+            out = widgets.HTML()
             for w, name in ((sort, "sort"), (desc, "desc"), (page, "page"), (size, "size"),
                             (out, "table")):
                 w.add_class(f"bt-{prefix}-{name}")
@@ -112,38 +112,38 @@ class ExplorerUI:
          self.gap_table) = table_controls("gap", GAP_SORTS)
         (self.finding_sort, self.finding_desc, self.finding_page, self.finding_page_size,
          self.finding_table) = table_controls("finding", FINDING_SORTS)
-        self.gap_pages = W.HTML()
-        self.finding_pages = W.HTML()
+        self.gap_pages = widgets.HTML()
+        self.finding_pages = widgets.HTML()
 
-        self.usage_chart = W.HTML()
+        self.usage_chart = widgets.HTML()
         self.usage_chart.add_class("bt-usage-chart")
-        self.issuing_chart = W.HTML()
+        self.issuing_chart = widgets.HTML()
         self.issuing_chart.add_class("bt-issuing-chart")
-        self.map_chart = W.HTML()  # what the map shows; the map itself is the grid
+        self.map_chart = widgets.HTML()  # what the map shows; the map itself is the grid
         self.map_chart.add_class("bt-map-chart")
         from .grid import BookletGrid
 
         self.map_grid = BookletGrid()
         self.map_grid.add_class("bt-map-grid")
-        self.map_page = W.BoundedIntText(value=1, min=1, max=1, description="Map page",
-                                         layout=W.Layout(width="170px"))
+        self.map_page = widgets.BoundedIntText(value=1, min=1, max=1, description="Map page",
+                                               layout=widgets.Layout(width="170px"))
         self.map_page.add_class("bt-map-page")
-        self.booklet = dd(description="Booklet", layout=W.Layout(width="520px"),
+        self.booklet = dd(description="Booklet", layout=widgets.Layout(width="520px"),
                           style={"description_width": "60px"})
         self.booklet.add_class("bt-booklet")
-        self.numbers = W.HTML()
+        self.numbers = widgets.HTML()
         self.numbers.add_class("bt-numbers")
-        self.status = W.HTML()
+        self.status = widgets.HTML()
         self.status.add_class("bt-status")
 
-        self.out_dir_text = W.Text(value=str(self.out_dir), description="Out dir",
-                                   layout=W.Layout(width="420px"))
-        self.export_button = W.Button(description="Write exports", icon="download",
-                                      button_style="primary")
+        self.out_dir_text = widgets.Text(value=str(self.out_dir), description="Out dir",
+                                         layout=widgets.Layout(width="420px"))
+        self.export_button = widgets.Button(description="Write exports", icon="download",
+                                            button_style="primary")
         self.export_button.add_class("bt-export")
-        self.progress = W.IntProgress(value=0, min=0, max=3, description="Exports",
-                                      layout=W.Layout(width="300px"))
-        self.export_status = W.HTML()
+        self.progress = widgets.IntProgress(value=0, min=0, max=3, description="Exports",
+                                            layout=widgets.Layout(width="300px"))
+        self.export_status = widgets.HTML()
         self.export_button.on_click(lambda _b: self.write_exports())
 
         self._opening = selection
@@ -164,23 +164,23 @@ class ExplorerUI:
         self.booklet.observe(self._on_booklet, names="value")
         self.map_grid.observe(self._on_grid, names="selected")
 
-        self.widget = W.VBox([
-            W.HTML("<b>Selection</b>"),
-            W.HBox([self.period, self.ban, self.invoice_type, self.track]),
-            W.HBox([self.till, self.code, self.severity, self.gap_kind]),
+        self.widget = widgets.VBox([
+            widgets.HTML("<b>Selection</b>"),
+            widgets.HBox([self.period, self.ban, self.invoice_type, self.track]),
+            widgets.HBox([self.till, self.code, self.severity, self.gap_kind]),
             self.status,
-            W.Tab(children=[
-                W.VBox([W.HBox([self.gap_sort, self.gap_desc, self.gap_page, self.gap_pages,
+            widgets.Tab(children=[
+                widgets.VBox([widgets.HBox([self.gap_sort, self.gap_desc, self.gap_page, self.gap_pages,
                                 self.gap_page_size]), self.gap_table]),
-                W.VBox([W.HBox([self.finding_sort, self.finding_desc, self.finding_page,
+                widgets.VBox([widgets.HBox([self.finding_sort, self.finding_desc, self.finding_page,
                                 self.finding_pages, self.finding_page_size]),
                         self.finding_table]),
             ], titles=("Gaps", "Findings")),
-            W.HTML("<b>Utilisation per track</b>"), self.usage_chart,
-            W.HTML("<b>Booklet map</b>"), W.HBox([self.map_page, self.booklet]),
+            widgets.HTML("<b>Utilisation per track</b>"), self.usage_chart,
+            widgets.HTML("<b>Booklet map</b>"), widgets.HBox([self.map_page, self.booklet]),
             self.map_chart, self.map_grid, self.numbers,
-            W.HTML("<b>Issuing per till</b>"), self.issuing_chart,
-            W.HBox([self.out_dir_text, self.export_button, self.progress]), self.export_status,
+            widgets.HTML("<b>Issuing per till</b>"), self.issuing_chart,
+            widgets.HBox([self.out_dir_text, self.export_button, self.progress]), self.export_status,
         ])
         self.widget.add_class("bt-explorer")
 
