@@ -105,39 +105,107 @@ class _File:
     csv: pl.LazyFrame | None = None  # RAW_COLUMNS, the text keys Categorical (CSV only)
 
 
+def _text_type(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+
+
+def _takes(column: str, t: pa.DataType) -> bool:
+    """Whether the dense scan reads a Parquet column of this type as invoices._scan_parquet
+    does: text (plain, large, view or dictionary), a date or timestamp for the date, integers
+    for the seller, the date and the till. Any other type is left to that path's message."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if _text_type(t):
+        return True
+    if column == "invoice_number":
+        return False
+    if column == "invoice_date" and (pa.types.is_date(t) or pa.types.is_timestamp(t)):
+        return True
+    return pa.types.is_integer(t) and column in ("seller_ban", "invoice_date", "machine")
+
+
 def _parquet_file(path: Path) -> _File | None:
-    """If every column is text and the required ones are there; None otherwise."""
+    """If the required columns are there and every one read is of a type _takes; else None."""
     parquet = pq.ParquetFile(path)
     schema = parquet.schema_arrow
-    if any(not (pa.types.is_string(t) or pa.types.is_large_string(t)) for t in schema.types):
-        return None
     names = {inv.normal_name(n): n for n in schema.names}
-    if any(c not in names for c in inv.REQUIRED):
+    if len(names) != len(schema.names) or any(c not in names for c in inv.REQUIRED):
+        return None  # two columns of one name: the polars path names the problem
+    columns = {c: names[c] for c in inv.RAW_COLUMNS if c in names}
+    if not all(_takes(c, schema.field(n).type) for c, n in columns.items()):
         return None
-    return _File(path, {c: names[c] for c in inv.RAW_COLUMNS if c in names},
-                 row_groups=parquet.metadata.num_row_groups)
+    return _File(path, columns, row_groups=parquet.metadata.num_row_groups)
 
 
-def _coded(batch: pa.RecordBatch, name: str | None) -> tuple[np.ndarray, list[str | None]]:
-    """(per-row codes, the value of each code) of one text column of a batch; a null is one
-    more code, and a column the file lacks is all null."""
+def _as_text(values: pa.Array, column: str) -> list[str | None]:
+    """Distinct values of a column as the text invoices._scan_parquet makes of them (polars'
+    own casts), so that value_codes and the validation judge the same text."""
+    if _text_type(values.type):
+        return values.to_pylist()
+    series = pl.Series(pl.from_arrow(values))
+    if series.dtype == pl.Date:
+        text = series.dt.strftime("%Y-%m-%d")
+    elif isinstance(series.dtype, pl.Datetime):
+        text = series.dt.date().dt.strftime("%Y-%m-%d")
+    elif series.dtype.is_integer():
+        text = series.cast(pl.String)
+        if column == "seller_ban":  # Parquet integers are exact: only leading zeros are lost
+            text = text.str.zfill(8)
+    else:
+        raise NotClean(f"{column}: {series.dtype}")
+    return text.to_list()
+
+
+DAY_SPAN = 1024  # typed dates: a batch's days within this span are coded arithmetically
+
+
+def _day_codes(column: pa.Array) -> tuple[np.ndarray, list[str | None]]:
+    """(per-row codes, the text of each code) of a date or timestamp column: its calendar days
+    (a timestamp's day in its own time zone, as polars' dt.date gives it), coded as the day
+    less the batch's first day, or by np.unique where the days spread wider."""
+    series = pl.Series(pl.from_arrow(column))
+    if series.null_count():
+        raise NotClean("invoice_date: empty")  # the polars path names the row
+    if isinstance(series.dtype, pl.Datetime):
+        series = series.dt.date()
+    days = series.cast(pl.Date).to_physical().to_numpy().astype(np.int32, copy=False)
+    if not len(days):
+        return days, []
+    first, last = int(days.min()), int(days.max())
+    if last - first < DAY_SPAN:
+        distinct = np.arange(first, last + 1, dtype=np.int32)
+        codes = days - np.int32(first)
+    else:
+        distinct, codes = np.unique(days, return_inverse=True)
+        codes = codes.astype(np.int32)
+    return codes, _as_text(pa.array(distinct, pa.int32()).cast(pa.date32()), "invoice_date")
+
+
+def _coded(batch: pa.RecordBatch, column: str, name: str | None
+           ) -> tuple[np.ndarray, list[str | None]]:
+    """(per-row codes, the text of each code) of one column of a batch; a null is one more
+    code, and a column the file lacks is all null."""
     if name is None:
         return np.zeros(batch.num_rows, np.int32), [None]
-    column = batch.column(name)
-    if not pa.types.is_dictionary(column.type):
-        column = column.dictionary_encode()
-    values: list[str | None] = column.dictionary.to_pylist()
-    indices = column.indices
-    if column.null_count:
-        indices = indices.fill_null(len(values))
-        values.append(None)
-    return indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False), values
+    values = batch.column(name)
+    if pa.types.is_date(values.type) or pa.types.is_timestamp(values.type):
+        return _day_codes(values)
+    if not pa.types.is_dictionary(values.type):
+        values = values.dictionary_encode()
+    text = _as_text(values.dictionary, column)
+    indices = values.indices
+    if values.null_count:
+        indices = indices.fill_null(len(text))
+        text.append(None)
+    return indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False), text
 
 
 def _number_buffers(column: pa.Array) -> tuple[int, bool, np.ndarray, np.ndarray] | None:
     """(rows, views, offsets, data) of an Arrow string column for tally.tally_batch."""
     if column.null_count:
         return None
+    if pa.types.is_dictionary(column.type):  # a categorical number column: rare, decoded
+        column = column.dictionary_decode()
     n = len(column)
     if pa.types.is_string_view(column.type):
         views = column.buffers()[1]
@@ -307,7 +375,7 @@ class _Scan:
 
     def _parquet_batch(self, t: _Tally, i: int, batch: pa.RecordBatch) -> bool:
         columns = self.files[i].columns
-        coded = {c: _coded(batch, columns.get(c)) for c in _PER_ROW}
+        coded = {c: _coded(batch, c, columns.get(c)) for c in _PER_ROW}
         with self.lock:
             per_code = self._tables({c: v for c, (_, v) in coded.items()})
         return self._tally(t, i, batch.column(columns["invoice_number"]),
@@ -379,14 +447,17 @@ class _Scan:
 def _exception_rows(batch: pa.RecordBatch, rows: np.ndarray, columns: dict[str, str],
                     file: int) -> pl.DataFrame:
     """The raw text of some rows of a Parquet batch, as raw_usage.raw_frames gives it."""
-    taken = batch.take(pa.array(rows))
+    indices = pa.array(rows)
     data = {}
     for c in inv.RAW_COLUMNS:
         if c in columns:
-            col = taken.column(columns[c])
+            col = batch.column(columns[c])
+            if pa.types.is_string_view(col.type):  # pyarrow's take has no kernel for views
+                col = col.cast(pa.large_string())
+            col = col.take(indices)
             if pa.types.is_dictionary(col.type):
                 col = col.dictionary_decode()
-            data[c] = pl.Series(c, col.to_pylist(), pl.String)
+            data[c] = pl.Series(c, _as_text(col, c), pl.String)
         else:
             data[c] = pl.Series(c, [None] * len(rows), pl.String)
     return pl.DataFrame(data).with_columns(file=pl.lit(file, pl.UInt32))
