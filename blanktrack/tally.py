@@ -29,8 +29,11 @@ _HIGH_NIBBLES = np.uint64(0xF0F0F0F0F0F0F0F0)
 @njit(cache=True, nogil=True)
 def _issuing_find(keys: np.ndarray, key: np.int64) -> tuple[np.int64, int]:
     """Where key lives in the open-addressing table, added (count 0) if new: (place, 1 if new)."""
-    mask = len(keys) - 1
-    h = (key * np.int64(0x9E3779B97F4A7C15)) & mask
+    mask = np.uint64(len(keys) - 1)
+    # The product's high half folded in: its low bits alone depend only on the key's low bits
+    # (track and day), and every till and seller of one track and day would probe one chain.
+    x = np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)
+    h = np.int64((x ^ (x >> np.uint64(32))) & mask)
     while True:
         k = keys[h]
         if k == key:
