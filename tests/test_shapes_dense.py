@@ -68,11 +68,8 @@ def _date_array(days: list[dt.date], shape: str) -> pa.Array:
     if shape.startswith("date"):
         return pa.array(days, pa.date32() if shape == "date32" else pa.date64())
     _, unit, *zone = shape.split("-", 2)
-    tz = dt.timezone.utc if not zone else None
-    if zone and zone[0] == "UTC":
-        tz = dt.timezone.utc
-    elif zone:
-        tz = dt.timezone(dt.timedelta(hours=8))  # Asia/Taipei has had no summer time since 1979
+    # A naive timestamp is its wall-clock time; Asia/Taipei has had no summer time since 1979.
+    tz = dt.timezone(dt.timedelta(hours=8)) if zone == ["Asia/Taipei"] else dt.UTC
     stamps = [dt.datetime(d.year, d.month, d.day, 9, 30, tzinfo=tz) for d in days]
     return pa.array(stamps, pa.timestamp(unit, tz=zone[0] if zone else None))
 
@@ -145,7 +142,7 @@ def test_a_timestamp_counts_on_its_day_in_its_own_time_zone(tmp_path: Path) -> N
     the period), as validate-then-aggregate does; the same instant stored in Asia/Taipei counts
     on 1 March (next to the period: a dated-outside-period warning)."""
     allocs = [Allocation(HEAD, "07", PERIOD, "AB", 0, 49)]
-    instant = dt.datetime(2024, 2, 29, 20, 0, tzinfo=dt.timezone.utc)
+    instant = dt.datetime(2024, 2, 29, 20, 0, tzinfo=dt.UTC)
     for zone, outside in (("UTC", 0), ("Asia/Taipei", 1)):
         folder = tmp_path / zone.replace("/", "-")
         folder.mkdir()
