@@ -56,6 +56,8 @@ MAX_EXCEPTIONS = 2_000_000  # rows left to polars before the dense scan is not w
 ISSUING_START = 1 << 12  # slots of a thread's issuing table at first (it grows)
 ROW_GROUPS_PER_TASK = 4  # work is handed to the threads this many Parquet row groups at a time
 
+# tally.SLOT_WORDS and tally.OWNER_WORDS (tally.py imports numba, which a run does not load).
+SLOT_WORDS, OWNER_WORDS = 8, 2
 _PER_ROW = ("invoice_date", "seller_ban", "machine", "status", "upload_status")  # tally's order
 _ISSUING_KEYS = ("seller_ban", "machine", "track", "invoice_date")
 _ISSUING_SCHEMA = {"seller_ban": pl.String, "machine": pl.String, "track": pl.String,
@@ -74,24 +76,39 @@ class _Tally:
     """What one scanning thread found: per slot its till and masks, issuing counts per
     (seller, till, track, day), the rows left to polars, rows per file."""
 
-    n_slots: int
+    slot_ban: np.ndarray
     n_files: int
-    slot_machine: np.ndarray = field(init=False)
-    masks: list[np.ndarray] = field(init=False)
-    live_rows: np.ndarray = field(init=False)
-    iss_keys: np.ndarray = field(init=False)
-    iss_counts: np.ndarray = field(init=False)
+    owner: np.ndarray = field(init=False)  # per slot: seller, till (tally.OWNER_WORDS)
+    state: np.ndarray = field(init=False)  # per slot: USAGE_MASKS, live rows (tally.SLOT_WORDS)
+    issuing: np.ndarray = field(init=False)
     iss_fill: int = 0
     exceptions: list[pl.DataFrame] = field(default_factory=list)
     rows: list[int] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.slot_machine = np.full(self.n_slots, -1, np.int32)
-        self.masks = [np.zeros(self.n_slots, np.uint64) for _ in USAGE_MASKS]
-        self.live_rows = np.zeros(self.n_slots, np.int64)
-        self.iss_keys = np.full(ISSUING_START, -1, np.int64)
-        self.iss_counts = np.zeros(ISSUING_START, np.int64)
+        n = len(self.slot_ban)
+        self.owner = np.empty(OWNER_WORDS * n, np.int32)
+        self.owner[0::OWNER_WORDS] = self.slot_ban
+        self.owner[1::OWNER_WORDS] = -1
+        self.state = np.zeros(SLOT_WORDS * n, np.uint64)
+        self.issuing = native.issuing_table(ISSUING_START)
         self.rows = [0] * self.n_files
+
+    @property
+    def slot_machine(self) -> np.ndarray:
+        return self.owner[1::OWNER_WORDS]  # a view: writes go to the tally
+
+    @property
+    def records(self) -> np.ndarray:
+        """The slot records as rows of eight words (a view)."""
+        return self.state.reshape(-1, SLOT_WORDS)
+
+    def masks(self) -> list[np.ndarray]:
+        """Each usage mask per slot (copies, contiguous)."""
+        return [np.ascontiguousarray(self.records[:, k]) for k in range(len(USAGE_MASKS))]
+
+    def live_rows(self) -> np.ndarray:
+        return self.records[:, len(USAGE_MASKS)].astype(np.int64)
 
 
 @dataclass
@@ -232,12 +249,12 @@ def warm_up(path: Path) -> None:
     offsets = np.zeros(1, np.int64 if pa.types.is_large_string(number) else np.int32)
     code = np.zeros(0, np.int32)
     code.setflags(write=False)  # as pyarrow hands dictionary indices out
-    i32, i64, u64 = np.zeros(1, np.int32), np.zeros(1, np.int64), np.zeros(1, np.uint64)
+    i32, i64 = np.zeros(1, np.int32), np.zeros(1, np.int64)
     kernels.tally_batch(
         0, False, offsets, np.zeros(0, np.uint8), code, code, code, code, code,
         i32, i32, i32, i32, np.zeros(1, np.int8), np.zeros(1, np.bool_),
-        i32, i64, i64, i64, i32, i32, i32, *[u64 for _ in USAGE_MASKS], i64,
-        np.full(2, -1, np.int64), i64, 0, i64, 0, 0,
+        i32, i64, i64, i64, i32, np.zeros(OWNER_WORDS, np.int32), np.zeros(SLOT_WORDS, np.uint64),
+        native.issuing_table(2), 0, i64, 0, 0,
     )
 
 
@@ -298,7 +315,7 @@ def scan(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
         for first in range(0, file.row_groups, ROW_GROUPS_PER_TASK):
             tasks.put((i, list(range(first, min(first + ROW_GROUPS_PER_TASK, file.row_groups)))))
     # One tally per thread (each core reads and tallies its own row groups); merged at the end.
-    tallies = [_Tally(len(slots.slot_ban), len(files)) for _ in range(THREADS)]
+    tallies = [_Tally(slots.slot_ban, len(files)) for _ in range(THREADS)]
     work = _Scan(files, slots, codes, tasks, categories, kernels)
     threads = [threading.Thread(target=work.run, args=(t,), name=f"blanktrack-scan-{k}")
                for k, t in enumerate(tallies)]
@@ -425,14 +442,13 @@ class _Scan:
             done, ne, t.iss_fill, left_out = kernels.tally_batch(
                 *numbers, *per_row, *per_code,
                 slots.track_slot, slots.track_first, slots.track_base, slots.track_span,
-                slots.booklet_slot, slots.slot_ban, t.slot_machine,
-                *t.masks, t.live_rows, t.iss_keys, t.iss_counts, t.iss_fill, out, ne, done,
+                slots.booklet_slot, t.owner, t.state, t.issuing, t.iss_fill, out, ne, done,
             )
             t.rows[i] -= left_out  # rows of other BANs are not counted (as in fast_usage)
             if done == n:
                 break
             # Stopped at a full issuing table (maybe at the first row): grow it, go on.
-            t.iss_keys, t.iss_counts = kernels.issuing_grow(t.iss_keys, t.iss_counts)
+            t.issuing = kernels.issuing_grow(t.issuing)
         t.rows[i] += n
         if ne:
             with self.lock:
@@ -468,8 +484,9 @@ def _by_machine(slots: Slots, t: _Tally, machines: pl.Series, take: np.ndarray) 
     boolean indexing of nine arrays of millions took 0.3 s)."""
     per_slot = pl.DataFrame({
         "ban": slots.slot_ban, "track": slots.slot_track, "booklet": slots.slot_booklet,
-        "machine": t.slot_machine, **dict(zip(USAGE_MASKS, t.masks, strict=True)),
-        "live_rows": t.live_rows, "take": take,
+        "machine": np.ascontiguousarray(t.slot_machine),
+        **dict(zip(USAGE_MASKS, t.masks(), strict=True)), "live_rows": t.live_rows(),
+        "take": take,
     })
     return per_slot.lazy().filter("take").select(
         pl.lit(pl.Series(slots.bans, dtype=pl.String)).gather("ban").alias("seller_ban"),
@@ -493,20 +510,20 @@ def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
         # first in place (fancy indexing copied every mask).
         clash = (first.slot_machine != t.slot_machine) & (first.slot_machine >= 0)
         clash &= t.slot_machine >= 0
-        masks, live_rows, machine = t.masks, t.live_rows, t.slot_machine
+        records, machine = t.records, t.slot_machine
         if clash.any():  # new arrays: the frame of the clashes may share t's memory
             apart.append(_by_machine(slots, t, machines, clash))
-            masks = [np.where(clash, 0, m) for m in masks]
-            live_rows = np.where(clash, 0, live_rows)
+            records = np.where(clash[:, None], np.uint64(0), records)
             machine = np.where(clash, -1, machine)
-        for m, other in zip(first.masks, masks, strict=True):
-            np.bitwise_or(m, other, out=m)
-        np.add(first.live_rows, live_rows, out=first.live_rows)
+        # The masks OR-ed, the live rows added, in place.
+        masks = len(USAGE_MASKS)
+        np.bitwise_or(first.records[:, :masks], records[:, :masks], out=first.records[:, :masks])
+        np.add(first.records[:, masks], records[:, masks], out=first.records[:, masks])
         # A slot's till is -1 where unseen, else the same in both (clashes are out): the max.
         np.maximum(first.slot_machine, machine, out=first.slot_machine)
     epoch_day = (period.first_day - dt.date(1970, 1, 1)).days
-    keys = np.concatenate([t.iss_keys[t.iss_keys >= 0] for t in tallies])
-    counts = np.concatenate([t.iss_counts[t.iss_keys >= 0] for t in tallies])
+    keys = np.concatenate([t.issuing[0::2][t.issuing[0::2] >= 0] for t in tallies])
+    counts = np.concatenate([t.issuing[1::2][t.issuing[0::2] >= 0] for t in tallies])
     if len(tallies) > 1 and len(keys):  # a key both threads counted: summed on integers
         order = np.argsort(keys, kind="stable")
         keys, counts = keys[order], counts[order]
@@ -523,12 +540,13 @@ def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
     exceptions = [e for t in tallies for e in t.exceptions]
 
     def used_slots() -> pl.DataFrame:  # one row a slot some row was tallied in
-        used, far = (first.masks[USAGE_MASKS.index(m)] for m in ("used_mask", "far_mask"))
+        used, far = (first.records[:, USAGE_MASKS.index(m)] for m in ("used_mask", "far_mask"))
         return _by_machine(slots, first, machines, (used | far) != 0)
 
     if not exceptions and not apart:  # every row in a slot: by_machine made only if asked
-        return Scanned(issuing, counted, BySlot.of(slots, first.masks, first.live_rows,
-                                                   first.slot_machine, machines), used_slots)
+        return Scanned(issuing, counted, BySlot.of(slots, first.masks(), first.live_rows(),
+                                                   np.ascontiguousarray(first.slot_machine),
+                                                   machines), used_slots)
     by_machine = pl.concat([used_slots(), *apart])
     foreign = pl.DataFrame(schema=FOREIGN_SCHEMA)
     if exceptions:
