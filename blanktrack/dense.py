@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import invoices as inv
@@ -176,16 +177,36 @@ def _as_text(values: pa.Array, column: str) -> list[str | None]:
 DAY_SPAN = 1024  # typed dates: a batch's days within this span are coded arithmetically
 
 
+_TICKS_A_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
+_YEARS_1_TO_9999 = (-719_162, 2_932_896)  # days from 1970-01-01 to 0001-01-01 and 9999-12-31
+
+
+def _days(column: pa.Array) -> np.ndarray:
+    """The calendar day of each row of a date or timestamp column (no nulls), in days from
+    1970-01-01: a timestamp's day in its own time zone (a naive one: its wall clock), as
+    polars' dt.date gives it to the validation."""
+    kind = column.type
+    if pa.types.is_date32(kind):
+        return column.cast(pa.int32()).to_numpy()
+    if pa.types.is_timestamp(kind):
+        if kind.tz is not None:
+            column = pc.local_timestamp(column)
+        per_day = _TICKS_A_DAY[kind.unit]
+    else:  # date64: milliseconds
+        per_day = _TICKS_A_DAY["ms"]
+    days = np.floor_divide(column.cast(pa.int64()).to_numpy(), per_day)
+    if len(days) and (days.min() < _YEARS_1_TO_9999[0] or days.max() > _YEARS_1_TO_9999[1]):
+        raise NotClean("invoice_date: no year 1-9999")  # the polars path names the row
+    return days.astype(np.int32)
+
+
 def _day_codes(column: pa.Array) -> tuple[np.ndarray, list[str | None]]:
     """(per-row codes, the text of each code) of a date or timestamp column: its calendar days
-    (a timestamp's day in its own time zone, as polars' dt.date gives it), coded as the day
-    less the batch's first day, or by np.unique where the days spread wider."""
-    series = pl.Series(pl.from_arrow(column))
-    if series.null_count():
+    (_days), coded as the day less the batch's first day, or by np.unique where the days
+    spread wider."""
+    if column.null_count:
         raise NotClean("invoice_date: empty")  # the polars path names the row
-    if isinstance(series.dtype, pl.Datetime):
-        series = series.dt.date()
-    days = series.cast(pl.Date).to_physical().to_numpy().astype(np.int32, copy=False)
+    days = _days(column)
     if not len(days):
         return days, []
     first, last = int(days.min()), int(days.max())
@@ -237,8 +258,8 @@ def _number_buffers(column: pa.Array) -> tuple[int, bool, np.ndarray, np.ndarray
 
 
 def warm_up(path: Path) -> None:
-    """Load the compiled loop (native.py: 10 ms; numba's dispatcher when that cannot be used:
-    0.15-0.25 s more, during which every thread that calls it waits) for the types a Parquet
+    """Load the compiled loop (native.py; numba's dispatcher, slower to load, when that cannot
+    be used, during which every thread that calls it waits) for the types a Parquet
     file like `path` will give it, so that this can happen while the allocations are read."""
     kernels = native.kernels()
     if kernels.kind == "native":
@@ -262,7 +283,7 @@ def warm_up(path: Path) -> None:
 class Scanned:
     """What a dense scan found: issuing counts and rows per file; the usage per booklet and
     till (by_machine, as fast_usage gives it), made when first asked, which reconcile does only
-    where by_slot is None (a frame of every used booklet: 0.04 s at 20M); and by_slot."""
+    where by_slot is None (a frame of every used booklet); and by_slot."""
 
     issuing: pl.DataFrame
     counted: pl.DataFrame
@@ -481,7 +502,7 @@ def _exception_rows(batch: pa.RecordBatch, rows: np.ndarray, columns: dict[str, 
 
 def _by_machine(slots: Slots, t: _Tally, machines: pl.Series, take: np.ndarray) -> pl.DataFrame:
     """The rows of by_machine for the slots `take` marks: filtered and named by polars (numpy's
-    boolean indexing of nine arrays of millions took 0.3 s)."""
+    boolean indexing of each of nine arrays of millions is slower)."""
     per_slot = pl.DataFrame({
         "ban": slots.slot_ban, "track": slots.slot_track, "booklet": slots.slot_booklet,
         "machine": np.ascontiguousarray(t.slot_machine),

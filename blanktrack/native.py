@@ -131,7 +131,7 @@ def _load() -> Kernels:
         raise
     except Exception as exc:  # numba's internals are not an API: say so, and go on slower
         _warn(f"the native loop could not be built ({type(exc).__name__}: {exc}); the dense "
-              "scan loads numba instead (0.5 s more per run)")
+              "scan loads numba instead (slower to start, every run)")
         return _numba_kernels()
 
 
