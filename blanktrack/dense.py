@@ -175,8 +175,6 @@ def _as_text(values: pa.Array, column: str) -> list[str | None]:
 
 
 DAY_SPAN = 1024  # typed dates: a batch's days within this span are coded arithmetically
-
-
 _TICKS_A_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
 _YEARS_1_TO_9999 = (-719_162, 2_932_896)  # days from 1970-01-01 to 0001-01-01 and 9999-12-31
 
@@ -216,6 +214,7 @@ def _day_codes(column: pa.Array) -> tuple[np.ndarray, list[str | None]]:
     else:
         distinct, codes = np.unique(days, return_inverse=True)
         codes = codes.astype(np.int32)
+    codes.setflags(write=False)  # as pyarrow's dictionary indices: numba's one specialisation
     return codes, _as_text(pa.array(distinct, pa.int32()).cast(pa.date32()), "invoice_date")
 
 
