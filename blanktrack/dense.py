@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import invoices as inv
@@ -56,6 +57,8 @@ MAX_EXCEPTIONS = 2_000_000  # rows left to polars before the dense scan is not w
 ISSUING_START = 1 << 12  # slots of a thread's issuing table at first (it grows)
 ROW_GROUPS_PER_TASK = 4  # work is handed to the threads this many Parquet row groups at a time
 
+# tally.SLOT_WORDS and tally.OWNER_WORDS (tally.py imports numba, which a run does not load).
+SLOT_WORDS, OWNER_WORDS = 8, 2
 _PER_ROW = ("invoice_date", "seller_ban", "machine", "status", "upload_status")  # tally's order
 _ISSUING_KEYS = ("seller_ban", "machine", "track", "invoice_date")
 _ISSUING_SCHEMA = {"seller_ban": pl.String, "machine": pl.String, "track": pl.String,
@@ -74,24 +77,39 @@ class _Tally:
     """What one scanning thread found: per slot its till and masks, issuing counts per
     (seller, till, track, day), the rows left to polars, rows per file."""
 
-    n_slots: int
+    slot_ban: np.ndarray
     n_files: int
-    slot_machine: np.ndarray = field(init=False)
-    masks: list[np.ndarray] = field(init=False)
-    live_rows: np.ndarray = field(init=False)
-    iss_keys: np.ndarray = field(init=False)
-    iss_counts: np.ndarray = field(init=False)
+    owner: np.ndarray = field(init=False)  # per slot: seller, till (tally.OWNER_WORDS)
+    state: np.ndarray = field(init=False)  # per slot: USAGE_MASKS, live rows (tally.SLOT_WORDS)
+    issuing: np.ndarray = field(init=False)
     iss_fill: int = 0
     exceptions: list[pl.DataFrame] = field(default_factory=list)
     rows: list[int] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.slot_machine = np.full(self.n_slots, -1, np.int32)
-        self.masks = [np.zeros(self.n_slots, np.uint64) for _ in USAGE_MASKS]
-        self.live_rows = np.zeros(self.n_slots, np.int64)
-        self.iss_keys = np.full(ISSUING_START, -1, np.int64)
-        self.iss_counts = np.zeros(ISSUING_START, np.int64)
+        n = len(self.slot_ban)
+        self.owner = np.empty(OWNER_WORDS * n, np.int32)
+        self.owner[0::OWNER_WORDS] = self.slot_ban
+        self.owner[1::OWNER_WORDS] = -1
+        self.state = np.zeros(SLOT_WORDS * n, np.uint64)
+        self.issuing = native.issuing_table(ISSUING_START)
         self.rows = [0] * self.n_files
+
+    @property
+    def slot_machine(self) -> np.ndarray:
+        return self.owner[1::OWNER_WORDS]  # a view: writes go to the tally
+
+    @property
+    def records(self) -> np.ndarray:
+        """The slot records as rows of eight words (a view)."""
+        return self.state.reshape(-1, SLOT_WORDS)
+
+    def masks(self) -> list[np.ndarray]:
+        """Each usage mask per slot (copies, contiguous)."""
+        return [np.ascontiguousarray(self.records[:, k]) for k in range(len(USAGE_MASKS))]
+
+    def live_rows(self) -> np.ndarray:
+        return self.records[:, len(USAGE_MASKS)].astype(np.int64)
 
 
 @dataclass
@@ -105,39 +123,127 @@ class _File:
     csv: pl.LazyFrame | None = None  # RAW_COLUMNS, the text keys Categorical (CSV only)
 
 
+def _text_type(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+
+
+def _takes(column: str, t: pa.DataType) -> bool:
+    """Whether the dense scan reads a Parquet column of this type as invoices._scan_parquet
+    does: text (plain, large, view or dictionary), a date or timestamp for the date, integers
+    for the seller, the date and the till. Any other type is left to that path's message."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if _text_type(t):
+        return True
+    if column == "invoice_number":
+        return False
+    if column == "invoice_date" and (pa.types.is_date(t) or pa.types.is_timestamp(t)):
+        return True
+    return pa.types.is_integer(t) and column in ("seller_ban", "invoice_date", "machine")
+
+
 def _parquet_file(path: Path) -> _File | None:
-    """If every column is text and the required ones are there; None otherwise."""
+    """If the required columns are there and every one read is of a type _takes; else None."""
     parquet = pq.ParquetFile(path)
     schema = parquet.schema_arrow
-    if any(not (pa.types.is_string(t) or pa.types.is_large_string(t)) for t in schema.types):
-        return None
     names = {inv.normal_name(n): n for n in schema.names}
-    if any(c not in names for c in inv.REQUIRED):
+    if len(names) != len(schema.names) or any(c not in names for c in inv.REQUIRED):
+        return None  # two columns of one name: the polars path names the problem
+    columns = {c: names[c] for c in inv.RAW_COLUMNS if c in names}
+    if not all(_takes(c, schema.field(n).type) for c, n in columns.items()):
         return None
-    return _File(path, {c: names[c] for c in inv.RAW_COLUMNS if c in names},
-                 row_groups=parquet.metadata.num_row_groups)
+    return _File(path, columns, row_groups=parquet.metadata.num_row_groups)
 
 
-def _coded(batch: pa.RecordBatch, name: str | None) -> tuple[np.ndarray, list[str | None]]:
-    """(per-row codes, the value of each code) of one text column of a batch; a null is one
-    more code, and a column the file lacks is all null."""
+def _as_text(values: pa.Array, column: str) -> list[str | None]:
+    """Distinct values of a column as the text invoices._scan_parquet makes of them (polars'
+    own casts), so that value_codes and the validation judge the same text."""
+    if _text_type(values.type):
+        return values.to_pylist()
+    series = pl.Series(pl.from_arrow(values))
+    if series.dtype == pl.Date:
+        text = series.dt.strftime("%Y-%m-%d")
+    elif isinstance(series.dtype, pl.Datetime):
+        text = series.dt.date().dt.strftime("%Y-%m-%d")
+    elif series.dtype.is_integer():
+        text = series.cast(pl.String)
+        if column == "seller_ban":  # Parquet integers are exact: only leading zeros are lost
+            text = text.str.zfill(8)
+    else:
+        raise NotClean(f"{column}: {series.dtype}")
+    return text.to_list()
+
+
+DAY_SPAN = 1024  # typed dates: a batch's days within this span are coded arithmetically
+_TICKS_A_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
+_YEARS_1_TO_9999 = (-719_162, 2_932_896)  # days from 1970-01-01 to 0001-01-01 and 9999-12-31
+
+
+def _days(column: pa.Array) -> np.ndarray:
+    """The calendar day of each row of a date or timestamp column (no nulls), in days from
+    1970-01-01: a timestamp's day in its own time zone (a naive one: its wall clock), as
+    polars' dt.date gives it to the validation."""
+    kind = column.type
+    if pa.types.is_date32(kind):
+        return column.cast(pa.int32()).to_numpy()
+    if pa.types.is_timestamp(kind):
+        if kind.tz is not None:
+            column = pc.local_timestamp(column)
+        per_day = _TICKS_A_DAY[kind.unit]
+    else:  # date64: milliseconds
+        per_day = _TICKS_A_DAY["ms"]
+    days = np.floor_divide(column.cast(pa.int64()).to_numpy(), per_day)
+    if len(days) and (days.min() < _YEARS_1_TO_9999[0] or days.max() > _YEARS_1_TO_9999[1]):
+        raise NotClean("invoice_date: no year 1-9999")  # the polars path names the row
+    return days.astype(np.int32)
+
+
+def _day_codes(column: pa.Array) -> tuple[np.ndarray, list[str | None]]:
+    """(per-row codes, the text of each code) of a date or timestamp column: its calendar days
+    (_days), coded as the day less the batch's first day, or by np.unique where the days
+    spread wider."""
+    if column.null_count:
+        raise NotClean("invoice_date: empty")  # the polars path names the row
+    days = _days(column)
+    if not len(days):
+        return days, []
+    first, last = int(days.min()), int(days.max())
+    codes: np.ndarray
+    if last - first < DAY_SPAN:
+        distinct = np.arange(first, last + 1, dtype=np.int32)
+        codes = (days - np.int32(first)).astype(np.int32, copy=False)
+    else:
+        distinct, codes = np.unique(days, return_inverse=True)
+        codes = codes.astype(np.int32)
+    codes.setflags(write=False)  # as pyarrow's dictionary indices: numba's one specialisation
+    return codes, _as_text(pa.array(distinct, pa.int32()).cast(pa.date32()), "invoice_date")
+
+
+def _coded(batch: pa.RecordBatch, column: str, name: str | None
+           ) -> tuple[np.ndarray, list[str | None]]:
+    """(per-row codes, the text of each code) of one column of a batch; a null is one more
+    code, and a column the file lacks is all null."""
     if name is None:
         return np.zeros(batch.num_rows, np.int32), [None]
-    column = batch.column(name)
-    if not pa.types.is_dictionary(column.type):
-        column = column.dictionary_encode()
-    values: list[str | None] = column.dictionary.to_pylist()
-    indices = column.indices
-    if column.null_count:
-        indices = indices.fill_null(len(values))
-        values.append(None)
-    return indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False), values
+    values = batch.column(name)
+    if pa.types.is_date(values.type) or pa.types.is_timestamp(values.type):
+        return _day_codes(values)
+    if not pa.types.is_dictionary(values.type):
+        values = values.dictionary_encode()
+    text = _as_text(values.dictionary, column)
+    indices = values.indices
+    if values.null_count:
+        indices = indices.fill_null(len(text))
+        text.append(None)
+    return indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False), text
 
 
 def _number_buffers(column: pa.Array) -> tuple[int, bool, np.ndarray, np.ndarray] | None:
     """(rows, views, offsets, data) of an Arrow string column for tally.tally_batch."""
     if column.null_count:
         return None
+    if pa.types.is_dictionary(column.type):  # a categorical number column: rare, decoded
+        column = column.dictionary_decode()
     n = len(column)
     if pa.types.is_string_view(column.type):
         views = column.buffers()[1]
@@ -152,8 +258,8 @@ def _number_buffers(column: pa.Array) -> tuple[int, bool, np.ndarray, np.ndarray
 
 
 def warm_up(path: Path) -> None:
-    """Load the compiled loop (native.py: 10 ms; numba's dispatcher when that cannot be used:
-    0.15-0.25 s more, during which every thread that calls it waits) for the types a Parquet
+    """Load the compiled loop (native.py; numba's dispatcher, slower to load, when that cannot
+    be used, during which every thread that calls it waits) for the types a Parquet
     file like `path` will give it, so that this can happen while the allocations are read."""
     kernels = native.kernels()
     if kernels.kind == "native":
@@ -164,12 +270,12 @@ def warm_up(path: Path) -> None:
     offsets = np.zeros(1, np.int64 if pa.types.is_large_string(number) else np.int32)
     code = np.zeros(0, np.int32)
     code.setflags(write=False)  # as pyarrow hands dictionary indices out
-    i32, i64, u64 = np.zeros(1, np.int32), np.zeros(1, np.int64), np.zeros(1, np.uint64)
+    i32, i64 = np.zeros(1, np.int32), np.zeros(1, np.int64)
     kernels.tally_batch(
         0, False, offsets, np.zeros(0, np.uint8), code, code, code, code, code,
         i32, i32, i32, i32, np.zeros(1, np.int8), np.zeros(1, np.bool_),
-        i32, i64, i64, i64, i32, i32, i32, *[u64 for _ in USAGE_MASKS], i64,
-        np.full(2, -1, np.int64), i64, 0, i64, 0, 0,
+        i32, i64, i64, i64, i32, np.zeros(OWNER_WORDS, np.int32), np.zeros(SLOT_WORDS, np.uint64),
+        native.issuing_table(2), 0, i64, 0, 0,
     )
 
 
@@ -177,7 +283,7 @@ def warm_up(path: Path) -> None:
 class Scanned:
     """What a dense scan found: issuing counts and rows per file; the usage per booklet and
     till (by_machine, as fast_usage gives it), made when first asked, which reconcile does only
-    where by_slot is None (a frame of every used booklet: 0.04 s at 20M); and by_slot."""
+    where by_slot is None (a frame of every used booklet); and by_slot."""
 
     issuing: pl.DataFrame
     counted: pl.DataFrame
@@ -230,7 +336,7 @@ def scan(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
         for first in range(0, file.row_groups, ROW_GROUPS_PER_TASK):
             tasks.put((i, list(range(first, min(first + ROW_GROUPS_PER_TASK, file.row_groups)))))
     # One tally per thread (each core reads and tallies its own row groups); merged at the end.
-    tallies = [_Tally(len(slots.slot_ban), len(files)) for _ in range(THREADS)]
+    tallies = [_Tally(slots.slot_ban, len(files)) for _ in range(THREADS)]
     work = _Scan(files, slots, codes, tasks, categories, kernels)
     threads = [threading.Thread(target=work.run, args=(t,), name=f"blanktrack-scan-{k}")
                for k, t in enumerate(tallies)]
@@ -307,7 +413,7 @@ class _Scan:
 
     def _parquet_batch(self, t: _Tally, i: int, batch: pa.RecordBatch) -> bool:
         columns = self.files[i].columns
-        coded = {c: _coded(batch, columns.get(c)) for c in _PER_ROW}
+        coded = {c: _coded(batch, c, columns.get(c)) for c in _PER_ROW}
         with self.lock:
             per_code = self._tables({c: v for c, (_, v) in coded.items()})
         return self._tally(t, i, batch.column(columns["invoice_number"]),
@@ -317,7 +423,7 @@ class _Scan:
     def _csv_batch(self, t: _Tally, i: int, frame: pl.DataFrame) -> bool:
         with self.lock:
             for c in TEXT_KEYS:
-                known = self.categories[c].categories.to_series()  # type: ignore[union-attr]
+                known = self.categories[c].categories.to_series()
                 if known.len() > len(self.grown[c]):
                     self.grown[c] = known.to_list()
                     self.tables = self._tables(self.grown)
@@ -357,14 +463,13 @@ class _Scan:
             done, ne, t.iss_fill, left_out = kernels.tally_batch(
                 *numbers, *per_row, *per_code,
                 slots.track_slot, slots.track_first, slots.track_base, slots.track_span,
-                slots.booklet_slot, slots.slot_ban, t.slot_machine,
-                *t.masks, t.live_rows, t.iss_keys, t.iss_counts, t.iss_fill, out, ne, done,
+                slots.booklet_slot, t.owner, t.state, t.issuing, t.iss_fill, out, ne, done,
             )
             t.rows[i] -= left_out  # rows of other BANs are not counted (as in fast_usage)
             if done == n:
                 break
             # Stopped at a full issuing table (maybe at the first row): grow it, go on.
-            t.iss_keys, t.iss_counts = kernels.issuing_grow(t.iss_keys, t.iss_counts)
+            t.issuing = kernels.issuing_grow(t.issuing)
         t.rows[i] += n
         if ne:
             with self.lock:
@@ -379,14 +484,17 @@ class _Scan:
 def _exception_rows(batch: pa.RecordBatch, rows: np.ndarray, columns: dict[str, str],
                     file: int) -> pl.DataFrame:
     """The raw text of some rows of a Parquet batch, as raw_usage.raw_frames gives it."""
-    taken = batch.take(pa.array(rows))
+    indices = pa.array(rows)
     data = {}
     for c in inv.RAW_COLUMNS:
         if c in columns:
-            col = taken.column(columns[c])
+            col = batch.column(columns[c])
+            if pa.types.is_string_view(col.type):  # pyarrow's take has no kernel for views
+                col = col.cast(pa.large_string())
+            col = col.take(indices)
             if pa.types.is_dictionary(col.type):
                 col = col.dictionary_decode()
-            data[c] = pl.Series(c, col.to_pylist(), pl.String)
+            data[c] = pl.Series(c, _as_text(col, c), pl.String)
         else:
             data[c] = pl.Series(c, [None] * len(rows), pl.String)
     return pl.DataFrame(data).with_columns(file=pl.lit(file, pl.UInt32))
@@ -394,11 +502,12 @@ def _exception_rows(batch: pa.RecordBatch, rows: np.ndarray, columns: dict[str, 
 
 def _by_machine(slots: Slots, t: _Tally, machines: pl.Series, take: np.ndarray) -> pl.DataFrame:
     """The rows of by_machine for the slots `take` marks: filtered and named by polars (numpy's
-    boolean indexing of nine arrays of millions took 0.3 s)."""
+    boolean indexing of each of nine arrays of millions is slower)."""
     per_slot = pl.DataFrame({
         "ban": slots.slot_ban, "track": slots.slot_track, "booklet": slots.slot_booklet,
-        "machine": t.slot_machine, **dict(zip(USAGE_MASKS, t.masks, strict=True)),
-        "live_rows": t.live_rows, "take": take,
+        "machine": np.ascontiguousarray(t.slot_machine),
+        **dict(zip(USAGE_MASKS, t.masks(), strict=True)), "live_rows": t.live_rows(),
+        "take": take,
     })
     return per_slot.lazy().filter("take").select(
         pl.lit(pl.Series(slots.bans, dtype=pl.String)).gather("ban").alias("seller_ban"),
@@ -422,20 +531,20 @@ def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
         # first in place (fancy indexing copied every mask).
         clash = (first.slot_machine != t.slot_machine) & (first.slot_machine >= 0)
         clash &= t.slot_machine >= 0
-        masks, live_rows, machine = t.masks, t.live_rows, t.slot_machine
+        records, machine = t.records, t.slot_machine
         if clash.any():  # new arrays: the frame of the clashes may share t's memory
             apart.append(_by_machine(slots, t, machines, clash))
-            masks = [np.where(clash, 0, m) for m in masks]
-            live_rows = np.where(clash, 0, live_rows)
+            records = np.where(clash[:, None], np.uint64(0), records)
             machine = np.where(clash, -1, machine)
-        for m, other in zip(first.masks, masks, strict=True):
-            np.bitwise_or(m, other, out=m)
-        np.add(first.live_rows, live_rows, out=first.live_rows)
+        # The masks OR-ed, the live rows added, in place.
+        masks = len(USAGE_MASKS)
+        np.bitwise_or(first.records[:, :masks], records[:, :masks], out=first.records[:, :masks])
+        np.add(first.records[:, masks], records[:, masks], out=first.records[:, masks])
         # A slot's till is -1 where unseen, else the same in both (clashes are out): the max.
         np.maximum(first.slot_machine, machine, out=first.slot_machine)
     epoch_day = (period.first_day - dt.date(1970, 1, 1)).days
-    keys = np.concatenate([t.iss_keys[t.iss_keys >= 0] for t in tallies])
-    counts = np.concatenate([t.iss_counts[t.iss_keys >= 0] for t in tallies])
+    keys = np.concatenate([t.issuing[0::2][t.issuing[0::2] >= 0] for t in tallies])
+    counts = np.concatenate([t.issuing[1::2][t.issuing[0::2] >= 0] for t in tallies])
     if len(tallies) > 1 and len(keys):  # a key both threads counted: summed on integers
         order = np.argsort(keys, kind="stable")
         keys, counts = keys[order], counts[order]
@@ -452,12 +561,13 @@ def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
     exceptions = [e for t in tallies for e in t.exceptions]
 
     def used_slots() -> pl.DataFrame:  # one row a slot some row was tallied in
-        used, far = (first.masks[USAGE_MASKS.index(m)] for m in ("used_mask", "far_mask"))
+        used, far = (first.records[:, USAGE_MASKS.index(m)] for m in ("used_mask", "far_mask"))
         return _by_machine(slots, first, machines, (used | far) != 0)
 
     if not exceptions and not apart:  # every row in a slot: by_machine made only if asked
-        return Scanned(issuing, counted, BySlot.of(slots, first.masks, first.live_rows,
-                                                   first.slot_machine, machines), used_slots)
+        return Scanned(issuing, counted, BySlot.of(slots, first.masks(), first.live_rows(),
+                                                   np.ascontiguousarray(first.slot_machine),
+                                                   machines), used_slots)
     by_machine = pl.concat([used_slots(), *apart])
     foreign = pl.DataFrame(schema=FOREIGN_SCHEMA)
     if exceptions:
@@ -467,8 +577,8 @@ def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
         extra = usage_from_groups(groups, [f.path for f in files], period, bans)
         if extra is None:
             return None
-        by_machine = pl.concat([by_machine, extra[0].cast(by_machine.schema)])  # type: ignore[arg-type]
-        issuing = pl.concat([issuing, extra[1].cast(issuing.schema)])  # type: ignore[arg-type]
+        by_machine = pl.concat([by_machine, extra[0].cast(by_machine.schema)])
+        issuing = pl.concat([issuing, extra[1].cast(issuing.schema)])
         foreign = extra[3]
     if exceptions or apart:  # else every (seller, track, booklet, till) has one row already
         by_machine = fold_usage(by_machine.lazy(), BY_MACHINE_KEYS).collect()

@@ -1,7 +1,7 @@
 """The kernel of a period run: `python -m blanktrack.kernel -f CONNECTION_FILE`.
 
 ipykernel as `ipykernel_launcher` starts it, but without its debugger: importing debugpy costs
-0.12 s of every run's start, and nobody attaches a debugger to an unattended run (a notebook
+time at every run's start, and nobody attaches a debugger to an unattended run (a notebook
 opened in JupyterLab gets the usual kernel, debugger and all).
 """
 

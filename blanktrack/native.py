@@ -38,7 +38,7 @@ import numpy as np
 
 _HERE = Path(__file__).resolve().parent
 _SOURCES = (_HERE / "tally.py", Path(__file__).resolve())
-_FORMAT = b"blanktrack-native-2\n"
+_FORMAT = b"blanktrack-native-3\n"
 
 # tally.tally_batch's parameters in order: a name, then the dtype of an array ("offsets": int32
 # or int64, one wrapper each) or None for an integer. An array goes to C as pointer and length.
@@ -49,17 +49,11 @@ _TALLY_PARAMS: tuple[tuple[str, str | None], ...] = (
     ("date_offset", "int32"), ("date_day", "int32"), ("ban_id", "int32"),
     ("machine_id", "int32"), ("status_class", "int8"), ("upload_failed", "bool"),
     ("track_slot", "int32"), ("track_first", "int64"), ("track_base", "int64"),
-    ("track_span", "int64"), ("booklet_slot", "int32"), ("slot_ban", "int32"),
-    ("slot_machine", "int32"),
-    ("used", "uint64"), ("in_period", "uint64"), ("adjacent", "uint64"), ("live", "uint64"),
-    ("void", "uint64"), ("failed", "uint64"), ("far", "uint64"),
-    ("live_rows", "int64"),
-    ("iss_keys", "int64"), ("iss_counts", "int64"), ("iss_fill", None),
+    ("track_span", "int64"), ("booklet_slot", "int32"), ("slot_owner", "int32"),
+    ("slot_state", "uint64"), ("issuing", "int64"), ("iss_fill", None),
     ("exceptions", "int64"), ("ne", None), ("start", None),
 )
-_REHASH_PARAMS: tuple[tuple[str, str | None], ...] = (
-    ("keys", "int64"), ("counts", "int64"), ("new_keys", "int64"), ("new_counts", "int64"),
-)
+_REHASH_PARAMS: tuple[tuple[str, str | None], ...] = (("table", "int64"), ("new_table", "int64"))
 _OFFSETS = ("int32", "int64")
 
 
@@ -72,12 +66,19 @@ class Kernels:
         self._rehash = issuing_rehash
         self.kind = kind  # 'native' | 'numba'
 
-    def issuing_grow(self, keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The issuing table rehashed into one twice the size."""
-        new_keys = np.full(len(keys) * 2, -1, np.int64)
-        new_counts = np.zeros(len(keys) * 2, np.int64)
-        self._rehash(keys, counts, new_keys, new_counts)
-        return new_keys, new_counts
+    def issuing_grow(self, table: np.ndarray) -> np.ndarray:
+        """The issuing table (key, count interleaved) rehashed into one twice the size."""
+        new_table = issuing_table(len(table))  # len(table) // 2 entries now
+        self._rehash(table, new_table)
+        return new_table
+
+
+def issuing_table(entries: int) -> np.ndarray:
+    """An empty issuing table of `entries` (a power of 2) keys, each followed by its count."""
+    table = np.zeros(2 * entries, np.int64)
+    table[0::2] = -1
+    return table
+
 
 
 _lock = threading.Lock()
@@ -130,7 +131,7 @@ def _load() -> Kernels:
         raise
     except Exception as exc:  # numba's internals are not an API: say so, and go on slower
         _warn(f"the native loop could not be built ({type(exc).__name__}: {exc}); the dense "
-              "scan loads numba instead (0.5 s more per run)")
+              "scan loads numba instead (slower to start, every run)")
         return _numba_kernels()
 
 
@@ -356,4 +357,4 @@ def _numba_kernels() -> Kernels:
     return Kernels(tally.tally_batch, tally.issuing_rehash, "numba")
 
 
-__all__ = ["Kernels", "cache_folders", "kernels"]
+__all__ = ["Kernels", "cache_folders", "issuing_table", "kernels"]

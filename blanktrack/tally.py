@@ -27,42 +27,54 @@ _HIGH_NIBBLES = np.uint64(0xF0F0F0F0F0F0F0F0)
 
 
 @njit(cache=True, nogil=True)
-def _issuing_find(keys: np.ndarray, key: np.int64) -> tuple[np.int64, int]:
-    """Where key lives in the open-addressing table, added (count 0) if new: (place, 1 if new)."""
-    mask = len(keys) - 1
-    h = (key * np.int64(0x9E3779B97F4A7C15)) & mask
+def _issuing_find(table: np.ndarray, key: np.int64) -> tuple[np.int64, int]:
+    """Where key lives in the open-addressing table (key at 2h, its count at 2h + 1: one cache
+    line for both), added (count 0) if new: (h, 1 if new)."""
+    mask = np.uint64((len(table) >> 1) - 1)
+    # The product's high half folded in: its low bits alone depend only on the key's low bits
+    # (track and day), and every till and seller of one track and day would probe one chain.
+    x = np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)
+    h = (x ^ (x >> np.uint64(32))) & mask
     while True:
-        k = keys[h]
+        k = table[np.uint64(2) * h]
         if k == key:
-            return h, 0
+            return np.int64(h), 0
         if k == -1:
-            keys[h] = key
-            return h, 1
-        h = (h + 1) & mask
+            table[np.uint64(2) * h] = key
+            return np.int64(h), 1
+        h = (h + np.uint64(1)) & mask
+
+
+# A slot's record in slot_state: the seven usage masks (booklets.USAGE_MASKS' order), then its
+# live rows; 64 bytes, one cache line, so a row in no particular order costs one miss, not eight.
+SLOT_WORDS = 8
+LIVE_ROWS = 7
+# A slot's owner in slot_owner: its seller (read only) and the till that used it (-1: none yet).
+OWNER_WORDS = 2
 
 
 @njit(cache=True, nogil=True)
-def _flush(slot, used, in_period, adjacent, live, void, failed, far, live_rows,
-           acc_used, acc_in, acc_adj, acc_live, acc_void, acc_failed, acc_far, acc_rows):
-    """A run's masks and live rows, gathered in registers, into its slot."""
-    used[slot] |= acc_used
-    in_period[slot] |= acc_in
-    adjacent[slot] |= acc_adj
-    live[slot] |= acc_live
-    void[slot] |= acc_void
-    failed[slot] |= acc_failed
-    far[slot] |= acc_far
-    live_rows[slot] += acc_rows
+def _flush(slot_state, slot, acc_used, acc_in, acc_adj, acc_live, acc_void, acc_failed, acc_far,
+           acc_rows):
+    """A run's masks and live rows, gathered in registers, into its slot's record."""
+    r = slot * np.uint64(SLOT_WORDS)
+    slot_state[r] |= acc_used
+    slot_state[r + np.uint64(1)] |= acc_in
+    slot_state[r + np.uint64(2)] |= acc_adj
+    slot_state[r + np.uint64(3)] |= acc_live
+    slot_state[r + np.uint64(4)] |= acc_void
+    slot_state[r + np.uint64(5)] |= acc_failed
+    slot_state[r + np.uint64(6)] |= acc_far
+    slot_state[r + np.uint64(LIVE_ROWS)] += np.uint64(acc_rows)
 
 
 @njit(cache=True, nogil=True)
-def issuing_rehash(keys: np.ndarray, counts: np.ndarray, new_keys: np.ndarray,
-                   new_counts: np.ndarray) -> None:
+def issuing_rehash(table: np.ndarray, new_table: np.ndarray) -> None:
     """The issuing table's keys and counts put into a larger empty one (keys -1, a power of 2)."""
-    for i in range(len(keys)):
-        if keys[i] != -1:
-            h, _ = _issuing_find(new_keys, keys[i])
-            new_counts[h] = counts[i]
+    for i in range(len(table) >> 1):
+        if table[2 * i] != -1:
+            h, _ = _issuing_find(new_table, table[2 * i])
+            new_table[2 * h + 1] = table[2 * i + 1]
 
 
 @njit(cache=True, nogil=True)
@@ -71,9 +83,8 @@ def tally_batch(
     date_codes, ban_codes, machine_codes, status_codes, upload_codes,  # per row
     date_offset, date_day, ban_id, machine_id, status_class, upload_failed,  # per code
     track_slot, track_first, track_base, track_span,  # track → part of booklet_slot
-    booklet_slot, slot_ban, slot_machine,  # per booklet slot
-    used, in_period, adjacent, live, void, failed, far, live_rows,  # per slot, updated
-    iss_keys, iss_counts, iss_fill,  # issuing counts per (ban, machine, track, day)
+    booklet_slot, slot_owner, slot_state,  # per booklet slot (OWNER_WORDS, SLOT_WORDS each)
+    issuing, iss_fill,  # issuing counts per (ban, machine, track, day), interleaved
     exceptions, ne, start,  # out: row indices left to the caller, and how many so far
 ):
     """Tally rows start..n of one batch. Returns (next row, exceptions, issuing fill, rows left
@@ -87,7 +98,7 @@ def tally_batch(
     """
     # Arrays are indexed with unsigned integers wherever the index is known to be >= 0: numba
     # then leaves out its check for negative (wrap-around) indices, which also kept LLVM from
-    # merging the eight byte loads of a number (measured: 23 -> 16 ns a row).
+    # merging the eight byte loads of a number (bench/README.md, the dense scan).
     one = np.uint64(1)
     zero = np.uint64(0)
     last_key = np.int64(-1)
@@ -96,7 +107,7 @@ def tally_batch(
     # The run: rows with the same codes, track and booklet as the last row tallied (most rows:
     # a till issues numbers in order, a day at a time) share its slot, day and till, so only
     # their bits are gathered, in registers, and written to the slot when the run ends
-    # (measured on replayed batches: 14 -> 11 ns a row).
+    # (bench/README.md, the dense scan).
     in_run = False
     run_slot = np.uint64(0)
     run_ban, run_date, run_machine, run_track, run_booklet = -1, -1, -1, -1, -1
@@ -167,17 +178,19 @@ def tally_batch(
                 ne += 1
                 continue
             us = np.uint64(slot)
-            if slot_ban[us] != ban:
-                if far_off and slot_ban[us] != -2:
+            owner = us * np.uint64(OWNER_WORDS)
+            slot_ban = slot_owner[owner]
+            if slot_ban != ban:
+                if far_off and slot_ban != -2:
                     continue  # far from P, in another seller's booklet: nothing of this BAN's
                 exceptions[ne] = ii
                 ne += 1
                 continue
             machine = machine_id[np.uint64(mc)]
-            held = slot_machine[us]
+            held = slot_owner[owner + np.uint64(1)]
             if held != machine:
                 if held == -1:
-                    slot_machine[us] = machine
+                    slot_owner[owner + np.uint64(1)] = machine
                 else:
                     exceptions[ne] = ii
                     ne += 1
@@ -187,22 +200,20 @@ def tally_batch(
                 key = ((np.int64(ban) << 42) | (np.int64(machine) << 18) | (track << 8)
                        | np.int64(date_day[np.uint64(dc)]))
                 if key != last_key:
-                    if 2 * (iss_fill + 1) > len(iss_keys):
+                    if 4 * (iss_fill + 1) > len(issuing):  # half full
                         # Stop before this row changes anything: the caller grows the table and
                         # calls again from this row (a new call starts a new run).
                         if in_run:
-                            _flush(run_slot, used, in_period, adjacent, live, void, failed, far,
-                                   live_rows, acc_used, acc_in, acc_adj, acc_live, acc_void,
-                                   acc_failed, acc_far, acc_rows)
+                            _flush(slot_state, run_slot, acc_used, acc_in, acc_adj, acc_live,
+                                   acc_void, acc_failed, acc_far, acc_rows)
                         return ii, ne, iss_fill, left_out
-                    last_pos, new = _issuing_find(iss_keys, key)
+                    last_pos, new = _issuing_find(issuing, key)
                     iss_fill += new
                     last_key = key
             if not in_run or us != run_slot:
                 if in_run:
-                    _flush(run_slot, used, in_period, adjacent, live, void, failed, far, live_rows,
-                           acc_used, acc_in, acc_adj, acc_live, acc_void, acc_failed, acc_far,
-                           acc_rows)
+                    _flush(slot_state, run_slot, acc_used, acc_in, acc_adj, acc_live, acc_void,
+                           acc_failed, acc_far, acc_rows)
                 acc_used, acc_in, acc_adj = zero, zero, zero
                 acc_live, acc_void, acc_failed, acc_far = zero, zero, zero, zero
                 acc_rows = 0
@@ -221,7 +232,8 @@ def tally_batch(
         acc_used |= b
         if run_offset == 0:
             acc_in |= b
-            iss_counts[np.uint64(last_pos)] += 1  # last_key is the run's (ban, till, track, day)
+            # last_key is the run's (ban, till, track, day)
+            issuing[np.uint64(2) * np.uint64(last_pos) + np.uint64(1)] += 1
         else:
             acc_adj |= b
         c = status_class[np.uint64(status_codes[i])]
@@ -233,6 +245,6 @@ def tally_batch(
         if upload_failed[np.uint64(upload_codes[i])]:
             acc_failed |= b
     if in_run:
-        _flush(run_slot, used, in_period, adjacent, live, void, failed, far, live_rows,
-               acc_used, acc_in, acc_adj, acc_live, acc_void, acc_failed, acc_far, acc_rows)
+        _flush(slot_state, run_slot, acc_used, acc_in, acc_adj, acc_live, acc_void, acc_failed,
+               acc_far, acc_rows)
     return n, ne, iss_fill, left_out

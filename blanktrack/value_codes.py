@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 
 import numpy as np
 import polars as pl
@@ -120,5 +121,6 @@ class ValueCodes:
         return True
 
 
-def table(values: list[str | None], meaning, dtype) -> np.ndarray:
+def table(values: list[str | None], meaning: Callable[[str | None], object],
+          dtype: type) -> np.ndarray:
     return np.array([meaning(v) for v in values], dtype)

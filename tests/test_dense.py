@@ -401,9 +401,22 @@ def test_csv_among_parquet_files(tmp_path: Path) -> None:
     assert_same(*both(paths, BAN_B))  # type: ignore[arg-type]
 
 
-def test_refuses_non_text_column(tmp_path: Path) -> None:
+def test_takes_a_date_column(tmp_path: Path) -> None:
     path = tmp_path / "a.parquet"
     text_frame([GOOD_ROW]).with_columns(pl.col("invoice_date").str.to_date()).write_parquet(path)
+    assert dense_on([path]) is not None  # tests/test_shapes_dense.py holds its result
+
+
+@pytest.mark.parametrize(("column", "dtype"), [
+    ("invoice_date", pl.Float64), ("status", pl.Int64), ("invoice_number", pl.Int64),
+    ("upload_status", pl.Boolean), ("machine", pl.Float64),
+])
+def test_refuses_a_column_type_the_validation_refuses(column: str, dtype: pl.DataType,
+                                                      tmp_path: Path) -> None:
+    """Left to the polars path, whose message names the column and its type."""
+    path = tmp_path / "a.parquet"
+    pl.DataFrame({**{c: ["x"] for c in COLUMNS}, column: pl.Series([1]).cast(dtype)}
+                 ).write_parquet(path)
     assert dense_on([path]) is None
 
 

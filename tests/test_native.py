@@ -76,14 +76,12 @@ def batch_arrays(draw: st.DrawFn, offsets_dtype: str) -> tuple[list[object], int
                                           max_size=16)), np.int32)
     slot_ban = np.array(draw(st.lists(st.sampled_from([0, 1, -2]), min_size=N_SLOTS,
                                       max_size=N_SLOTS)), np.int32)
-    slot_machine = np.full(N_SLOTS, -1, np.int32)
-    masks = [np.zeros(N_SLOTS, np.uint64) for _ in USAGE_MASKS]
-    live_rows = np.zeros(N_SLOTS, np.int64)
+    slot_owner = np.stack([slot_ban, np.full(N_SLOTS, -1, np.int32)], axis=1).ravel()
+    slot_state = np.zeros(N_SLOTS * (len(USAGE_MASKS) + 1), np.uint64)  # masks, live rows
     args: list[object] = [
         n, False, offsets, data, *per_row,
         date_offset, date_day, ban_id, machine_id, status_class, upload_failed,
-        track_slot, track_first, track_base, track_span, booklet_slot, slot_ban, slot_machine,
-        *masks, live_rows,
+        track_slot, track_first, track_base, track_span, booklet_slot, slot_owner, slot_state,
     ]
     return args, n
 
@@ -91,18 +89,18 @@ def batch_arrays(draw: st.DrawFn, offsets_dtype: str) -> tuple[list[object], int
 def run(kernels: native.Kernels, args: list[object], n: int) -> list[object]:
     """A scanning thread's calls for one batch (the issuing table starts tiny and grows)."""
     args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    keys, counts = np.full(4, -1, np.int64), np.zeros(4, np.int64)
+    issuing = native.issuing_table(4)
     exceptions = np.zeros(max(n, 1), np.int64)
     done = ne = fill = left = 0
     calls = 0
     while True:
-        done, ne, fill, out = kernels.tally_batch(*args, keys, counts, fill, exceptions, ne, done)
+        done, ne, fill, out = kernels.tally_batch(*args, issuing, fill, exceptions, ne, done)
         left += out
         calls += 1
         if done == n:
             break
-        keys, counts = kernels.issuing_grow(keys, counts)
-    return [*args[20:], keys, counts, fill, exceptions[:ne], left, calls]
+        issuing = kernels.issuing_grow(issuing)
+    return [*args[20:], issuing, fill, exceptions[:ne], left, calls]
 
 
 @settings(max_examples=150, deadline=None)
@@ -125,7 +123,7 @@ def test_the_machine_code_tallies_as_numba_does(
 def test_arrays_of_another_type_are_refused(both: tuple[native.Kernels, native.Kernels],
                                             data: st.DataObject) -> None:
     args, n = batch_arrays(data.draw, "int32")
-    table = [np.full(4, -1, np.int64), np.zeros(4, np.int64), 0, np.zeros(n + 1, np.int64), 0, 0]
+    table = [native.issuing_table(4), 0, np.zeros(n + 1, np.int64), 0, 0]
     args[4] = np.asarray(args[4], np.int64)  # date codes as int64: C would read them wrong
     with pytest.raises(TypeError, match="date_codes: a contiguous 1-d int32 array"):
         both[0].tally_batch(*args, *table)
@@ -250,10 +248,10 @@ def test_the_issuing_key_holds_ban_till_track_and_day(
         np.zeros(1, np.int32), np.array([day], np.int32), np.array([ban], np.int32),
         np.array([machine], np.int32), np.array([1], np.int8), np.array([False]),
         track_slot, np.zeros(1, np.int64), np.zeros(1, np.int64), one, np.zeros(1, np.int32),
-        np.array([ban], np.int32), np.full(1, -1, np.int32),
-        *[np.zeros(1, np.uint64) for _ in USAGE_MASKS], np.zeros(1, np.int64),
+        np.array([ban, -1], np.int32), np.zeros(len(USAGE_MASKS) + 1, np.uint64),
     ]
     for kernels in both:
-        *_, keys, counts, fill, exceptions, _, _ = run(kernels, args, 1)
+        *_, issuing, fill, exceptions, _, _ = run(kernels, args, 1)
+        keys, counts = issuing[0::2], issuing[1::2]
         assert fill == 1 and len(exceptions) == 0
         assert keys[keys >= 0].tolist() == [key] and counts[keys >= 0].tolist() == [1]
