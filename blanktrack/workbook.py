@@ -103,10 +103,12 @@ def write_tables(path: str | Path, period: Period, report_date: dt.date, summary
     """The workbook of these tables (one reporting BAN's set, or the whole period)."""
     target = Path(path)
     temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    # Text stays text: no cell of an input becomes a formula, a number or a link.
+    # Text stays text: no cell of an input becomes a formula, a number or a link. in_memory:
+    # the parts are zipped from memory, not each from a temporary file created and removed.
     book = xlsxwriter.Workbook(str(temp), {"strings_to_formulas": False,
                                            "strings_to_numbers": False,
-                                           "strings_to_urls": False})
+                                           "strings_to_urls": False,
+                                           "in_memory": True})
     created = dt.datetime.combine(report_date, dt.time(0, 0))
     book.set_properties({
         "title": f"空白未使用字軌號碼 {period.code} ({period.label})",
