@@ -26,7 +26,7 @@ import numpy as np
 import polars as pl
 
 from . import out_sets
-from .atomic import sync_folder, sync_tree, write_file
+from .atomic import sync_folder, sync_tree
 from .e0402 import write_e0402
 from .errors import InputError, Problem
 from .mof_csv import MofCsvLintError, write_mof_csvs
@@ -148,9 +148,9 @@ class Exports:
                                       f"cannot write the output folder: {exc.strerror or exc}",
                                       "give a folder you may write to")) from exc
         self._pool: ThreadPoolExecutor | None = None
-        self._writes: list[Future[list[Path]]] = []
-        # {reporting BAN: files the upload writers put in its staged set, relative to it}
-        self._staged: dict[str, list[str]] = {}
+        self._writes: list[Future[list[tuple[str, str, str, str]]]] = []
+        # {reporting BAN: {file the upload writers put in its staged set, relative: SHA-256}}
+        self._staged: dict[str, dict[str, str]] = {}
         self._ranges: pl.DataFrame | None = None
         # sets whose workbook `auto` left out in finish (the run says so, and how to get them)
         self.skipped_workbooks = 0
@@ -188,19 +188,23 @@ class Exports:
             raise RuntimeError("the upload files are being written already")
         self._ranges = blank_ranges
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="blanktrack-export")
-        sets = blank_ranges.partition_by("period", "head_ban", as_dict=True)
-        self._writes = [
-            self._pool.submit(self._write_sets, functools.partial(
-                write_mof_csvs, suffix=self._upload_suffix), sets, ""),
-            self._pool.submit(self._write_sets, write_e0402, sets, "e0402"),
-        ]
+        # One call of each writer for every set (not one per set): it puts each file in its
+        # set's staging folder.
+        mof = functools.partial(write_mof_csvs, suffix=self._upload_suffix,
+                                folder_of=lambda period, ban: self._staging / period / ban)
+        e0402 = functools.partial(
+            write_e0402, folder_of=lambda period, ban: self._staging / period / ban / "e0402")
+        self._writes = [self._pool.submit(self._write_staged, writer, blank_ranges)
+                        for writer in (mof, e0402)]
 
-    def _write_sets(self, writer: _Writer, sets: dict[tuple[object, ...], pl.DataFrame],
-                    sub: str) -> list[Path]:
+    def _write_staged(self, writer: _Writer, ranges: pl.DataFrame
+                      ) -> list[tuple[str, str, str, str]]:
+        """(period, reporting BAN, path in the set, SHA-256) of each file a writer put in the
+        staging folder: the ledger's lines, read back here, in the background."""
         written = []
-        for (period, head_ban), ranges in sorted(sets.items(), key=lambda kv: str(kv[0])):
-            written += writer(ranges, self._staging / str(period) / str(head_ban) / sub,
-                              atomic=False)
+        for path in writer(ranges, self._staging, atomic=False):
+            period, ban, *rel = path.relative_to(self._staging).parts
+            written.append((period, ban, "/".join(rel), out_sets.sha256_bytes(path.read_bytes())))
         return written
 
     def finish(self, result: Reconciliation, *, workbooks: Workbooks = "auto") -> list[Path]:
@@ -215,10 +219,9 @@ class Exports:
         period = result.period.code
         try:
             for write in self._writes:
-                for path in write.result():
-                    parts = path.relative_to(self._staging).parts
-                    if parts[0] == period:  # the sets swapped in are the period's
-                        self._staged.setdefault(parts[1], []).append("/".join(parts[2:]))
+                for file_period, ban, rel, digest in write.result():
+                    if file_period == period:  # the sets swapped in are the period's
+                        self._staged.setdefault(ban, {})[rel] = digest
         except (MofCsvLintError, ValueError) as exc:
             raise InputError(Problem(
                 str(self.out_dir), None, None,
@@ -247,16 +250,14 @@ class Exports:
             people = zip(sets, _people_csvs(findings, sets), _people_csvs(summary, sets),
                          strict=True)
             for ban, findings_csv, summary_csv in people:
-                folder = self._staging / period / ban
-                files = {rel: out_sets.sha256_bytes((folder / rel).read_bytes())
-                         for rel in self._staged.get(ban, ())}
-                files.update(books.get(ban, {}))
-                for rel, data in (("findings.csv", findings_csv), ("summary.csv", summary_csv)):
-                    write_file(folder / rel, data, atomic=False)
-                    files[rel] = out_sets.sha256_bytes(data)
-                write_file(folder / LEDGER, out_sets.ledger_bytes(period, ban, files),
-                           atomic=False)
-                written.extend(self.out_dir / period / ban / rel for rel in files)
+                files = {**self._staged.get(ban, {}), **books.get(ban, {}),
+                         "findings.csv": out_sets.sha256_bytes(findings_csv),
+                         "summary.csv": out_sets.sha256_bytes(summary_csv)}
+                _write_new_files(self._staging / period / ban, {
+                    "findings.csv": findings_csv, "summary.csv": summary_csv,
+                    LEDGER: out_sets.ledger_bytes(period, ban, files)})
+                shown = self.out_dir / period / ban
+                written.extend(shown / rel for rel in files)
             sync_tree(self._staging)  # every file on disk before anything is swapped in
             _test_pause()
             (self._target / period).mkdir(exist_ok=True)
@@ -322,7 +323,7 @@ class Exports:
         self._created = []
 
 
-class _Writer(Protocol):  # write_mof_csvs, write_e0402
+class _Writer(Protocol):  # write_mof_csvs, write_e0402 (their set folders given)
     def __call__(self, ranges: pl.DataFrame, out_dir: Path, *, atomic: bool) -> list[Path]: ...
 
 
@@ -381,6 +382,16 @@ def _people_csvs(by_set: pl.DataFrame, sets: list[str]) -> list[bytes]:
         cut.append(header + table[ends[first] + 1: ends[last] + 1])
         first = last
     return cut
+
+
+def _write_new_files(folder: Path, files: dict[str, bytes]) -> None:
+    """Plain writes into a staged set folder (created here when no upload file made it): the
+    caller syncs the staging folder before it renames it into place (as atomic.write_file with
+    atomic=False, without a folder check per file)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        with open(os.path.join(folder, name), "wb") as fh:
+            fh.write(data)
 
 
 def _test_pause() -> None:
