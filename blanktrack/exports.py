@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal, Protocol, get_args
+from typing import Protocol
 
 import numpy as np
 import polars as pl
@@ -32,29 +32,10 @@ from .errors import InputError, Problem
 from .mof_csv import MofCsvLintError, write_mof_csvs
 from .out_sets import LEDGER, OutputError, refuse_inputs_in_sets
 from .reconcile import Reconciliation
+from .set_workbooks import Workbooks, writes_workbooks
 from .workbook import inputs_table, write_tables
 
-__all__ = ["AUTO_WORKBOOK_SETS", "LEDGER", "WORKBOOKS", "Exports", "OutputError", "Workbooks",
-           "defuse_formulas", "skipped_workbooks_line", "table_csv", "write_exports"]
-
-# Per-set workbooks: `auto` writes them when the run has at most AUTO_WORKBOOK_SETS sets. Each
-# costs far more than the set's other files together; an accounting office's run of hundreds of
-# reporting BANs would spend most of its export writing workbooks nobody opens all of.
-Workbooks = Literal["auto", "always", "never"]
-WORKBOOKS: tuple[str, ...] = get_args(Workbooks)
-AUTO_WORKBOOK_SETS = 20
-
-
-def writes_workbooks(workbooks: Workbooks, sets: int) -> bool:
-    """Whether a run of `sets` set folders writes the per-set workbooks."""
-    if workbooks not in WORKBOOKS:
-        raise ValueError(f"workbooks must be one of {', '.join(WORKBOOKS)}, not {workbooks!r}")
-    return workbooks == "always" or (workbooks == "auto" and sets <= AUTO_WORKBOOK_SETS)
-
-
-def skipped_workbooks_line(sets: int, how: str = "pass --workbooks always") -> str:
-    """The one line a run prints when `auto` left the workbooks out, and how to get them."""
-    return f"workbooks not written for {sets} sets (more than {AUTO_WORKBOOK_SETS}): {how}"
+__all__ = ["LEDGER", "Exports", "OutputError", "defuse_formulas", "table_csv", "write_exports"]
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -210,7 +191,8 @@ class Exports:
     def finish(self, result: Reconciliation, *, workbooks: Workbooks = "auto") -> list[Path]:
         """Every set of `result` in place; the files written, sorted. `workbooks`: `always`
         writes each set's workbook, `never` none, `auto` (the default) only when the run has at
-        most AUTO_WORKBOOK_SETS sets; `skipped_workbooks` then counts the sets left without."""
+        most set_workbooks.AUTO_WORKBOOK_SETS sets; `skipped_workbooks` then counts the sets
+        it left without one."""
         if self._pool is None:
             self.start(result.blank_ranges)
         elif self._ranges is not result.blank_ranges:
