@@ -182,7 +182,7 @@ class Exports:
                       ) -> list[tuple[str, str, str, str]]:
         """(period, reporting BAN, path in the set, SHA-256) of each file a writer put in the
         staging folder: the ledger's lines, read back here, in the background."""
-        written = []
+        written: list[tuple[str, str, str, str]] = []
         for path in writer(ranges, self._staging, atomic=False):
             period, ban, *rel = path.relative_to(self._staging).parts
             written.append((period, ban, "/".join(rel), out_sets.sha256_bytes(path.read_bytes())))
@@ -271,7 +271,7 @@ class Exports:
                  "ranges": result.blank_ranges.partition_by("head_ban", as_dict=True)}
         empty = {"findings": findings.drop(_SET).head(0), "summary": summary.drop(_SET).head(0),
                  "ranges": result.blank_ranges.head(0)}
-        books = {}
+        books: dict[str, dict[str, str]] = {}
         for ban in sets:
             table = {k: parts[k].get((ban,), empty[k]) for k in parts}
             name = f"{ban}_{period}{self._upload_suffix}.xlsx"
@@ -358,7 +358,8 @@ def _people_csvs(by_set: pl.DataFrame, sets: list[str]) -> list[bytes]:
         return [table_csv(parts.get((ban,), empty).drop(_ROW)) for ban in sets]
     rows = dict(by_set.group_by(_SET).len().iter_rows())
     header = table[: ends[0] + 1]
-    cut, first = [], 0  # rows before this set's, after the header
+    cut: list[bytes] = []
+    first = 0  # rows before this set's, after the header
     for ban in sets:
         last = first + rows.get(ban, 0)
         cut.append(header + table[ends[first] + 1: ends[last] + 1])

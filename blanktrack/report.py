@@ -188,7 +188,7 @@ def exports(result: Reconciliation, out_dir: str | Path, workbooks: Workbooks = 
     begun = [p for p in _pending if p[0] is result and p[1] == out.resolve()]
     if begun:
         _pending.remove(begun[0])
-    with begun[0][2] if begun else Exports(out) as staged:
+    with (begun[0][2] if begun else Exports(out)) as staged:
         written = staged.finish(result, workbooks=workbooks)
     skipped = ""
     if staged.skipped_workbooks:
