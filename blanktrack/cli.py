@@ -15,6 +15,7 @@ from .archive import DEFAULT_ARCHIVE
 from .errors import InputError, Problem
 from .layout import SPLITS
 from .period import Period
+from .set_workbooks import AUTO_WORKBOOK_SETS, WORKBOOKS
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_STRICT = 0, 1, 2, 3
 EXIT_PIPE_CLOSED = 128 + 13  # as the shell reports a command that SIGPIPE ended (128 + SIGPIPE)
@@ -96,7 +97,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
                 columns=args.columns,
                 on_blank_ranges=exports.start,  # upload files written while findings are made
             )
-            written = exports.finish(result)
+            written = exports.finish(result, workbooks=args.workbooks)
     except OutputError as exc:
         print(f"blanktrack: output error:\n{exc}", file=sys.stderr)
         return EXIT_INPUT
@@ -110,6 +111,10 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     )
     for path in written:
         print(f"  wrote {path}")
+    if exports.skipped_workbooks:
+        from .set_workbooks import skipped_workbooks_line
+
+        print(f"  {skipped_workbooks_line(exports.skipped_workbooks)}")
     from .report import verdict_lines
 
     for line in verdict_lines(result):  # the last words a person reads
@@ -350,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--report-date", type=_date, default=None, metavar="DATE",
                    help="date the report is made, for the deadline: 114/01/06 or 2025-01-06 "
                    "(default: today)")
+    r.add_argument("--workbooks", choices=WORKBOOKS, default="auto",
+                   help="write each set folder's .xlsx workbook: auto (default: when the run "
+                   f"has at most {AUTO_WORKBOOK_SETS} sets), always, never")
     r.add_argument("--turnkey", type=Path, default=None, metavar="DIR",
                    help="also place the E0402 files in this Turnkey data folder's "
                    "UpCast/B2PMESSAGE/E0402/SRC (never replacing a file still waiting there)")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -107,7 +107,8 @@ def e0402_name(ban: str, period: str, invoice_type: str, track: str, part: int) 
 
 
 def write_e0402(ranges: pl.DataFrame, out_dir: Path, max_items: int = MAX_ITEMS, *,
-                atomic: bool = True) -> list[Path]:
+                atomic: bool = True, folder_of: Callable[[str, str], Path] | None = None
+                ) -> list[Path]:
     """Write the E0402 documents of the blank ranges into ``out_dir``.
 
     One document per (period, ban, invoice_type, track), ranges sorted by begin; more than
@@ -116,6 +117,8 @@ def write_e0402(ranges: pl.DataFrame, out_dir: Path, max_items: int = MAX_ITEMS,
     out; a key with no row gets no file. All documents are rendered (and so checked) before
     any is written, each atomically (``atomic=False``: plainly, into a staging folder the
     caller syncs and renames as a whole). Returns the paths in file-name order.
+    ``folder_of(period, head_ban)``, when given, is the folder of each document instead of
+    ``out_dir`` (the set folders of exports, in one call).
     """
     if not 1 <= max_items <= MAX_ITEMS:
         raise ValueError(f"max_items must be 1 to {MAX_ITEMS}, got {max_items}")
@@ -140,7 +143,8 @@ def write_e0402(ranges: pl.DataFrame, out_dir: Path, max_items: int = MAX_ITEMS,
             data = render_e0402(heads[0], ban, itype, period, track,
                                 items[start : start + max_items])
             name = e0402_name(ban, period, itype, track, start // max_items + 1)
-            files.append((Path(out_dir) / name, data))
+            folder = folder_of(period, heads[0]) if folder_of else Path(out_dir)
+            files.append((folder / name, data))
     return [write_file(path, data, atomic) for path, data in sorted(files)]
 
 

@@ -1,6 +1,7 @@
 """Write a reconciliation's files into set folders: D/{period}/{reporting BAN}/ holds the
 MOF upload CSV `{BAN}_{period}.csv`, `e0402/*.xml`, `findings.csv`, `summary.csv` of that
-reporting BAN (and its branches) and a hidden ledger (out_sets.LEDGER).
+reporting BAN (and its branches), its workbook `{BAN}_{period}.xlsx` (see `workbooks`) and a
+hidden ledger (out_sets.LEDGER).
 
 Every set is first written into a hidden staging folder inside D, synced, then swapped with the
 set of an earlier run (out_sets.swap_in): never half a file, never a mix of two runs, never a
@@ -21,15 +22,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import polars as pl
 
 from . import out_sets
-from .atomic import sync_folder, sync_tree, write_file
+from .atomic import sync_folder, sync_tree
 from .e0402 import write_e0402
 from .errors import InputError, Problem
 from .mof_csv import MofCsvLintError, write_mof_csvs
 from .out_sets import LEDGER, OutputError, refuse_inputs_in_sets
 from .reconcile import Reconciliation
+from .set_workbooks import Workbooks, writes_workbooks
 from .workbook import inputs_table, write_tables
 
 __all__ = ["LEDGER", "Exports", "OutputError", "defuse_formulas", "table_csv", "write_exports"]
@@ -64,18 +67,18 @@ def table_csv(df: pl.DataFrame) -> bytes:
 PAUSE_ENV = "BLANKTRACK_TEST_PAUSE_EXPORT"
 
 
-def write_exports(result: Reconciliation, out_dir: str | Path, *, upload_suffix: str = ""
-                  ) -> list[Path]:
+def write_exports(result: Reconciliation, out_dir: str | Path, *, upload_suffix: str = "",
+                  workbooks: Workbooks = "auto") -> list[Path]:
     """Write the sets D/{period}/{reporting BAN}/ of the result; the files written, sorted.
 
     A writer that refuses its own output (lint) or an input inside a set folder raises
     InputError; a set folder holding a file blanktrack did not write, or a failed write (a full
     disk), raises OutputError (an InputError too): in each case nothing in D is changed.
     `upload_suffix` goes into the upload files' names (`53567686_10312_track-KT.csv`: a file of
-    part of the period must not be taken for the whole).
+    part of the period must not be taken for the whole). `workbooks`: see Exports.finish.
     """
     with Exports(out_dir, upload_suffix=upload_suffix) as exports:
-        return exports.finish(result)
+        return exports.finish(result, workbooks=workbooks)
 
 
 class Exports:
@@ -126,8 +129,12 @@ class Exports:
                                       f"cannot write the output folder: {exc.strerror or exc}",
                                       "give a folder you may write to")) from exc
         self._pool: ThreadPoolExecutor | None = None
-        self._writes: list[Future[None]] = []
+        self._writes: list[Future[list[tuple[str, str, str, str]]]] = []
+        # {reporting BAN: {file the upload writers put in its staged set, relative: SHA-256}}
+        self._staged: dict[str, dict[str, str]] = {}
         self._ranges: pl.DataFrame | None = None
+        # sets whose workbook `auto` left out in finish (the run says so, and how to get them)
+        self.skipped_workbooks = 0
 
     def __enter__(self) -> Exports:
         return self
@@ -162,20 +169,30 @@ class Exports:
             raise RuntimeError("the upload files are being written already")
         self._ranges = blank_ranges
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="blanktrack-export")
-        sets = blank_ranges.partition_by("period", "head_ban", as_dict=True)
-        self._writes = [
-            self._pool.submit(self._write_sets, functools.partial(
-                write_mof_csvs, suffix=self._upload_suffix), sets, ""),
-            self._pool.submit(self._write_sets, write_e0402, sets, "e0402"),
-        ]
+        # One call of each writer for every set (not one per set): it puts each file in its
+        # set's staging folder.
+        mof = functools.partial(write_mof_csvs, suffix=self._upload_suffix,
+                                folder_of=lambda period, ban: self._staging / period / ban)
+        e0402 = functools.partial(
+            write_e0402, folder_of=lambda period, ban: self._staging / period / ban / "e0402")
+        self._writes = [self._pool.submit(self._write_staged, writer, blank_ranges)
+                        for writer in (mof, e0402)]
 
-    def _write_sets(self, writer: _Writer, sets: dict[tuple[object, ...], pl.DataFrame],
-                    sub: str) -> None:
-        for (period, head_ban), ranges in sorted(sets.items(), key=lambda kv: str(kv[0])):
-            writer(ranges, self._staging / str(period) / str(head_ban) / sub, atomic=False)
+    def _write_staged(self, writer: _Writer, ranges: pl.DataFrame
+                      ) -> list[tuple[str, str, str, str]]:
+        """(period, reporting BAN, path in the set, SHA-256) of each file a writer put in the
+        staging folder: the ledger's lines, read back here, in the background."""
+        written: list[tuple[str, str, str, str]] = []
+        for path in writer(ranges, self._staging, atomic=False):
+            period, ban, *rel = path.relative_to(self._staging).parts
+            written.append((period, ban, "/".join(rel), out_sets.sha256_bytes(path.read_bytes())))
+        return written
 
-    def finish(self, result: Reconciliation) -> list[Path]:
-        """Every set of `result` in place; the files written, sorted."""
+    def finish(self, result: Reconciliation, *, workbooks: Workbooks = "auto") -> list[Path]:
+        """Every set of `result` in place; the files written, sorted. `workbooks`: `always`
+        writes each set's workbook, `never` none, `auto` (the default) only when the run has at
+        most set_workbooks.AUTO_WORKBOOK_SETS sets; `skipped_workbooks` then counts the sets
+        it left without one."""
         if self._pool is None:
             self.start(result.blank_ranges)
         elif self._ranges is not result.blank_ranges:
@@ -184,7 +201,9 @@ class Exports:
         period = result.period.code
         try:
             for write in self._writes:
-                write.result()
+                for file_period, ban, rel, digest in write.result():
+                    if file_period == period:  # the sets swapped in are the period's
+                        self._staged.setdefault(ban, {})[rel] = digest
         except (MofCsvLintError, ValueError) as exc:
             raise InputError(Problem(
                 str(self.out_dir), None, None,
@@ -199,32 +218,34 @@ class Exports:
             raise InputError(Problem(str(self.out_dir), None, None,
                                      "nothing was written: the reconciliation has no reporting "
                                      "BAN", "give allocations of the period"))
+        with_workbooks = writes_workbooks(workbooks, len(sets))
         problems = [p for ban in sets for p in out_sets.check_replaceable(
             self._target / period / ban, self.out_dir / period / ban, period, ban)]
         if problems:
             raise OutputError(problems[:out_sets.MAX_PROBLEMS],
                               more=max(0, len(problems) - out_sets.MAX_PROBLEMS))
+        findings, summary = _findings_by_set(result, sets), _summary_by_set(result, sets)
         written: list[Path] = []
-        inputs = inputs_table(result)
         try:
-            for ban, findings, summary in _split_by_set(result, sets):
-                folder = self._staging / period / ban
-                write_file(folder / "findings.csv", table_csv(findings), atomic=False)
-                write_file(folder / "summary.csv", table_csv(summary), atomic=False)
-                write_tables(folder / f"{ban}_{period}{self._upload_suffix}.xlsx", result.period,
-                             result.report_date, summary,
-                             result.blank_ranges.filter(pl.col("head_ban") == ban), findings,
-                             inputs)
-                files = {rel: out_sets.sha256_bytes((folder / rel).read_bytes())
-                         for rel in out_sets.set_files(folder)}
-                write_file(folder / LEDGER, out_sets.ledger_bytes(period, ban, files),
-                           atomic=False)
-                written.extend(self.out_dir / period / ban / rel for rel in files)
+            books = (self._write_workbooks(result, sets, findings, summary) if with_workbooks
+                     else {})
+            people = zip(sets, _people_csvs(findings, sets), _people_csvs(summary, sets),
+                         strict=True)
+            for ban, findings_csv, summary_csv in people:
+                files = {**self._staged.get(ban, {}), **books.get(ban, {}),
+                         "findings.csv": out_sets.sha256_bytes(findings_csv),
+                         "summary.csv": out_sets.sha256_bytes(summary_csv)}
+                _write_new_files(self._staging / period / ban, {
+                    "findings.csv": findings_csv, "summary.csv": summary_csv,
+                    LEDGER: out_sets.ledger_bytes(period, ban, files)})
+                shown = self.out_dir / period / ban
+                written.extend(shown / rel for rel in files)
             sync_tree(self._staging)  # every file on disk before anything is swapped in
             _test_pause()
             (self._target / period).mkdir(exist_ok=True)
         except OSError as exc:
             raise self._write_error(exc) from exc
+        self.skipped_workbooks = 0 if with_workbooks or workbooks == "never" else len(sets)
         aside: list[Path] = []
         try:
             for ban in sets:
@@ -239,6 +260,27 @@ class Exports:
             raise self._write_error(exc, swapped=True) from exc
         self._done = True
         return sorted(written)
+
+    def _write_workbooks(self, result: Reconciliation, sets: list[str], findings: pl.DataFrame,
+                         summary: pl.DataFrame) -> dict[str, dict[str, str]]:
+        """Each set's workbook into its staging folder: {BAN: {file name: SHA-256}}."""
+        period = result.period.code
+        inputs = inputs_table(result)
+        parts = {"findings": findings.partition_by(_SET, as_dict=True, include_key=False),
+                 "summary": summary.partition_by(_SET, as_dict=True, include_key=False),
+                 "ranges": result.blank_ranges.partition_by("head_ban", as_dict=True)}
+        empty = {"findings": findings.drop(_SET).head(0), "summary": summary.drop(_SET).head(0),
+                 "ranges": result.blank_ranges.head(0)}
+        books: dict[str, dict[str, str]] = {}
+        for ban in sets:
+            table = {k: parts[k].get((ban,), empty[k]) for k in parts}
+            name = f"{ban}_{period}{self._upload_suffix}.xlsx"
+            (self._staging / period / ban).mkdir(parents=True, exist_ok=True)
+            path = write_tables(self._staging / period / ban / name, result.period,
+                                result.report_date, table["summary"].drop(_ROW), table["ranges"],
+                                table["findings"].drop(_ROW), inputs)
+            books[ban] = {name: out_sets.sha256_bytes(path.read_bytes())}
+        return books
 
     def _write_error(self, exc: OSError, swapped: bool = False) -> OutputError:
         kept = ("the set folders already swapped hold the new files, the others their earlier "
@@ -263,7 +305,7 @@ class Exports:
         self._created = []
 
 
-class _Writer(Protocol):  # write_mof_csvs, write_e0402
+class _Writer(Protocol):  # write_mof_csvs, write_e0402 (their set folders given)
     def __call__(self, ranges: pl.DataFrame, out_dir: Path, *, atomic: bool) -> list[Path]: ...
 
 
@@ -272,18 +314,67 @@ def _reporting_bans(result: Reconciliation) -> list[str]:
     return sorted(result.allocations.get_column("head_ban").unique().drop_nulls().to_list())
 
 
-def _split_by_set(result: Reconciliation, sets: list[str]
-                  ) -> Iterable[tuple[str, pl.DataFrame, pl.DataFrame]]:
-    """(reporting BAN, its findings, its summary rows). A finding belongs to the set of its
-    BAN's reporting BAN; one with no BAN, or a BAN that owns no allocation of the run, to every
-    set."""
-    owners = result.allocations.select("ban", "head_ban").unique()
-    owned = pl.col("ban").is_in(owners.get_column("ban").implode())
+# Columns added to findings and summary while they are cut into sets: the set's reporting BAN
+# and the row's place in the reconciliation's table (each set keeps that order).
+_SET, _ROW = "_set", "_row"
+
+
+def _findings_by_set(result: Reconciliation, sets: list[str]) -> pl.DataFrame:
+    """The findings with the set each goes to (_SET), sorted by set, then as in the result. A
+    finding belongs to the set of its BAN's reporting BAN; one with no BAN, or a BAN that owns
+    no allocation of the run, to every set."""
+    findings = result.findings.lazy().with_row_index(_ROW)
+    owners = result.allocations.lazy().select("ban", pl.col("head_ban").alias(_SET)).unique()
+    owned = findings.join(owners.filter(pl.col(_SET).is_in(_texts(sets))), on="ban")
+    all_bans = result.allocations.get_column("ban").unique().implode()
+    every_set = (findings.filter(pl.col("ban").is_null() | ~pl.col("ban").is_in(all_bans))
+                 .join(pl.LazyFrame({_SET: sets}, schema={_SET: pl.String}), how="cross"))
+    columns = [_SET, _ROW, *result.findings.columns]
+    return (pl.concat([owned.select(columns), every_set.select(columns)])
+            .sort(_SET, _ROW).collect())
+
+
+def _summary_by_set(result: Reconciliation, sets: list[str]) -> pl.DataFrame:
+    """The summary rows of the sets, with their set (_SET), sorted by set, then as in the
+    result."""
+    return (result.summary.lazy().with_row_index(_ROW)
+            .filter(pl.col("head_ban").is_in(_texts(sets)))
+            .select(pl.col("head_ban").alias(_SET), pl.all())
+            .sort(_SET, _ROW).collect())
+
+
+def _texts(values: list[str]) -> pl.Series:
+    return pl.Series(values, dtype=pl.String).implode()
+
+
+def _people_csvs(by_set: pl.DataFrame, sets: list[str]) -> list[bytes]:
+    """table_csv of each set's rows, in the order of `sets` (sorted, as by_set is): the table is
+    rendered once and cut at its line ends, so hundreds of sets cost one write, not hundreds."""
+    table = table_csv(by_set.drop(_SET, _ROW))
+    ends = np.flatnonzero(np.frombuffer(table, dtype=np.uint8) == ord("\n"))
+    if len(ends) != by_set.height + 1:  # a cell holds a line break: render each set alone
+        parts = by_set.partition_by(_SET, as_dict=True, include_key=False)
+        empty = by_set.drop(_SET).head(0)
+        return [table_csv(parts.get((ban,), empty).drop(_ROW)) for ban in sets]
+    rows = dict(by_set.group_by(_SET).len().iter_rows())
+    header = table[: ends[0] + 1]
+    cut: list[bytes] = []
+    first = 0  # rows before this set's, after the header
     for ban in sets:
-        bans = owners.filter(pl.col("head_ban") == ban).get_column("ban").implode()
-        findings = result.findings.filter(pl.col("ban").is_in(bans) | ~owned
-                                          | pl.col("ban").is_null())
-        yield ban, findings, result.summary.filter(pl.col("head_ban") == ban)
+        last = first + rows.get(ban, 0)
+        cut.append(header + table[ends[first] + 1: ends[last] + 1])
+        first = last
+    return cut
+
+
+def _write_new_files(folder: Path, files: dict[str, bytes]) -> None:
+    """Plain writes into a staged set folder (created here when no upload file made it): the
+    caller syncs the staging folder before it renames it into place (as atomic.write_file with
+    atomic=False, without a folder check per file)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        with open(os.path.join(folder, name), "wb") as fh:
+            fh.write(data)
 
 
 def _test_pause() -> None:

@@ -33,7 +33,7 @@ import codecs
 import functools
 import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,7 +170,8 @@ def mof_csv_name(head_ban: str, period: str) -> str:
 
 
 def write_mof_csvs(ranges: pl.DataFrame, out_dir: Path, *, atomic: bool = True,
-                   suffix: str = "") -> list[Path]:
+                   suffix: str = "", folder_of: Callable[[str, str], Path] | None = None
+                   ) -> list[Path]:
     """Write one upload file per reporting BAN (head_ban) and period into ``out_dir``, named
     ``{BAN}_{period}{suffix}.csv`` (a suffix names a file that holds only part of the period).
 
@@ -178,7 +179,8 @@ def write_mof_csvs(ranges: pl.DataFrame, out_dir: Path, *, atomic: bool = True,
     :class:`MofCsvLintError`: a half-written set is as bad as a wrong file. Each file is
     written atomically (``atomic=False``: plainly, into a staging folder the caller syncs and
     renames as a whole). Returns the paths in (head_ban, period) order; a reporting BAN with
-    no exported row gets no file.
+    no exported row gets no file. ``folder_of(period, head_ban)``, when given, is the folder of
+    each file instead of ``out_dir`` (the set folders of exports, in one call).
     """
     df = exportable_ranges(ranges)
     # Every line of every file in one pass (serials count within a file, in the sorted order);
@@ -198,7 +200,8 @@ def write_mof_csvs(ranges: pl.DataFrame, out_dir: Path, *, atomic: bool = True,
         problems = lint_mof_csv(data, name, expected_period=period)
         if problems:
             raise MofCsvLintError(problems)
-        files.append((Path(out_dir) / (name.removesuffix(".csv") + suffix + ".csv"), data))
+        folder = folder_of(period, head_ban) if folder_of else Path(out_dir)
+        files.append((folder / (name.removesuffix(".csv") + suffix + ".csv"), data))
     return [write_file(path, data, atomic) for path, data in files]
 
 

@@ -20,6 +20,7 @@ from .ban import is_valid_ban
 from .errors import InputError, Problem
 from .layout import SPLITS, Split
 from .period import Period, parse_date
+from .set_workbooks import WORKBOOKS, Workbooks
 
 NOTEBOOKS = "notebooks"  # the project's notebooks: the only ones a parameter file may run
 DEFAULT_NOTEBOOK = f"{NOTEBOOKS}/reconcile.ipynb"
@@ -45,6 +46,7 @@ _KEYS: dict[str, tuple[bool, tuple[type, ...], str]] = {
     "timeout": (False, (int,), "seconds a notebook cell may take"),
     "run_folder": (False, (str, type(None)),
                    "name of the run's folder under {archive}/{period}/, e.g. 'first-upload'"),
+    "workbooks": (False, (str,), f"one of {', '.join(WORKBOOKS)}: each set folder's .xlsx"),
     "turnkey": (False, (str, type(None)),
                 "a Turnkey data folder (the one holding UpCast): a completed run hands its "
                 "E0402 files to it, or null"),
@@ -73,6 +75,7 @@ class RunParams:
     given: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     columns: dict[str, str] | None = None  # invoice column → header of an ERP export
     turnkey: Path | None = None  # a Turnkey data folder: a completed run's E0402 files go to it
+    workbooks: Workbooks = "auto"  # which set folders get their .xlsx (set_workbooks)
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)  # key → line
 
     def notebook_parameters(self, out_dir: Path, report_date: dt.date) -> dict[str, Any]:
@@ -87,6 +90,7 @@ class RunParams:
             "report_date": report_date.isoformat(),
             "out_dir": str(out_dir),
             **({"columns": self.columns} if self.columns else {}),
+            **({"workbooks": self.workbooks} if self.workbooks != "auto" else {}),
         }
 
     def as_record(self) -> dict[str, Any]:
@@ -189,6 +193,10 @@ def _build(path: Path, base: Path, v: dict[str, Any], nodes: dict[str, yaml.Node
     if split not in SPLITS:
         problems.append(_problem(path, nodes["split"], "split", f"{split!r} is not known",
                                  f"use one of {', '.join(SPLITS)}"))
+    workbooks = v.get("workbooks", "auto")
+    if workbooks not in WORKBOOKS:
+        problems.append(_problem(path, nodes["workbooks"], "workbooks",
+                                 f"{workbooks!r} is not known", f"use one of {', '.join(WORKBOOKS)}"))
     timeout = v.get("timeout", DEFAULT_TIMEOUT)
     if not 0 < timeout <= MAX_TIMEOUT:
         problems.append(_problem(path, nodes["timeout"], "timeout",
@@ -245,7 +253,7 @@ def _build(path: Path, base: Path, v: dict[str, Any], nodes: dict[str, yaml.Node
         invoices=files["invoices"], ban=ban, split=split, strict=v.get("strict", False),
         report_date=v.get("report_date"), note=v.get("note") or "", notebook=notebook,
         timeout=timeout, run_folder=run_folder, given=given, columns=columns, turnkey=turnkey,
-        lines={k: n.start_mark.line + 1 for k, n in nodes.items()},
+        lines={k: n.start_mark.line + 1 for k, n in nodes.items()}, workbooks=workbooks,
     )
 
 

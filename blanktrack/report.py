@@ -15,10 +15,11 @@ from IPython.display import HTML, SVG
 from . import charts, labels
 from .archive import sha256_file
 from .blanks import Split
-from .exports import Exports, write_exports
+from .exports import Exports
 from .frames import SEVERITY_RANK
 from .period import deadline_status, parse_date, roc_date
 from .reconcile import Reconciliation, reconcile
+from .set_workbooks import Workbooks, skipped_workbooks_line
 from .strict import StrictModeError as StrictModeError  # the notebook's strict cell
 from .strict import enforce_strict as enforce_strict
 from .verdict import deadline_words
@@ -179,17 +180,20 @@ def issuing_chart(result: Reconciliation) -> SVG:
     return SVG(charts.issuing_svg(result.issuing))
 
 
-def exports(result: Reconciliation, out_dir: str | Path) -> HTML:
+def exports(result: Reconciliation, out_dir: str | Path, workbooks: Workbooks = "auto") -> HTML:
     """Write the exports through the engine's writers (or put in place those reconcile_period
-    began for this result and folder) and list them with their hashes."""
+    began for this result and folder) and list them with their hashes; `workbooks` as
+    exports.Exports.finish takes it (the parameter file's `workbooks:`)."""
     out = Path(out_dir)
     begun = [p for p in _pending if p[0] is result and p[1] == out.resolve()]
     if begun:
         _pending.remove(begun[0])
-        with begun[0][2] as staged:
-            written = staged.finish(result)
-    else:
-        written = write_exports(result, out)
+    with (begun[0][2] if begun else Exports(out)) as staged:
+        written = staged.finish(result, workbooks=workbooks)
+    skipped = ""
+    if staged.skipped_workbooks:
+        skipped = "<p>" + html.escape(skipped_workbooks_line(
+            staged.skipped_workbooks, "set workbooks: always in the parameter file")) + "</p>"
     table = pl.DataFrame(
         {"file": [p.relative_to(out).as_posix() for p in written],
          "bytes": [p.stat().st_size for p in written],
@@ -197,7 +201,7 @@ def exports(result: Reconciliation, out_dir: str | Path) -> HTML:
         schema={"file": pl.String, "bytes": pl.Int64, "sha256": pl.String},
     )
     return HTML(f"<h3>{labels.word('exports')}</h3><p>Written to {html.escape(str(out))}:</p>"
-                + html_table(table))
+                + skipped + html_table(table))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,8 +31,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(outcome.run_dir)
     exports = outcome.run_dir / EXPORTS
     if exports.is_dir():  # a completed run, or one that --strict failed after writing
+        from .set_workbooks import skipped_workbooks_line
         from .verdict import verdict_of_exports
 
+        sets = [p for p in (exports / params.period).glob("[0-9]" * 8) if p.is_dir()]
+        if params.workbooks == "auto" and sets and not any(any(p.glob("*.xlsx")) for p in sets):
+            print(skipped_workbooks_line(len(sets), "set workbooks: always in the parameter file"))
         for line in verdict_of_exports(exports, Period.parse(params.period),
                                        params.report_date or dt.date.today()):
             print(line)

@@ -55,23 +55,39 @@ def inputs_table(result: Reconciliation, *, hash_now: bool = False) -> pl.DataFr
     ).sort("role", "file")
 
 
+# Distinct cells per column looked at in the one query of _widths, longest (in bytes) first;
+# a column whose widest cell may lie beyond them is looked at whole.
+_WIDEST_CELLS = 32
+
+
 def _widths(df: pl.DataFrame) -> dict[str, int]:
     """Column widths in pixels: the longest cell or header, a wide character counting double,
     at most MAX_WIDTH (a sentence wraps in its cell instead of pushing the table away)."""
+    def longest_first(col: str, limit: int | None) -> pl.Expr:
+        cells = pl.col(col).cast(pl.String).fill_null("")
+        cells = cells.sort_by(cells.str.len_bytes(), descending=True).unique(maintain_order=True)
+        return (cells if limit is None else cells.head(limit)).implode()
+
+    # One query for every column: the cells that can be the widest.
+    firsts = df.select(longest_first(c, _WIDEST_CELLS) for c in df.columns).row(0)
     widths = {}
-    for col in df.columns:
+    for col, cells in zip(df.columns, firsts, strict=True):
         longest = display_width(labels.column(col))
-        # A cell is never wider than its UTF-8 bytes: look at the longest cells first and stop
-        # once no cell left can be wider (one look at a few cells, not at every distinct one).
-        cells = (df.select(cell=pl.col(col).cast(pl.String).fill_null("").unique())
-                 .sort(pl.col("cell").str.len_bytes(), descending=True)
-                 .get_column("cell"))
-        for cell in cells:
-            if len(cell.encode("utf-8")) <= longest:
-                break
-            longest = max(longest, display_width(cell))
-        widths[labels.column(col)] = min(MAX_WIDTH, 7 * longest + 20)
+        if not _widest(cells, longest)[1] and len(cells) == _WIDEST_CELLS:
+            cells = df.select(longest_first(col, None)).item()
+        widths[labels.column(col)] = min(MAX_WIDTH, 7 * _widest(cells, longest)[0] + 20)
     return widths
+
+
+def _widest(cells: list[str], longest: int) -> tuple[int, bool]:
+    """The widest of `longest` and the cells (longest in bytes first), and whether it is sure:
+    a cell is never wider than its UTF-8 bytes, so the look stops at the first that cannot be
+    wider (one look at a few cells, not at every distinct one)."""
+    for cell in cells:
+        if len(cell.encode("utf-8")) <= longest:
+            return longest, True
+        longest = max(longest, display_width(cell))
+    return longest, False
 
 
 def _sheet(book: xlsxwriter.Workbook, name: str, table: str, df: pl.DataFrame) -> None:
@@ -103,10 +119,12 @@ def write_tables(path: str | Path, period: Period, report_date: dt.date, summary
     """The workbook of these tables (one reporting BAN's set, or the whole period)."""
     target = Path(path)
     temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    # Text stays text: no cell of an input becomes a formula, a number or a link.
+    # Text stays text: no cell of an input becomes a formula, a number or a link. in_memory:
+    # the parts are zipped from memory, not each from a temporary file created and removed.
     book = xlsxwriter.Workbook(str(temp), {"strings_to_formulas": False,
                                            "strings_to_numbers": False,
-                                           "strings_to_urls": False})
+                                           "strings_to_urls": False,
+                                           "in_memory": True})
     created = dt.datetime.combine(report_date, dt.time(0, 0))
     book.set_properties({
         "title": f"空白未使用字軌號碼 {period.code} ({period.label})",

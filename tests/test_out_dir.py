@@ -241,7 +241,7 @@ def test_a_failed_write_keeps_the_previous_set_and_leaves_no_temporary(
     out = tmp_path / "out"
     assert reconcile(out) == 0
     before = snapshot(out)
-    target = {"upload-file": (exports, "write_mof_csvs"), "findings": (exports, "write_file"),
+    target = {"upload-file": (exports, "write_mof_csvs"), "findings": (exports, "_write_new_files"),
               "sync": (exports, "sync_tree"), "rename": (out_sets.os, "rename"),
               "rename-new": (out_sets.os, "rename"), "exchange": (out_sets, "_exchange")}[fault]
     monkeypatch.setattr(*target, _rename_new_fails if fault == "rename-new" else _enospc)
@@ -280,7 +280,7 @@ def test_a_swap_that_fails_half_way_leaves_each_set_whole(
 
 def test_a_failed_first_write_leaves_no_out_dir(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(exports, "write_file", _enospc)
+    monkeypatch.setattr(exports, "_write_new_files", _enospc)
     assert reconcile(tmp_path / "new" / "out") == 1
     assert list(tmp_path.iterdir()) == []
 

@@ -111,3 +111,21 @@ def test_recover_puts_a_set_moved_aside_back_or_removes_it(tmp_path: Path) -> No
     (out / ".mine").write_text("x")
     out_sets.recover(out)  # anything else is left alone
     assert (period / "notes").is_dir() and (out / ".mine").is_file()
+
+
+@settings(max_examples=80, deadline=None)
+@given(files=st.dictionaries(st.text(max_size=12), st.text(max_size=8), max_size=5),
+       period=st.text(max_size=6), ban=st.text(max_size=9))
+@example(files={}, period="10312", ban="53567686")  # a set of no file yet
+@example(files={"e0402/x.xml": "ab", "空白.csv": "\"\\\n"}, period="10312", ban="53567686")
+def test_the_ledger_is_indented_json_with_sorted_keys(files: dict[str, str], period: str,
+                                                      ban: str) -> None:
+    """The same bytes as json.dumps(indent=2, sort_keys=True) and a line end: the layout the
+    ledgers of earlier runs have."""
+    import json
+
+    from blanktrack import __version__
+
+    expected = json.dumps({"blanktrack": __version__, "period": period, "reporting_ban": ban,
+                           "files": files}, indent=2, sort_keys=True) + "\n"
+    assert out_sets.ledger_bytes(period, ban, files) == expected.encode("utf-8")

@@ -10,6 +10,8 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from blanktrack.cli import main
 from blanktrack.exports import table_csv
@@ -123,3 +125,33 @@ def test_workbook_of_a_period_without_findings(result: Reconciliation, tmp_path:
     path = write_workbook(replace(result, findings=result.findings.head(0)), tmp_path / "d.xlsx")
     rows = list(openpyxl.load_workbook(path)["待查事項 findings"].iter_rows(values_only=True))
     assert rows[0][:2] == ("嚴重度 severity", "代碼 code")
+
+
+def _terminal_width(text: str) -> int:
+    """The model: East Asian Wide or Fullwidth counts 2, a combining mark 0, the rest 1."""
+    import unicodedata
+
+    return sum(0 if unicodedata.combining(ch) else
+               2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+CELL = st.text(st.sampled_from(["a", "Z", "7", " ", "空", "白", "Ａ", "é", "\u0301", "\u0300"]),
+               max_size=30)
+
+
+@settings(max_examples=60, deadline=None)
+@given(cells=st.lists(st.one_of(st.none(), CELL), max_size=80))
+@example(cells=[])  # the header alone
+@example(cells=["a" + "\u0301" * 20 + f"{i:02d}" for i in range(40)] + ["空白空白空白空白"])
+@example(cells=["空" * 200])  # at most MAX_WIDTH pixels
+def test_workbook_column_width_is_the_widest_cell(cells: list[str | None]) -> None:
+    """Each column is as wide as its widest cell or header in a terminal's columns (7 pixels
+    each, 20 more, at most 480), however many distinct cells, wherever the widest lies (the
+    widest in characters is not the longest in bytes when marks combine)."""
+    from blanktrack.workbook import _widths
+
+    df = pl.DataFrame({"cell": cells, "n": list(range(len(cells)))},
+                      schema={"cell": pl.String, "n": pl.Int64})  # names without a label
+    widest = max([_terminal_width("cell")] + [_terminal_width(c or "") for c in cells])
+    assert _widths(df) == {"cell": min(480, 7 * widest + 20),
+                           "n": 7 * max([1] + [len(str(i)) for i in range(len(cells))]) + 20}
