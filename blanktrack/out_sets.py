@@ -90,7 +90,7 @@ def ledger_bytes(period: str, reporting_ban: str, files: dict[str, str]) -> byte
 def set_files(folder: Path) -> list[str]:
     """Every entry under a set folder that is not a folder, relative, '/'-separated, sorted
     (links included, not followed)."""
-    found = []
+    found: list[str] = []
     for root, dirs, names in os.walk(folder):
         rel = Path(root).relative_to(folder)
         found.extend((rel / n).as_posix() for n in names)

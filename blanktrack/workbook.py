@@ -101,9 +101,11 @@ def _sheet(book: xlsxwriter.Workbook, name: str, table: str, df: pl.DataFrame) -
             formats[labels.column(col)] = INTEGER
         elif dtype == pl.String:
             formats[labels.column(col)] = TEXT
+    # The mappings are built in the call so that they take polars' own parameter types.
     labels.bilingual(df).write_excel(
-        book, name, table_name=table, column_formats=formats or None, freeze_panes=(1, 0),
-        autofilter=True, column_widths=_widths(df), table_style="Table Style Light 9",
+        book, name, table_name=table, column_formats={k: v for k, v in formats.items()} if formats else None,
+        freeze_panes=(1, 0), autofilter=True,
+        column_widths={k: v for k, v in _widths(df).items()}, table_style="Table Style Light 9",
     )
 
 
