@@ -21,13 +21,14 @@ Sizes: BENCH_SIZES=20M,100M (default) or --sizes; BENCH_SHAPES (or --shapes) nam
 --naive-up-to (BENCH_NAIVE_UP_TO, default 20M) the largest size at which the naive query runs on
 every shape (above it, on the base only: 15 GB and 40 s at 100M); BENCH_NOTEBOOK (default 1M,10M);
 BENCH_EXPLORE (default 20M); BENCH_XML / BENCH_CSV_INPUTS: the arguments of xml_bench.py /
-csv_bench.py ('none' to leave one out). --quick = a 100k period in four shapes, every contender,
+csv_bench.py ('none' to leave one out). --quick = a 100k period of 20 BANs in four shapes, every contender,
 targets checked at that size, nothing written here (the smoke test uses it).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as dt
 import json
 import os
@@ -129,14 +130,24 @@ def blanktrack_cmd(folder: Path, out_dir: Path) -> list[str]:
 
 
 def blank_total(out_dir: Path) -> int | None:
-    """The blank total of a reconcile's summaries (None when it wrote none)."""
-    import polars as pl
-
+    """The blank total of a reconcile's summaries (None when it wrote none). Read with the csv
+    module: this process stays small (see shapes.base_folder)."""
     summaries = sorted(out_dir.glob("*/*/summary.csv"))  # one per set folder {period}/{BAN}
     if not summaries:
         return None
-    return int(pl.concat([pl.read_csv(p, infer_schema=False) for p in summaries])["空白 blank"]
-               .cast(pl.Int64).sum())
+    total = 0
+    for path in summaries:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            total += sum(int(row["空白 blank"]) for row in csv.DictReader(f))
+    return total
+
+
+def prepare(n: int, shapes: list[Shape], quick: bool) -> None:
+    """Generate (once) the shapes' data for n invoices, in a subprocess (see blank_total)."""
+    missing = [s.name for s in shapes if not (shape_lib.folder_of(n, s) / "DONE").exists()]
+    if missing:
+        subprocess.run([PY, str(HERE / "shapes.py"), "--size", str(n), "--shapes",
+                        ",".join(missing), *(["--quick"] if quick else [])], check=True, cwd=ROOT)
 
 
 def csv_read_cmd(folder: Path) -> list[str]:
@@ -203,7 +214,7 @@ def gb(b: int) -> str:
 
 def measure_cell(n: int, shape: Shape, work: Path, repeat: int, duck: bool, naive: bool) -> Cell:
     """Every contender on one shape, in turns; the blank totals of each."""
-    folder = shape_lib.materialise(n, shape)
+    folder = shape_lib.folder_of(n, shape)
     outs = [work / f"out-{k}" for k in range(repeat)]
     attempts = {"blanktrack": [blanktrack_cmd(folder, out) for out in outs]}
     if duck:
@@ -227,14 +238,14 @@ def measure_cell(n: int, shape: Shape, work: Path, repeat: int, duck: bool, naiv
 
 
 def matrix(sizes: list[int], shapes: list[Shape], csv_sizes: list[int], naive_up_to: int,
-           repeat: int, duck: bool) -> list[Cell]:
+           repeat: int, duck: bool, quick: bool = False) -> list[Cell]:
     cells = []
     work = Path(tempfile.mkdtemp(prefix="blanktrack-bench-"))
     try:
         for n in sizes:
-            for shape in shapes:
-                if shape.fmt == "csv" and n not in csv_sizes:
-                    continue
+            here = [s for s in shapes if s.fmt != "csv" or n in csv_sizes]
+            prepare(n, here, quick)
+            for shape in here:
                 naive = n <= naive_up_to or shape.is_base
                 cells.append(measure_cell(n, shape, work, repeat, duck, naive))
     finally:
@@ -245,7 +256,8 @@ def matrix(sizes: list[int], shapes: list[Shape], csv_sizes: list[int], naive_up
 def notebooks(sizes: list[int], repeat: int) -> list[NotebookRow]:
     rows = []
     for n in sizes:
-        folder = shape_lib.base(n)
+        prepare(n, [shape_lib.BY_NAME["base"]], quick=False)
+        folder = shape_lib.base_folder(n)
         work = Path(tempfile.mkdtemp(prefix="blanktrack-bench-nb-"))
         try:
             runs = alternate({
@@ -489,6 +501,7 @@ def main(argv: list[str] | None = None) -> int:
         csv_sizes, naive_up_to, nb_sizes, repeat, explore_sizes = sizes, 100_000, [], 1, []
         benches: dict[str, list[str]] = {}
         target_from = 0
+        shape_lib.use_quick_period()
     else:
         sizes, shapes = sizes_of(args.sizes, []), shape_lib.pick(args.shapes)
         csv_sizes = sizes_of(args.csv, sizes)
@@ -504,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
             print("duckdb is not installed (pip install -e '.[bench]'): skipping it", flush=True)
             duck = False
     started = time.perf_counter()
-    cells = matrix(sizes, shapes, csv_sizes, naive_up_to, repeat, duck)
+    cells = matrix(sizes, shapes, csv_sizes, naive_up_to, repeat, duck, args.quick)
     nb_rows = notebooks(nb_sizes, repeat)
     checks = cell_checks(cells, target_from) + notebook_checks(nb_rows)
     checks += explore(explore_sizes)

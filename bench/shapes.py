@@ -2,7 +2,7 @@
 export them, derived from one generated base by polars (sort, shuffle, cast) and written by
 pyarrow (which lets a shape choose its string type and page encoding) or polars (CSV).
 
-    python bench/shapes.py [--size 1M] [--shapes base,date+random]   # generate, print folders
+    python bench/shapes.py [--size 1M] [--shapes base,date+random] [--quick]  # generate
 
 Every shape holds the same rows (the blank total must not change); only how they are stored
 differs. The base is `blanktrack.demo.generate_period` as `make bench` has always used it (Parquet,
@@ -25,7 +25,9 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -34,10 +36,13 @@ PY = sys.executable
 PERIOD = "11302"
 
 # Realistic shape: hundreds of BANs, thousands of tills, rare skipped numbers, cancellations.
-GEN = {
+GEN: dict[str, Any] = {
     "period": PERIOD, "n_bans": 400, "tills_per_ban": 10, "seed": 5, "skip_rate": 1e-4,
     "cancel_rate": 0.01, "void_rate": 0.002, "chunk_rows": 5_000_000,
 }
+# The smoke test's period: few BANs, so its runs measure the machinery, not the exports of
+# hundreds of reporting BANs.
+QUICK_GEN = {**GEN, "n_bans": 20, "tills_per_ban": 5}
 DERIVATION = 2  # bump when the derivation below changes what it writes
 RANDOM_BUCKET_ROWS = 2_000_000  # a shuffle is done bucket by bucket, in bounded memory
 SHUFFLE_SEED = 14
@@ -121,9 +126,10 @@ def label(n: int) -> str:
 
 
 def _key(n: int, what: dict[str, object]) -> str:
-    import polars as pl  # the shuffle's hash is polars' own: stable within a version only
-
-    params = {**GEN, "n_invoices": n, "derivation": DERIVATION, "polars": pl.__version__, **what}
+    # The shuffle's hash is polars' own: stable within a version only. (The version is read
+    # from the metadata: bench/run.py must not import polars, see base_folder.)
+    params = {**GEN, "n_invoices": n, "derivation": DERIVATION, "polars": version("polars"),
+              **what}
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -131,11 +137,27 @@ def _key(n: int, what: dict[str, object]) -> str:
 # The base: the demo generator in a fresh process (its memory is gone when it ends)
 
 
+def use_quick_period() -> None:
+    """Generate and derive the smoke test's small period from now on (its own cache keys)."""
+    GEN.update(QUICK_GEN)
+
+
+def _base_params(n: int) -> dict[str, Any]:
+    return {**GEN, "n_invoices": n, "fmt": "parquet", "generator": 1}
+
+
+def base_folder(n: int) -> Path:
+    """Where the base period of n invoices is (or will be). Paths only: bench/run.py asks for
+    them without importing polars, and generates in a subprocess, because a child process's peak
+    RSS (wait4) is never below the measuring process's own peak."""
+    key = hashlib.sha256(json.dumps(_base_params(n), sort_keys=True).encode()).hexdigest()[:12]
+    return DATA / f"{label(n)}-parquet-{key}"  # the name `make bench` has always used
+
+
 def base(n: int) -> Path:
     """Generate (once) the base period of n invoices; return its folder."""
-    params = {**GEN, "n_invoices": n, "fmt": "parquet", "generator": 1}
-    key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
-    out = DATA / f"{label(n)}-parquet-{key}"  # the name `make bench` has always used
+    params = _base_params(n)
+    out = base_folder(n)
     if (out / "DONE").exists():
         return out
     shutil.rmtree(out, ignore_errors=True)
@@ -328,15 +350,17 @@ def _transform(frame, shape: Shape):
 def folder_of(n: int, shape: Shape) -> Path:
     """Where the shape's data for n invoices are (or will be)."""
     if shape.is_base:
-        return base(n)
+        return base_folder(n)
     return DATA / f"{label(n)}-{shape.name}-{_key(n, shape.recipe())}"
 
 
 def materialise(n: int, shape: Shape) -> Path:
     """Generate (once) the period of n invoices in the shape; return its folder, which holds
     `allocations.parquet` (the base's) and `invoices/invoices_NNNN.{parquet,csv}`."""
+    if shape.is_base:
+        return base(n)
     out = folder_of(n, shape)
-    if shape.is_base or (out / "DONE").exists():
+    if (out / "DONE").exists():
         return out
     import polars as pl
 
@@ -373,7 +397,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", default="1M")
     ap.add_argument("--shapes", default=os.environ.get("BENCH_SHAPES"))
+    ap.add_argument("--quick", action="store_true", help="the smoke test's small period")
     args = ap.parse_args(argv)
+    if args.quick:
+        use_quick_period()
     text = args.size.strip().lower()
     n = int(float(text.rstrip("km")) * {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1))
     t = time.perf_counter()
