@@ -43,7 +43,7 @@ GEN: dict[str, Any] = {
 # The smoke test's period: few BANs, so its runs measure the machinery, not the exports of
 # hundreds of reporting BANs.
 QUICK_GEN = {**GEN, "n_bans": 20, "tills_per_ban": 5}
-DERIVATION = 2  # bump when the derivation below changes what it writes
+DERIVATION = 3  # bump when the derivation below changes what it writes
 RANDOM_BUCKET_ROWS = 2_000_000  # a shuffle is done bucket by bucket, in bounded memory
 SHUFFLE_SEED = 14
 DAY_US = 86_400_000_000
@@ -261,11 +261,14 @@ class _Sink:
 
     def __init__(self, folder: Path, total: int, n_files: int, fmt: str, strings: str) -> None:
         self.folder, self.fmt, self.strings = folder, fmt, strings
-        self.per_file = max(1, math.ceil(total / max(1, n_files)))
-        self.index, self.rows, self.writer = 0, 0, None
+        n_files = max(1, min(n_files, total))
+        # file i holds rows [total·i/n, total·(i+1)/n): exactly n_files files, sizes ±1
+        self.sizes = [total * (i + 1) // n_files - total * i // n_files for i in range(n_files)]
+        self.index, self.rows, self.per_file, self.writer = 0, 0, 0, None
         folder.mkdir(parents=True, exist_ok=True)
 
     def _open(self) -> None:
+        self.per_file = self.sizes[min(self.index, len(self.sizes) - 1)]
         self.index += 1
         self.rows = 0
         self.path = self.folder / f"invoices_{self.index:04d}.{self.fmt}"
@@ -289,10 +292,12 @@ class _Sink:
     def write(self, frame) -> None:
         start = 0
         while start < frame.height:
-            if self.index == 0 or self.rows >= self.per_file:
+            if self.index == 0 or (self.rows >= self.per_file and self.index < len(self.sizes)):
                 self.close()
                 self._open()
-            take = min(frame.height - start, self.per_file - self.rows)
+            take = frame.height - start  # the last file takes whatever is left
+            if self.index < len(self.sizes):
+                take = min(take, self.per_file - self.rows)
             self._write_piece(frame.slice(start, take))
             start += take
 
