@@ -46,7 +46,8 @@ def test_a_slow_control_fails_the_target_and_is_named(bench_run, monkeypatch) ->
 def test_bench_runs_the_explore_bench_and_reports_it() -> None:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--sizes", "none", "--csv", "none",
-         "--notebook", "none", "--explore", "20k", "--no-readme", "--no-duckdb"],
+         "--notebook", "none", "--explore", "20k", "--xml", "none", "--csv-inputs", "none",
+         "--no-readme", "--no-duckdb"],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
     [row] = [x for x in proc.stdout.splitlines() if x.startswith("| 20k explore:")]
