@@ -11,8 +11,8 @@ from pathlib import Path
 
 from .archive import DEFAULT_ARCHIVE
 from .errors import InputError, Problem
-from .layout import SPLITS
 from .period import Period
+from .split import SPLITS
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_STRICT = 0, 1, 2, 3
 

@@ -8,8 +8,8 @@ import polars as pl
 
 from . import labels
 from .blanks import number_str
-from .frames import FINDING_SCHEMA, SEVERITY_RANK, empty
 from .period import Period, deadline_status
+from .schemas import FINDING_SCHEMA, SEVERITY_RANK, empty
 
 # The catalogue: code → (severity, what it means). Severities follow the spec; `--strict` fails a
 # run on any 'error'.

@@ -10,10 +10,10 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from blanktrack.booklets import invoice_usage
 from blanktrack.invoices import load_invoices
 from blanktrack.period import Period, period_index, period_index_expr
-from blanktrack.raw_usage import fast_usage
+from blanktrack.usage.one_pass import fast_usage
+from blanktrack.usage.validated import invoice_usage
 
 P = Period.parse("11302")
 DAYS = [dt.date(2023, 11, 30), dt.date(2023, 12, 31), dt.date(2024, 1, 1), dt.date(2024, 2, 29),
