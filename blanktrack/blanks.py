@@ -97,7 +97,7 @@ def merge_runs(pieces: pl.DataFrame) -> pl.DataFrame:
     `group` is an integer that separates what may not merge (0 ≤ group < 2**33). Sorts the
     pieces (few: one per booklet at most, or per blank number of a partly used booklet), never
     the invoices, and on integers only: sorting them by text keys and merging per key window
-    cost four times as much. Overlapping pieces are merged too. Returns (group, begin, end)
+    was several times slower. Overlapping pieces are merged too. Returns (group, begin, end)
     sorted by group and begin.
     """
     origin = pl.col("group").cast(pl.Int64) * _GROUP_STRIDE

@@ -27,7 +27,7 @@ from .usage.named_invoices import named_invoices
 
 class _Digest:
     """A file's sha256, computed in the background while the period is reconciled, or, when
-    nobody asked for that, the first time it is read (a 5 GB CSV costs seconds of a core).
+    nobody asked for that, the first time it is read (hashing a large CSV keeps a core busy).
     The file's identity is taken before anything reads it: check_unchanged() tells whether the
     file the hash and the reconciliation read is still the one that was there."""
 
@@ -152,7 +152,7 @@ def _check_files(paths: Sequence[str | Path], role: str) -> list[Path]:
 def _describe_later(pool: ThreadPoolExecutor | None, paths: Sequence[str | Path], role: str
                     ) -> list[tuple[Path, _Digest]]:
     """Check the files now; hash them in the background if there is a pool (hashlib releases
-    the GIL, so a 5 GB CSV is hashed while polars reads it), else when first asked."""
+    the GIL, so a large CSV is hashed while polars reads it), else when first asked."""
     return [(p, _Digest(p, pool)) for p in _check_files(paths, role)]
 
 
@@ -233,7 +233,7 @@ def _reconcile_files(
         scoped = _scope(allocations_all, period, ban, allocation_paths)
         allocations = prepare_allocations(scoped)
         bans = allocations["ban"].unique() if ban is not None else None
-        used = usage.of_period(invoice_files, period, allocations, bans)
+        used = usage.of_period(invoice_paths, period, allocations, bans)
 
         # Allocations of any BAN of the period that share numbers: withheld from every file.
         pairs = _overlaps(allocations_all, period, allocations, ban)

@@ -1,4 +1,4 @@
-"""The one-pass fast path (raw_usage.fast_usage) against the validate-then-aggregate path."""
+"""The one-pass path (usage.one_pass.fast_usage) against the validating path (usage.validated)."""
 
 from __future__ import annotations
 

@@ -30,7 +30,8 @@ class BookletUsage:
     `booklets`: one row per (allocation, booklet), allocation_booklets' columns (alloc_id, ban,
     track, booklet, alloc_mask, key) and `used_mask`, the numbers its own BAN used in it.
     `used_elsewhere`: (track, booklet, mask), numbers used by a seller outside its own allocations
-    or by a seller left out by --ban: never blank for anyone (spec §3).
+    or by a seller left out by --ban: never blank for anyone (spec §3). Complete where it meets
+    an allocation booklet (a dense scan drops a left-out seller's row outside them).
     `sellers`: per (seller_ban, track, booklet) every usage mask (booklets.USAGE_MASKS, live_rows)
     and `alloc_union`, the numbers of the seller's allocations in that booklet: what the findings
     about single invoices are chosen from.
@@ -42,7 +43,7 @@ class BookletUsage:
     """
 
     period: Period
-    invoice_paths: tuple[Path, ...]
+    invoice_paths: tuple[str | Path, ...]
     bans: pl.Series | None  # the reported sellers (--ban), None for all
     booklets: pl.DataFrame
     used_elsewhere: pl.DataFrame
@@ -79,7 +80,7 @@ class BookletUsage:
             alloc_booklets.lazy().join(by_machine.lazy().select("key", "machine", "used_mask"),
                                        on="key")
         ).collect(engine="streaming")  # millions of booklets: faster than in memory
-        return cls(period=period, invoice_paths=tuple(map(Path, invoice_paths)), bans=bans,
+        return cls(period=period, invoice_paths=tuple(invoice_paths), bans=bans,
                    booklets=booklets, used_elsewhere=_folded([foreign.lazy(), outside]),
                    sellers=sellers, stretches=stretches, issuing=issuing,
                    rows_by_file=rows_by_file, clean=clean)
@@ -93,7 +94,7 @@ class BookletUsage:
         its seller's own booklet, so nothing was used outside the allocations but by sellers
         left out (`foreign`), and each booklet is one allocation's."""
         matched = by_slot.matched(keyed(alloc_booklets, "ban"))
-        return cls(period=period, invoice_paths=tuple(map(Path, invoice_paths)), bans=bans,
+        return cls(period=period, invoice_paths=tuple(invoice_paths), bans=bans,
                    booklets=matched, used_elsewhere=_folded([foreign.lazy()]),
                    sellers=matched.lazy().with_columns(seller_ban="ban",
                                                        alloc_union="alloc_mask"),
