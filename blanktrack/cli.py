@@ -17,9 +17,9 @@ from .split import SPLITS
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_STRICT = 0, 1, 2, 3
 
 
-def _period(text: str) -> str:
+def _period(text: str) -> Period:
     try:
-        return Period.parse(text).code
+        return Period.parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
@@ -294,7 +294,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                   f"{demo.MAX_TILLS:,}, not {args.bans * args.tills:,}", file=sys.stderr)
             return EXIT_USAGE
         info = demo.generate_period(
-            out, period=args.period, n_invoices=args.invoices, n_bans=args.bans,
+            out, period=args.period.code, n_invoices=args.invoices, n_bans=args.bans,
             tills_per_ban=args.tills, seed=args.seed, skip_rate=args.skip_rate,
             cancel_rate=args.cancel_rate, void_rate=args.void_rate, fmt=args.format,
         )
