@@ -100,10 +100,9 @@ def overlap_pairs(allocations: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def allocation_findings(allocations: pl.DataFrame, pairs: pl.DataFrame | None = None
-                        ) -> list[pl.DataFrame]:
+def allocation_findings(allocations: pl.DataFrame, pairs: pl.DataFrame) -> list[pl.DataFrame]:
     """Misaligned and overlapping allocations (`allocations` as prepared, with begin/end ints;
-    `pairs`: their overlap_pairs, when the caller has them, e.g. of every BAN of the period)."""
+    `pairs`: the overlap_pairs that touch them, of every BAN of the period)."""
     mis = allocations.filter(
         (pl.col("begin") % 50 != 0) | (pl.col("end") % 50 != 49)
     )
@@ -117,7 +116,6 @@ def allocation_findings(allocations: pl.DataFrame, pairs: pl.DataFrame | None = 
             pl.col("end") - pl.col("begin") + 1, _where(),
         ),
     )
-    pairs = overlap_pairs(allocations) if pairs is None else pairs
     overlap = _frame(
         pairs.with_columns(begin_no=number_str(pl.col("lo")), end_no=number_str(pl.col("hi"))),
         "allocation-overlap",
