@@ -23,8 +23,8 @@ import polars as pl
 from blanktrack import textio
 from blanktrack.ban import is_valid_ban
 from blanktrack.errors import InputError, Problem
-from blanktrack.frames import ALLOCATION_SCHEMA
 from blanktrack.period import Period
+from blanktrack.schemas import ALLOCATION_SCHEMA
 
 MAX_LISTED = 20  # problems listed in one InputError; the rest are counted
 

@@ -2,43 +2,39 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
 
-from .booklets import bit, highest_bit, keyed, lowest_bit, mask_between
-from .frames import BLANK_RANGE_SCHEMA, BOOKLET_SIZE
-from .layout import SPLITS, Split
+from .booklets import bit, highest_bit, lowest_bit, mask_between
+from .schemas import BLANK_RANGE_SCHEMA, BOOKLET_SIZE
+from .split import Split
+
+if TYPE_CHECKING:
+    from .usage import BookletUsage
 
 # What a run never crosses: one report row belongs to one BAN/type/track and one reporter.
 RUN_KEYS = ["period", "head_ban", "ban", "invoice_type", "track", "reported_by"]
 
 
-def booklet_state(alloc_booklets: pl.DataFrame, usage: pl.DataFrame | None,
-                  matched: pl.DataFrame | None = None, *,
-                  used_elsewhere: pl.DataFrame | None = None,
-                  withheld: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Allocation booklets with what was used of them, in no particular order: whatever shows or
-    exports them sorts first. `matched`: the allocation booklets with their usage beside them
-    already (by_slot), when the caller has it.
+def booklet_state(usage: BookletUsage, withheld: pl.DataFrame) -> pl.DataFrame:
+    """The allocation booklets with what was used of them (alloc_id, ban, track, booklet,
+    alloc_mask, used_in, blank_mask), in no particular order: whatever shows or exports them
+    sorts first.
 
-    A number any input shows used is never blank (spec §3): `used_elsewhere` (track, booklet,
-    mask) are numbers other sellers used outside their own allocations. `withheld` (same shape)
-    are numbers two allocations claim: blank for nobody until the overlap is resolved.
+    A number any input shows used is never blank (spec §3): usage.used_elsewhere are numbers
+    sellers used outside their own allocations. `withheld` (track, booklet, mask) are numbers
+    two allocations claim: blank for nobody until the overlap is resolved.
     """
-    if matched is not None:
-        joined = matched.lazy().select(*alloc_booklets.columns, "used_mask")
-    else:
-        assert usage is not None, "usage, or the booklets with their usage (matched)"
-        used = keyed(usage, "seller_ban").lazy().select("key", "used_mask")
-        # Streaming engine, one integer key: on millions of booklets 2-5× faster.
-        joined = keyed(alloc_booklets, "ban").lazy().join(used, on="key", how="left")
-    joined = joined.with_columns(pl.col("used_mask").fill_null(0))
+    joined = usage.booklets.lazy().select("alloc_id", "ban", "track", "booklet", "alloc_mask",
+                                          "used_mask")
     held = pl.lit(0, pl.UInt64)
     # Both are few rows, and nearly always none: joined only when there are any.
-    if used_elsewhere is not None and not used_elsewhere.is_empty():
-        joined = joined.join(used_elsewhere.lazy().select("track", "booklet", other="mask"),
+    if not usage.used_elsewhere.is_empty():
+        joined = joined.join(usage.used_elsewhere.lazy().select("track", "booklet", other="mask"),
                              on=["track", "booklet"], how="left").with_columns(
             used_mask=pl.col("used_mask") | pl.col("other").fill_null(0)).drop("other")
-    if withheld is not None and not withheld.is_empty():
+    if not withheld.is_empty():
         joined = joined.join(withheld.lazy().select("track", "booklet", held="mask"),
                              on=["track", "booklet"], how="left")
         held = pl.col("held").fill_null(0)
@@ -48,7 +44,7 @@ def booklet_state(alloc_booklets: pl.DataFrame, usage: pl.DataFrame | None,
             used_in=pl.col("used_mask") & pl.col("alloc_mask"),
             blank_mask=pl.col("alloc_mask") & ~pl.col("used_mask") & ~held,
         )
-        .drop("key", "used_mask", "held", strict=False)
+        .drop("used_mask", "held", strict=False)
         .collect(engine="streaming")
     )
 
@@ -101,7 +97,7 @@ def merge_runs(pieces: pl.DataFrame) -> pl.DataFrame:
     `group` is an integer that separates what may not merge (0 ≤ group < 2**33). Sorts the
     pieces (few: one per booklet at most, or per blank number of a partly used booklet), never
     the invoices, and on integers only: sorting them by text keys and merging per key window
-    cost four times as much. Overlapping pieces are merged too. Returns (group, begin, end)
+    was several times slower. Overlapping pieces are merged too. Returns (group, begin, end)
     sorted by group and begin.
     """
     origin = pl.col("group").cast(pl.Int64) * _GROUP_STRIDE
@@ -129,20 +125,15 @@ def number_str(expr: pl.Expr) -> pl.Expr:
     return expr.cast(pl.String).str.zfill(8)
 
 
-def blank_ranges(
-    state: pl.DataFrame, allocations: pl.DataFrame, split: Split = "none",
-    intervals: pl.DataFrame | None = None,
-) -> pl.DataFrame:
-    """The report rows: maximal blank runs per BAN/type/track, cut at allocation or booklet
-    edges when asked. Sorted by BAN, type, track, begin. `intervals`: blank_intervals(state),
-    when the caller has it already."""
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
+def blank_ranges(intervals: pl.DataFrame, allocations: pl.DataFrame, split: Split = "none"
+                 ) -> pl.DataFrame:
+    """The report rows from blank_intervals(state): maximal blank runs per BAN/type/track, cut
+    at allocation or booklet edges when asked. Sorted by BAN, type, track, begin."""
     keys = list(RUN_KEYS)
     if split in ("allocation", "booklet"):
         keys.append("alloc_id")
     groups = run_groups(allocations, keys)
-    pieces = (intervals if intervals is not None else blank_intervals(state)).join(
+    pieces = intervals.join(
         groups.select("alloc_id", "group"), on="alloc_id", how="left")
     if split == "booklet":
         # A run never crosses a booklet: shifting each booklet's numbers by its index leaves a

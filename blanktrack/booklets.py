@@ -12,14 +12,12 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from .frames import BOOKLET_SIZE
-from .period import Period, period_index, period_index_expr
+from .schemas import BOOKLET_SIZE
 
 # Per (seller BAN, track, booklet[, machine]): how numbers were used. far_mask: numbers of invoices
 # dated more than one period from P, which never use P's numbers (spec §3) but are findings.
 USAGE_MASKS = ("used_mask", "in_period_mask", "adjacent_mask", "live_mask", "void_mask",
                "failed_mask", "far_mask")
-LIVE_STATUSES = ("issued", "cancelled")  # a cancelled (作廢) invoice was issued: its number is used
 
 
 def bit(expr: pl.Expr) -> pl.Expr:
@@ -42,7 +40,7 @@ def keyed(frame: pl.DataFrame, ban: str) -> pl.DataFrame:
 
 def is_one_row_a_booklet(frame: pl.DataFrame, ban: str) -> bool:
     """Whether no (BAN, track, booklet) has two rows: then a group-by per booklet has nothing to
-    fold (counting distinct keys costs a third of the group-by on millions of booklets)."""
+    fold (counting distinct keys is much cheaper than the group-by on millions of booklets)."""
     return keyed(frame, ban)["key"].n_unique() == frame.height
 
 
@@ -94,50 +92,6 @@ def allocation_booklets(prepared: pl.DataFrame) -> pl.DataFrame:
             key=pl.col("key0") + pl.col("booklet"),
         )
         .select("alloc_id", "ban", "track", "booklet", "alloc_mask", "key")
-    )
-
-
-def invoice_usage(invoices: pl.LazyFrame, period: Period) -> pl.LazyFrame:
-    """Per (seller BAN, track, booklet, machine): masks of the numbers used and how.
-
-    Only invoices dated in the period or an adjacent one use its numbers (spec §3); farther
-    dates belong to an earlier or later allocation of the same letters, and are only marked in
-    far_mask (dated-far-from-period).
-    """
-    p = period_index(period)
-    number = pl.col("number").cast(pl.Int64)
-    lf = invoices.with_columns(
-        booklet=number // BOOKLET_SIZE,
-        b=bit(number % BOOKLET_SIZE),
-        offset=period_index_expr("invoice_date") - p,
-    )
-    near = pl.col("offset").abs() <= 1
-
-    def masked(cond: pl.Expr) -> pl.Expr:
-        return pl.col("b").filter(cond).bitwise_or().fill_null(0)
-
-    live = pl.col("status").is_in(LIVE_STATUSES) & near
-    return lf.group_by("seller_ban", "track", "booklet", "machine").agg(
-        used_mask=masked(near),
-        in_period_mask=masked(pl.col("offset") == 0),
-        adjacent_mask=masked(pl.col("offset").abs() == 1),
-        live_mask=masked(live),
-        void_mask=masked((pl.col("status") == "voided") & near),
-        failed_mask=masked((pl.col("upload_status") == "failed") & near),
-        far_mask=masked(~near),
-        live_rows=live.sum().cast(pl.Int64),
-    )
-
-
-def foreign_usage(invoices: pl.LazyFrame, period: Period) -> pl.LazyFrame:
-    """(track, booklet, mask) of the numbers invoices dated in P or next to it used, whatever
-    their seller: for sellers a reconciliation leaves out (--ban), whose use still makes a
-    number of the BANs reported not blank (spec §3)."""
-    number = pl.col("number").cast(pl.Int64)
-    return (
-        invoices.filter((period_index_expr("invoice_date") - period_index(period)).abs() <= 1)
-        .group_by("track", booklet=number // BOOKLET_SIZE)
-        .agg(mask=bit(number % BOOKLET_SIZE).bitwise_or())
     )
 
 

@@ -13,17 +13,17 @@ from pathlib import Path
 
 from .archive import DEFAULT_ARCHIVE
 from .errors import InputError, Problem
-from .layout import SPLITS
 from .period import Period
 from .set_workbooks import AUTO_WORKBOOK_SETS, WORKBOOKS
+from .split import SPLITS
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_STRICT = 0, 1, 2, 3
 EXIT_PIPE_CLOSED = 128 + 13  # as the shell reports a command that SIGPIPE ended (128 + SIGPIPE)
 
 
-def _period(text: str) -> str:
+def _period(text: str) -> Period:
     try:
-        return Period.parse(text).code
+        return Period.parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
@@ -302,7 +302,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                   f"{demo.MAX_TILLS:,}, not {args.bans * args.tills:,}", file=sys.stderr)
             return EXIT_USAGE
         info = demo.generate_period(
-            out, period=args.period, n_invoices=args.invoices, n_bans=args.bans,
+            out, period=args.period.code, n_invoices=args.invoices, n_bans=args.bans,
             tills_per_ban=args.tills, seed=args.seed, skip_rate=args.skip_rate,
             cancel_rate=args.cancel_rate, void_rate=args.void_rate, fmt=args.format,
         )

@@ -26,8 +26,8 @@ import polars as pl
 
 from blanktrack.atomic import write_bytes_atomic, write_text_atomic
 from blanktrack.ban import is_valid_ban
-from blanktrack.frames import BOOKLET_SIZE
 from blanktrack.period import Period
+from blanktrack.schemas import BOOKLET_SIZE
 
 __all__ = [
     "ALLOCATION_COLUMNS",

@@ -36,9 +36,10 @@ from . import invoices as inv
 from . import native
 from .allocations import is_parquet
 from .booklets import USAGE_MASKS, fold_usage
-from .by_slot import BySlot
 from .period import Period
-from .raw_usage import (
+from .slots import Slots, booklet_slots
+from .usage.by_position import BySlot
+from .usage.one_pass import (
     BY_MACHINE_KEYS,
     FOREIGN_SCHEMA,
     TEXT_KEYS,
@@ -47,7 +48,6 @@ from .raw_usage import (
     raw_frame,
     usage_from_groups,
 )
-from .slots import Slots, booklet_slots
 from .value_codes import NotClean, ValueCodes, table
 
 BATCH_ROWS = 1 << 17  # Parquet: rows a batch (a row group is often about that)

@@ -8,8 +8,8 @@ import polars as pl
 
 from . import labels
 from .blanks import number_str
-from .frames import FINDING_SCHEMA, SEVERITY_RANK, empty
 from .period import Period, deadline_status
+from .schemas import FINDING_SCHEMA, SEVERITY_RANK, empty
 
 # The catalogue: code → (severity, what it means). Severities follow the spec; `--strict` fails a
 # run on any 'error'.
@@ -100,10 +100,9 @@ def overlap_pairs(allocations: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def allocation_findings(allocations: pl.DataFrame, pairs: pl.DataFrame | None = None
-                        ) -> list[pl.DataFrame]:
+def allocation_findings(allocations: pl.DataFrame, pairs: pl.DataFrame) -> list[pl.DataFrame]:
     """Misaligned and overlapping allocations (`allocations` as prepared, with begin/end ints;
-    `pairs`: their overlap_pairs, when the caller has them, e.g. of every BAN of the period)."""
+    `pairs`: the overlap_pairs that touch them, of every BAN of the period)."""
     mis = allocations.filter(
         (pl.col("begin") % 50 != 0) | (pl.col("end") % 50 != 49)
     )
@@ -117,7 +116,6 @@ def allocation_findings(allocations: pl.DataFrame, pairs: pl.DataFrame | None = 
             pl.col("end") - pl.col("begin") + 1, _where(),
         ),
     )
-    pairs = overlap_pairs(allocations) if pairs is None else pairs
     overlap = _frame(
         pairs.with_columns(begin_no=number_str(pl.col("lo")), end_no=number_str(pl.col("hi"))),
         "allocation-overlap",

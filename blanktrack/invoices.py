@@ -3,7 +3,7 @@
 Input is the canonical table, as CSV or Parquet: `invoice_number`, `invoice_date`,
 `seller_ban`, `status`, optional `machine` and `upload_status`. Every value is read as text first
 (a number read as an integer loses its leading zeros), checked with vectorised polars expressions,
-then normalised to frames.INVOICE_SCHEMA.
+then normalised to schemas.INVOICE_SCHEMA.
 
 Encodings: CSV files up to LARGE_FILE_BYTES are decoded through textio (UTF-8 with or without BOM,
 Big5/cp950, UTF-16 with BOM). Larger files are scanned by polars directly and **must be UTF-8**
@@ -33,7 +33,16 @@ from blanktrack.allocations import (
 )
 from blanktrack.ban import valid_ban_expr
 from blanktrack.errors import InputError, Problem
-from blanktrack.frames import INVOICE_SCHEMA
+from blanktrack.invoice_rules import (
+    COMPACT_DATE,
+    ISO_DATE,
+    STATUSES,
+    UPLOAD_STATUSES,
+    date_expr,
+    day_of,
+    lookup_expr,
+)
+from blanktrack.schemas import INVOICE_SCHEMA
 
 REQUIRED = ("invoice_number", "invoice_date", "seller_ban", "status")
 OPTIONAL = ("machine", "upload_status")
@@ -45,49 +54,12 @@ PROVENANCE = ("__source", "__line")
 LARGE_FILE_BYTES = 64 * 2**20  # above this a CSV is scanned by polars as UTF-8, not decoded here
 _PREFIX_BYTES = 2**20  # how much of a large file is checked for its encoding up front
 
-STATUSES = {
-    "issued": "issued",
-    "cancelled": "cancelled",
-    "voided": "voided",
-    "開立": "issued",
-    "作廢": "cancelled",
-    "註銷": "voided",
-}
-UPLOAD_STATUSES = {"accepted": "accepted", "failed": "failed"}
-
 _ROW = "__row"
 INVOICE_NUMBER_PATTERN = r"^[A-Z]{2}[0-9]{8}$"
-_ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-_COMPACT_DATE = r"^[0-9]{8}$"
 
 
 # --------------------------------------------------------------------------------------------
 # Expressions shared by validation and normalisation, so both agree on what is valid.
-
-
-def date_expr(column: str) -> pl.Expr:
-    """The date of a `YYYY-MM-DD` or `YYYYMMDD` text, null when it is no real calendar date."""
-    col = pl.col(column)
-    # The regexes matter: chrono alone accepts '2024-2-3' and '2024022'.
-    parsed = (
-        pl.when(col.str.contains(_ISO_DATE))
-        .then(col.str.to_date("%Y-%m-%d", strict=False))
-        .when(col.str.contains(_COMPACT_DATE))
-        .then(col.str.to_date("%Y%m%d", strict=False))
-    )
-    # chrono also takes year 0000, which no calendar has (the year before 1 AD is 1 BC).
-    return pl.when(parsed.dt.year() >= 1).then(parsed)
-
-
-def lookup_expr(column: str, mapping: dict[str, str]) -> pl.Expr:
-    """Case-insensitive lookup; null for unknown values."""
-    lower = pl.col(column).str.to_lowercase()
-    # A when/then chain, not replace_strict: the latter is not streamed and holds the whole
-    # column in memory (1.6 GB for 10M rows).
-    chain = pl.when(pl.lit(False)).then(pl.lit(None, pl.String))
-    for key, value in mapping.items():
-        chain = chain.when(lower == key).then(pl.lit(value))
-    return chain
 
 
 def bad_value_exprs() -> dict[str, pl.Expr]:
@@ -133,9 +105,8 @@ def date_problem(value: str | None) -> Issue | None:
     fix = "write the date as YYYY-MM-DD (e.g. 2024-03-05) or YYYYMMDD"
     if not value:
         return "invoice date is empty", fix
-    if re.match(_ISO_DATE, value) or re.match(_COMPACT_DATE, value):
-        parsed = pl.Series([value]).to_frame("d").select(date_expr("d")).item()
-        if parsed is None:
+    if re.match(ISO_DATE, value) or re.match(COMPACT_DATE, value):
+        if day_of(value) is None:
             return f"invoice date '{value}' is not a real calendar date", fix
         return None
     if re.match(r"^[0-9]{7}$", value) or re.match(r"^[0-9]{3}[-/][0-9]{2}[-/][0-9]{2}$", value):
@@ -565,7 +536,7 @@ def validate_invoices(raw: pl.LazyFrame) -> None:
 
 
 def normalise_invoices(raw: pl.LazyFrame) -> pl.LazyFrame:
-    """frames.INVOICE_SCHEMA from a raw frame (unknown values become null: validate first)."""
+    """schemas.INVOICE_SCHEMA from a raw frame (unknown values become null: validate first)."""
     number = pl.col("invoice_number")
     return raw.select(
         invoice_number=number,
@@ -582,12 +553,12 @@ def normalise_invoices(raw: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def scan_invoices(paths: Sequence[str | Path]) -> pl.LazyFrame:
-    """Normalised invoices (frames.INVOICE_SCHEMA) without checking values: see load_invoices."""
+    """Normalised invoices (schemas.INVOICE_SCHEMA) without checking values: see load_invoices."""
     return normalise_invoices(scan_raw_invoices(paths))
 
 
 def load_invoices(paths: Sequence[str | Path]) -> pl.LazyFrame:
-    """Scan and check invoice files; return the lazy frame of frames.INVOICE_SCHEMA columns.
+    """Scan and check invoice files; return the lazy frame of schemas.INVOICE_SCHEMA columns.
 
     Raise InputError (file, line, field, message, fix) for the first MAX_LISTED bad values.
     """

@@ -43,9 +43,9 @@ from blanktrack import textio
 from blanktrack.atomic import write_file
 from blanktrack.ban import is_valid_ban
 from blanktrack.errors import InputError
-from blanktrack.frames import BLANK_RANGE_SCHEMA
 from blanktrack.period import Period
 from blanktrack.platform_codes import describe
+from blanktrack.schemas import BLANK_RANGE_SCHEMA
 
 # CRLF: the platform's users live in Windows and the MOF's own instructions open the file in
 # Notepad (「使用電腦程式裡的附屬應用程式 記事本 開啟」); old Notepad shows LF-only files as one

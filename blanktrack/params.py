@@ -18,9 +18,9 @@ import yaml
 
 from .ban import is_valid_ban
 from .errors import InputError, Problem
-from .layout import SPLITS, Split
 from .period import Period, parse_date
 from .set_workbooks import WORKBOOKS, Workbooks
+from .split import SPLITS, Split, parse_split
 
 NOTEBOOKS = "notebooks"  # the project's notebooks: the only ones a parameter file may run
 DEFAULT_NOTEBOOK = f"{NOTEBOOKS}/reconcile.ipynb"
@@ -190,7 +190,9 @@ def _build(path: Path, base: Path, v: dict[str, Any], nodes: dict[str, yaml.Node
         problems.append(_problem(path, nodes["ban"], "ban", f"{ban!r} is not a valid BAN",
                                  "8 digits with a correct check digit"))
     split = v.get("split", "none")
-    if split not in SPLITS:
+    try:
+        split = parse_split(split)
+    except ValueError:
         problems.append(_problem(path, nodes["split"], "split", f"{split!r} is not known",
                                  f"use one of {', '.join(SPLITS)}"))
     workbooks = v.get("workbooks", "auto")

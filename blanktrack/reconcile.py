@@ -2,56 +2,32 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import tempfile
 import threading
-import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import polars as pl
 
-from . import findings as F
-from . import invoices as inv
-from .allocations import is_parquet, load_allocations
+from . import findings, usage
+from .allocations import load_allocations
 from .archive import identity, record_input_digest, sha256_file
-from .blanks import (
-    RUN_KEYS,
-    Split,
-    blank_intervals,
-    blank_ranges,
-    booklet_state,
-    number_masks,
-    number_str,
-)
-from .booklets import (
-    allocation_booklets,
-    bit,
-    booklet_usage,
-    foreign_usage,
-    invoice_usage,
-    is_one_row_a_booklet,
-    keyed,
-    prepare_allocations,
-)
+from .blanks import RUN_KEYS, blank_intervals, blank_ranges, booklet_state, number_masks
+from .booklets import prepare_allocations
 from .errors import InputError, Problem
-from .frames import BOOKLET_SIZE, INVOICE_SCHEMA, SUMMARY_SCHEMA
-from .invoices import normalise_invoices, scan_raw_invoices, validate_invoices
-from .period import Period, period_code_expr, period_index, period_index_expr
-from .raw_usage import FOREIGN_SCHEMA, fast_usage
+from .period import Period
+from .schemas import SUMMARY_SCHEMA
 from .skipped import segments, skipped_count, skipped_ranges
-
-if TYPE_CHECKING:  # not imported at run time: it loads numpy and pyarrow
-    from .dense import Scanned
+from .split import Split, parse_split
+from .usage.named_invoices import named_invoices
 
 
 class _Digest:
     """A file's sha256, computed in the background while the period is reconciled, or, when
-    nobody asked for that, the first time it is read (a 5 GB CSV costs seconds of a core).
+    nobody asked for that, the first time it is read (hashing a large CSV keeps a core busy).
     The file's identity is taken before anything reads it: check_unchanged() tells whether the
     file the hash and the reconciliation read is still the one that was there."""
 
@@ -176,7 +152,7 @@ def _check_files(paths: Sequence[str | Path], role: str) -> list[Path]:
 def _describe_later(pool: ThreadPoolExecutor | None, paths: Sequence[str | Path], role: str
                     ) -> list[tuple[Path, _Digest]]:
     """Check the files now; hash them in the background if there is a pool (hashlib releases
-    the GIL, so a 5 GB CSV is hashed while polars reads it), else when first asked."""
+    the GIL, so a large CSV is hashed while polars reads it), else when first asked."""
     return [(p, _Digest(p, pool)) for p in _check_files(paths, role)]
 
 
@@ -198,49 +174,6 @@ def _scope(allocations: pl.DataFrame, period: Period, ban: str | None,
     return in_period
 
 
-# Below this many invoice rows the polars path is faster: the dense scan's numba and pyarrow take
-# about 0.35 s to load (measured: 1M rows 0.75 s by polars, 1.1 s dense; 10M 1.9 s vs 1.4 s).
-DENSE_MIN_ROWS = 4_000_000
-_CSV_BYTES_PER_ROW = 50  # a canonical invoice row is about 50-55 bytes of CSV
-
-
-def _large(paths: Sequence[Path]) -> bool:
-    """Whether the invoices are enough for the dense scan to gain (Parquet rows from the
-    metadata, CSV rows estimated from the size)."""
-    rows = sum(inv.parquet_rows(p, str(p)) if is_parquet(p) else p.stat().st_size // _CSV_BYTES_PER_ROW
-               for p in paths)
-    return rows >= DENSE_MIN_ROWS
-
-
-def _warm_dense(paths: Sequence[Path]) -> None:
-    """Import the dense scan and load its compiled loop in the background, while the
-    allocations are read (a second of the two cores is free then). The first run after an
-    install compiles the loop here (native.py), a few seconds."""
-
-    def warm() -> None:
-        with contextlib.suppress(Exception):  # whatever fails here fails again, and is seen, later
-            from . import dense
-
-            dense.warm_up(paths[0])
-
-    threading.Thread(target=warm, name="blanktrack-warm-up", daemon=True).start()
-
-
-def dense_scan(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
-               bans: pl.Series | None) -> Scanned | None:
-    """dense.scan, loaded on first use; None where it is not installed."""
-    try:
-        from . import dense  # pyarrow and the compiled loop are loaded only here
-
-        dense.native.kernels()
-    except ImportError as exc:  # a broken install: slower, but the same report
-        warnings.warn(f"the dense scan is not available ({exc}); using the polars path, which "
-                      "is slower on a large period: reinstall blanktrack", RuntimeWarning,
-                      stacklevel=2)
-        return None
-    return dense.scan(paths, period, allocations, bans)
-
-
 def reconcile(
     period: str | Period,
     allocation_paths: Sequence[str | Path],
@@ -255,9 +188,13 @@ def reconcile(
 ) -> Reconciliation:
     """Reconcile one period from any input paths: files or folders, each known by its content
     (sources/: MIG XML, Turnkey folders, the platform download, ERP exports, E0501). `columns`
-    maps canonical invoice columns to an ERP export's headers. See _reconcile_files."""
+    maps canonical invoice columns to an ERP export's headers. See _reconcile_files.
+    ValueError for a period or split that is none (the caller's edge: cli and params name
+    them first)."""
     from .sources import resolve  # lxml is loaded only here
 
+    period = period if isinstance(period, Period) else Period.parse(period)
+    split = parse_split(split)
     with tempfile.TemporaryDirectory(prefix="blanktrack-inputs-") as work:
         read = resolve.read_inputs(allocation_paths, invoice_paths, Path(work), columns)
         result = _reconcile_files(
@@ -267,7 +204,7 @@ def reconcile(
 
 
 def _reconcile_files(
-    period: str | Period,
+    period: Period,
     allocation_paths: Sequence[str | Path],
     invoice_paths: Sequence[str | Path],
     *,
@@ -284,7 +221,6 @@ def _reconcile_files(
     called with the result's blank_ranges as soon as they are known, before the findings and
     summary (exports.Exports.start writes the upload files meanwhile).
     """
-    period = period if isinstance(period, Period) else Period.parse(period)
     report_date = report_date or dt.date.today()
     with ThreadPoolExecutor(max_workers=1) as threads:
         pool = threads if hash_inputs else None
@@ -292,88 +228,31 @@ def _reconcile_files(
                    + _describe_later(pool, invoice_paths, "invoices"))
         n_alloc = len(allocation_paths)
         invoice_files = [p for p, _ in hashing[n_alloc:]]
-        large = bool(invoice_files) and _large(invoice_files)
-        if large:
-            _warm_dense(invoice_files)
+        usage.warm_up(invoice_files)  # the dense scan loads while the allocations are read
         allocations_all = load_allocations(allocation_paths)
         scoped = _scope(allocations_all, period, ban, allocation_paths)
         allocations = prepare_allocations(scoped)
         bans = allocations["ban"].unique() if ban is not None else None
+        used = usage.of_period(invoice_paths, period, allocations, bans)
 
-        # One streaming pass over the invoices does validation and aggregation together; input
-        # that is not plainly clean takes the original path (validate, then aggregate), so every
-        # problem is still reported with file, line and field.
-        scanned = None
-        if large:
-            try:
-                scanned = dense_scan(invoice_paths, period, allocations, bans)
-            except Exception:
-                scan_raw_invoices(invoice_paths)  # a file's own InputError first, if it has one
-                raise
-        # The file checks (encoding, header, …): after a dense scan, which needs none of them,
-        # so that their metadata reads do not hold up its start.
-        raw = scan_raw_invoices(invoice_paths)
-        by_slot = scanned.by_slot if scanned is not None else None
-        fast = None if scanned is not None else fast_usage(invoice_paths, period, bans)
-        by_machine: pl.DataFrame | None = None  # not needed by slot
-        if scanned is not None:
-            issuing, counted, foreign = scanned.issuing, scanned.counted, scanned.foreign
-            if by_slot is None:
-                by_machine = scanned.by_machine
-        elif fast is None:
-            validate_invoices(raw)
-            invoices = normalise_invoices(raw)  # = invoices.load_invoices(invoice_paths)
-            foreign_q = pl.LazyFrame(schema=FOREIGN_SCHEMA)
-            if bans is not None:
-                mine = pl.col("seller_ban").is_in(bans.implode())
-                foreign_q = foreign_usage(invoices.filter(~mine), period)
-                invoices = invoices.filter(mine)
-            by_machine_q = invoice_usage(invoices, period)
-            issuing_q = (
-                invoices.filter(period_index_expr("invoice_date") == period_index(period))
-                .group_by("seller_ban", "machine", "track", "invoice_date")
-                .agg(invoices=pl.len())
-            )
-            count_q = invoices.group_by("source").agg(rows=pl.len())
-            by_machine, issuing, counted, foreign = pl.collect_all(
-                [by_machine_q, issuing_q, count_q, foreign_q], engine="streaming"
-            )
-        else:
-            by_machine, issuing, counted, foreign = fast
-        usage = None
-        if by_machine is not None:
-            by_machine = keyed(by_machine, "seller_ban")  # once for the joins below
-            usage = booklet_usage(by_machine).collect(engine="streaming")
-
-        alloc_booklets = allocation_booklets(allocations)
-        matched = stretches = None
-        if by_slot is not None:  # every row fell in a slot: its usage by position, no joins
-            matched = by_slot.matched(alloc_booklets)
-            stretches = by_slot.stretches(matched)
         # Allocations of any BAN of the period that share numbers: withheld from every file.
         pairs = _overlaps(allocations_all, period, allocations, ban)
-        state = booklet_state(
-            alloc_booklets, usage, matched,
-            # by_slot: every row in its seller's own booklet, so nobody else's use is in them.
-            used_elsewhere=_used_elsewhere(None if matched is not None else usage,
-                                           alloc_booklets, foreign),
-            withheld=number_masks(pairs.select("track", "lo", "hi")))
+        state = booklet_state(used, withheld=number_masks(pairs.select("track", "lo", "hi")))
         intervals = blank_intervals(state)
-        ranges = blank_ranges(state, allocations, split, intervals)
+        ranges = blank_ranges(intervals, allocations, split)
         if on_blank_ranges is not None:
             on_blank_ranges(ranges)
-        segs = segments(allocations, alloc_booklets, by_machine, stretches)
-        skipped = skipped_ranges(state, allocations, segs, intervals)
+        segs = segments(allocations, used)
+        skipped = skipped_ranges(intervals, allocations, segs)
 
-        detail = _detail(invoice_paths, bans, usage, alloc_booklets, allocations, period,
-                         clean=scanned is not None or fast is not None, matched=matched)
-        findings = F.collect([
-            *F.allocation_findings(allocations, pairs),
-            F.duplicate_allocation_findings(scoped),
-            *F.invoice_findings(detail, period),
-            F.skipped_findings(skipped),
-            F.reported_elsewhere_findings(ranges),
-            F.late_report_findings(period, report_date),
+        detail = named_invoices(used, allocations)
+        found = findings.collect([
+            *findings.allocation_findings(allocations, pairs),
+            findings.duplicate_allocation_findings(scoped),
+            *findings.invoice_findings(detail, period),
+            findings.skipped_findings(skipped),
+            findings.reported_elsewhere_findings(ranges),
+            findings.late_report_findings(period, report_date),
         ])
         inputs = [InputFile(str(p), "allocations" if i < n_alloc else "invoices", p.stat().st_size,
                             digest)
@@ -387,11 +266,11 @@ def _reconcile_files(
         period=period, split=split, ban=ban, report_date=report_date, inputs=inputs,
         allocations=allocations, booklets=state, blank_ranges=ranges, skipped=skipped,
         segments=segs,
-        findings=findings, summary=_summary(state, allocations, skipped),
-        issuing=_sort_issuing(issuing),
+        findings=found, summary=_summary(state, allocations, skipped),
+        issuing=_sort_issuing(used.issuing),
         rows_by_source={
             **dict(allocations_all.group_by("source").agg(pl.len()).iter_rows()),
-            **dict(counted.iter_rows()),
+            **dict(used.rows_by_file.iter_rows()),
         },
     )
 
@@ -402,138 +281,14 @@ def _overlaps(allocations_all: pl.DataFrame, period: Period, scoped: pl.DataFram
     a number withholds it from ours too), those that touch the scope's allocations."""
     in_period = allocations_all.filter(pl.col("period") == period.code)
     if ban is None or in_period.height == scoped.height:
-        pairs = F.overlap_pairs(scoped)
+        pairs = findings.overlap_pairs(scoped)
     else:
-        pairs = F.overlap_pairs(prepare_allocations(in_period))
+        pairs = findings.overlap_pairs(prepare_allocations(in_period))
         mine = pl.lit(False)
         for side in ("", "_b"):
             mine = mine | (pl.col(f"ban{side}") == ban) | (pl.col(f"head_ban{side}") == ban)
         pairs = pairs.filter(mine)
     return pairs
-
-
-def _union(alloc_booklets: pl.DataFrame) -> pl.LazyFrame:
-    """(key, alloc_union): per (BAN, track, booklet), the numbers the BAN's allocations hold."""
-    alloc_booklets = keyed(alloc_booklets, "ban")
-    if is_one_row_a_booklet(alloc_booklets, "ban"):  # no booklet shared by two allocations
-        return alloc_booklets.lazy().select("key", alloc_union="alloc_mask")
-    return alloc_booklets.lazy().group_by("key").agg(
-        alloc_union=pl.col("alloc_mask").bitwise_or()
-    )
-
-
-def _used_elsewhere(usage: pl.DataFrame | None, alloc_booklets: pl.DataFrame,
-                    foreign: pl.DataFrame) -> pl.DataFrame:
-    """(track, booklet, mask): numbers sellers used outside their own allocations, and those
-    sellers left out by --ban used (`foreign`): spec §3, a number any input shows used is never
-    reported blank, also not by another BAN. No usage: by_slot, every row in its seller's own
-    booklet."""
-    parts = [foreign.lazy()]
-    if usage is not None:
-        parts.append(
-            keyed(usage, "seller_ban").lazy().select("key", "track", "booklet", "used_mask")
-            .join(_union(alloc_booklets), on="key", how="left")
-            .select("track", "booklet",
-                    mask=pl.col("used_mask") & ~pl.col("alloc_union").fill_null(0))
-        )
-    return (
-        pl.concat(parts)
-        .filter(pl.col("mask") != 0)
-        .group_by("track", "booklet")
-        .agg(pl.col("mask").bitwise_or())
-        .collect(engine="streaming")
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# The few invoices findings name.
-
-
-def _wanted(usage: pl.DataFrame | None, alloc_booklets: pl.DataFrame,
-            matched: pl.DataFrame | None = None) -> pl.DataFrame:
-    """(seller_ban, track, number) of every number a finding may be about.
-
-    Per booklet: numbers used in the period outside the allocations, used from an adjacent or a
-    far period inside them, with a failed upload, voided and never re-issued; and every used number of a
-    booklet where some number was issued twice. All rows of such a number are fetched, so the
-    findings about it are the same as from all rows of its booklet. `matched`: the allocation
-    booklets with their usage beside them already (by_slot: then nothing was used outside
-    them, and each is one allocation's), when the caller has it.
-    """
-    if matched is not None:
-        used = matched.lazy().with_columns(seller_ban="ban", alloc_union="alloc_mask")
-    else:
-        assert usage is not None, "usage, or the booklets with their usage (matched)"
-        used = keyed(usage, "seller_ban").lazy().join(_union(alloc_booklets), on="key",
-                                                      how="left")
-    want = (
-        used
-        .with_columns(pl.col("alloc_union").fill_null(0))
-        .select(
-            "seller_ban", "track", "booklet",
-            want=(pl.col("in_period_mask") & ~pl.col("alloc_union"))
-            | (pl.col("adjacent_mask") & pl.col("alloc_union"))
-            | (pl.col("far_mask") & pl.col("alloc_union"))
-            | pl.col("failed_mask")
-            | (pl.col("void_mask") & ~pl.col("live_mask"))
-            | pl.when(pl.col("live_rows") > pl.col("live_mask").bitwise_count_ones())
-            .then(pl.col("used_mask")).otherwise(0),
-        )
-        .filter(pl.col("want") != 0)
-        .collect(engine="streaming")  # millions of booklets: faster than in memory
-    )
-    return (
-        want.with_columns(k=pl.int_ranges(0, BOOKLET_SIZE))
-        .explode("k")
-        .filter((pl.col("want") // bit(pl.col("k"))) % 2 == 1)
-        .select("seller_ban", "track", number=pl.col("booklet") * BOOKLET_SIZE + pl.col("k"))
-    )
-
-
-def _detail(invoice_paths: Sequence[str | Path], bans: pl.Series | None,
-            usage: pl.DataFrame | None,
-            alloc_booklets: pl.DataFrame, allocations: pl.DataFrame, period: Period,
-            *, clean: bool, matched: pl.DataFrame | None = None) -> pl.DataFrame:
-    """The few invoices that findings need to name (a second, filtered scan only when there are
-    any), with their physical lines. Clean input (every number written exactly) is filtered as
-    it is read."""
-    wanted = _wanted(usage, alloc_booklets, matched)
-    if wanted.is_empty():
-        rows = pl.DataFrame(schema=INVOICE_SCHEMA)
-    else:
-        numbers = (
-            wanted.select(pl.col("track") + number_str(pl.col("number")))
-            .unique().to_series()
-        )
-        invoices = normalise_invoices(scan_raw_invoices(invoice_paths, numbers, exact=clean))
-        if bans is not None:
-            invoices = invoices.filter(pl.col("seller_ban").is_in(bans.implode()))
-        rows = (
-            invoices.filter(pl.col("invoice_number").is_in(numbers.implode()))
-            .with_columns(n=pl.col("number").cast(pl.Int64))
-            .join(wanted.lazy(), left_on=["seller_ban", "track", "n"],
-                  right_on=["seller_ban", "track", "number"], how="semi")
-            .drop("n")
-            .collect(engine="streaming")
-        )
-    rows = rows.with_row_index("row").with_columns(
-        n=pl.col("number").cast(pl.Int64),
-        offset=period_index_expr("invoice_date") - period_index(period),
-        invoice_period=period_code_expr("invoice_date"),
-    )
-    owner = (
-        rows.join(allocations.select("ban", "track", "begin", "end", "invoice_type"),
-                  left_on=["seller_ban", "track"], right_on=["ban", "track"])
-        .filter(pl.col("n").is_between(pl.col("begin"), pl.col("end")))
-        .group_by("row")
-        .agg(pl.col("invoice_type").first())
-    )
-    return (
-        rows.join(owner, on="row", how="left")
-        .with_columns(in_allocation=pl.col("invoice_type").is_not_null(),
-                      ban=pl.col("seller_ban"))
-        .sort("row")
-    )
 
 
 def _sort_issuing(issuing: pl.DataFrame) -> pl.DataFrame:

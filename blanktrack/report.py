@@ -16,9 +16,9 @@ from . import charts, labels
 from .archive import sha256_file
 from .blanks import Split
 from .exports import Exports
-from .frames import SEVERITY_RANK
 from .period import deadline_status, parse_date, roc_date
 from .reconcile import Reconciliation, reconcile
+from .schemas import SEVERITY_RANK
 from .set_workbooks import Workbooks, skipped_workbooks_line
 from .strict import StrictModeError as StrictModeError  # the notebook's strict cell
 from .strict import enforce_strict as enforce_strict

@@ -9,11 +9,16 @@ A segment is the stretch of an allocation one issuer walks through in order:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
 
-from .blanks import RUN_KEYS, blank_intervals, merge_runs
-from .booklets import highest_bit, keyed, lowest_bit
-from .frames import BOOKLET_SIZE
+from .blanks import RUN_KEYS, merge_runs
+from .booklets import highest_bit, lowest_bit
+from .schemas import BOOKLET_SIZE
+
+if TYPE_CHECKING:
+    from .usage import BookletUsage
 
 
 def used_stretches(matched: pl.LazyFrame) -> pl.LazyFrame:
@@ -32,21 +37,10 @@ def used_stretches(matched: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def segments(
-    allocations: pl.DataFrame, alloc_booklets: pl.DataFrame,
-    usage_by_machine: pl.DataFrame | None, stretches: pl.DataFrame | None = None,
-) -> pl.DataFrame:
-    """(alloc_id, machine, seg_begin, seg_end) for every stretch issued in order. `stretches`:
-    used_stretches of these booklets, when the caller has them (by_slot)."""
-    if stretches is None:
-        assert usage_by_machine is not None, "the usage by till, or the stretches"
-        stretches = used_stretches(
-            keyed(alloc_booklets, "ban").lazy().join(
-                keyed(usage_by_machine, "seller_ban").lazy().select("key", "machine",
-                                                                    "used_mask"),
-                on="key",
-            )
-        ).collect(engine="streaming")  # millions of booklets: faster than in memory
+def segments(allocations: pl.DataFrame, usage: BookletUsage) -> pl.DataFrame:
+    """(alloc_id, machine, seg_begin, seg_end) for every stretch issued in order, from the
+    tills' stretches (usage.stretches)."""
+    stretches = usage.stretches
     alloc = allocations.select("alloc_id", "begin", alloc_machine="machine")
     joined = stretches.join(alloc, on="alloc_id")
     by_allocation = (
@@ -69,14 +63,11 @@ def segments(
     return pl.concat([by_allocation, by_till]).sort("alloc_id", "machine", nulls_last=True)
 
 
-def skipped_ranges(
-    state: pl.DataFrame, allocations: pl.DataFrame, segs: pl.DataFrame,
-    intervals: pl.DataFrame | None = None,
-) -> pl.DataFrame:
-    """Runs of skipped numbers per allocation and machine, with the segment's highest used.
-    `intervals`: blank_intervals(state), when the caller has it already."""
-    pieces = (intervals if intervals is not None else blank_intervals(state)).select(
-        "begin", "end", group="alloc_id")
+def skipped_ranges(intervals: pl.DataFrame, allocations: pl.DataFrame, segs: pl.DataFrame
+                   ) -> pl.DataFrame:
+    """Runs of skipped numbers per allocation and machine, with the segment's highest used, from
+    blank_intervals(state) and the segments."""
+    pieces = intervals.select("begin", "end", group="alloc_id")
     keys = [*RUN_KEYS, "alloc_id"]
     runs = merge_runs(pieces).rename({"group": "alloc_id"})  # an allocation is one group
     return (

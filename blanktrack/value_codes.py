@@ -14,9 +14,9 @@ import numpy as np
 import polars as pl
 
 from . import invoices as inv
-from .booklets import LIVE_STATUSES
+from .invoice_rules import LIVE_STATUSES
 from .period import Period, date_period_index, period_index
-from .raw_usage import key_map
+from .usage.one_pass import key_map
 
 # What the tally's per-code tables say (tally.py reads them as constants).
 BAN_FILTERED = -3  # ban_id of a seller the reconciliation leaves out (--ban)

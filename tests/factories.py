@@ -6,7 +6,7 @@ import datetime as dt
 
 import polars as pl
 
-from blanktrack.frames import ALLOCATION_SCHEMA, INVOICE_SCHEMA
+from blanktrack.schemas import ALLOCATION_SCHEMA, INVOICE_SCHEMA
 
 
 def allocations(rows: list[dict]) -> pl.DataFrame:

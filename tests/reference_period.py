@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from reference import Allocation, Finding, Invoice, Row
 
 import blanktrack.reconcile as rec
+from blanktrack import usage
 from blanktrack.reconcile import Reconciliation
 from blanktrack.sources.mig_write import cancel, document, envelope, issue, void
 
@@ -283,7 +284,7 @@ def reconciled(allocation_path: Path, invoice_paths: list[Path], engine: str,
     or validate-then-aggregate (neither)."""
     with pytest.MonkeyPatch.context() as mp:
         if engine.startswith("dense"):
-            mp.setattr(rec, "DENSE_MIN_ROWS", 0)
+            mp.setattr(usage.engine, "DENSE_MIN_ROWS", 0)
         if engine == "dense-in-small-batches":
             from blanktrack import dense
 
@@ -291,9 +292,9 @@ def reconciled(allocation_path: Path, invoice_paths: list[Path], engine: str,
                                 ("ROW_GROUPS_PER_TASK", 1), ("THREADS", 2)):
                 mp.setattr(dense, name, value)
         if not engine.startswith("dense"):
-            mp.setattr(rec, "dense_scan", lambda *args, **kwargs: None)
+            mp.setattr(usage.engine, "dense_scan", lambda *args, **kwargs: None)
         if engine == "validate-then-aggregate":
-            mp.setattr(rec, "fast_usage", lambda *args, **kwargs: None)
+            mp.setattr(usage.engine, "fast_usage", lambda *args, **kwargs: None)
         return rec.reconcile(PERIOD, [allocation_path], invoice_paths, ban=ban,
                              split=split, report_date=REPORT_DATE)  # type: ignore[arg-type]
 

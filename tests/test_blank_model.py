@@ -24,6 +24,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import blanktrack.reconcile as rec
+from blanktrack.usage import engine
 
 BANS = ("53567686", "04595257", "22099131")  # the third holds no allocation
 PATHS = ("dense", "one-pass", "validate-then-aggregate")
@@ -76,11 +77,11 @@ def reconciled(folder: Path, allocations: list[tuple[str, int, int]],
         encoding="utf-8")
     with pytest.MonkeyPatch.context() as mp:
         if path == "dense":
-            mp.setattr(rec, "DENSE_MIN_ROWS", 0)
+            mp.setattr(engine, "DENSE_MIN_ROWS", 0)
         else:
-            mp.setattr(rec, "dense_scan", lambda *args, **kwargs: None)
+            mp.setattr(engine, "dense_scan", lambda *args, **kwargs: None)
         if path == "validate-then-aggregate":
-            mp.setattr(rec, "fast_usage", lambda *args, **kwargs: None)
+            mp.setattr(engine, "fast_usage", lambda *args, **kwargs: None)
         result = rec.reconcile("11302", [a], [i], ban=ban, report_date=dt.date(2024, 3, 5))
     blank: dict[str, set[int]] = {}
     for ban, begin, end in result.exported_ranges.select("ban", "begin_no", "end_no").iter_rows():

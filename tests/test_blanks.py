@@ -11,23 +11,24 @@ from factories import allocations, invoices
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from blanktrack.blanks import blank_ranges, booklet_state
-from blanktrack.booklets import (
-    allocation_booklets,
-    booklet_usage,
-    invoice_usage,
-    prepare_allocations,
-)
+from blanktrack.blanks import blank_intervals, blank_ranges, booklet_state
+from blanktrack.booklets import allocation_booklets, prepare_allocations
 from blanktrack.period import Period
+from blanktrack.split import parse_split
+from blanktrack.usage import BookletUsage
+from blanktrack.usage.validated import invoice_usage
 
 P = Period.parse("11302")
 
 
 def compute(alloc: pl.DataFrame, inv: pl.LazyFrame, split: str = "none") -> pl.DataFrame:
     prepared = prepare_allocations(alloc)
-    usage = booklet_usage(invoice_usage(inv, P).collect()).collect()
-    state = booklet_state(allocation_booklets(prepared), usage)
-    return blank_ranges(state, prepared, split)  # type: ignore[arg-type]
+    usage = BookletUsage.joined(
+        P, [], None, allocation_booklets(prepared), invoice_usage(inv, P).collect(),
+        pl.DataFrame(schema={"track": pl.String, "booklet": pl.Int64, "mask": pl.UInt64}),
+        pl.DataFrame(), pl.DataFrame(), clean=False)
+    state = booklet_state(usage, withheld=pl.DataFrame(schema={"track": pl.String}))
+    return blank_ranges(blank_intervals(state), prepared, split)  # type: ignore[arg-type]
 
 
 def numbers_of(ranges: pl.DataFrame) -> list[int]:
@@ -93,10 +94,11 @@ def test_dates_far_from_the_period_do_not_use_numbers() -> None:
     assert compute(alloc, inv).select("begin_no", "end_no").rows() == [("00000002", "00000049")]
 
 
-def test_another_bans_invoice_does_not_use_the_number() -> None:
+def test_another_bans_invoice_uses_the_number_for_everyone() -> None:
+    # spec §3: "a number that any input shows used is never reported blank by any BAN"
     alloc = allocations([{"ban": "53567686", "begin": 0, "end": 49}])
     inv = invoices([{"ban": "04595257", "number": 0}])
-    assert compute(alloc, inv).select("begin_no").rows() == [("00000000",)]
+    assert compute(alloc, inv).select("begin_no").rows() == [("00000001",)]
 
 
 def test_misaligned_allocations_are_computed_exactly() -> None:
@@ -107,8 +109,13 @@ def test_misaligned_allocations_are_computed_exactly() -> None:
 
 
 def test_unknown_split_is_refused() -> None:
-    with pytest.raises(ValueError, match="split must be one of"):
-        compute(allocations([{"begin": 0, "end": 49}]), invoices([]), "track")
+    with pytest.raises(ValueError, match="split must be one of none, allocation, booklet, not 'track'"):
+        parse_split("track")
+
+
+@pytest.mark.parametrize("text", ["none", "allocation", "booklet"])
+def test_each_split_is_read(text: str) -> None:
+    assert parse_split(text) == text
 
 
 # --- properties against a set-based model -------------------------------------------------

@@ -27,7 +27,8 @@ from blanktrack import invoices as inv
 from blanktrack import native
 from blanktrack.booklets import USAGE_MASKS, allocation_booklets, prepare_allocations
 from blanktrack.period import Period
-from blanktrack.raw_usage import fast_usage
+from blanktrack.usage import engine
+from blanktrack.usage.one_pass import fast_usage
 
 P = Period.parse("11302")
 BAN_A, BAN_B, BAN_X = "53567686", "04595257", "22099131"  # X: valid, but holds no allocation
@@ -535,7 +536,7 @@ def test_reconcile_same_with_and_without_dense(tmp_path: Path, monkeypatch: pyte
     text_frame(rows[::2]).write_parquet(invoices[0])
     text_frame(rows[1::2]).drop("upload_status").write_parquet(invoices[1])
     taken: list[bool] = []
-    real = rec.dense_scan
+    real = engine.dense_scan
 
     def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
         out = real(*args, **kwargs)
@@ -545,12 +546,12 @@ def test_reconcile_same_with_and_without_dense(tmp_path: Path, monkeypatch: pyte
     def run() -> rec.Reconciliation:
         return rec.reconcile("11302", [allocations], invoices, ban=ban, report_date=dt.date(2024, 3, 5))
 
-    monkeypatch.setattr(rec, "DENSE_MIN_ROWS", 0)  # a small period takes it too
+    monkeypatch.setattr(engine, "DENSE_MIN_ROWS", 0)  # a small period takes it too
     with progress_guard():
-        monkeypatch.setattr(rec, "dense_scan", spy)
+        monkeypatch.setattr(engine, "dense_scan", spy)
         dense_run = run()
     assert taken == [True], "the dense scan was not used"
-    monkeypatch.setattr(rec, "dense_scan", lambda *a, **k: None)
+    monkeypatch.setattr(engine, "dense_scan", lambda *a, **k: None)
     polars_run = run()
     for name in ("blank_ranges", "findings", "summary", "skipped", "segments", "issuing"):
         got, want = getattr(dense_run, name), getattr(polars_run, name)
@@ -559,7 +560,7 @@ def test_reconcile_same_with_and_without_dense(tmp_path: Path, monkeypatch: pyte
     assert dense_run.rows_by_source == polars_run.rows_by_source
     assert not polars_run.findings.is_empty()
     # The third path: validate, then aggregate (input the one-pass polars path does not take).
-    monkeypatch.setattr(rec, "fast_usage", lambda *a, **k: None)
+    monkeypatch.setattr(engine, "fast_usage", lambda *a, **k: None)
     validated_run = run()
     for name in ("blank_ranges", "findings", "summary", "skipped", "segments", "issuing"):
         got, want = getattr(validated_run, name), getattr(polars_run, name)
@@ -665,7 +666,7 @@ def test_reconcile_by_slot_equals_the_joins(use: list[tuple], ban: str | None) -
         text_frame(rows[::2] or rows).write_parquet(invoices[0])
         text_frame(rows[1::2] or rows).write_parquet(invoices[1])
         by_slot: list[object] = []
-        real = rec.dense_scan
+        real = engine.dense_scan
 
         def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
             out = real(*args, **kwargs)
@@ -676,11 +677,11 @@ def test_reconcile_by_slot_equals_the_joins(use: list[tuple], ban: str | None) -
             return rec.reconcile("11302", [folder / "allocations.csv"], invoices, ban=ban,
                                  report_date=dt.date(2024, 3, 5))
 
-        mp.setattr(rec, "DENSE_MIN_ROWS", 0)
-        mp.setattr(rec, "dense_scan", spy)
+        mp.setattr(engine, "DENSE_MIN_ROWS", 0)
+        mp.setattr(engine, "dense_scan", spy)
         dense_run = run()
         assert len(by_slot) == 1 and by_slot[0] is not None, "the steps by slot were not taken"
-        mp.setattr(rec, "dense_scan", lambda *a, **k: None)
+        mp.setattr(engine, "dense_scan", lambda *a, **k: None)
         polars_run = run()
     for name in ("booklets", "blank_ranges", "findings", "summary", "skipped", "segments",
                  "issuing"):
@@ -732,7 +733,7 @@ def test_without_the_dense_scan_a_large_period_still_reconciles(
     allocations.write_text(ALLOCATION_CSV, encoding="utf-8")
     invoices = [tmp_path / "a.parquet"]
     text_frame(reconcile_rows()).write_parquet(invoices[0])
-    monkeypatch.setattr(rec, "DENSE_MIN_ROWS", 0)
+    monkeypatch.setattr(engine, "DENSE_MIN_ROWS", 0)
     with_dense = rec.reconcile("11302", [allocations], invoices, report_date=dt.date(2024, 3, 5))
     import blanktrack
 

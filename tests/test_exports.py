@@ -66,10 +66,10 @@ def test_the_command_line_starts_the_upload_files_before_the_findings(
     import blanktrack.reconcile as rec
 
     order: list[str] = []
-    start, collect = exports.Exports.start, rec.F.collect
+    start, collect = exports.Exports.start, rec.findings.collect
     monkeypatch.setattr(exports.Exports, "start",
                         lambda self, ranges: order.append("start") or start(self, ranges))
-    monkeypatch.setattr(rec.F, "collect", lambda frames: order.append("findings") or collect(frames))
+    monkeypatch.setattr(rec.findings, "collect", lambda frames: order.append("findings") or collect(frames))
     assert main(["reconcile", "--period", "10312", "--allocations", str(SAMPLE / "allocations.csv"),
                  "--invoices", *map(str, INVOICES), "--out-dir", str(tmp_path / "cli"),
                  "--report-date", REPORT_DATE.isoformat()]) == 0
@@ -86,7 +86,7 @@ def test_a_failure_after_the_upload_files_started_leaves_nothing(
     def fail(frames: object) -> object:
         raise InputError(Problem("x.csv", 3, "status", "made up for the test", "none"))
 
-    monkeypatch.setattr(rec.F, "collect", fail)
+    monkeypatch.setattr(rec.findings, "collect", fail)
     code = main(["reconcile", "--period", "10312", "--allocations", str(SAMPLE / "allocations.csv"),
                  "--invoices", *map(str, INVOICES), "--out-dir", str(tmp_path / "cli"),
                  "--report-date", REPORT_DATE.isoformat()])

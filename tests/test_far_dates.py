@@ -25,6 +25,7 @@ from blanktrack.booklets import prepare_allocations
 from blanktrack.cli import main
 from blanktrack.errors import InputError
 from blanktrack.period import Period
+from blanktrack.usage import engine
 
 BAN_A, BAN_B = "53567686", "04595257"
 ALLOCATIONS = (
@@ -75,9 +76,9 @@ def force(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], list[str]
     taken: list[str] = []
 
     def choose(path: str) -> list[str]:
-        real_dense, real_fast = rec.dense_scan, rec.fast_usage
+        real_dense, real_fast = engine.dense_scan, engine.fast_usage
         if path.startswith("dense"):
-            monkeypatch.setattr(rec, "DENSE_MIN_ROWS", 0)  # a small period takes it too
+            monkeypatch.setattr(engine, "DENSE_MIN_ROWS", 0)  # a small period takes it too
 
             def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
                 out = real_dense(*args, **kwargs)
@@ -85,11 +86,11 @@ def force(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], list[str]
                     taken.append("dense" if out.by_slot is not None else "dense-with-exceptions")
                 return out
 
-            monkeypatch.setattr(rec, "dense_scan", spy)
+            monkeypatch.setattr(engine, "dense_scan", spy)
         else:
-            monkeypatch.setattr(rec, "dense_scan", lambda *a, **k: None)
+            monkeypatch.setattr(engine, "dense_scan", lambda *a, **k: None)
         if path == "validate-then-aggregate":
-            monkeypatch.setattr(rec, "fast_usage", lambda *a, **k: None)
+            monkeypatch.setattr(engine, "fast_usage", lambda *a, **k: None)
         elif path == "one-pass":
             def fast(*args, **kwargs):  # type: ignore[no-untyped-def]
                 out = real_fast(*args, **kwargs)
@@ -97,9 +98,9 @@ def force(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], list[str]
                     taken.append("one-pass")
                 return out
 
-            monkeypatch.setattr(rec, "fast_usage", fast)
+            monkeypatch.setattr(engine, "fast_usage", fast)
         else:
-            monkeypatch.setattr(rec, "fast_usage", lambda *a, **k: pytest.fail("not dense"))
+            monkeypatch.setattr(engine, "fast_usage", lambda *a, **k: pytest.fail("not dense"))
         return taken
 
     yield choose
@@ -184,7 +185,7 @@ NOT_DATES = ["0000-11-01", "00001101", "2024-02-30", "20230229"]
 def test_no_calendar_date_is_refused(tmp_path: Path, force, monkeypatch: pytest.MonkeyPatch,
                                      path: str, kind: str, bad: str) -> None:
     if path == "dense":
-        monkeypatch.setattr(rec, "DENSE_MIN_ROWS", 0)
+        monkeypatch.setattr(engine, "DENSE_MIN_ROWS", 0)
     else:
         force(path)
     if kind == "large-csv":

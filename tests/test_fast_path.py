@@ -1,4 +1,4 @@
-"""The one-pass fast path (raw_usage.fast_usage) against the validate-then-aggregate path."""
+"""The one-pass path (usage.one_pass.fast_usage) against the validating path (usage.validated)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from blanktrack.booklets import invoice_usage
 from blanktrack.invoices import load_invoices
 from blanktrack.period import Period, period_index, period_index_expr
-from blanktrack.raw_usage import fast_usage
+from blanktrack.usage.one_pass import fast_usage
+from blanktrack.usage.validated import invoice_usage
 
 P = Period.parse("11302")
 DAYS = [dt.date(2023, 11, 30), dt.date(2023, 12, 31), dt.date(2024, 1, 1), dt.date(2024, 2, 29),

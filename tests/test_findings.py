@@ -11,8 +11,8 @@ import pytest
 from factories import allocations, invoices
 
 from blanktrack.findings import CATALOGUE
-from blanktrack.frames import FINDING_SCHEMA
 from blanktrack.reconcile import reconcile
+from blanktrack.schemas import FINDING_SCHEMA
 
 
 def run(tmp_path: Path, alloc: pl.DataFrame, inv: pl.LazyFrame,

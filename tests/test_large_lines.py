@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 import blanktrack.reconcile as rec
 from blanktrack import invoices as inv
+from blanktrack.usage import engine
 
 BAN = "53567686"
 ALLOCATIONS = "ban,invoice_type,period,track,begin_no,end_no\n" f"{BAN},07,11302,AB,00000000,00000099\n"
@@ -56,11 +57,11 @@ def force_path(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
     """The reading path a reconcile takes, and the streamed reading of every invoice CSV."""
     monkeypatch.setattr(inv, "LARGE_FILE_BYTES", 0)
     if path == "dense":
-        monkeypatch.setattr(rec, "DENSE_MIN_ROWS", 0)
+        monkeypatch.setattr(engine, "DENSE_MIN_ROWS", 0)
     else:
-        monkeypatch.setattr(rec, "dense_scan", lambda *a, **k: None)
+        monkeypatch.setattr(engine, "dense_scan", lambda *a, **k: None)
     if path == "validate-then-aggregate":
-        monkeypatch.setattr(rec, "fast_usage", lambda *a, **k: None)
+        monkeypatch.setattr(engine, "fast_usage", lambda *a, **k: None)
 
 
 def run(folder: Path, content: bytes) -> tuple[Path, pl.DataFrame]:

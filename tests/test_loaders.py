@@ -12,8 +12,8 @@ import pytest
 from blanktrack import invoices, textio
 from blanktrack.allocations import load_allocations
 from blanktrack.errors import InputError
-from blanktrack.frames import ALLOCATION_SCHEMA, INVOICE_SCHEMA
 from blanktrack.invoices import load_invoices
+from blanktrack.schemas import ALLOCATION_SCHEMA, INVOICE_SCHEMA
 
 VALID_BANS = ["53567686", "04595257", "10458575", "04595252", "12345670", "10000073"]
 BAD_BAN = "53567687"

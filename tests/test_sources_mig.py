@@ -236,8 +236,7 @@ def test_progress_is_shown_for_a_large_folder(tmp_path, monkeypatch, capsys):
 def test_turnkey_folder_through_every_engine_path(tmp_path, monkeypatch):
     """The converted Parquet takes the dense scan, the one-pass path and the validating path
     alike: the same report, and the findings name the original files."""
-    from blanktrack import raw_usage
-    from blanktrack import reconcile as engine
+    from blanktrack.usage import engine
 
     alloc = write_allocations(tmp_path)
     folder = _turnkey(tmp_path / "turnkey")
@@ -245,7 +244,6 @@ def test_turnkey_folder_through_every_engine_path(tmp_path, monkeypatch):
     monkeypatch.setattr(engine, "DENSE_MIN_ROWS", 0)
     dense = run(alloc, [folder])
     monkeypatch.setattr(engine, "DENSE_MIN_ROWS", 10**12)
-    monkeypatch.setattr(raw_usage, "fast_usage", lambda *a, **k: None)
     monkeypatch.setattr(engine, "fast_usage", lambda *a, **k: None)
     slow = run(alloc, [folder])
     for other in (dense, slow):

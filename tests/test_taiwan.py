@@ -25,7 +25,7 @@ SAMPLE = ROOT / "blanktrack" / "sample" / "10312"
 ])
 def test_period_forms(text: str, code: str) -> None:
     assert Period.parse(text).code == code
-    assert _period(text) == code
+    assert _period(text).code == code
 
 
 @pytest.mark.parametrize("text", ["113/12~114/01", "113/10~113/12", "11311", "113/11", "2024-12",

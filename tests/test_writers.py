@@ -12,7 +12,6 @@ from corpus.checks import SHARED_ENV, shared_xsd_dir
 from lxml import etree
 
 from blanktrack.e0402 import render_e0402, write_e0402
-from blanktrack.frames import ALLOCATION_SCHEMA, BLANK_RANGE_SCHEMA
 from blanktrack.mof_csv import (
     MSG_BEGIN_LENGTH,
     MSG_END_BEFORE_BEGIN,
@@ -27,6 +26,7 @@ from blanktrack.mof_csv import (
     lint_mof_csv,
     write_mof_csvs,
 )
+from blanktrack.schemas import ALLOCATION_SCHEMA, BLANK_RANGE_SCHEMA
 
 XSD_DIR = shared_xsd_dir()
 EXAMPLE_ROW = b"00001,53567686,10312,MB,02034268,02034299,07\r\n"

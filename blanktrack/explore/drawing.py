@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from .. import charts
-from ..frames import BOOKLET_SIZE
+from ..schemas import BOOKLET_SIZE
 from .filters import MAP_COLUMNS, NUMBER_STATES, STATE_COLOURS
 
 # ---------------------------------------------------------------------------------------------

@@ -16,9 +16,9 @@ import polars as pl
 from .. import charts
 from ..blanks import Split
 from ..exports import write_exports
-from ..frames import SEVERITY_RANK
 from ..reconcile import Reconciliation, reconcile
 from ..report import html_table
+from ..schemas import SEVERITY_RANK
 from .drawing import (
     booklet_caption,
     booklet_key,

@@ -12,8 +12,8 @@ import polars as pl
 
 from .. import charts
 from ..booklets import mask_between
-from ..frames import BOOKLET_SIZE, SEVERITY_RANK, SUMMARY_SCHEMA
 from ..reconcile import Reconciliation
+from ..schemas import BOOKLET_SIZE, SEVERITY_RANK, SUMMARY_SCHEMA
 
 MAP_MAX_BOOKLETS = 2000  # cells in one booklet map; more are paged
 MAP_COLUMNS = 50  # booklets per map row (2,500 numbers)

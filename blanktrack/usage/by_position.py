@@ -2,10 +2,9 @@
 
 When no row was left to polars (no number outside the allocations, no second till in a booklet,
 no booklet of two sellers) and no booklet belongs to two allocations, each allocation booklet has
-exactly one slot and the slot's masks are its usage. The steps after the scan (booklet_state,
-segments, the findings' selection) then take that usage by position, as columns beside the
-allocation booklets, instead of each joining millions of booklets on their key: in a fresh
-process those joins cost 0.1-0.15 s of a 20M-invoice period.
+exactly one slot and the slot's masks are its usage. usage.result then builds the booklet usage
+by position, as columns beside the allocation booklets, instead of joining millions of booklets
+on their key (bench/README.md, "Where the time goes (reconcile)").
 """
 
 from __future__ import annotations
@@ -15,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from .booklets import USAGE_MASKS
-from .skipped import used_stretches
-from .slots import Slots
+from ..booklets import USAGE_MASKS
+from ..skipped import used_stretches
+from ..slots import Slots
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,7 @@ class BySlot:
 
     def stretches(self, matched: pl.DataFrame) -> pl.DataFrame:
         """skipped.used_stretches of these booklets: grouped by the till's index, not its name
-        (text per booklet cost 0.04 s at 20M), the few results named after."""
+        (text per booklet is slower), the few results named after."""
         till = pl.Series("machine", self.till, pl.Int64)
         found = used_stretches(matched.lazy().with_columns(till)).collect(engine="streaming")
         names = pl.concat([self.machines.cast(pl.String), pl.Series([None], dtype=pl.String)])

@@ -1,8 +1,8 @@
 """The one-pass polars path: invoices reduced to booklet masks by one streaming group-by of their raw
 text, with validation on the few distinct values of each column (not per row).
 
-Input that is not plainly clean gives None, and reconcile takes the original path (validate, then
-aggregate), which names every problem with file, line and field.
+Input that is not plainly clean gives None, and usage.engine takes the validating path
+(usage.validated), which names every problem with file, line and field.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from pathlib import Path
 
 import polars as pl
 
-from . import invoices as inv
-from .allocations import is_parquet
-from .booklets import LIVE_STATUSES, bit, fold_usage
-from .frames import BOOKLET_SIZE
-from .period import Period, period_index, period_index_expr
+from .. import invoices
+from ..allocations import is_parquet
+from ..booklets import bit, fold_usage
+from ..invoice_rules import LIVE_STATUSES, STATUSES, UPLOAD_STATUSES, date_expr, lookup_expr
+from ..period import Period, period_index, period_index_expr
+from ..schemas import BOOKLET_SIZE
 
 # (by_machine, issuing, counted, foreign): foreign = (track, booklet, mask) of the numbers that
 # sellers left out by --ban used (in P or next to it): never blank for the BANs reported either.
@@ -51,25 +52,25 @@ def raw_frame(path: Path, text_dtypes: Mapping[str, pl.DataType] | None = None
         schema = lf.collect_schema()
         if any(dtype != pl.String for dtype in schema.dtypes()):
             return None
-        lf = lf.rename({c: inv.normal_name(c) for c in schema.names()})
-    elif path.stat().st_size > inv.LARGE_FILE_BYTES:
+        lf = lf.rename({c: invoices.normal_name(c) for c in schema.names()})
+    elif path.stat().st_size > invoices.LARGE_FILE_BYTES:
         # A large CSV (its encoding and header were checked by scan_raw_invoices): scanned
         # without a row index, which slows polars' reader down; line numbers are only
-        # needed to name a problem, and then the original path reads the file again. Text keys
+        # needed to name a problem, and then the validating path reads the file again. Text keys
         # of another type are parsed as that type directly (cheaper than a cast afterwards).
         header = pl.scan_csv(path, encoding="utf8", infer_schema=False).collect_schema().names()
-        overrides = {n: text_dtypes[inv.normal_name(n)] for n in header
-                     if text_dtypes and inv.normal_name(n) in text_dtypes}
+        overrides = {n: text_dtypes[invoices.normal_name(n)] for n in header
+                     if text_dtypes and invoices.normal_name(n) in text_dtypes}
         lf = pl.scan_csv(path, encoding="utf8", infer_schema=False,
                          schema_overrides=overrides or None
-                         ).rename({n: inv.normal_name(n) for n in header})
+                         ).rename({n: invoices.normal_name(n) for n in header})
     else:
-        lf, _ = inv.scan_csv_file(path, str(path))
+        lf, _ = invoices.scan_csv_file(path, str(path))
     present = lf.collect_schema().names()
-    if any(c not in present for c in inv.REQUIRED):
+    if any(c not in present for c in invoices.REQUIRED):
         return None
     lf = lf.select(*[pl.col(c) if c in present else pl.lit(None, pl.String).alias(c)
-                     for c in inv.RAW_COLUMNS])
+                     for c in invoices.RAW_COLUMNS])
     if text_dtypes:
         lf = lf.with_columns(pl.col(c).cast(dtype) for c, dtype in text_dtypes.items())
     return lf
@@ -82,15 +83,15 @@ def key_map(groups: pl.DataFrame, column: str) -> pl.DataFrame | None:
     text = pl.when(value.str.len_bytes() > 0).then(value)
     norm = raw.with_columns(__text=text)
     checked = norm.rename({column: "__raw", "__text": column})
-    bad = inv.bad_value_exprs().get(column)
+    bad = invoices.bad_value_exprs().get(column)
     if bad is not None and checked.select(bad.any()).item():
         return None
     if column == "invoice_date":
-        out = checked.select("__raw", pl.col(column).alias("__t"), __norm=inv.date_expr(column))
+        out = checked.select("__raw", pl.col(column).alias("__t"), __norm=date_expr(column))
     elif column == "status":
-        out = checked.select("__raw", __norm=inv.lookup_expr(column, inv.STATUSES))
+        out = checked.select("__raw", __norm=lookup_expr(column, STATUSES))
     elif column == "upload_status":
-        out = checked.select("__raw", __norm=inv.lookup_expr(column, inv.UPLOAD_STATUSES))
+        out = checked.select("__raw", __norm=lookup_expr(column, UPLOAD_STATUSES))
     else:
         out = checked.select("__raw", __norm=pl.col(column))
     return out.select("__raw", "__norm")
@@ -102,11 +103,11 @@ def group_raw_rows(frames: Sequence[pl.LazyFrame]) -> pl.DataFrame | None:
     number = pl.col("invoice_number")
     n = number.str.slice(2).cast(pl.Int64, strict=False)
     # A row whose number is not exactly two capitals and eight digits (spaces included) lands in
-    # a group with a null booklet: then the original path validates and names it.
+    # a group with a null booklet: then the validating path validates and names it.
     per_file = [
         frame.with_columns(
             track=number.str.slice(0, 2),
-            booklet=pl.when(number.str.contains(inv.INVOICE_NUMBER_PATTERN)).then(n // BOOKLET_SIZE),
+            booklet=pl.when(number.str.contains(invoices.INVOICE_NUMBER_PATTERN)).then(n // BOOKLET_SIZE),
             b=bit(n % BOOKLET_SIZE),
         )
         .group_by("file", *TEXT_KEYS, "track", "booklet")
@@ -118,7 +119,7 @@ def group_raw_rows(frames: Sequence[pl.LazyFrame]) -> pl.DataFrame | None:
     try:
         groups = pl.concat(pl.collect_all(per_file, engine="streaming"), how="vertical")
     except pl.exceptions.PolarsError:
-        return None  # e.g. a ragged CSV: the original path reads it again and names the problem
+        return None  # e.g. a ragged CSV: the validating path reads it again and names the problem
     if groups["booklet"].has_nulls():
         return None
     return groups
@@ -126,9 +127,9 @@ def group_raw_rows(frames: Sequence[pl.LazyFrame]) -> pl.DataFrame | None:
 
 def fast_usage(paths: Sequence[str | Path], period: Period, bans: pl.Series | None
                 ) -> Usage | None:
-    """(by_machine, issuing, counted, foreign) as the original path computes them, from one streaming
+    """(by_machine, issuing, counted, foreign) as the validating path computes them, from one streaming
     group-by of the raw rows by their text values and booklet; None when the input is not plainly
-    clean (a value with spaces, a blank row, a bad value): the original path then validates it.
+    clean (a value with spaces, a blank row, a bad value): the validating path then validates it.
 
     Only the invoice number is checked per row (it is unique per row); the other columns have few
     distinct values, which are checked once each with the same expressions as
@@ -138,7 +139,7 @@ def fast_usage(paths: Sequence[str | Path], period: Period, bans: pl.Series | No
     if frames is None:
         return None
     groups = group_raw_rows(frames)
-    if groups is None or groups.is_empty():  # no invoice at all: the original path copes
+    if groups is None or groups.is_empty():  # no invoice at all: the validating path copes
         return None
     return usage_from_groups(groups, paths, period, bans)
 

@@ -1,0 +1,109 @@
+"""Which path reduces a period's invoices to booklet usage; each ends in one BookletUsage.
+
+- the dense scan (dense.py): large, plainly clean input, tallied straight into the allocations'
+  booklets by a compiled loop;
+- the one-pass polars path (one_pass.py): plainly clean input, one streaming group-by of the raw
+  text, each distinct value validated once;
+- the validating path (validated.py): anything else; every row checked, every problem named with
+  file, line and field.
+
+The faster paths decline (None) whatever they do not take as it is, and the next one is tried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from ..allocations import is_parquet
+from ..booklets import allocation_booklets
+from ..invoices import parquet_rows, scan_raw_invoices
+from ..period import Period
+from .one_pass import fast_usage
+from .result import BookletUsage
+from .validated import validated_usage
+
+if TYPE_CHECKING:  # not imported at run time: it loads numpy and pyarrow
+    from ..dense import Scanned
+
+# Below this many invoice rows the polars path is faster: loading the dense scan's numba and
+# pyarrow costs more than it saves (bench/README.md, "Where the time goes (reconcile)").
+DENSE_MIN_ROWS = 4_000_000
+_CSV_BYTES_PER_ROW = 50  # a canonical invoice row is about 50-55 bytes of CSV
+
+
+def is_large(paths: Sequence[str | Path]) -> bool:
+    """Whether the invoices are enough for the dense scan to gain (Parquet rows from the
+    metadata, CSV rows estimated from the size)."""
+    rows = sum(parquet_rows(p, str(p)) if is_parquet(p) else p.stat().st_size // _CSV_BYTES_PER_ROW
+               for p in map(Path, paths))
+    return bool(paths) and rows >= DENSE_MIN_ROWS
+
+
+def warm_up(paths: Sequence[str | Path]) -> None:
+    """When the invoices are large: import the dense scan and load its compiled loop in the
+    background, while the caller reads the allocations (a core is free then). The first run
+    after an install compiles the loop here (native.py)."""
+    if not is_large(paths):
+        return
+
+    def warm() -> None:
+        with contextlib.suppress(Exception):  # whatever fails here fails again, and is seen, later
+            from .. import dense
+
+            dense.warm_up(Path(paths[0]))
+
+    threading.Thread(target=warm, name="blanktrack-warm-up", daemon=True).start()
+
+
+def dense_scan(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
+               bans: pl.Series | None) -> Scanned | None:
+    """dense.scan, loaded on first use; None where it is not installed."""
+    try:
+        from .. import dense  # pyarrow and the compiled loop are loaded only here
+
+        dense.native.kernels()
+    except ImportError as exc:  # a broken install: slower, but the same report
+        warnings.warn(f"the dense scan is not available ({exc}); using the polars path, which "
+                      "is slower on a large period: reinstall blanktrack", RuntimeWarning,
+                      stacklevel=3)
+        return None
+    return dense.scan(paths, period, allocations, bans)
+
+
+def of_period(invoice_paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
+              bans: pl.Series | None) -> BookletUsage:
+    """The booklet usage of the invoices in `invoice_paths` (canonical files, checked to exist)
+    for `period`'s `allocations` (booklets.prepare_allocations); `bans`: the sellers reported
+    (--ban), None for all. InputError (file, line, field) for invoices that cannot be used."""
+    alloc_booklets = allocation_booklets(allocations)
+    scanned = None
+    if is_large(invoice_paths):
+        try:
+            scanned = dense_scan(invoice_paths, period, allocations, bans)
+        except Exception:
+            scan_raw_invoices(invoice_paths)  # a file's own InputError first, if it has one
+            raise
+    # The file checks (encoding, header, …): after a dense scan, which needs none of them, so
+    # that their metadata reads do not hold up its start.
+    raw = scan_raw_invoices(invoice_paths)
+    if scanned is not None:
+        if scanned.by_slot is not None:  # every row fell in a slot: usage by position, no joins
+            return BookletUsage.by_position(period, invoice_paths, bans, alloc_booklets,
+                                            scanned.by_slot, scanned.foreign, scanned.issuing,
+                                            scanned.counted)
+        by_machine, issuing, counted, foreign = scanned.usage()
+        clean = True
+    else:
+        fast = fast_usage(invoice_paths, period, bans)
+        clean = fast is not None
+        by_machine, issuing, counted, foreign = (
+            fast if fast is not None else validated_usage(raw, period, bans))
+    return BookletUsage.joined(period, invoice_paths, bans, alloc_booklets, by_machine, foreign,
+                               issuing, counted, clean=clean)
