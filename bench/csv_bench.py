@@ -48,7 +48,7 @@ def _write(folder: Path, n: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     platform, erp = folder / "platform.csv", folder / "erp.csv"
     with open(platform, "wb") as p_out, open(erp, "wb") as e_out:
-        e_out.write("發票號碼,發票日期,賣方統一編號,發票狀態,機台,金額\n".encode())
+        e_out.write("單號,發票日期,賣方統一編號,字軌,號碼,發票狀態,機台,金額\n".encode())
         for start in range(0, n, CHUNK):
             i = pl.int_range(start, min(n, start + CHUNK), eager=True).alias("i")
             day = (i * 61 // n + 1)
@@ -73,10 +73,16 @@ def _write(folder: Path, n: int) -> None:
                 text=pl.format("D,{},品名,1,100,100,", "number"), i="i")
             lines = pl.concat([m.with_columns(k=0), d.with_columns(k=1)]).sort("i", "k")
             lines.select("text").write_csv(p_out, include_header=False, quote_style="never")
+            # ROC dates both ways (113/11/05, 1131105), 字軌 and 號碼 in columns of their own
             frame.select(
-                "number", date=pl.format("113/{}/{}", "month", "day"), ban=pl.lit(BAN),
+                order=pl.format("SO{}", "i"),
+                date=pl.when(pl.col("i") % 2 == 0).then(pl.format("113/{}/{}", "month", "day"))
+                .otherwise(pl.format("113{}{}", "month", "day")),
+                ban=pl.lit(BAN), track=pl.col("number").str.slice(0, 2),
+                no=pl.col("number").str.slice(2),
                 status=pl.when("cancelled").then(pl.lit("作廢")).otherwise(pl.lit("開立")),
-                machine=pl.format("POS-{}", pl.col("i") % 3), amount=pl.lit("105"),
+                # a till issues from its own booklets (50 numbers), as tills do
+                machine=pl.format("POS-{}", pl.col("i") // 50 % 3), amount=pl.lit("105"),
             ).write_csv(e_out, include_header=False)
     end = ((n + 49) // 50) * 50 - 1
     (folder / "allocations.csv").write_text(
@@ -90,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--invoices", type=int, default=20_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
-    folder = DATA / f"csv-{args.invoices}"
+    folder = DATA / f"csv-v2-{args.invoices}"  # v2: the ERP shape of issue 15
     if not (folder / "done").exists():
         print(f"writing {args.invoices:,} invoices to {folder} …", file=sys.stderr)
         _write(folder, args.invoices)

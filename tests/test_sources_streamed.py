@@ -17,9 +17,8 @@ from test_sources_tables import ERP_HEADER, INVOICES, _erp_rows, _m_row, _platfo
 from blanktrack import textio
 from blanktrack.errors import InputError
 from blanktrack.sources import streamed
-from blanktrack.sources.dates import iso_date_expr
+from blanktrack.sources.dates import iso_date_expr, iso_dates
 from blanktrack.sources.erp import STATUS_WORDS, UPLOAD_WORDS, per_distinct
-from blanktrack.sources.resolve import iso_dates
 
 
 def _stream(mp: pytest.MonkeyPatch) -> None:
@@ -120,10 +119,12 @@ _DATES = st.one_of(
 
 
 @given(st.lists(_DATES, max_size=30))
-@example(["113/11/05", "113/11/05", None, "1131105", "2024/2/30", ""])
+@example(["113/11/05", "113/11/05", None, "1131105", "2024/2/30", "", "  ", " 1131105 "])
 def test_iso_dates_per_distinct_date_equal_the_expression_per_row(dates):
     series = pl.Series("invoice_date", dates, dtype=pl.String)
-    expected = series.to_frame().select(iso_date_expr("invoice_date")).to_series()
+    stripped = pl.col("invoice_date").str.strip_chars()
+    expected = series.to_frame().select(pl.when(stripped.str.len_bytes() > 0).then(stripped)
+                                        ).select(iso_date_expr("invoice_date")).to_series()
     assert iso_dates(series).to_list() == expected.to_list()
 
 

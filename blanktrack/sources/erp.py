@@ -4,6 +4,7 @@ Western dates, 字軌 and 號碼 in separate columns; any other header through a
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import polars as pl
@@ -11,6 +12,7 @@ import polars as pl
 from .. import invoices as inv
 from .. import textio
 from ..errors import InputError, Problem
+from .dates import iso_dates
 from .streamed import streamed
 
 # canonical name → headers that mean it (compared without spaces, case-insensitively)
@@ -26,6 +28,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "upload_status": ("upload_status", "上傳狀態", "上傳結果"),
 }
 MAPPABLE = tuple(SYNONYMS)
+# Columns of few distinct values: read as Categorical, worked out once per value.
+FEW = ("invoice_date", "seller_ban", "status", "machine", "upload_status")
 # Status words of ERP exports and the platform's Excel download → the canonical words.
 STATUS_WORDS = {
     "已開立": "issued", "開立已確認": "issued", "正常": "issued",
@@ -71,15 +75,21 @@ def missing_mapped(header: list[str], columns: dict[str, str], name: str) -> Inp
                               f"(found: {', '.join(header)})", "correct --columns or the params file"))
 
 
-def _read_table(path: Path, name: str, kind: str) -> tuple[pl.LazyFrame, list[str], int]:
-    """Every cell as text, the header, and the line of the first row."""
+def _read_table(path: Path, name: str, kind: str, columns: dict[str, str] | None
+                ) -> tuple[pl.LazyFrame, list[str], int, dict[str, str]]:
+    """Every cell as text (the columns of few distinct values as Categorical, so that the CSV
+    reader hashes each cell once and a value is worked out once per category), the header, the
+    line of the first row and the column mapping (canonical → header)."""
     if kind == "xlsx":
         try:
             frame = pl.read_excel(path, sheet_id=1, engine="calamine", infer_schema_length=0)
         except Exception as exc:  # fastexcel raises its own types
             raise InputError(Problem(name, None, None, f"cannot read the Excel file: {exc}",
                                      "save it again as .xlsx, or export CSV")) from exc
-        return frame.with_columns(pl.all().cast(pl.String)).lazy(), frame.columns, 2
+        header = [str(c).lstrip("\ufeff") for c in frame.columns]
+        frame = frame.with_columns(pl.all().cast(pl.String)).rename(
+            dict(zip(frame.columns, header, strict=True)))
+        return frame.lazy(), header, 2, _mapping_of(header, columns, name, 1)
     if streamed(path, name):  # a large UTF-8 file: read by polars, never held whole
         first = textio.first_line(textio.read_head(path, 2**20, name).decode("utf-8", "replace"))
         source: str | Path | bytes = path
@@ -90,58 +100,93 @@ def _read_table(path: Path, name: str, kind: str) -> tuple[pl.LazyFrame, list[st
     if first is None:
         raise InputError(Problem(name, None, None, "the file is empty", "export it again"))
     textio.check_delimiter(first[1], name, first[0])
+    options = {"infer_schema": False, "skip_lines": first[0] - 1}
     try:
-        frame = pl.scan_csv(source, infer_schema=False, skip_lines=first[0] - 1)
-        header = frame.collect_schema().names()
+        written = pl.scan_csv(source, **options).collect_schema().names()
+        header = [c.lstrip("\ufeff") for c in written]
+        found = _mapping_of(header, columns, name, first[0])
+        few = {written[header.index(found[c])]: pl.Categorical(pl.Categories.random())
+               for c in FEW if c in found}
+        frame = pl.scan_csv(source, schema_overrides=few, **options).rename(
+            dict(zip(written, header, strict=True)))
     except pl.exceptions.PolarsError as exc:
         raise InputError(Problem(name, None, None, f"malformed CSV: {exc}",
                                  "quote values that contain commas")) from exc
-    return frame, header, first[0] + 1
+    return frame, header, first[0] + 1, found
 
 
-def per_distinct(values: pl.Series, words: dict[str, str] | None = None) -> pl.Series:
-    """Each value stripped (empty → null) and, with `words`, put in the canonical words."""
-    distinct = values.unique().drop_nulls().to_frame("raw")
-    value = pl.col("raw").str.strip_chars()
-    value = pl.when(value.str.len_bytes() > 0).then(value)
-    if words:
-        value = value.replace(words)
-    table = distinct.select("raw", new=value)
-    return values.replace(table["raw"], table["new"])
-
-
-def read_erp(path: Path, name: str, kind: str, columns: dict[str, str] | None = None
-             ) -> pl.LazyFrame:
-    """The raw invoice frame (invoices.RAW_COLUMNS as text, dates as written, source, line) of
-    an ERP export."""
-    frame, columns_read, first_line = _read_table(path, name, kind)
-    header = [str(c).lstrip("\ufeff") for c in columns_read]
-    frame = frame.rename(dict(zip(columns_read, header, strict=True)))
+def _mapping_of(header: list[str], columns: dict[str, str] | None, name: str, line: int
+                ) -> dict[str, str]:
     if columns:
         err = missing_mapped(header, columns, name)
         if err is not None:
             raise err
     found = mapping(header, columns)
     if found is None:
-        raise InputError(Problem(name, first_line - 1, None,
+        raise InputError(Problem(name, line, None,
                                  f"cannot tell which column is which (found: {', '.join(header)})",
                                  "name the columns with --columns invoice_number=…,invoice_date=…,"
                                  "seller_ban=…,status=… (or columns: in the params file)"))
+    return found
+
+
+def per_distinct(values: pl.Series, words: dict[str, str] | None = None) -> pl.Series:
+    """Each value stripped (empty → null) and, with `words`, put in the canonical words."""
+    distinct = values.unique().drop_nulls().to_frame("raw")
+    table = distinct.select("raw", new=_cleaned(pl.col("raw"), words))
+    return values.replace(table["raw"], table["new"])
+
+
+def _cleaned(value: pl.Expr, words: dict[str, str] | None) -> pl.Expr:
+    value = value.str.strip_chars()
+    value = pl.when(value.str.len_bytes() > 0).then(value)
+    return value.replace(words) if words else value
+
+
+class PerCategory:
+    """A Categorical column's values worked out once per category, as map_batches' function:
+    each batch's codes pick from the values of the categories met so far (a category is
+    worked out once, however many batches and threads hold it)."""
+
+    def __init__(self, words: dict[str, str] | None = None, dates: bool = False) -> None:
+        self.words, self.dates = words, dates
+        self.lock = threading.Lock()
+        self.done = pl.Series("new", [], pl.String)
+
+    def __call__(self, values: pl.Series) -> pl.Series:
+        if values.dtype == pl.String:  # an Excel sheet's column
+            return self._clean(values)
+        with self.lock:
+            categories = values.dtype.categories.to_series()  # type: ignore[union-attr]
+            if categories.len() > self.done.len():
+                self.done = self.done.append(self._clean(categories[self.done.len():]))
+            done = self.done
+        return done.gather(values.to_physical()).alias(values.name)
+
+    def _clean(self, values: pl.Series) -> pl.Series:
+        if self.dates:
+            return iso_dates(values)
+        return per_distinct(values, self.words)
+
+
+def read_erp(path: Path, name: str, kind: str, columns: dict[str, str] | None = None
+             ) -> pl.LazyFrame:
+    """The raw invoice frame (invoices.RAW_COLUMNS as text, dates as YYYY-MM-DD where they are
+    one of the spellings sources.dates knows, source, line) of an ERP export."""
+    frame, _, first_line, found = _read_table(path, name, kind, columns)
 
     def text(canonical: str) -> pl.Expr:
         if canonical not in found:
             return pl.lit(None, pl.String)
-        value = pl.col(found[canonical]).cast(pl.String).str.strip_chars()
-        return pl.when(value.str.len_bytes() > 0).then(value)
+        return _cleaned(pl.col(found[canonical]).cast(pl.String), None)
 
-    def few(canonical: str, words: dict[str, str] | None = None) -> pl.Expr:
-        """text(canonical), worked out once per distinct value of a batch (dates, BANs,
-        statuses and tills repeat over millions of rows)."""
+    def few(canonical: str, clean: PerCategory) -> pl.Expr:
+        """text(canonical), worked out once per distinct value (dates, BANs, statuses and
+        tills repeat over millions of rows)."""
         if canonical not in found:
             return pl.lit(None, pl.String)
-        return pl.col(found[canonical]).cast(pl.String).map_batches(
-            lambda values: per_distinct(values, words), return_dtype=pl.String,
-            is_elementwise=True)
+        return pl.col(found[canonical]).map_batches(clean, return_dtype=pl.String,
+                                                    is_elementwise=True)
 
     number = text("invoice_number")
     if {"track", "number"} <= set(found):
@@ -151,13 +196,12 @@ def read_erp(path: Path, name: str, kind: str, columns: dict[str, str] | None = 
                                                            ).otherwise(number)
     raw = frame.with_row_index("__row").select(
         invoice_number=number,
-        invoice_date=few("invoice_date"),
-        seller_ban=few("seller_ban"),
-        status=few("status", STATUS_WORDS),
-        machine=few("machine"),
-        upload_status=few("upload_status", UPLOAD_WORDS),
+        invoice_date=few("invoice_date", PerCategory(dates=True)),
+        seller_ban=few("seller_ban", PerCategory()),
+        status=few("status", PerCategory(STATUS_WORDS)),
+        machine=few("machine", PerCategory()),
+        upload_status=few("upload_status", PerCategory(UPLOAD_WORDS)),
         source=pl.lit(name),
         line=pl.col("__row").cast(pl.Int64) + first_line,
     )
-    raw = raw.filter(~pl.all_horizontal(pl.col(c).is_null() for c in inv.RAW_COLUMNS))
-    return raw  # dates as written: resolve makes them ISO, once per distinct date
+    return raw.filter(~pl.all_horizontal(pl.col(c).is_null() for c in inv.RAW_COLUMNS))
