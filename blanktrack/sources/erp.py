@@ -76,10 +76,11 @@ def missing_mapped(header: list[str], columns: dict[str, str], name: str) -> Inp
 
 
 def _read_table(path: Path, name: str, kind: str, columns: dict[str, str] | None
-                ) -> tuple[pl.LazyFrame, list[str], int, dict[str, str]]:
+                ) -> tuple[pl.LazyFrame, list[str], int, dict[str, str], bool]:
     """Every cell as text (the columns of few distinct values as Categorical, so that the CSV
     reader hashes each cell once and a value is worked out once per category), the header, the
-    line of the first row and the column mapping (canonical → header)."""
+    line of the first row, the column mapping (canonical → header) and whether a record spans
+    lines (a quoted value with a line end)."""
     if kind == "xlsx":
         try:
             frame = pl.read_excel(path, sheet_id=1, engine="calamine", infer_schema_length=0)
@@ -89,7 +90,7 @@ def _read_table(path: Path, name: str, kind: str, columns: dict[str, str] | None
         header = [str(c).lstrip("\ufeff") for c in frame.columns]
         frame = frame.with_columns(pl.all().cast(pl.String)).rename(
             dict(zip(frame.columns, header, strict=True)))
-        return frame.lazy(), header, 2, _mapping_of(header, columns, name, 1)
+        return frame.lazy(), header, 2, _mapping_of(header, columns, name, 1), False
     if streamed(path, name):  # a large UTF-8 file: read by polars, never held whole
         first = textio.first_line(textio.read_head(path, 2**20, name).decode("utf-8", "replace"))
         source: str | Path | bytes = path
@@ -105,14 +106,36 @@ def _read_table(path: Path, name: str, kind: str, columns: dict[str, str] | None
         written = pl.scan_csv(source, **options).collect_schema().names()
         header = [c.lstrip("\ufeff") for c in written]
         found = _mapping_of(header, columns, name, first[0])
-        few = {written[header.index(found[c])]: pl.Categorical(pl.Categories.random())
-               for c in FEW if c in found}
+        spans = _spans_lines(source, name)
+        # Where a record spans lines, every column is text: its line ends are counted.
+        few = {} if spans else {written[header.index(found[c])]:
+                                pl.Categorical(pl.Categories.random()) for c in FEW if c in found}
         frame = pl.scan_csv(source, schema_overrides=few, **options).rename(
             dict(zip(written, header, strict=True)))
     except pl.exceptions.PolarsError as exc:
         raise InputError(Problem(name, None, None, f"malformed CSV: {exc}",
                                  "quote values that contain commas")) from exc
-    return frame, header, first[0] + 1, found
+    return frame, header, first[0] + 1, found, spans
+
+
+_CHUNK_BYTES = 2**24
+
+
+def _spans_lines(source: Path | bytes, name: str) -> bool:
+    """Whether a record of the CSV spans lines: some line has an odd number of quotes, so a
+    quoted value goes on past its end. A file without a quote is known by one byte search."""
+    if isinstance(source, bytes):
+        if b'"' not in source:
+            return False
+    else:
+        with textio.open_regular(source, name) as fh:
+            while chunk := fh.read(_CHUNK_BYTES):
+                if b'"' in chunk:
+                    break
+            else:
+                return False
+    odd = pl.col("line").str.count_matches('"', literal=True) % 2 == 1
+    return bool(pl.scan_lines(source).select(odd.any()).collect(engine="streaming").item())
 
 
 def _mapping_of(header: list[str], columns: dict[str, str] | None, name: str, line: int
@@ -173,7 +196,14 @@ def read_erp(path: Path, name: str, kind: str, columns: dict[str, str] | None = 
              ) -> pl.LazyFrame:
     """The raw invoice frame (invoices.RAW_COLUMNS as text, dates as YYYY-MM-DD where they are
     one of the spellings sources.dates knows, source, line) of an ERP export."""
-    frame, _, first_line, found = _read_table(path, name, kind, columns)
+    frame, header, first_line, found, spans = _read_table(path, name, kind, columns)
+    # A record's line: the header's next plus the rows before it (a blank line is a row of
+    # nulls, so it counts) plus the line ends inside quoted values of earlier records.
+    line = pl.col("__row").cast(pl.Int64) + first_line
+    if spans:
+        breaks = pl.sum_horizontal(pl.col(h).str.count_matches("\n", literal=True).fill_null(0)
+                                   for h in header).cast(pl.Int64)
+        line = line + breaks.cum_sum() - breaks
 
     def text(canonical: str) -> pl.Expr:
         if canonical not in found:
@@ -202,6 +232,6 @@ def read_erp(path: Path, name: str, kind: str, columns: dict[str, str] | None = 
         machine=few("machine", PerCategory()),
         upload_status=few("upload_status", PerCategory(UPLOAD_WORDS)),
         source=pl.lit(name),
-        line=pl.col("__row").cast(pl.Int64) + first_line,
+        line=line,
     )
     return raw.filter(~pl.all_horizontal(pl.col(c).is_null() for c in inv.RAW_COLUMNS))
