@@ -109,7 +109,9 @@ def _parquet_file(path: Path) -> _File | None:
     """If every column is text and the required ones are there; None otherwise."""
     parquet = pq.ParquetFile(path)
     schema = parquet.schema_arrow
-    if any(not (pa.types.is_string(t) or pa.types.is_large_string(t)) for t in schema.types):
+    # where a row came from (sources/: its line, a number) is not read here
+    if any(not (pa.types.is_string(t) or pa.types.is_large_string(t))
+           for n, t in zip(schema.names, schema.types, strict=True) if n not in inv.PROVENANCE):
         return None
     names = {inv.normal_name(n): n for n in schema.names}
     if any(c not in names for c in inv.REQUIRED):

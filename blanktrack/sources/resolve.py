@@ -219,10 +219,10 @@ class _InvoiceReader:
         rows = pl.concat([_with_checks(r) for r in raws])
         target = self.workdir / f"invoices-{index}.parquet"
         stage = self.workdir / f"invoices-{index}.unreadable.parquet"
-        # All text, as the engine's fast paths read a canonical Parquet file; lz4: the file
-        # lives for one run, so it is written and read as fast as may be.
+        # All text, as the engine's fast paths read a canonical Parquet file (the line a
+        # number); lz4: the file lives for one run, so it is written and read fast.
         sinks = [rows.select(
-            *inv.RAW_COLUMNS, __source="source", __line=pl.col("line").cast(pl.String),
+            *inv.RAW_COLUMNS, __source="source", __line=pl.col("line").cast(pl.Int64),
         ).sink_parquet(target, compression="lz4", lazy=True)]
         if marked:  # the unreadable rows, in the same pass over the file
             sinks.append(rows.filter(pl.col("__problem").is_not_null()).sink_parquet(
