@@ -168,23 +168,44 @@ def _cleaned(value: pl.Expr, words: dict[str, str] | None) -> pl.Expr:
 
 class PerCategory:
     """A Categorical column's values worked out once per category, as map_batches' function:
-    each batch's codes pick from the values of the categories met so far (a category is
-    worked out once, however many batches and threads hold it)."""
+    each batch's codes pick from the values of the codes met so far; a batch with a code not
+    met yet works out its new values from its own text (whatever order the threads hand the
+    batches in)."""
 
     def __init__(self, words: dict[str, str] | None = None, dates: bool = False) -> None:
         self.words, self.dates = words, dates
         self.lock = threading.Lock()
-        self.done = pl.Series("new", [], pl.String)
+        self.by_code = pl.Series("new", [], pl.String)
+        self.known = pl.Series("known", [], pl.Boolean)
+        self.alive: pl.Series | None = None
 
     def __call__(self, values: pl.Series) -> pl.Series:
         if values.dtype == pl.String:  # an Excel sheet's column
             return self._clean(values)
+        codes = values.to_physical()
         with self.lock:
-            categories = values.dtype.categories.to_series()  # type: ignore[union-attr]
-            if categories.len() > self.done.len():
-                self.done = self.done.append(self._clean(categories[self.done.len():]))
-            done = self.done
-        return done.gather(values.to_physical()).alias(values.name)
+            # Categories live while a column of them does: a code must keep its meaning.
+            self.alive = values
+            if not self._all_known(codes):
+                self._learn(codes, values)
+            by_code = self.by_code
+        return by_code.gather(codes).alias(values.name)
+
+    def _all_known(self, codes: pl.Series) -> bool:
+        top = codes.max()
+        if top is None:  # no value at all
+            return True
+        return bool(top < self.known.len() and self.known.gather(codes.drop_nulls()).all())
+
+    def _learn(self, codes: pl.Series, values: pl.Series) -> None:
+        met = pl.DataFrame({"code": codes, "raw": values.cast(pl.String)}).drop_nulls(
+            "code").unique("code")
+        grow = int(met["code"].max()) + 1 - self.by_code.len()  # type: ignore[arg-type]
+        if grow > 0:
+            self.by_code = self.by_code.extend_constant(None, grow)
+            self.known = self.known.extend_constant(False, grow)
+        self.by_code = self.by_code.scatter(met["code"], self._clean(met["raw"]))
+        self.known = self.known.scatter(met["code"], True)
 
     def _clean(self, values: pl.Series) -> pl.Series:
         if self.dates:
