@@ -64,12 +64,10 @@ def day_of(raw: str | None) -> dt.date | None:
 def lookup_expr(column: str, mapping: dict[str, str]) -> pl.Expr:
     """Case-insensitive lookup; null for unknown values."""
     lower = pl.col(column).str.to_lowercase()
-    # A when/then chain, not replace_strict: the latter is not streamed and holds the whole
-    # column in memory.
-    chain: pl.Expr = pl.when(pl.lit(False)).then(pl.lit(None, pl.String))
-    for key, value in mapping.items():
-        chain = chain.when(lower == key).then(pl.lit(value))  # type: ignore[attr-defined]
-    return chain
+    # Each key by its own when/then, not replace_strict: the latter is not streamed and holds
+    # the whole column in memory.
+    return pl.coalesce(*[pl.when(lower == key).then(pl.lit(value))
+                         for key, value in mapping.items()], pl.lit(None, pl.String))
 
 
 def status_of(raw: str | None) -> str | None:

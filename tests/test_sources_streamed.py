@@ -9,7 +9,7 @@ import datetime as dt
 
 import polars as pl
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sources_period import BRANCH, HEAD, blanks, run, write_allocations, write_canonical
 from test_sources_tables import ERP_HEADER, INVOICES, _erp_rows, _m_row, _platform_text
@@ -17,9 +17,8 @@ from test_sources_tables import ERP_HEADER, INVOICES, _erp_rows, _m_row, _platfo
 from blanktrack import textio
 from blanktrack.errors import InputError
 from blanktrack.sources import streamed
-from blanktrack.sources.dates import iso_date_expr
-from blanktrack.sources.erp import STATUS_WORDS, UPLOAD_WORDS, per_distinct
-from blanktrack.sources.resolve import iso_dates
+from blanktrack.sources.dates import iso_date_expr, iso_dates
+from blanktrack.sources.erp import STATUS_WORDS, UPLOAD_WORDS, PerCategory, per_distinct
 
 
 def _stream(mp: pytest.MonkeyPatch) -> None:
@@ -120,10 +119,12 @@ _DATES = st.one_of(
 
 
 @given(st.lists(_DATES, max_size=30))
-@example(["113/11/05", "113/11/05", None, "1131105", "2024/2/30", ""])
+@example(["113/11/05", "113/11/05", None, "1131105", "2024/2/30", "", "  ", " 1131105 "])
 def test_iso_dates_per_distinct_date_equal_the_expression_per_row(dates):
     series = pl.Series("invoice_date", dates, dtype=pl.String)
-    expected = series.to_frame().select(iso_date_expr("invoice_date")).to_series()
+    stripped = pl.col("invoice_date").str.strip_chars()
+    expected = series.to_frame().select(pl.when(stripped.str.len_bytes() > 0).then(stripped)
+                                        ).select(iso_date_expr("invoice_date")).to_series()
     assert iso_dates(series).to_list() == expected.to_list()
 
 
@@ -139,3 +140,32 @@ def test_values_per_distinct_equal_the_expression_per_row(cells, words):
     value = pl.when(value.str.len_bytes() > 0).then(value)
     expected = series.to_frame().select(value.replace(words) if words else value).to_series()
     assert per_distinct(series, words).to_list() == expected.to_list()
+
+
+@settings(deadline=None)  # polars' first calls are slow on a loaded machine
+@given(st.lists(_CELLS, max_size=40), st.sampled_from([None, STATUS_WORDS, UPLOAD_WORDS]),
+       st.integers(1, 7))
+@example([" 開立", "開立", "", None, "  ", "開立", "已作廢"], STATUS_WORDS, 2)
+def test_values_per_category_equal_the_expression_per_row(cells, words, batch):
+    """A Categorical column in batches (as the CSV reader hands them out, categories growing),
+    each worked out by one PerCategory: the per-row expression's values."""
+    dtype = pl.Categorical(pl.Categories.random())
+    series = pl.Series("v", cells, dtype=pl.String)
+    value = pl.col("v").str.strip_chars()
+    value = pl.when(value.str.len_bytes() > 0).then(value)
+    expected = series.to_frame().select(value.replace(words) if words else value).to_series()
+    clean = PerCategory(words)
+    got = [clean(series[i:i + batch].cast(dtype)) for i in range(0, len(cells), batch)]
+    assert pl.concat([pl.Series("v", [], pl.String), *got]).to_list() == expected.to_list()
+
+
+@settings(deadline=None)
+@given(st.lists(_DATES, max_size=30), st.integers(1, 7))
+@example(["113/11/05", " 1131105", None, "", "113/11/05"], 2)
+def test_dates_per_category_equal_iso_dates_per_row(dates, batch):
+    dtype = pl.Categorical(pl.Categories.random())
+    series = pl.Series("d", dates, dtype=pl.String)
+    clean = PerCategory(dates=True)
+    got = [clean(series[i:i + batch].cast(dtype)) for i in range(0, len(dates), batch)]
+    assert (pl.concat([pl.Series("d", [], pl.String), *got]).to_list()
+            == [iso_dates(pl.Series([d], dtype=pl.String)).item() for d in dates])

@@ -37,3 +37,13 @@ def iso_date_expr(column: str) -> pl.Expr:
         .then(_iso(compact_year, part(_ROC_COMPACT, 2), part(_ROC_COMPACT, 3)))
         .otherwise(col)
     )
+
+
+def iso_dates(dates: pl.Series) -> pl.Series:
+    """iso_date_expr of each date (text, stripped; empty → null), worked out once per distinct
+    date of a batch: a period has a few hundred, a file millions of rows."""
+    distinct = dates.unique().drop_nulls().to_frame("raw")
+    value = pl.col("raw").str.strip_chars()
+    iso = distinct.with_columns(pl.when(value.str.len_bytes() > 0).then(value).alias("new")
+                                ).select("raw", iso=iso_date_expr("new"))
+    return dates.replace(iso["raw"], iso["iso"])

@@ -4,13 +4,16 @@ Western dates, 字軌 and 號碼 in separate columns; any other header through a
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 
 from .. import invoices as inv
 from .. import textio
 from ..errors import InputError, Problem
+from .dates import iso_dates
 from .streamed import streamed
 
 # canonical name → headers that mean it (compared without spaces, case-insensitively)
@@ -26,6 +29,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "upload_status": ("upload_status", "上傳狀態", "上傳結果"),
 }
 MAPPABLE = tuple(SYNONYMS)
+# Columns of few distinct values: read as Categorical, worked out once per value.
+FEW = ("invoice_date", "seller_ban", "status", "machine", "upload_status")
 # Status words of ERP exports and the platform's Excel download → the canonical words.
 STATUS_WORDS = {
     "已開立": "issued", "開立已確認": "issued", "正常": "issued",
@@ -71,18 +76,25 @@ def missing_mapped(header: list[str], columns: dict[str, str], name: str) -> Inp
                               f"(found: {', '.join(header)})", "correct --columns or the params file"))
 
 
-def _read_table(path: Path, name: str, kind: str) -> tuple[pl.LazyFrame, list[str], int]:
-    """Every cell as text, the header, and the line of the first row."""
+def _read_table(path: Path, name: str, kind: str, columns: dict[str, str] | None
+                ) -> tuple[pl.LazyFrame, list[str], int, dict[str, str], bool]:
+    """Every cell as text (the columns of few distinct values as Categorical, so that the CSV
+    reader hashes each cell once and a value is worked out once per category), the header, the
+    line of the first row, the column mapping (canonical → header) and whether a record spans
+    lines (a quoted value with a line end)."""
     if kind == "xlsx":
         try:
-            frame = pl.read_excel(path, sheet_id=1, engine="calamine", infer_schema_length=0)
+            sheet = pl.read_excel(path, sheet_id=1, engine="calamine", infer_schema_length=0)
         except Exception as exc:  # fastexcel raises its own types
             raise InputError(Problem(name, None, None, f"cannot read the Excel file: {exc}",
                                      "save it again as .xlsx, or export CSV")) from exc
-        return frame.with_columns(pl.all().cast(pl.String)).lazy(), frame.columns, 2
+        header = [str(c).lstrip("\ufeff") for c in sheet.columns]
+        cells = sheet.with_columns(pl.all().cast(pl.String)).rename(
+            dict(zip(sheet.columns, header, strict=True)))
+        return cells.lazy(), header, 2, _mapping_of(header, columns, name, 1), False
     if streamed(path, name):  # a large UTF-8 file: read by polars, never held whole
         first = textio.first_line(textio.read_head(path, 2**20, name).decode("utf-8", "replace"))
-        source: str | Path | bytes = path
+        source: Path | bytes = path
     else:
         text = textio.normalise_newlines(textio.read_text(path).text)
         first = textio.first_line(text)
@@ -90,58 +102,143 @@ def _read_table(path: Path, name: str, kind: str) -> tuple[pl.LazyFrame, list[st
     if first is None:
         raise InputError(Problem(name, None, None, "the file is empty", "export it again"))
     textio.check_delimiter(first[1], name, first[0])
+    skip = first[0] - 1
     try:
-        frame = pl.scan_csv(source, infer_schema=False, skip_lines=first[0] - 1)
-        header = frame.collect_schema().names()
+        written = pl.scan_csv(source, infer_schema=False, skip_lines=skip).collect_schema().names()
+        header = [c.lstrip("\ufeff") for c in written]
+        found = _mapping_of(header, columns, name, first[0])
+        spans = _spans_lines(source, name)
+        # Where a record spans lines, every column is text: its line ends are counted.
+        few = {} if spans else {written[header.index(found[c])]:
+                                pl.Categorical(pl.Categories.random()) for c in FEW if c in found}
+        frame = pl.scan_csv(source, schema_overrides=few, infer_schema=False,
+                            skip_lines=skip).rename(dict(zip(written, header, strict=True)))
     except pl.exceptions.PolarsError as exc:
         raise InputError(Problem(name, None, None, f"malformed CSV: {exc}",
                                  "quote values that contain commas")) from exc
-    return frame, header, first[0] + 1
+    return frame, header, first[0] + 1, found, spans
 
 
-def per_distinct(values: pl.Series, words: dict[str, str] | None = None) -> pl.Series:
-    """Each value stripped (empty → null) and, with `words`, put in the canonical words."""
-    distinct = values.unique().drop_nulls().to_frame("raw")
-    value = pl.col("raw").str.strip_chars()
-    value = pl.when(value.str.len_bytes() > 0).then(value)
-    if words:
-        value = value.replace(words)
-    table = distinct.select("raw", new=value)
-    return values.replace(table["raw"], table["new"])
+_CHUNK_BYTES = 2**24
 
 
-def read_erp(path: Path, name: str, kind: str, columns: dict[str, str] | None = None
-             ) -> pl.LazyFrame:
-    """The raw invoice frame (invoices.RAW_COLUMNS as text, dates as written, source, line) of
-    an ERP export."""
-    frame, columns_read, first_line = _read_table(path, name, kind)
-    header = [str(c).lstrip("\ufeff") for c in columns_read]
-    frame = frame.rename(dict(zip(columns_read, header, strict=True)))
+def _spans_lines(source: Path | bytes, name: str) -> bool:
+    """Whether a record of the CSV spans lines: some line has an odd number of quotes, so a
+    quoted value goes on past its end. A file without a quote is known by one byte search."""
+    if isinstance(source, bytes):
+        if b'"' not in source:
+            return False
+    else:
+        with textio.open_regular(source, name) as fh:
+            while chunk := fh.read(_CHUNK_BYTES):
+                if b'"' in chunk:
+                    break
+            else:
+                return False
+    odd = pl.col("line").str.count_matches('"', literal=True) % 2 == 1
+    return bool(pl.scan_lines(source).select(odd.any()).collect(engine="streaming").item())
+
+
+def _mapping_of(header: list[str], columns: dict[str, str] | None, name: str, line: int
+                ) -> dict[str, str]:
     if columns:
         err = missing_mapped(header, columns, name)
         if err is not None:
             raise err
     found = mapping(header, columns)
     if found is None:
-        raise InputError(Problem(name, first_line - 1, None,
+        raise InputError(Problem(name, line, None,
                                  f"cannot tell which column is which (found: {', '.join(header)})",
                                  "name the columns with --columns invoice_number=…,invoice_date=…,"
                                  "seller_ban=…,status=… (or columns: in the params file)"))
+    return found
+
+
+def per_distinct(values: pl.Series, words: dict[str, str] | None = None) -> pl.Series:
+    """Each value stripped (empty → null) and, with `words`, put in the canonical words."""
+    distinct = values.unique().drop_nulls().to_frame("raw")
+    table = distinct.select("raw", new=_cleaned(pl.col("raw"), words))
+    return values.replace(table["raw"], table["new"])
+
+
+def _cleaned(value: pl.Expr, words: dict[str, str] | None) -> pl.Expr:
+    value = value.str.strip_chars()
+    value = pl.when(value.str.len_bytes() > 0).then(value)
+    return value.replace(words) if words else value
+
+
+class PerCategory:
+    """A Categorical column's values worked out once per category, as map_batches' function:
+    each batch's codes pick from the values of the codes met so far; a batch with a code not
+    met yet works out its new values from its own text (whatever order the threads hand the
+    batches in)."""
+
+    def __init__(self, words: dict[str, str] | None = None, dates: bool = False) -> None:
+        self.words, self.dates = words, dates
+        self.lock = threading.Lock()
+        self.by_code = pl.Series("new", [], pl.String)
+        self.known = pl.Series("known", [], pl.Boolean)
+        self.alive: pl.Series | None = None
+
+    def __call__(self, values: pl.Series) -> pl.Series:
+        if values.dtype == pl.String:  # an Excel sheet's column
+            return self._clean(values)
+        codes = values.to_physical()
+        with self.lock:
+            # Categories live while a column of them does: a code must keep its meaning.
+            self.alive = values
+            if not self._all_known(codes):
+                self._learn(codes, values)
+            by_code = self.by_code
+        return by_code.gather(codes).alias(values.name)
+
+    def _all_known(self, codes: pl.Series) -> bool:
+        top = cast("int | None", codes.max())  # codes: an integer column
+        if top is None:  # no value at all
+            return True
+        return bool(top < self.known.len() and self.known.gather(codes.drop_nulls()).all())
+
+    def _learn(self, codes: pl.Series, values: pl.Series) -> None:
+        met = pl.DataFrame({"code": codes, "raw": values.cast(pl.String)}).drop_nulls(
+            "code").unique("code")
+        grow = int(met["code"].max()) + 1 - self.by_code.len()  # type: ignore[arg-type]
+        if grow > 0:
+            self.by_code = self.by_code.extend_constant(None, grow)
+            self.known = self.known.extend_constant(False, grow)
+        self.by_code = self.by_code.scatter(met["code"], self._clean(met["raw"]))
+        self.known = self.known.scatter(met["code"], True)
+
+    def _clean(self, values: pl.Series) -> pl.Series:
+        if self.dates:
+            return iso_dates(values)
+        return per_distinct(values, self.words)
+
+
+def read_erp(path: Path, name: str, kind: str, columns: dict[str, str] | None = None
+             ) -> pl.LazyFrame:
+    """The raw invoice frame (invoices.RAW_COLUMNS as text, dates as YYYY-MM-DD where they are
+    one of the spellings sources.dates knows, source, line) of an ERP export."""
+    frame, header, first_line, found, spans = _read_table(path, name, kind, columns)
+    # A record's line: the header's next plus the rows before it (a blank line is a row of
+    # nulls, so it counts) plus the line ends inside quoted values of earlier records.
+    line = pl.col("__row").cast(pl.Int64) + first_line
+    if spans:
+        breaks = pl.sum_horizontal(pl.col(h).str.count_matches("\n", literal=True).fill_null(0)
+                                   for h in header).cast(pl.Int64)
+        line = line + breaks.cum_sum() - breaks
 
     def text(canonical: str) -> pl.Expr:
         if canonical not in found:
             return pl.lit(None, pl.String)
-        value = pl.col(found[canonical]).cast(pl.String).str.strip_chars()
-        return pl.when(value.str.len_bytes() > 0).then(value)
+        return _cleaned(pl.col(found[canonical]).cast(pl.String), None)
 
-    def few(canonical: str, words: dict[str, str] | None = None) -> pl.Expr:
-        """text(canonical), worked out once per distinct value of a batch (dates, BANs,
-        statuses and tills repeat over millions of rows)."""
+    def few(canonical: str, clean: PerCategory) -> pl.Expr:
+        """text(canonical), worked out once per distinct value (dates, BANs, statuses and
+        tills repeat over millions of rows)."""
         if canonical not in found:
             return pl.lit(None, pl.String)
-        return pl.col(found[canonical]).cast(pl.String).map_batches(
-            lambda values: per_distinct(values, words), return_dtype=pl.String,
-            is_elementwise=True)
+        return pl.col(found[canonical]).map_batches(clean, return_dtype=pl.String,
+                                                    is_elementwise=True)
 
     number = text("invoice_number")
     if {"track", "number"} <= set(found):
@@ -151,13 +248,12 @@ def read_erp(path: Path, name: str, kind: str, columns: dict[str, str] | None = 
                                                            ).otherwise(number)
     raw = frame.with_row_index("__row").select(
         invoice_number=number,
-        invoice_date=few("invoice_date"),
-        seller_ban=few("seller_ban"),
-        status=few("status", STATUS_WORDS),
-        machine=few("machine"),
-        upload_status=few("upload_status", UPLOAD_WORDS),
+        invoice_date=few("invoice_date", PerCategory(dates=True)),
+        seller_ban=few("seller_ban", PerCategory()),
+        status=few("status", PerCategory(STATUS_WORDS)),
+        machine=few("machine", PerCategory()),
+        upload_status=few("upload_status", PerCategory(UPLOAD_WORDS)),
         source=pl.lit(name),
-        line=pl.col("__row").cast(pl.Int64) + first_line,
+        line=line,
     )
-    raw = raw.filter(~pl.all_horizontal(pl.col(c).is_null() for c in inv.RAW_COLUMNS))
-    return raw  # dates as written: resolve makes them ISO, once per distinct date
+    return raw.filter(~pl.all_horizontal(pl.col(c).is_null() for c in inv.RAW_COLUMNS))

@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from .. import textio
+from .dates import iso_dates
 from .streamed import streamed
 
 M_COLUMNS = 27  # 發票號碼 … 傳送方名稱, after the leading `M`
@@ -25,7 +26,7 @@ def is_platform_row(line: str) -> bool:
 
 
 def read_platform(path: Path, name: str) -> pl.LazyFrame:
-    """The raw invoice frame (invoices.RAW_COLUMNS as text, dates as written, source, line) of
+    """The raw invoice frame (invoices.RAW_COLUMNS as text, dates as YYYY-MM-DD, source, line) of
     the M rows, with
     `__problem`, `__field` and `__fix` set on a row that cannot be read (checked by the caller
     after the one pass over the file, resolve.checked)."""
@@ -45,7 +46,8 @@ def read_platform(path: Path, name: str) -> pl.LazyFrame:
 
     raw = m.select(
         invoice_number=field(1),
-        invoice_date=field(5),
+        invoice_date=field(5).map_batches(iso_dates, return_dtype=pl.String,
+                                          is_elementwise=True),
         seller_ban=field(-_SELLER_FROM_END),
         status=field(4),
         machine=pl.lit(None, pl.String),
@@ -56,8 +58,11 @@ def read_platform(path: Path, name: str) -> pl.LazyFrame:
     )
     short = pl.col("n") < M_COLUMNS + 1
     known = pl.col("status").is_in(list(PLATFORM_STATUSES)).fill_null(False)
+    # Each word by its own when/then, not replace: replace holds the whole column in memory.
+    status = pl.coalesce(*[pl.when(pl.col("status") == word).then(pl.lit(canonical))
+                           for word, canonical in PLATFORM_STATUSES.items()], pl.col("status"))
     return raw.with_columns(
-        status=pl.col("status").replace(PLATFORM_STATUSES),
+        status=status,
         __problem=pl.when(short).then(pl.format(
             "an M row has {} fields, expected {} (M and the 27 invoice columns)", "n",
             pl.lit(M_COLUMNS + 1))).when(~known).then(pl.format(

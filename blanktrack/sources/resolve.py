@@ -19,7 +19,6 @@ from .. import findings as F
 from .. import invoices as inv
 from ..errors import InputError, Problem
 from . import e0501, turnkey
-from .dates import iso_date_expr
 from .detect import FileKind, sniff
 from .erp import read_erp
 from .platform_download import read_platform
@@ -217,20 +216,21 @@ class _InvoiceReader:
         if not raws:
             return
         marked = any("__problem" in r.collect_schema().names() for r in raws)
-        rows = pl.concat([_with_checks(r) for r in raws]).with_columns(
-            pl.col("invoice_date").map_batches(iso_dates, return_dtype=pl.String,
-                                               is_elementwise=True))
+        rows = pl.concat([_with_checks(r) for r in raws])
         target = self.workdir / f"invoices-{index}.parquet"
-        stage = self.workdir / f"invoices-{index}.stage.parquet"
+        stage = self.workdir / f"invoices-{index}.unreadable.parquet"
+        # All text, as the engine's fast paths read a canonical Parquet file (the line a
+        # number); lz4: the file lives for one run, so it is written and read fast.
+        sinks = [rows.select(
+            *inv.RAW_COLUMNS, __source="source", __line=pl.col("line").cast(pl.Int64),
+        ).sink_parquet(target, compression="lz4", lazy=True)]
+        if marked:  # the unreadable rows, in the same pass over the file
+            sinks.append(rows.filter(pl.col("__problem").is_not_null()).sink_parquet(
+                stage, lazy=True))
         try:
+            pl.collect_all(sinks)
             if marked:
-                rows.sink_parquet(stage)
-                rows = pl.scan_parquet(stage)
-                checked(rows)
-            # All text, as the engine's fast paths read a canonical Parquet file.
-            rows.select(
-                *inv.RAW_COLUMNS, __source="source", __line=pl.col("line").cast(pl.String),
-            ).sink_parquet(target)
+                checked(pl.scan_parquet(stage))
         except pl.exceptions.ComputeError as exc:  # a large file polars reads: a bad byte
             raise InputError(Problem(info.path, None, None, f"cannot read the file ({exc})",
                                      "save it as UTF-8 (large files are read as UTF-8)")
@@ -253,14 +253,6 @@ def _with_checks(raw: pl.LazyFrame) -> pl.LazyFrame:
     names = raw.collect_schema().names()
     return raw.select(*inv.RAW_COLUMNS, "source", "line", *(
         pl.col(c) if c in names else pl.lit(None, pl.String).alias(c) for c in CHECKS))
-
-
-def iso_dates(dates: pl.Series) -> pl.Series:
-    """Dates as YYYY-MM-DD (ROC and Western spellings), worked out once per distinct date of a
-    batch: a period has a few hundred, a file millions of rows."""
-    distinct = dates.unique().drop_nulls().to_frame("raw")
-    iso = distinct.select("raw", iso=iso_date_expr("raw"))
-    return dates.replace(iso["raw"], iso["iso"])
 
 
 def checked(staged: pl.LazyFrame) -> None:

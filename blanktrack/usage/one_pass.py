@@ -50,7 +50,7 @@ def raw_frame(path: Path, text_dtypes: Mapping[str, pl.DataType] | None = None
         # types go the original way, which converts them.
         lf = pl.scan_parquet(path)
         schema = lf.collect_schema()
-        if any(dtype != pl.String for dtype in schema.dtypes()):
+        if any(dtype != pl.String for n, dtype in schema.items() if n not in invoices.PROVENANCE):
             return None
         lf = lf.rename({c: invoices.normal_name(c) for c in schema.names()})
     elif path.stat().st_size > invoices.LARGE_FILE_BYTES:

@@ -1,0 +1,39 @@
+"""bench/csv_bench.py as bench/run.py calls it: a subprocess whose stdout ends with one JSON
+line per shape, with the fields its docstring names."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_csv_bench_prints_one_json_line_per_shape() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "csv_bench.py"), "--invoices", "2000",
+         "--repeat", "1", "--shapes", "erp,platform"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    results = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["shape"] for r in results] == ["erp-csv", "platform-download"]
+    for r in results:
+        assert set(r) == {"shape", "rows", "blanktrack_s", "reader_s", "polars_read_s", "ratio",
+                          "peak_rss", "target", "pass", "rss_target", "rss_pass", "repeat",
+                          "load"}
+        assert (r["rows"], r["target"], r["rss_target"], r["repeat"]) == (2000, "≤2×", "<1 GB", 1)
+        assert abs(r["ratio"] - r["blanktrack_s"] / r["polars_read_s"]) < 0.01  # rounded apart
+        assert r["pass"] == (r["ratio"] <= 2) and r["rss_pass"] == (r["peak_rss"] < 10**9)
+        assert r["peak_rss"] > 0
+    assert "| erp | blanktrack reconcile |" in proc.stderr
+
+
+def test_csv_bench_refuses_an_unknown_shape() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "csv_bench.py"), "--shapes", "xml"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert proc.returncode == 2 and "--shapes" in proc.stderr
