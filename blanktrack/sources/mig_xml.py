@@ -35,7 +35,7 @@ INVOICE_MESSAGES: dict[str, tuple[str, tuple[str, ...]]] = {
 ENVELOPE_VERSIONS = ("3.1", "3.2", "4.0", "4.1")
 
 # action → (root element, number, date, seller path) — the same in every version.
-_FIELDS = {
+FIELDS = {
     "issue": ("Invoice", "Main/InvoiceNumber", "Main/InvoiceDate", "Main/Seller/Identifier"),
     "cancel": ("CancelInvoice", "CancelInvoiceNumber", "InvoiceDate", "SellerId"),
     "void": ("VoidInvoice", "VoidInvoiceNumber", "InvoiceDate", "SellerId"),
@@ -144,7 +144,7 @@ def message_record(element: etree._Element, kind: Kind, name: str, identity: int
     """The record of one invoice message element; InputError when its root or a field is
     missing (the values themselves are checked later, with every other row)."""
     action = INVOICE_MESSAGES[kind.message][0]
-    root_name, number_path, date_path, seller_path = _FIELDS[action]
+    root_name, number_path, date_path, seller_path = FIELDS[action]
     ns = namespace(element)
     line = element.sourceline or 0
     if element.tag != f"{{{ns}}}{root_name}":
@@ -174,7 +174,7 @@ _XPATHS: dict[tuple[str, str], tuple[etree.XPath, ...]] = {}  # (namespace, acti
 def _queries(ns: str, action: str) -> tuple[etree.XPath, ...]:
     queries = _XPATHS.get((ns, action))
     if queries is None:
-        root_name, *paths = _FIELDS[action]
+        root_name, *paths = FIELDS[action]
         where = {"m": ns}
         each = f"m:{root_name}"
         texts = ["/".join("m:" + part for part in path.split("/")) + "/text()" for path in paths]

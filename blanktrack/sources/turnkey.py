@@ -9,79 +9,100 @@ of one number fold into the canonical rows: a cancel (作廢) or void (註銷) r
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections import Counter
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from itertools import islice
 from multiprocessing import get_context
 from pathlib import Path
 
 import polars as pl
 
 from ..errors import InputError, Problem
-from .mig_xml import Kind, read_document
-from .safe_xml import parse_bytes
+from .mig_xml import Kind
+from .xml_batch import Batch, read_batch
 
 BATCH_FILES = 2000  # files per task of the pool (fewer when they are large: envelopes)
 BATCH_BYTES = 4 * 2**20
 POOL_MIN_BYTES = 16 * 2**20  # less XML is read in this process (starting workers costs more)
 PROGRESS_MIN_FILES = 10_000  # above this, progress is shown even when stderr is no terminal
+_ERR = "ERR"  # Turnkey's folder of files the platform refused
 
 MESSAGE_SCHEMA = {
     "action": pl.String, "invoice_number": pl.String, "invoice_date": pl.String,
     "seller_ban": pl.String, "line": pl.Int64, "digest": pl.Int64, "file": pl.Int64,
+    "source": pl.String, "in_err": pl.Boolean,
 }
+_COLUMNS = ("action", "invoice_number", "invoice_date", "seller_ban", "line", "digest", "file")
+
+Entry = tuple[str, bool, int]  # path, under an ERR folder, its size as guessed for batching
 
 
-@dataclass
-class Batch:
-    """What one batch of files held."""
+def walk(folder: str) -> Iterator[str]:
+    """Every regular file under `folder` (hidden ones too: Turnkey's are not), depth first,
+    each folder's entries by name: a stable order, streamed (a Turnkey folder may hold a
+    million files; only the folder being walked is held)."""
+    with os.scandir(folder) as scan:
+        entries = sorted((entry.name, entry.path, entry.is_dir()) for entry in scan
+                          if entry.is_dir() or entry.is_file())
+    for _, path, is_dir in entries:
+        if is_dir:
+            yield from walk(path)
+        else:
+            yield path
 
-    messages: pl.DataFrame  # MESSAGE_SCHEMA; `file` indexes the batch's paths
-    kinds: Counter[Kind] = field(default_factory=Counter)
-    not_xml: list[int] = field(default_factory=list)  # indexes of files that are not XML
-    problem: Problem | None = None  # the first unusable file, as data (it crosses processes)
+
+def count_files(folder: str) -> int:
+    """How many regular files `folder` holds (a walk that keeps nothing: for the progress)."""
+    total = 0
+    with os.scandir(folder) as scan:
+        for entry in scan:
+            if entry.is_dir():
+                total += count_files(entry.path)
+            elif entry.is_file():
+                total += 1
+    return total
 
 
-def _looks_like_xml(data: bytes) -> bool:
-    return data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
+def in_err(path: str, folder: str) -> bool:
+    """Whether `path` lies under an ERR folder of `folder` (files the platform refused)."""
+    parts = path[len(folder):].split(os.sep)[:-1]
+    return any(part.upper() == _ERR for part in parts)
 
 
-def read_batch(paths: Sequence[str]) -> Batch:
-    """Parse the XML files of one batch (runs in a worker process)."""
-    rows: list[tuple] = []
-    files: list[int] = []
-    kinds: Counter[Kind] = Counter()
-    not_xml: list[int] = []
-    for i, path in enumerate(paths):
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read()
-            if not _looks_like_xml(data):
-                not_xml.append(i)
-                continue
-            found, records = read_document(parse_bytes(data, path), path, data)
-        except InputError as exc:
-            return Batch(pl.DataFrame(schema=MESSAGE_SCHEMA), kinds, not_xml, exc.problems[0])
-        except OSError as exc:
-            return Batch(pl.DataFrame(schema=MESSAGE_SCHEMA), kinds, not_xml,
-                         Problem(path, None, None, f"cannot read the file: {exc.strerror or exc}",
-                                 "check that you may read the folder"))
-        if not found[0][0].known:  # XML, but no MIG message: the caller says what it is
-            not_xml.append(i)
-            continue
-        for kind, n in found:
-            kinds[kind] += n
-        rows.extend(records)
-        files.extend([i] * len(records))
-    record_schema = {k: v for k, v in MESSAGE_SCHEMA.items() if k != "file"}
-    messages = pl.DataFrame(rows, schema=record_schema, orient="row").with_columns(
-        file=pl.Series(files, dtype=pl.Int64))
-    return Batch(messages, kinds, not_xml)
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0  # read_batch names the file
+
+
+def _entries(files: Iterable[tuple[str, bool]]) -> Iterator[Entry]:
+    """Each path with the size of the first file of its folder, which stands for the others
+    (Turnkey's files of one folder are of one kind): one stat per folder, not per file."""
+    folder, size = None, 0
+    for path, err in files:
+        parent = os.path.dirname(path)
+        if parent != folder:
+            folder, size = parent, _size(path)
+        yield path, err, size
+
+
+def _batches(entries: Iterator[Entry]) -> Iterator[list[Entry]]:
+    batch: list[Entry] = []
+    size = 0
+    for entry in entries:
+        batch.append(entry)
+        size += entry[2]
+        if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 class Progress:
@@ -107,28 +128,38 @@ class Progress:
                   end=end, file=sys.stderr, flush=True)
 
 
-def _in_workers(batches: list[list[str]], workers: int, take: Callable[[Batch], bool]) -> None:
+def _paths(batch: list[Entry]) -> list[str]:
+    return [path for path, _, _ in batch]
+
+
+def _in_workers(batches: Iterator[list[Entry]], workers: int,
+                take: Callable[[list[Entry], Batch], bool]) -> list[list[Entry]]:
+    """Read `batches` in a pool, a few ahead of the one taken (so memory stays flat); the
+    batches submitted but not taken when the pool broke (read them here)."""
+    pending: deque[tuple[list[Entry], Future[Batch]]] = deque()
     # spawn, not fork: a forked copy of a process running polars' threads may deadlock.
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        for result in pool.map(read_batch, batches):
-            if not take(result):
-                pool.shutdown(cancel_futures=True)
-                break
-
-
-def _size(path: str) -> int:
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0  # read_batch names the file
+        try:
+            while True:
+                for batch in islice(batches, 2 * workers + 1 - len(pending)):
+                    pending.append((batch, pool.submit(read_batch, _paths(batch))))
+                if not pending:
+                    return []
+                batch, future = pending.popleft()
+                if not take(batch, future.result()):
+                    pool.shutdown(cancel_futures=True)
+                    return []
+        except BrokenProcessPool:
+            return [batch, *(b for b, _ in pending)]
 
 
 @dataclass
 class XmlRead:
-    messages: pl.LazyFrame  # MESSAGE_SCHEMA; `file` indexes `files`
-    files: pl.DataFrame  # file, source (path), in_err
+    messages: pl.LazyFrame  # MESSAGE_SCHEMA; `file`: the file's place in the order read
     kinds: Counter[Kind]
     not_xml: list[str]
+    files: int = 0
+    bytes: int = 0
 
 
 class _Messages:
@@ -156,51 +187,84 @@ class _Messages:
         return pl.LazyFrame(schema=MESSAGE_SCHEMA)
 
 
+def _frame(batch: list[Entry], result: Batch, offset: int) -> pl.DataFrame:
+    """One batch's messages with their file's path, ERR mark and place in the order read."""
+    schema = {k: MESSAGE_SCHEMA[k] for k in _COLUMNS}
+    frame = pl.DataFrame({k: getattr(result, k) for k in _COLUMNS}, schema=schema)
+    if frame.is_empty():
+        return pl.DataFrame(schema=MESSAGE_SCHEMA)
+    index = frame["file"]
+    return frame.with_columns(
+        file=index + offset,
+        source=pl.Series([path for path, _, _ in batch], dtype=pl.String).gather(index),
+        in_err=pl.Series([err for _, err, _ in batch], dtype=pl.Boolean).gather(index),
+    )
+
+
 def read_files(paths: Sequence[str], in_err: Sequence[bool], what: str,
                workers: int | None = None, spill: Path | None = None) -> XmlRead:
     """Read every XML file of `paths`; InputError for the first unusable one. With `spill`,
     each batch's messages are written there as they come back."""
-    # The size of the first file stands for all: Turnkey's files of one kind are alike.
-    each = _size(paths[0]) if paths else 0
-    per_batch = max(1, min(BATCH_FILES, BATCH_BYTES // max(each, 1)))
-    batches = [list(paths[i:i + per_batch]) for i in range(0, len(paths), per_batch)]
-    progress = Progress(len(paths), what)
-    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-    kinds: Counter[Kind] = Counter()
-    not_xml: list[str] = []
-    messages = _Messages(spill)
-    done = 0  # batches taken
+    return _read(zip(paths, in_err, strict=True), len(paths), what, workers, spill)
 
+
+def read_folder(folder: str, what: str, workers: int | None = None, spill: Path | None = None
+                ) -> XmlRead:
+    """Every file of a Turnkey data folder (or any folder), walked as it is read."""
+    files = ((path, in_err(path, folder)) for path in walk(folder))
+    return _read(files, count_files(folder), what, workers, spill)
+
+
+def _read(files: Iterator[tuple[str, bool]], total: int, what: str, workers: int | None,
+          spill: Path | None) -> XmlRead:
+    entries = _entries(files)
+    first = next(entries, None)
+    if first is None:
+        return XmlRead(pl.LazyFrame(schema=MESSAGE_SCHEMA), Counter(), [])
+    batches = _batches(_chain(first, entries))
+    progress = Progress(total, what)
+    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    read = XmlRead(pl.LazyFrame(schema=MESSAGE_SCHEMA), Counter(), [])
+    messages = _Messages(spill)
     problems: list[Problem] = []
 
-    def take(result: Batch) -> bool:
+    def take(batch: list[Entry], result: Batch) -> bool:
         """Keep what one batch held; False at the first unusable file."""
-        nonlocal done
         if result.problem is not None:
             problems.append(result.problem)
             return False
-        batch, offset = batches[done], done * per_batch
-        kinds.update(result.kinds)
-        not_xml.extend(batch[i] for i in result.not_xml)
-        messages.add(result.messages.with_columns(pl.col("file") + offset))
+        read.kinds.update(result.kinds)
+        read.not_xml.extend(batch[i][0] for i in result.not_xml)
+        messages.add(_frame(batch, result, read.files))
+        read.files += len(batch)
+        read.bytes += result.bytes
         progress.advance(len(batch))
-        done += 1
         return True
 
-    if each * len(paths) >= POOL_MIN_BYTES and len(batches) >= 2 and workers >= 2:
+    left: Iterable[list[Entry]] = batches
+    if first[2] * total >= POOL_MIN_BYTES and total > BATCH_FILES // 2 and workers >= 2:
         # Workers that cannot start here (e.g. a __main__ they cannot import): this process
         # reads what they did not; slower, the same rows.
-        with contextlib.suppress(BrokenProcessPool):
-            _in_workers(batches, workers, take)
-    for batch in batches[done:]:
-        if problems or not take(read_batch(batch)):
-            break
+        left = _chain_lists(_in_workers(batches, workers, take), batches)
+    if not problems:
+        for batch in left:
+            if not take(batch, read_batch(_paths(batch))):
+                break
     if problems:
         raise InputError(problems[0])
-    files = pl.DataFrame({"source": list(paths), "in_err": list(in_err)},
-                         schema={"source": pl.String, "in_err": pl.Boolean}).with_row_index(
-        "file").with_columns(pl.col("file").cast(pl.Int64))
-    return XmlRead(messages.frame(), files, kinds, not_xml)
+    read.messages = messages.frame()
+    return read
+
+
+def _chain(first: Entry, rest: Iterator[Entry]) -> Iterator[Entry]:
+    yield first
+    yield from rest
+
+
+def _chain_lists(head: list[list[Entry]], rest: Iterator[list[Entry]]
+                 ) -> Iterator[list[Entry]]:
+    yield from head
+    yield from rest
 
 
 def fold(read: XmlRead) -> tuple[pl.LazyFrame, pl.DataFrame]:
@@ -210,41 +274,53 @@ def fold(read: XmlRead) -> tuple[pl.LazyFrame, pl.DataFrame]:
     each cancel is a cancelled row, each void a voided row, and they replace the earliest
     issues; the issues left are issued rows. A reject leaves its invoice used: an issued row
     when no issue message is left in the folder.
+
+    A folder of issues only, each message once (the usual Turnkey folder), needs none of this:
+    its messages are its rows, streamed from the batches' files to the engine's without being
+    gathered in memory.
     """
-    key = ["seller_ban", "invoice_number"]
     action = pl.col("action")
-    # Files in the order of their paths, as a number: the path is joined to the rows kept.
-    files = read.files.lazy().with_columns(rank=pl.col("source").rank("ordinal").cast(pl.Int64))
+    counts = read.messages.select(
+        messages=pl.len(), distinct=pl.col("digest").n_unique(),
+        others=(action != "issue").sum()).collect().row(0, named=True)
+    if counts["distinct"] == counts["messages"] and counts["others"] == 0:
+        return _rows(read.messages.sort("file", "line")), _rejected(pl.DataFrame(
+            schema={k: MESSAGE_SCHEMA[k] for k in ("seller_ban", "invoice_number",
+                                                    "invoice_date", "source", "line")}).lazy())
+    key = ["seller_ban", "invoice_number"]
     unique = (
-        read.messages.join(files.select("file", "in_err", "rank"), on="file", how="left")
-        .sort("rank", "line")
+        read.messages.sort("file", "line")
         .group_by("digest", maintain_order=True)
         .agg(pl.all().exclude("in_err").first(), in_err=pl.col("in_err").all())
-        .sort("invoice_date", "rank", "line")
+        .sort("invoice_date", "file", "line")
         .with_columns(
             nth=pl.int_range(pl.len()).over([*key, "action"]),
             replaced=(action.is_in(["cancel", "void"])).sum().over(key),
-            issues=(action == "issue").sum().over(key),
             lives=(action.is_in(["issue", "cancel", "void"])).sum().over(key),
         )
-        .collect()  # one row per distinct message, its file as a number
+        .collect()  # one row per distinct message
     )
-    source = files.select("file", "source")
     kept = unique.lazy().filter(
         (action.is_in(["cancel", "void"]))
         | ((action == "issue") & (pl.col("nth") >= pl.col("replaced")))
         | ((action == "reject") & (pl.col("lives") == 0) & (pl.col("nth") == 0))
-    ).join(source, on="file", how="left", maintain_order="left")
-    rows = kept.select(
+    )
+    return _rows(kept), _rejected(unique.lazy().filter(action == "reject"))
+
+
+def _rows(kept: pl.LazyFrame) -> pl.LazyFrame:
+    return kept.select(
         "invoice_number", "invoice_date", "seller_ban",
         status=pl.col("action").replace_strict({"issue": "issued", "cancel": "cancelled",
-                                                "void": "voided", "reject": "issued"}),
+                                                "void": "voided", "reject": "issued"},
+                                               return_dtype=pl.String),
         machine=pl.lit(None, pl.String),
         upload_status=pl.when(pl.col("in_err")).then(pl.lit("failed")).otherwise(
             pl.lit(None, pl.String)),
         source="source", line="line",
     )
-    rejected = unique.lazy().filter(action == "reject").join(
-        source, on="file", how="left", maintain_order="left").select(
-        "seller_ban", "invoice_number", "invoice_date", "source", "line").collect()
-    return rows, rejected
+
+
+def _rejected(rejects: pl.LazyFrame) -> pl.DataFrame:
+    return rejects.select("seller_ban", "invoice_number", "invoice_date", "source",
+                          "line").collect()

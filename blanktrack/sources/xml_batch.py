@@ -1,0 +1,252 @@
+"""One batch of MIG XML files read into columns (this runs in a worker process: it imports lxml,
+never polars, so a worker starts in a fraction of a second).
+
+Bare messages (Turnkey's single-message files) are parsed together: each file's bytes, its XML
+declaration taken out, go into one document under a wrapper element, a marker before each file,
+and one compiled XPath per message kind reads a field of every message at once. libxml2's cost
+per document and Python's per element are paid once per batch instead of once per file. The
+wrapper is trusted only when it shows each file stood alone (marker, one element, whitespace,
+marker …); anything else — a DOCTYPE, another encoding, a file that is not well-formed, a
+message missing a field, a version that does not exist — sends the batch to the careful way,
+each file parsed on its own, which names the file and line. Envelopes are parsed one by one
+(their thousand messages already share one parse).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from ..errors import InputError, Problem
+from .mig_xml import (
+    FIELDS,
+    INVOICE_MESSAGES,
+    Kind,
+    check_version,
+    digest,
+    kind_of,
+    namespace_of_tag,
+    read_document,
+)
+from .safe_xml import parse_bytes, parser
+
+_CHUNK = 16384  # a Turnkey message is a few KiB: most files are read in one call
+_BOM = b"\xef\xbb\xbf"
+_PROLOG = 65536  # where a DOCTYPE would stand
+_MARK = "blanktrack-file"  # the processing instruction before each file in the wrapper
+_JOIN_PARSER = parser(keep_pis=True)  # the markers must stay, as the wrapper's children
+
+
+@dataclass
+class Batch:
+    """What one batch of files held, as columns (one entry per invoice message); `file` is the
+    file's index in the batch."""
+
+    action: list[str] = field(default_factory=list)
+    invoice_number: list[str] = field(default_factory=list)
+    invoice_date: list[str] = field(default_factory=list)
+    seller_ban: list[str] = field(default_factory=list)
+    line: list[int] = field(default_factory=list)
+    digest: list[int] = field(default_factory=list)
+    file: list[int] = field(default_factory=list)
+    kinds: Counter[Kind] = field(default_factory=Counter)
+    not_xml: list[int] = field(default_factory=list)  # indexes of files that are no MIG XML
+    bytes: int = 0  # of every file of the batch
+    problem: Problem | None = None  # the first unusable file, as data (it crosses processes)
+
+    def add(self, records: Sequence[tuple], file: int) -> None:
+        for action, number, date, seller, line, identity in records:
+            self.action.append(action)
+            self.invoice_number.append(number)
+            self.invoice_date.append(date)
+            self.seller_ban.append(seller)
+            self.line.append(line)
+            self.digest.append(identity)
+            self.file.append(file)
+
+
+def read_file(path: str) -> tuple[bytes, bool]:
+    """(bytes, looks like XML); a file that does not start like XML is not read past its first
+    chunk (only its size is: the inputs table sums them)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        data = os.read(fd, _CHUNK)
+        if not _looks_like_xml(data):
+            return b"\0" * os.fstat(fd).st_size, False
+        if len(data) < _CHUNK:
+            return data, True
+        chunks = [data]
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks), True
+    finally:
+        os.close(fd)
+
+
+def _looks_like_xml(data: bytes) -> bool:
+    return data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
+
+
+class _Careful(Exception):
+    """The joined parse cannot vouch for this batch: read each file on its own."""
+
+
+def read_batch(paths: Sequence[str]) -> Batch:
+    """Parse the XML files of one batch; the first unusable file is returned as `problem`."""
+    batch = Batch()
+    files: list[tuple[int, bytes]] = []
+    for i, path in enumerate(paths):
+        try:
+            data, xml = read_file(path)
+        except OSError as exc:
+            batch.problem = Problem(path, None, None,
+                                    f"cannot read the file: {exc.strerror or exc}",
+                                    "check that you may read the folder")
+            return batch
+        batch.bytes += len(data)
+        if xml:
+            files.append((i, data))
+        else:
+            batch.not_xml.append(i)
+    try:
+        joined = _joined(paths, files)
+    except _Careful:
+        joined = None
+    if joined is not None:
+        joined.bytes, joined.not_xml = batch.bytes, sorted(batch.not_xml + joined.not_xml)
+        return joined
+    for i, data in files:
+        try:
+            found, records = read_document(parse_bytes(data, paths[i]), paths[i], data)
+        except InputError as exc:
+            batch.problem = exc.problems[0]
+            return batch
+        if not found[0][0].known:  # XML, but no MIG message: the caller says what it is
+            batch.not_xml.append(i)
+            continue
+        batch.kinds.update(dict(found))
+        batch.add(records, i)
+    batch.not_xml.sort()
+    return batch
+
+
+def _body(data: bytes) -> bytes:
+    """A file's bytes as they may stand inside the wrapper: without BOM and XML declaration
+    (its line breaks kept, so lines count the same); _Careful for a DOCTYPE or an encoding
+    other than UTF-8 (the careful way refuses or reads those)."""
+    if data.startswith(_BOM):
+        data = data[3:]
+    if data.find(b"<!DOCTYPE", 0, _PROLOG) >= 0:
+        raise _Careful
+    if data.startswith(b"<?xml") and data[5:6] in (b" ", b"\t", b"\r", b"\n"):
+        end = data.find(b"?>")
+        if end < 0:
+            raise _Careful
+        declaration = data[:end].lower()
+        at = declaration.find(b"encoding")
+        if at >= 0 and b"utf-8" not in declaration[at:] and b"utf8" not in declaration[at:]:
+            raise _Careful
+        data = b"\n" * declaration.count(b"\n") + data[end + 2:]
+    return data
+
+
+def _joined(paths: Sequence[str], files: list[tuple[int, bytes]]) -> Batch | None:
+    """The batch read in one parse; None when it holds an envelope or no file (each is read on
+    its own), _Careful when the wrapper cannot vouch for it."""
+    if not files or any(data.find(b"InvoiceEnvelope", 0, 4096) >= 0 for _, data in files):
+        return None
+    parts = [b"<blanktrack-batch>"]
+    for i, data in files:
+        parts.append(b"<?%s %d?>" % (_MARK.encode(), i))
+        parts.append(_body(data))
+    parts.append(b"</blanktrack-batch>")
+    try:
+        wrapper = etree.fromstring(b"".join(parts), _JOIN_PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise _Careful from exc
+    children = list(wrapper)
+    if len(children) != 2 * len(files) or (wrapper.text or "").strip():
+        raise _Careful
+    batch = Batch()
+    by_tag: dict[str, list[int]] = {}  # tag → positions (in `files`) of its messages
+    starts: list[int] = []  # the wrapper's line of each file's first line
+    pi = etree.PI
+    for k in range(len(files)):
+        marker, message = children[2 * k], children[2 * k + 1]
+        if (marker.tag is not pi or marker.target != _MARK or not isinstance(message.tag, str)
+                or (marker.tail or "").strip() or (message.tail or "").strip()):
+            raise _Careful
+        starts.append(marker.sourceline or 0)
+        by_tag.setdefault(message.tag, []).append(k)
+    for tag, positions in by_tag.items():
+        kind = kind_of(children[2 * positions[0] + 1])
+        if not kind.known:
+            batch.not_xml.extend(files[k][0] for k in positions)
+            continue
+        try:
+            check_version(kind, "", None)
+        except InputError as exc:
+            raise _Careful from exc
+        batch.kinds[kind] += len(positions)
+        if kind.is_invoice:
+            _columns(wrapper, tag, kind, [files[k] for k in positions],
+                     [starts[k] for k in positions], batch)
+    if len(by_tag) > 1:  # the columns in the order of the files, as the careful way gives them
+        order = sorted(range(len(batch.file)), key=batch.file.__getitem__)
+        for column in ("action", "invoice_number", "invoice_date", "seller_ban", "line",
+                       "digest", "file"):
+            values = getattr(batch, column)
+            setattr(batch, column, [values[j] for j in order])
+    return batch
+
+
+_XPATHS: dict[tuple[str, str], tuple[etree.XPath, ...]] = {}
+
+
+def _queries(tag: str, action: str) -> tuple[etree.XPath, ...]:
+    """(count of complete messages, number elements, dates, sellers) of the wrapper's messages
+    of one tag; complete: exactly one text of each field."""
+    ns = namespace_of_tag(tag)
+    queries = _XPATHS.get((ns, action))
+    if queries is None:
+        root_name, *paths = FIELDS[action]
+        where = {"m": ns}
+        each = f"m:{root_name}"
+        steps = ["/".join("m:" + part for part in path.split("/")) for path in paths]
+        whole = " and ".join(f"count({s}/text())=1" for s in steps)
+        queries = (etree.XPath(f"count({each}[{whole}])", namespaces=where),
+                   etree.XPath(f"{each}/{steps[0]}", namespaces=where),
+                   *(etree.XPath(f"{each}/{s}/text()", namespaces=where, smart_strings=False)
+                     for s in steps[1:]))
+        _XPATHS[(ns, action)] = queries
+    return queries
+
+
+def _columns(wrapper: etree._Element, tag: str, kind: Kind, files: list[tuple[int, bytes]],
+             starts: list[int], batch: Batch) -> None:
+    """The fields of every message of one tag, a field of all at once (XPath in C)."""
+    action = INVOICE_MESSAGES[kind.message][0]
+    complete, numbers, dates, sellers = _queries(tag, action)
+    n = len(files)
+    if complete(wrapper) != n:
+        raise _Careful  # a message without a field: the careful way names it
+    number_elements = numbers(wrapper)
+    texts = [element.text for element in number_elements]
+    if len(number_elements) != n or None in texts:
+        raise _Careful
+    values = [[t.strip() for t in texts], [t.strip() for t in dates(wrapper)],
+              [t.strip() for t in sellers(wrapper)]]
+    if any("" in column for column in values):
+        raise _Careful  # a field of spaces only: the careful way names it
+    batch.action.extend([action] * n)
+    batch.invoice_number.extend(values[0])
+    batch.invoice_date.extend(values[1])
+    batch.seller_ban.extend(values[2])
+    batch.line.extend([(e.sourceline or 0) - start + 1
+                       for e, start in zip(number_elements, starts, strict=True)])
+    batch.digest.extend([digest(data) for _, data in files])
+    batch.file.extend([i for i, _ in files])
