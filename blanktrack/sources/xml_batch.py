@@ -23,13 +23,12 @@ from lxml import etree
 
 from ..errors import InputError, Problem
 from .mig_xml import (
-    FIELDS,
     INVOICE_MESSAGES,
     Kind,
     check_version,
     digest,
+    field_columns,
     kind_of,
-    namespace_of_tag,
     read_document,
 )
 from .safe_xml import parse_bytes, parser
@@ -39,6 +38,9 @@ _BOM = b"\xef\xbb\xbf"
 _PROLOG = 65536  # where a DOCTYPE would stand
 _MARK = "blanktrack-file"  # the processing instruction before each file in the wrapper
 _JOIN_PARSER = parser(keep_pis=True)  # the markers must stay, as the wrapper's children
+
+
+_COLUMNS = ("action", "invoice_number", "invoice_date", "seller_ban", "line", "digest", "file")
 
 
 @dataclass
@@ -59,14 +61,12 @@ class Batch:
     problem: Problem | None = None  # the first unusable file, as data (it crosses processes)
 
     def add(self, records: Sequence[tuple], file: int) -> None:
-        for action, number, date, seller, line, identity in records:
-            self.action.append(action)
-            self.invoice_number.append(number)
-            self.invoice_date.append(date)
-            self.seller_ban.append(seller)
-            self.line.append(line)
-            self.digest.append(identity)
-            self.file.append(file)
+        if not records:
+            return
+        columns = zip(*records, strict=True)  # records to columns in C
+        for values, column in zip(columns, _COLUMNS[:-1], strict=True):
+            getattr(self, column).extend(values)
+        self.file.extend([file] * len(records))
 
 
 def read_file(path: str) -> tuple[bytes, bool]:
@@ -197,56 +197,24 @@ def _joined(paths: Sequence[str], files: list[tuple[int, bytes]]) -> Batch | Non
                      [starts[k] for k in positions], batch)
     if len(by_tag) > 1:  # the columns in the order of the files, as the careful way gives them
         order = sorted(range(len(batch.file)), key=batch.file.__getitem__)
-        for column in ("action", "invoice_number", "invoice_date", "seller_ban", "line",
-                       "digest", "file"):
+        for column in _COLUMNS:
             values = getattr(batch, column)
             setattr(batch, column, [values[j] for j in order])
     return batch
-
-
-_XPATHS: dict[tuple[str, str], tuple[etree.XPath, ...]] = {}
-
-
-def _queries(tag: str, action: str) -> tuple[etree.XPath, ...]:
-    """(count of complete messages, number elements, dates, sellers) of the wrapper's messages
-    of one tag; complete: exactly one text of each field."""
-    ns = namespace_of_tag(tag)
-    queries = _XPATHS.get((ns, action))
-    if queries is None:
-        root_name, *paths = FIELDS[action]
-        where = {"m": ns}
-        each = f"m:{root_name}"
-        steps = ["/".join("m:" + part for part in path.split("/")) for path in paths]
-        whole = " and ".join(f"count({s}/text())=1" for s in steps)
-        queries = (etree.XPath(f"count({each}[{whole}])", namespaces=where),
-                   etree.XPath(f"{each}/{steps[0]}", namespaces=where),
-                   *(etree.XPath(f"{each}/{s}/text()", namespaces=where, smart_strings=False)
-                     for s in steps[1:]))
-        _XPATHS[(ns, action)] = queries
-    return queries
 
 
 def _columns(wrapper: etree._Element, tag: str, kind: Kind, files: list[tuple[int, bytes]],
              starts: list[int], batch: Batch) -> None:
     """The fields of every message of one tag, a field of all at once (XPath in C)."""
     action = INVOICE_MESSAGES[kind.message][0]
-    complete, numbers, dates, sellers = _queries(tag, action)
-    n = len(files)
-    if complete(wrapper) != n:
+    found = field_columns(wrapper, tag, action, len(files))
+    if found is None:
         raise _Careful  # a message without a field: the careful way names it
-    number_elements = numbers(wrapper)
-    texts = [element.text for element in number_elements]
-    if len(number_elements) != n or None in texts:
-        raise _Careful
-    values = [[t.strip() for t in texts], [t.strip() for t in dates(wrapper)],
-              [t.strip() for t in sellers(wrapper)]]
-    if any("" in column for column in values):
-        raise _Careful  # a field of spaces only: the careful way names it
-    batch.action.extend([action] * n)
-    batch.invoice_number.extend(values[0])
-    batch.invoice_date.extend(values[1])
-    batch.seller_ban.extend(values[2])
-    batch.line.extend([(e.sourceline or 0) - start + 1
-                       for e, start in zip(number_elements, starts, strict=True)])
+    numbers, dates, sellers, lines = found
+    batch.action.extend([action] * len(files))
+    batch.invoice_number.extend(numbers)
+    batch.invoice_date.extend(dates)
+    batch.seller_ban.extend(sellers)
+    batch.line.extend([line - start + 1 for line, start in zip(lines, starts, strict=True)])
     batch.digest.extend([digest(data) for _, data in files])
     batch.file.extend([i for i, _ in files])
