@@ -175,9 +175,10 @@ _XPATHS: dict[tuple[str, str], tuple[etree.XPath, ...]] = {}  # (namespace, acti
 
 
 def field_queries(tag: str, action: str) -> tuple[etree.XPath, ...]:
-    """(count of the complete messages of `tag`, their number elements, date texts, seller
-    texts), each over the children of the element it is called on; complete: exactly one
-    text of each field, so the lists line up when all are."""
+    """(count of the messages of `tag` with a text in every field, their number elements,
+    date texts, seller texts), each over the children of the element it is called on. When
+    all n messages have every field and each list holds n, each message has exactly one of
+    each: the lists line up."""
     ns = namespace_of_tag(tag)
     queries = _XPATHS.get((ns, action))
     if queries is None:
@@ -185,7 +186,7 @@ def field_queries(tag: str, action: str) -> tuple[etree.XPath, ...]:
         where = {"m": ns}
         each = f"m:{root_name}"
         steps = ["/".join("m:" + part for part in path.split("/")) for path in paths]
-        whole = " and ".join(f"count({s}/text())=1" for s in steps)
+        whole = " and ".join(f"{s}/text()" for s in steps)
         queries = (etree.XPath(f"count({each}[{whole}])", namespaces=where),
                    etree.XPath(f"{each}/{steps[0]}", namespaces=where),
                    *(etree.XPath(f"{each}/{s}/text()", namespaces=where, smart_strings=False)
@@ -208,7 +209,7 @@ def field_columns(parent: etree._Element, tag: str, action: str, n: int
         return None
     columns = ([t.strip() for t in texts], [t.strip() for t in dates(parent)],
                [t.strip() for t in sellers(parent)])
-    if any("" in column for column in columns):
+    if any(len(column) != n or "" in column for column in columns):
         return None
     return (*columns, [element.sourceline or 0 for element in elements])
 
