@@ -200,6 +200,8 @@ def field_columns(parent: etree._Element, tag: str, action: str, n: int
     """(numbers, dates, sellers, the number elements' lines) of the `n` messages of `tag`
     under `parent`, a field of all at once (XPath in C, not a walk per message); None when a
     message lacks a field or a field is blank, so the walk per message names it."""
+    if tag != f"{{{namespace_of_tag(tag)}}}{FIELDS[action][0]}":
+        return None  # not the message's root element (the queries look for that one)
     complete, numbers, dates, sellers = field_queries(tag, action)
     if complete(parent) != n:
         return None

@@ -280,10 +280,7 @@ def fold(read: XmlRead) -> tuple[pl.LazyFrame, pl.DataFrame]:
     gathered in memory.
     """
     action = pl.col("action")
-    counts = read.messages.select(
-        messages=pl.len(), distinct=pl.col("digest").n_unique(),
-        others=(action != "issue").sum()).collect().row(0, named=True)
-    if counts["distinct"] == counts["messages"] and counts["others"] == 0:
+    if issues_each_once(read.messages):
         return _rows(read.messages.sort("file", "line")), _rejected(pl.DataFrame(
             schema={k: MESSAGE_SCHEMA[k] for k in ("seller_ban", "invoice_number",
                                                     "invoice_date", "source", "line")}).lazy())
@@ -306,6 +303,15 @@ def fold(read: XmlRead) -> tuple[pl.LazyFrame, pl.DataFrame]:
         | ((action == "reject") & (pl.col("lives") == 0) & (pl.col("nth") == 0))
     )
     return _rows(kept), _rejected(unique.lazy().filter(action == "reject"))
+
+
+def issues_each_once(messages: pl.LazyFrame) -> bool:
+    """Whether every message is an issue and none was found twice (one pass over the
+    batches' files, holding only the distinct digests)."""
+    counts = messages.select(
+        messages=pl.len(), distinct=pl.col("digest").n_unique(),
+        others=(pl.col("action") != "issue").sum()).collect().row(0, named=True)
+    return counts["distinct"] == counts["messages"] and counts["others"] == 0
 
 
 def _rows(kept: pl.LazyFrame) -> pl.LazyFrame:

@@ -112,14 +112,16 @@ def read_batch(paths: Sequence[str]) -> Batch:
             files.append((i, data))
         else:
             batch.not_xml.append(i)
-    try:
-        joined = _joined(paths, files)
-    except _Careful:
-        joined = None
-    if joined is not None:
-        joined.bytes, joined.not_xml = batch.bytes, sorted(batch.not_xml + joined.not_xml)
-        return joined
-    for i, data in files:
+    # Envelopes are parsed one by one: their thousand messages already share a parse.
+    bare = [(i, data) for i, data in files if data.find(b"InvoiceEnvelope", 0, 4096) < 0]
+    alone = [(i, data) for i, data in files if data.find(b"InvoiceEnvelope", 0, 4096) >= 0]
+    if bare:
+        try:
+            _joined(bare, batch)
+        except _Careful:
+            batch = Batch(bytes=batch.bytes, not_xml=batch.not_xml)
+            alone = files
+    for i, data in alone:
         try:
             found, records = read_document(parse_bytes(data, paths[i]), paths[i], data)
         except InputError as exc:
@@ -130,6 +132,13 @@ def read_batch(paths: Sequence[str]) -> Batch:
             continue
         batch.kinds.update(dict(found))
         batch.add(records, i)
+    if batch.file != sorted(batch.file):
+        # the columns in the order of the files (and of the messages in each), as the
+        # careful way gives them
+        order = sorted(range(len(batch.file)), key=batch.file.__getitem__)
+        for column in _COLUMNS:
+            values = getattr(batch, column)
+            setattr(batch, column, [values[j] for j in order])
     batch.not_xml.sort()
     return batch
 
@@ -154,11 +163,9 @@ def _body(data: bytes) -> bytes:
     return data
 
 
-def _joined(paths: Sequence[str], files: list[tuple[int, bytes]]) -> Batch | None:
-    """The batch read in one parse; None when it holds an envelope or no file (each is read on
-    its own), _Careful when the wrapper cannot vouch for it."""
-    if not files or any(data.find(b"InvoiceEnvelope", 0, 4096) >= 0 for _, data in files):
-        return None
+def _joined(files: list[tuple[int, bytes]], batch: Batch) -> None:
+    """The bare messages of a batch read in one parse into `batch`; _Careful (with `batch`
+    half-filled) when the wrapper cannot vouch for them."""
     parts = [b"<blanktrack-batch>"]
     for i, data in files:
         parts.append(b"<?%s %d?>" % (_MARK.encode(), i))
@@ -171,12 +178,12 @@ def _joined(paths: Sequence[str], files: list[tuple[int, bytes]]) -> Batch | Non
     children = list(wrapper)
     if len(children) != 2 * len(files) or (wrapper.text or "").strip():
         raise _Careful
-    batch = Batch()
     by_tag: dict[str, list[int]] = {}  # tag → positions (in `files`) of its messages
     starts: list[int] = []  # the wrapper's line of each file's first line
     pi = etree.PI
     for k in range(len(files)):
         marker, message = children[2 * k], children[2 * k + 1]
+        # each file stood alone: its marker, then one element, and only spaces between
         if (marker.tag is not pi or marker.target != _MARK or not isinstance(message.tag, str)
                 or (marker.tail or "").strip() or (message.tail or "").strip()):
             raise _Careful
@@ -195,12 +202,6 @@ def _joined(paths: Sequence[str], files: list[tuple[int, bytes]]) -> Batch | Non
         if kind.is_invoice:
             _columns(wrapper, tag, kind, [files[k] for k in positions],
                      [starts[k] for k in positions], batch)
-    if len(by_tag) > 1:  # the columns in the order of the files, as the careful way gives them
-        order = sorted(range(len(batch.file)), key=batch.file.__getitem__)
-        for column in _COLUMNS:
-            values = getattr(batch, column)
-            setattr(batch, column, [values[j] for j in order])
-    return batch
 
 
 def _columns(wrapper: etree._Element, tag: str, kind: Kind, files: list[tuple[int, bytes]],
