@@ -184,26 +184,27 @@ def test_the_walk_is_streamed_in_name_order(tmp_path):
 
 def test_batches_are_read_as_the_walk_goes(tmp_path, monkeypatch):
     _tree(tmp_path, [f"d{n // 3}/{n}.xml" for n in range(10)])
-    walked: set[str] = set()  # (walk calls itself for each folder: a path passes twice)
+    walked: set[str] = set()  # (runs calls itself for each folder: a run passes twice)
     seen_at_read: list[int] = []
-    walk, read = turnkey.walk, turnkey.read_batch
+    runs, read = turnkey.runs, turnkey.read_batch
 
-    def counting_walk(folder):
-        for path in walk(folder):
-            walked.add(path)
-            yield path
+    def counting_runs(folder, top=None):
+        for found in runs(folder, top):
+            walked.update(found.paths)
+            yield found
 
     def counting_read(paths):
         seen_at_read.append(len(walked))
         return read(paths)
 
-    monkeypatch.setattr(turnkey, "walk", counting_walk)
+    monkeypatch.setattr(turnkey, "runs", counting_runs)
     monkeypatch.setattr(turnkey, "read_batch", counting_read)
     monkeypatch.setattr(turnkey, "BATCH_FILES", 2)
     result = turnkey.read_folder(str(tmp_path), "test")
     assert result.files == 10
-    # each batch is read when the walk has reached it (and one path beyond, at most)
-    assert seen_at_read == [2, 4, 6, 8, 10]
+    # each batch is read as soon as the walk has listed its folder (of three files), not
+    # after the whole walk
+    assert seen_at_read == [3, 6, 6, 9, 10]
 
 
 def test_the_same_message_twice_counts_once_by_its_digest(tmp_path):

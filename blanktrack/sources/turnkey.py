@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from itertools import islice
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -31,6 +32,7 @@ BATCH_BYTES = 4 * 2**20
 POOL_MIN_BYTES = 16 * 2**20  # less XML is read in this process (starting workers costs more)
 PROGRESS_MIN_FILES = 10_000  # above this, progress is shown even when stderr is no terminal
 _ERR = "ERR"  # Turnkey's folder of files the platform refused
+T = TypeVar("T")
 
 MESSAGE_SCHEMA = {
     "action": pl.String, "invoice_number": pl.String, "invoice_date": pl.String,
@@ -39,21 +41,44 @@ MESSAGE_SCHEMA = {
 }
 _COLUMNS = ("action", "invoice_number", "invoice_date", "seller_ban", "line", "digest", "file")
 
-Entry = tuple[str, bool, int]  # path, under an ERR folder, its size as guessed for batching
+SPILL_ROWS = 200_000  # messages gathered before they are written (memory stays bounded)
+
+
+@dataclass
+class Run:
+    """Files that follow each other in one folder: read, batched and marked together."""
+
+    paths: list[str]
+    in_err: bool  # under an ERR folder: the platform refused them
+    size: int  # of the first file, standing for the others (a folder's files are alike)
+
+
+def runs(folder: str, top: str | None = None) -> Iterator[Run]:
+    """Every regular file under `folder` (hidden ones too: Turnkey's are not), depth first,
+    each folder's entries by name: a stable order, streamed (a Turnkey folder may hold a
+    million files; only the folder being walked is held), as runs of files."""
+    top = folder if top is None else top
+    with os.scandir(folder) as scan:
+        entries = sorted((entry.name, entry.path, entry.is_dir()) for entry in scan
+                         if entry.is_dir() or entry.is_file())
+    err = in_err(os.path.join(folder, ""), top)
+    files: list[str] = []
+    for _, path, is_dir in entries:
+        if not is_dir:
+            files.append(path)
+            continue
+        if files:
+            yield Run(files, err, _size(files[0]))
+            files = []
+        yield from runs(path, top)
+    if files:
+        yield Run(files, err, _size(files[0]))
 
 
 def walk(folder: str) -> Iterator[str]:
-    """Every regular file under `folder` (hidden ones too: Turnkey's are not), depth first,
-    each folder's entries by name: a stable order, streamed (a Turnkey folder may hold a
-    million files; only the folder being walked is held)."""
-    with os.scandir(folder) as scan:
-        entries = sorted((entry.name, entry.path, entry.is_dir()) for entry in scan
-                          if entry.is_dir() or entry.is_file())
-    for _, path, is_dir in entries:
-        if is_dir:
-            yield from walk(path)
-        else:
-            yield path
+    """Every regular file under `folder`, in the order `runs` gives them."""
+    for run in runs(folder):
+        yield from run.paths
 
 
 def count_files(folder: str) -> int:
@@ -81,28 +106,28 @@ def _size(path: str) -> int:
         return 0  # read_batch names the file
 
 
-def _entries(files: Iterable[tuple[str, bool]]) -> Iterator[Entry]:
-    """Each path with the size of the first file of its folder, which stands for the others
-    (Turnkey's files of one folder are of one kind): one stat per folder, not per file."""
-    folder, size = None, 0
-    for path, err in files:
-        parent = os.path.dirname(path)
-        if parent != folder:
-            folder, size = parent, _size(path)
-        yield path, err, size
+Files = tuple[list[str], list[bool]]  # one batch: paths, and whether each is under ERR
 
 
-def _batches(entries: Iterator[Entry]) -> Iterator[list[Entry]]:
-    batch: list[Entry] = []
+def _batches(found: Iterable[Run]) -> Iterator[Files]:
+    """Batches of at most BATCH_FILES files and about BATCH_BYTES bytes."""
+    paths: list[str] = []
+    errs: list[bool] = []
     size = 0
-    for entry in entries:
-        batch.append(entry)
-        size += entry[2]
-        if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
+    for run in found:
+        each, start = max(run.size, 1), 0
+        while start < len(run.paths):
+            room = min(BATCH_FILES - len(paths), -(-(BATCH_BYTES - size) // each))
+            part = run.paths[start:start + room]
+            paths.extend(part)
+            errs.extend([run.in_err] * len(part))
+            size += each * len(part)
+            start += len(part)
+            if len(paths) >= BATCH_FILES or size >= BATCH_BYTES:
+                yield paths, errs
+                paths, errs, size = [], [], 0
+    if paths:
+        yield paths, errs
 
 
 class Progress:
@@ -128,21 +153,17 @@ class Progress:
                   end=end, file=sys.stderr, flush=True)
 
 
-def _paths(batch: list[Entry]) -> list[str]:
-    return [path for path, _, _ in batch]
-
-
-def _in_workers(batches: Iterator[list[Entry]], workers: int,
-                take: Callable[[list[Entry], Batch], bool]) -> list[list[Entry]]:
+def _in_workers(batches: Iterator[Files], workers: int, take: Callable[[Files, Batch], bool]
+                ) -> list[Files]:
     """Read `batches` in a pool, a few ahead of the one taken (so memory stays flat); the
     batches submitted but not taken when the pool broke (read them here)."""
-    pending: deque[tuple[list[Entry], Future[Batch]]] = deque()
+    pending: deque[tuple[Files, Future[Batch]]] = deque()
     # spawn, not fork: a forked copy of a process running polars' threads may deadlock.
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         try:
             while True:
                 for batch in islice(batches, 2 * workers + 1 - len(pending)):
-                    pending.append((batch, pool.submit(read_batch, _paths(batch))))
+                    pending.append((batch, pool.submit(read_batch, batch[0])))
                 if not pending:
                     return []
                 batch, future = pending.popleft()
@@ -163,11 +184,13 @@ class XmlRead:
 
 
 class _Messages:
-    """Each batch's messages as they come back: to a Parquet file of `spill` (so memory does
-    not grow with the files), or kept (no folder given)."""
+    """The batches' messages as they come back: written to Parquet files of `spill` every
+    SPILL_ROWS messages (so memory does not grow with the files), or kept (no folder)."""
 
     def __init__(self, spill: Path | None) -> None:
         self.spill, self.kept, self.written = spill, [], []
+        self.held: list[pl.DataFrame] = []
+        self.rows = 0
         if spill is not None:
             spill.mkdir(parents=True, exist_ok=True)
 
@@ -175,11 +198,21 @@ class _Messages:
         if self.spill is None:
             self.kept.append(messages)
             return
+        self.held.append(messages)
+        self.rows += messages.height
+        if self.rows >= SPILL_ROWS:
+            self._write()
+
+    def _write(self) -> None:
+        if not self.held or self.spill is None:
+            return
         path = self.spill / f"batch-{len(self.written):06d}.parquet"
-        messages.write_parquet(path)
+        pl.concat(self.held).write_parquet(path)
         self.written.append(path)
+        self.held, self.rows = [], 0
 
     def frame(self) -> pl.LazyFrame:
+        self._write()
         if self.written:
             return pl.scan_parquet(self.written)
         if self.kept:
@@ -187,68 +220,63 @@ class _Messages:
         return pl.LazyFrame(schema=MESSAGE_SCHEMA)
 
 
-def _frame(batch: list[Entry], result: Batch, offset: int) -> pl.DataFrame:
+def _frame(files: Files, result: Batch, offset: int) -> pl.DataFrame:
     """One batch's messages with their file's path, ERR mark and place in the order read."""
-    schema = {k: MESSAGE_SCHEMA[k] for k in _COLUMNS}
-    frame = pl.DataFrame({k: getattr(result, k) for k in _COLUMNS}, schema=schema)
-    if frame.is_empty():
-        return pl.DataFrame(schema=MESSAGE_SCHEMA)
-    index = frame["file"]
-    return frame.with_columns(
-        file=index + offset,
-        source=pl.Series([path for path, _, _ in batch], dtype=pl.String).gather(index),
-        in_err=pl.Series([err for _, err, _ in batch], dtype=pl.Boolean).gather(index),
-    )
+    paths, errs = files
+    columns: dict[str, list] = {k: getattr(result, k) for k in _COLUMNS}
+    columns["source"] = [paths[i] for i in result.file]
+    columns["in_err"] = [errs[i] for i in result.file]
+    columns["file"] = [i + offset for i in result.file]
+    return pl.DataFrame(columns, schema=MESSAGE_SCHEMA)
 
 
 def read_files(paths: Sequence[str], in_err: Sequence[bool], what: str,
                workers: int | None = None, spill: Path | None = None) -> XmlRead:
     """Read every XML file of `paths`; InputError for the first unusable one. With `spill`,
-    each batch's messages are written there as they come back."""
-    return _read(zip(paths, in_err, strict=True), len(paths), what, workers, spill)
+    the messages are written there as they come back."""
+    found = [Run([path], err, _size(path)) for path, err in zip(paths, in_err, strict=True)]
+    return _read(iter(found), len(paths), what, workers, spill)
 
 
 def read_folder(folder: str, what: str, workers: int | None = None, spill: Path | None = None
                 ) -> XmlRead:
     """Every file of a Turnkey data folder (or any folder), walked as it is read."""
-    files = ((path, in_err(path, folder)) for path in walk(folder))
-    return _read(files, count_files(folder), what, workers, spill)
+    return _read(runs(folder), count_files(folder), what, workers, spill)
 
 
-def _read(files: Iterator[tuple[str, bool]], total: int, what: str, workers: int | None,
+def _read(found: Iterator[Run], total: int, what: str, workers: int | None,
           spill: Path | None) -> XmlRead:
-    entries = _entries(files)
-    first = next(entries, None)
+    first = next(found, None)
+    read = XmlRead(pl.LazyFrame(schema=MESSAGE_SCHEMA), Counter(), [])
     if first is None:
-        return XmlRead(pl.LazyFrame(schema=MESSAGE_SCHEMA), Counter(), [])
-    batches = _batches(_chain(first, entries))
+        return read
+    batches = _batches(_chain([first], found))
     progress = Progress(total, what)
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-    read = XmlRead(pl.LazyFrame(schema=MESSAGE_SCHEMA), Counter(), [])
     messages = _Messages(spill)
     problems: list[Problem] = []
 
-    def take(batch: list[Entry], result: Batch) -> bool:
+    def take(batch: Files, result: Batch) -> bool:
         """Keep what one batch held; False at the first unusable file."""
         if result.problem is not None:
             problems.append(result.problem)
             return False
         read.kinds.update(result.kinds)
-        read.not_xml.extend(batch[i][0] for i in result.not_xml)
+        read.not_xml.extend(batch[0][i] for i in result.not_xml)
         messages.add(_frame(batch, result, read.files))
-        read.files += len(batch)
+        read.files += len(batch[0])
         read.bytes += result.bytes
-        progress.advance(len(batch))
+        progress.advance(len(batch[0]))
         return True
 
-    left: Iterable[list[Entry]] = batches
-    if first[2] * total >= POOL_MIN_BYTES and total > BATCH_FILES // 2 and workers >= 2:
+    left: Iterable[Files] = batches
+    if first.size * total >= POOL_MIN_BYTES and total > BATCH_FILES // 2 and workers >= 2:
         # Workers that cannot start here (e.g. a __main__ they cannot import): this process
         # reads what they did not; slower, the same rows.
-        left = _chain_lists(_in_workers(batches, workers, take), batches)
+        left = _chain(_in_workers(batches, workers, take), batches)
     if not problems:
         for batch in left:
-            if not take(batch, read_batch(_paths(batch))):
+            if not take(batch, read_batch(batch[0])):
                 break
     if problems:
         raise InputError(problems[0])
@@ -256,13 +284,7 @@ def _read(files: Iterator[tuple[str, bool]], total: int, what: str, workers: int
     return read
 
 
-def _chain(first: Entry, rest: Iterator[Entry]) -> Iterator[Entry]:
-    yield first
-    yield from rest
-
-
-def _chain_lists(head: list[list[Entry]], rest: Iterator[list[Entry]]
-                 ) -> Iterator[list[Entry]]:
+def _chain(head: Iterable[T], rest: Iterator[T]) -> Iterator[T]:
     yield from head
     yield from rest
 
