@@ -1,10 +1,13 @@
 """MIG XML files (a Turnkey data folder, or files named one by one) read into invoice rows.
 
-Files are parsed in batches, on both cores when there are many (a process pool: lxml holds
-the GIL); each batch comes back as columns, so memory follows the invoices, not the files.
+A folder is walked as it is read (runs of files per folder, never a list of every path) and
+its files are parsed in batches (sources/xml_batch.py), on both cores when there are many: a
+process pool of workers that import lxml only, a few batches ahead of the one taken. Each batch
+comes back as columns and is written to Parquet, with each message's file, path and ERR mark.
 Files under an `ERR` folder were refused by the platform: their invoices are `upload-failed`.
-The same message found twice (SRC and BAK) counts once. Issue, cancel, void and reject messages
-of one number fold into the canonical rows: a cancel (作廢) or void (註銷) replaces one issue.
+The same message found twice (SRC and BAK) counts once: messages are known by a digest of
+their bytes. Issue, cancel, void and reject messages of one number fold into the canonical
+rows: a cancel (作廢) or void (註銷) replaces one issue.
 """
 
 from __future__ import annotations
