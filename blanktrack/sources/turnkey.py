@@ -44,7 +44,7 @@ MESSAGE_SCHEMA = {
 }
 _COLUMNS = ("action", "invoice_number", "invoice_date", "seller_ban", "line", "digest", "file")
 
-SPILL_ROWS = 200_000  # messages gathered before they are written (memory stays bounded)
+SPILL_ROWS = 50_000  # messages gathered before they are written (memory stays bounded)
 
 
 @dataclass
