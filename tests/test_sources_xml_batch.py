@@ -35,6 +35,7 @@ SHAPES: dict[str, bytes] = {
     "cancel": CANCEL,
     "version 3.2": OLD,
     "envelope": PACK,
+    "envelope late": b"<!-- " + b"x" * 5000 + b" -->\n" + PACK.split(b"\n", 1)[1],
     "no declaration": BODY,
     "byte-order mark": b"\xef\xbb\xbf" + ISSUE,
     "CRLF": ISSUE.replace(b"\n", b"\r\n"),
@@ -117,6 +118,7 @@ def _files(folder: Path, shapes: list[str]) -> list[str]:
 @example(["issue", "open only", "close only"])  # an element across two files
 @example(["issue", "two roots"])
 @example(["issue", "envelope", "DOCTYPE"])
+@example(["issue", "envelope late"])  # an envelope whose name is not in its first bytes
 @example(["cancel", "version 3.2", "issue", "E0402", "foreign XML", "text"])
 @example(["issue", "missing field"])
 @example(["issue", "blank field"])
