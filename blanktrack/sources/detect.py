@@ -97,8 +97,8 @@ def sniff(path: Path, columns: dict[str, str] | None = None) -> FileKind:
     if not head.strip():
         return FileKind("empty")
     if head.startswith(PARQUET_MAGIC):
-        names = {inv.normal_name(n) for n in _parquet_columns(path)}
-        if any(h <= names for h in _ALLOCATION_HEADERS):
+        columns_of = {inv.normal_name(n) for n in _parquet_columns(path)}
+        if any(h <= columns_of for h in _ALLOCATION_HEADERS):
             return FileKind("allocations")
         return FileKind("canonical")  # the engine checks its columns and names what is wrong
     if head.startswith(_XLSX_MAGIC) and _is_workbook(path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from lxml import etree
@@ -35,7 +36,7 @@ INVOICE_MESSAGES: dict[str, tuple[str, tuple[str, ...]]] = {
 ENVELOPE_VERSIONS = ("3.1", "3.2", "4.0", "4.1")
 
 # action → (root element, number, date, seller path) — the same in every version.
-_FIELDS = {
+FIELDS = {
     "issue": ("Invoice", "Main/InvoiceNumber", "Main/InvoiceDate", "Main/Seller/Identifier"),
     "cancel": ("CancelInvoice", "CancelInvoiceNumber", "InvoiceDate", "SellerId"),
     "void": ("VoidInvoice", "VoidInvoiceNumber", "InvoiceDate", "SellerId"),
@@ -131,8 +132,10 @@ Record = tuple[str, str | None, str | None, str | None, int, int]
 
 
 def digest(data: bytes) -> int:
-    """What identifies a message: the same file found twice (SRC and BAK) hashes the same."""
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
+    """What identifies a message: the same file found twice (SRC and BAK) hashes the same.
+    SHA-256 (the CPU's SHA instructions make it the cheapest hash in hashlib), its first 8
+    bytes: a million distinct messages collide with odds of about 1 in 30 million."""
+    return int.from_bytes(hashlib.sha256(data).digest()[:8], "big", signed=True)
 
 
 _MIX = 0x9E3779B97F4A7C15  # a message of an envelope: the envelope's digest and its position
@@ -144,7 +147,7 @@ def message_record(element: etree._Element, kind: Kind, name: str, identity: int
     """The record of one invoice message element; InputError when its root or a field is
     missing (the values themselves are checked later, with every other row)."""
     action = INVOICE_MESSAGES[kind.message][0]
-    root_name, number_path, date_path, seller_path = _FIELDS[action]
+    root_name, number_path, date_path, seller_path = FIELDS[action]
     ns = namespace(element)
     line = element.sourceline or 0
     if element.tag != f"{{{ns}}}{root_name}":
@@ -171,53 +174,75 @@ def message_record(element: etree._Element, kind: Kind, name: str, identity: int
 _XPATHS: dict[tuple[str, str], tuple[etree.XPath, ...]] = {}  # (namespace, action) → queries
 
 
-def _queries(ns: str, action: str) -> tuple[etree.XPath, ...]:
+def field_queries(tag: str, action: str) -> tuple[etree.XPath, ...]:
+    """(count of the messages of `tag` with a text in every field, their number elements,
+    date texts, seller texts), each over the children of the element it is called on. When
+    all n messages have every field and each list holds n, each message has exactly one of
+    each: the lists line up."""
+    ns = namespace_of_tag(tag)
     queries = _XPATHS.get((ns, action))
     if queries is None:
-        root_name, *paths = _FIELDS[action]
+        root_name, *paths = FIELDS[action]
         where = {"m": ns}
         each = f"m:{root_name}"
-        texts = ["/".join("m:" + part for part in path.split("/")) + "/text()" for path in paths]
-        # Messages with exactly one text of each field: when all are, the lists line up.
-        whole = " and ".join(f"count({t})=1" for t in texts)
-        queries = (etree.XPath(each, namespaces=where),
-                   etree.XPath(f"count({each}[{whole}])", namespaces=where),
-                   *(etree.XPath(f"{each}/{t}", namespaces=where, smart_strings=False)
-                     for t in texts))
+        steps = ["/".join("m:" + part for part in path.split("/")) for path in paths]
+        whole = " and ".join(f"{s}/text()" for s in steps)
+        queries = (etree.XPath(f"count({each}[{whole}])", namespaces=where),
+                   etree.XPath(f"{each}/{steps[0]}", namespaces=where),
+                   *(etree.XPath(f"{each}/{s}/text()", namespaces=where, smart_strings=False)
+                     for s in steps[1:]))
         _XPATHS[(ns, action)] = queries
     return queries
 
 
+def field_columns(parent: etree._Element, tag: str, action: str, n: int
+                  ) -> tuple[list[str], list[str], list[str], list[int]] | None:
+    """(numbers, dates, sellers, the number elements' lines) of the `n` messages of `tag`
+    under `parent`, a field of all at once (XPath in C, not a walk per message); None when a
+    message lacks a field or a field is blank, so the walk per message names it."""
+    if tag != f"{{{namespace_of_tag(tag)}}}{FIELDS[action][0]}":
+        return None  # not the message's root element (the queries look for that one)
+    complete, numbers, dates, sellers = field_queries(tag, action)
+    if complete(parent) != n:
+        return None
+    elements = numbers(parent)
+    texts = [element.text for element in elements]
+    if len(elements) != n or None in texts:
+        return None
+    columns = ([t.strip() for t in texts], [t.strip() for t in dates(parent)],
+               [t.strip() for t in sellers(parent)])
+    if any(len(column) != n or "" in column for column in columns):
+        return None
+    return (*columns, [element.sourceline or 0 for element in elements])
+
+
 def _pack_columns(pack: etree._Element, name: str, whole: int
                   ) -> tuple[dict[Kind, int], list[Record]] | None:
-    """The records of an envelope's messages, a field of every message of a kind at once
-    (XPath in C, not a walk per message); None when a message lacks a field or holds
-    something else, so the walk per message names it."""
-    kinds: dict[str, Kind] = {}
-    for message in pack:  # usually a thousand of one kind: the kinds, cheaply
-        tag = message.tag
-        if isinstance(tag, str) and tag not in kinds:
-            kinds[tag] = kind_of(message)
+    """The records of an envelope's messages, a field of every message of a kind at once;
+    None when a message lacks a field or holds something else, so the walk per message
+    names it."""
+    tags = Counter(message.tag for message in pack)  # usually a thousand of one kind
     counts: dict[Kind, int] = {}
     records: list[Record] = []
-    for tag, kind in kinds.items():
+    for tag, n in tags.items():
+        if not isinstance(tag, str):
+            continue
+        first = pack.find(tag)
+        if first is None:  # a tag counted among the children is found: never here
+            return None
+        kind = kind_of(first)
         check_version(kind, name, None)
         if not kind.is_invoice:
             return None  # a mixed or foreign pack: the careful way
         action = INVOICE_MESSAGES[kind.message][0]
-        each, complete, *fields = _queries(namespace_of_tag(tag), action)
-        messages = each(pack)
-        n = len(messages)
-        if n == 0 or complete(pack) != n or n != sum(1 for m in pack if m.tag == tag):
+        found = field_columns(pack, tag, action, n)
+        if found is None:
             return None
-        numbers, dates, sellers = (query(pack) for query in fields)
         counts[kind] = n
         base = (whole + digest(tag.encode())) % 2**64  # stable in every process
-        for i, (message, number, date, seller) in enumerate(
-                zip(messages, numbers, dates, sellers, strict=True)):
-            identity = (base + (i + 1) * _MIX) % 2**64 - 2**63
-            records.append((action, number.strip(), date.strip(), seller.strip(),
-                            message.sourceline or 0, identity))
+        records.extend(zip([action] * n, *found[:3], found[3],
+                           [(base + (i + 1) * _MIX) % 2**64 - 2**63 for i in range(n)],
+                           strict=True))
     return counts, records
 
 

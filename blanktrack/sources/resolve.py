@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +27,6 @@ from .safe_xml import parse_file
 if TYPE_CHECKING:
     from ..reconcile import Reconciliation
 
-_ERR = "ERR"  # Turnkey's folder of files the platform refused
 _FIX_PATH = "give the path of an invoice file or folder (CSV, Excel, Parquet, MIG XML, Turnkey)"
 
 
@@ -62,33 +61,13 @@ class ReadInputs:
     written: set[str] = field(default_factory=set)  # our temporary Parquet files
 
 
-def _walk(folder: Path) -> list[Path]:
+def _walk(folder: Path) -> Iterator[Path]:
     """Every regular file under `folder`, in a stable order (hidden files too: Turnkey's are not)."""
-    return [Path(p) for p, _ in _walk_sized(str(folder))]
+    return (Path(p) for p in turnkey.walk(str(folder)))
 
 
-def _walk_sized(folder: str) -> list[tuple[str, int]]:
-    """(path, bytes) of every regular file under `folder`, each folder's entries by name (so
-    the order is stable); as text, not Path objects (a Turnkey folder may hold a million files,
-    so nothing per file is kept that need not be)."""
-    found: list[tuple[str, int]] = []
-
-    def visit(directory: str) -> None:
-        with os.scandir(directory) as scan:
-            entries = sorted(scan, key=lambda entry: entry.name)
-        for entry in entries:
-            if entry.is_dir():
-                visit(entry.path)
-            elif entry.is_file():
-                found.append((entry.path, entry.stat().st_size))
-
-    visit(folder)
-    return found
-
-
-def _in_err(path: str, folder: str) -> bool:
-    parts = path[len(folder):].split(os.sep)[:-1]
-    return any(part.upper() == _ERR for part in parts)
+def _folder_bytes(folder: str) -> int:
+    return sum(os.stat(p).st_size for p in turnkey.walk(folder))
 
 
 def _missing(path: Path, role: str) -> InputError:
@@ -142,7 +121,8 @@ class _InvoiceReader:
             self._pass_through(path, info)
             return [], None
         if kind.kind == "xml":  # parsed in full: a malformed file is named with its line
-            raws, rejects, others = self._xml([name], [False], info, name)
+            read = turnkey.read_files([name], [False], name, spill=self._spill())
+            raws, rejects, others = self._xml(read, info)
             if not others:
                 return raws, rejects
         if kind.kind in ("erp", "platform"):
@@ -168,33 +148,31 @@ class _InvoiceReader:
         info.kinds[f"ERP {kind.detail}"] += 1
         return read_erp(path, str(path), kind.detail, self.columns)
 
-    def _xml(self, files: Sequence[str], in_err: Sequence[bool], info: InputKind, what: str
+    def _xml(self, read: turnkey.XmlRead, info: InputKind
              ) -> tuple[list[pl.LazyFrame], pl.DataFrame | None, list[str]]:
-        self.spills += 1
-        read = turnkey.read_files(files, in_err, what,
-                                  spill=self.workdir / f"messages-{self.spills}")
         for kind, n in read.kinds.items():
             if kind.known:
                 info.kinds[kind.label] += n
-        info.files_read += len(files) - len(read.not_xml)
+        info.files_read += read.files - len(read.not_xml)
         info.passed_over += sum(n for k, n in read.kinds.items()
                                 if k.known and not k.is_invoice and k.message != "InvoiceEnvelope")
         rows, rejects = turnkey.fold(read)
         return [rows], rejects, read.not_xml
 
+    def _spill(self) -> Path:
+        self.spills += 1
+        return self.workdir / f"messages-{self.spills}"
+
     def _folder(self, folder: Path, info: InputKind
                 ) -> tuple[list[pl.LazyFrame], pl.DataFrame | None]:
-        sized = _walk_sized(str(folder))
-        if not sized:  # a wrong folder, not a period without invoices (a Turnkey folder of
-            # such a period still holds its other messages)
+        read = turnkey.read_folder(str(folder), str(folder), spill=self._spill())
+        if not read.files:  # a wrong folder, not a period without invoices (a Turnkey folder
+            # of such a period still holds its other messages)
             raise InputError(Problem(str(folder), None, None, "the folder holds no file",
                                      "give the folder the invoice files are in; for a period "
                                      "without invoices leave --invoices out"))
-        info.bytes = sum(size for _, size in sized)
-        files = [p for p, _ in sized]
-        del sized
-        raws, rejects, others = self._xml(files, [_in_err(f, str(folder)) for f in files], info,
-                                          str(folder))
+        info.bytes = read.bytes
+        raws, rejects, others = self._xml(read, info)
         for name in others:
             path = Path(name)
             kind = sniff(path, self.columns)
@@ -363,7 +341,7 @@ def finish(result: Reconciliation, read: ReadInputs, allocation_paths: Sequence[
             if entry is None:
                 size = sizes.get((str(path), role))
                 if size is None:
-                    size = (sum(n for _, n in _walk_sized(str(path))) if path.is_dir()
+                    size = (_folder_bytes(str(path)) if path.is_dir()
                             else path.stat().st_size)
                 entry = InputFile(str(path), role, size, _Digest(path, None))
             inputs.append(entry)

@@ -14,11 +14,12 @@ _FIX_DOCTYPE = "a MIG message has no DOCTYPE: use the file Turnkey or the platfo
 _FIX_MALFORMED = "the file is damaged or not XML: take it again from Turnkey's folder or the platform"
 
 
-def parser() -> etree.XMLParser:
-    """An lxml parser that loads no DTD, expands no entity and never reaches the network."""
+def parser(keep_pis: bool = False) -> etree.XMLParser:
+    """An lxml parser that loads no DTD, expands no entity and never reaches the network.
+    `keep_pis`: processing instructions stay in the tree (the batch reader's file markers)."""
     return etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True,
                            dtd_validation=False, huge_tree=False, remove_comments=True,
-                           remove_pis=True, collect_ids=False)
+                           remove_pis=not keep_pis, collect_ids=False)
 
 
 _PARSER = parser()

@@ -1,87 +1,136 @@
 """MIG XML files (a Turnkey data folder, or files named one by one) read into invoice rows.
 
-Files are parsed in batches, on both cores when there are many (a process pool: lxml holds
-the GIL); each batch comes back as columns, so memory follows the invoices, not the files.
+A folder is walked as it is read (runs of files per folder, never a list of every path) and
+its files are parsed in batches (sources/xml_batch.py), on both cores when there are many: a
+process pool of workers that import lxml only, a few batches ahead of the one taken. Each batch
+comes back as columns and is written to Parquet, with each message's file, path and ERR mark.
 Files under an `ERR` folder were refused by the platform: their invoices are `upload-failed`.
-The same message found twice (SRC and BAK) counts once. Issue, cancel, void and reject messages
-of one number fold into the canonical rows: a cancel (作廢) or void (註銷) replaces one issue.
+The same message found twice (SRC and BAK) counts once: messages are known by a digest of
+their bytes. Issue, cancel, void and reject messages of one number fold into the canonical
+rows: a cancel (作廢) or void (註銷) replaces one issue.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections import Counter
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from itertools import islice
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
 from ..errors import InputError, Problem
-from .mig_xml import Kind, read_document
-from .safe_xml import parse_bytes
+from .mig_xml import Kind
+from .xml_batch import Batch, read_batch
 
 BATCH_FILES = 2000  # files per task of the pool (fewer when they are large: envelopes)
 BATCH_BYTES = 4 * 2**20
 POOL_MIN_BYTES = 16 * 2**20  # less XML is read in this process (starting workers costs more)
 PROGRESS_MIN_FILES = 10_000  # above this, progress is shown even when stderr is no terminal
+_ERR = "ERR"  # Turnkey's folder of files the platform refused
+T = TypeVar("T")
 
 MESSAGE_SCHEMA = {
     "action": pl.String, "invoice_number": pl.String, "invoice_date": pl.String,
     "seller_ban": pl.String, "line": pl.Int64, "digest": pl.Int64, "file": pl.Int64,
+    "source": pl.String, "in_err": pl.Boolean,
 }
+_COLUMNS = ("action", "invoice_number", "invoice_date", "seller_ban", "line", "digest", "file")
+
+SPILL_ROWS = 50_000  # messages gathered before they are written (memory stays bounded)
 
 
 @dataclass
-class Batch:
-    """What one batch of files held."""
+class Run:
+    """Files that follow each other in one folder: read, batched and marked together."""
 
-    messages: pl.DataFrame  # MESSAGE_SCHEMA; `file` indexes the batch's paths
-    kinds: Counter[Kind] = field(default_factory=Counter)
-    not_xml: list[int] = field(default_factory=list)  # indexes of files that are not XML
-    problem: Problem | None = None  # the first unusable file, as data (it crosses processes)
-
-
-def _looks_like_xml(data: bytes) -> bool:
-    return data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
+    paths: list[str]
+    in_err: bool  # under an ERR folder: the platform refused them
+    size: int  # of the first file, standing for the others (a folder's files are alike)
 
 
-def read_batch(paths: Sequence[str]) -> Batch:
-    """Parse the XML files of one batch (runs in a worker process)."""
-    rows: list[tuple] = []
-    files: list[int] = []
-    kinds: Counter[Kind] = Counter()
-    not_xml: list[int] = []
-    for i, path in enumerate(paths):
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read()
-            if not _looks_like_xml(data):
-                not_xml.append(i)
-                continue
-            found, records = read_document(parse_bytes(data, path), path, data)
-        except InputError as exc:
-            return Batch(pl.DataFrame(schema=MESSAGE_SCHEMA), kinds, not_xml, exc.problems[0])
-        except OSError as exc:
-            return Batch(pl.DataFrame(schema=MESSAGE_SCHEMA), kinds, not_xml,
-                         Problem(path, None, None, f"cannot read the file: {exc.strerror or exc}",
-                                 "check that you may read the folder"))
-        if not found[0][0].known:  # XML, but no MIG message: the caller says what it is
-            not_xml.append(i)
+def runs(folder: str, top: str | None = None) -> Iterator[Run]:
+    """Every regular file under `folder` (hidden ones too: Turnkey's are not), depth first,
+    each folder's entries by name: a stable order, streamed (a Turnkey folder may hold a
+    million files; only the folder being walked is held), as runs of files."""
+    top = folder if top is None else top
+    with os.scandir(folder) as scan:
+        entries = sorted((entry.name, entry.path, entry.is_dir()) for entry in scan
+                         if entry.is_dir() or entry.is_file())
+    err = in_err(os.path.join(folder, ""), top)
+    files: list[str] = []
+    for _, path, is_dir in entries:
+        if not is_dir:
+            files.append(path)
             continue
-        for kind, n in found:
-            kinds[kind] += n
-        rows.extend(records)
-        files.extend([i] * len(records))
-    record_schema = {k: v for k, v in MESSAGE_SCHEMA.items() if k != "file"}
-    messages = pl.DataFrame(rows, schema=record_schema, orient="row").with_columns(
-        file=pl.Series(files, dtype=pl.Int64))
-    return Batch(messages, kinds, not_xml)
+        if files:
+            yield Run(files, err, _size(files[0]))
+            files = []
+        yield from runs(path, top)
+    if files:
+        yield Run(files, err, _size(files[0]))
+
+
+def walk(folder: str) -> Iterator[str]:
+    """Every regular file under `folder`, in the order `runs` gives them."""
+    for run in runs(folder):
+        yield from run.paths
+
+
+def count_files(folder: str) -> int:
+    """How many regular files `folder` holds (a walk that keeps nothing: for the progress)."""
+    total = 0
+    with os.scandir(folder) as scan:
+        for entry in scan:
+            if entry.is_dir():
+                total += count_files(entry.path)
+            elif entry.is_file():
+                total += 1
+    return total
+
+
+def in_err(path: str, folder: str) -> bool:
+    """Whether `path` lies under an ERR folder of `folder` (files the platform refused)."""
+    parts = path[len(folder):].split(os.sep)[:-1]
+    return any(part.upper() == _ERR for part in parts)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0  # read_batch names the file
+
+
+Files = tuple[list[str], list[bool]]  # one batch: paths, and whether each is under ERR
+
+
+def _batches(found: Iterable[Run]) -> Iterator[Files]:
+    """Batches of at most BATCH_FILES files and about BATCH_BYTES bytes."""
+    paths: list[str] = []
+    errs: list[bool] = []
+    size = 0
+    for run in found:
+        each, start = max(run.size, 1), 0
+        while start < len(run.paths):
+            room = min(BATCH_FILES - len(paths), -(-(BATCH_BYTES - size) // each))
+            part = run.paths[start:start + room]
+            paths.extend(part)
+            errs.extend([run.in_err] * len(part))
+            size += each * len(part)
+            start += len(part)
+            if len(paths) >= BATCH_FILES or size >= BATCH_BYTES:
+                yield paths, errs
+                paths, errs, size = [], [], 0
+    if paths:
+        yield paths, errs
 
 
 class Progress:
@@ -107,36 +156,46 @@ class Progress:
                   end=end, file=sys.stderr, flush=True)
 
 
-def _in_workers(batches: list[list[str]], workers: int, take: Callable[[Batch], bool]) -> None:
+def _in_workers(batches: Iterator[Files], workers: int, take: Callable[[Files, Batch], bool]
+                ) -> list[Files]:
+    """Read `batches` in a pool, a few ahead of the one taken (so memory stays flat); the
+    batches submitted but not taken when the pool broke (read them here)."""
+    pending: deque[tuple[Files, Future[Batch]]] = deque()
     # spawn, not fork: a forked copy of a process running polars' threads may deadlock.
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        for result in pool.map(read_batch, batches):
-            if not take(result):
-                pool.shutdown(cancel_futures=True)
-                break
-
-
-def _size(path: str) -> int:
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0  # read_batch names the file
+        try:
+            while True:
+                for batch in islice(batches, 2 * workers + 1 - len(pending)):
+                    pending.append((batch, pool.submit(read_batch, batch[0])))
+                if not pending:
+                    return []
+                batch, future = pending.popleft()
+                if not take(batch, future.result()):
+                    pool.shutdown(cancel_futures=True)
+                    return []
+        except BrokenProcessPool:
+            return [batch, *(b for b, _ in pending)]
 
 
 @dataclass
 class XmlRead:
-    messages: pl.LazyFrame  # MESSAGE_SCHEMA; `file` indexes `files`
-    files: pl.DataFrame  # file, source (path), in_err
+    messages: pl.LazyFrame  # MESSAGE_SCHEMA; `file`: the file's place in the order read
     kinds: Counter[Kind]
     not_xml: list[str]
+    files: int = 0
+    bytes: int = 0
 
 
 class _Messages:
-    """Each batch's messages as they come back: to a Parquet file of `spill` (so memory does
-    not grow with the files), or kept (no folder given)."""
+    """The batches' messages as they come back: written to Parquet files of `spill` every
+    SPILL_ROWS messages (so memory does not grow with the files), or kept (no folder)."""
 
     def __init__(self, spill: Path | None) -> None:
-        self.spill, self.kept, self.written = spill, [], []
+        self.spill = spill
+        self.kept: list[pl.DataFrame] = []
+        self.written: list[Path] = []
+        self.held: list[pl.DataFrame] = []
+        self.rows = 0
         if spill is not None:
             spill.mkdir(parents=True, exist_ok=True)
 
@@ -144,11 +203,21 @@ class _Messages:
         if self.spill is None:
             self.kept.append(messages)
             return
+        self.held.append(messages)
+        self.rows += messages.height
+        if self.rows >= SPILL_ROWS:
+            self._write()
+
+    def _write(self) -> None:
+        if not self.held or self.spill is None:
+            return
         path = self.spill / f"batch-{len(self.written):06d}.parquet"
-        messages.write_parquet(path)
+        pl.concat(self.held).write_parquet(path)
         self.written.append(path)
+        self.held, self.rows = [], 0
 
     def frame(self) -> pl.LazyFrame:
+        self._write()
         if self.written:
             return pl.scan_parquet(self.written)
         if self.kept:
@@ -156,51 +225,73 @@ class _Messages:
         return pl.LazyFrame(schema=MESSAGE_SCHEMA)
 
 
+def _frame(files: Files, result: Batch, offset: int) -> pl.DataFrame:
+    """One batch's messages with their file's path, ERR mark and place in the order read."""
+    paths, errs = files
+    columns: dict[str, list] = {k: getattr(result, k) for k in _COLUMNS}
+    columns["source"] = [paths[i] for i in result.file]
+    columns["in_err"] = [errs[i] for i in result.file]
+    columns["file"] = [i + offset for i in result.file]
+    return pl.DataFrame(columns, schema=MESSAGE_SCHEMA)
+
+
 def read_files(paths: Sequence[str], in_err: Sequence[bool], what: str,
                workers: int | None = None, spill: Path | None = None) -> XmlRead:
     """Read every XML file of `paths`; InputError for the first unusable one. With `spill`,
-    each batch's messages are written there as they come back."""
-    # The size of the first file stands for all: Turnkey's files of one kind are alike.
-    each = _size(paths[0]) if paths else 0
-    per_batch = max(1, min(BATCH_FILES, BATCH_BYTES // max(each, 1)))
-    batches = [list(paths[i:i + per_batch]) for i in range(0, len(paths), per_batch)]
-    progress = Progress(len(paths), what)
-    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-    kinds: Counter[Kind] = Counter()
-    not_xml: list[str] = []
-    messages = _Messages(spill)
-    done = 0  # batches taken
+    the messages are written there as they come back."""
+    found = [Run([path], err, _size(path)) for path, err in zip(paths, in_err, strict=True)]
+    return _read(iter(found), len(paths), what, workers, spill)
 
+
+def read_folder(folder: str, what: str, workers: int | None = None, spill: Path | None = None
+                ) -> XmlRead:
+    """Every file of a Turnkey data folder (or any folder), walked as it is read."""
+    return _read(runs(folder), count_files(folder), what, workers, spill)
+
+
+def _read(found: Iterator[Run], total: int, what: str, workers: int | None,
+          spill: Path | None) -> XmlRead:
+    first = next(found, None)
+    read = XmlRead(pl.LazyFrame(schema=MESSAGE_SCHEMA), Counter(), [])
+    if first is None:
+        return read
+    batches = _batches(_chain([first], found))
+    progress = Progress(total, what)
+    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    messages = _Messages(spill)
     problems: list[Problem] = []
 
-    def take(result: Batch) -> bool:
+    def take(batch: Files, result: Batch) -> bool:
         """Keep what one batch held; False at the first unusable file."""
-        nonlocal done
         if result.problem is not None:
             problems.append(result.problem)
             return False
-        batch, offset = batches[done], done * per_batch
-        kinds.update(result.kinds)
-        not_xml.extend(batch[i] for i in result.not_xml)
-        messages.add(result.messages.with_columns(pl.col("file") + offset))
-        progress.advance(len(batch))
-        done += 1
+        read.kinds.update(result.kinds)
+        read.not_xml.extend(batch[0][i] for i in result.not_xml)
+        messages.add(_frame(batch, result, read.files))
+        read.files += len(batch[0])
+        read.bytes += result.bytes
+        progress.advance(len(batch[0]))
         return True
 
-    if each * len(paths) >= POOL_MIN_BYTES and len(batches) >= 2 and workers >= 2:
+    left: Iterable[Files] = batches
+    if first.size * total >= POOL_MIN_BYTES and total > BATCH_FILES // 2 and workers >= 2:
         # Workers that cannot start here (e.g. a __main__ they cannot import): this process
         # reads what they did not; slower, the same rows.
-        with contextlib.suppress(BrokenProcessPool):
-            _in_workers(batches, workers, take)
-    for batch in batches[done:]:
-        if problems or not take(read_batch(batch)):
-            break
+        left = _chain(_in_workers(batches, workers, take), batches)
+    if not problems:
+        for batch in left:
+            if not take(batch, read_batch(batch[0])):
+                break
     if problems:
         raise InputError(problems[0])
-    files = pl.DataFrame({"source": list(paths), "in_err": list(in_err)},
-                         schema={"source": pl.String, "in_err": pl.Boolean}).with_row_index(
-        "file").with_columns(pl.col("file").cast(pl.Int64))
-    return XmlRead(messages.frame(), files, kinds, not_xml)
+    read.messages = messages.frame()
+    return read
+
+
+def _chain(head: Iterable[T], rest: Iterator[T]) -> Iterator[T]:
+    yield from head
+    yield from rest
 
 
 def fold(read: XmlRead) -> tuple[pl.LazyFrame, pl.DataFrame]:
@@ -210,41 +301,60 @@ def fold(read: XmlRead) -> tuple[pl.LazyFrame, pl.DataFrame]:
     each cancel is a cancelled row, each void a voided row, and they replace the earliest
     issues; the issues left are issued rows. A reject leaves its invoice used: an issued row
     when no issue message is left in the folder.
+
+    A folder of issues only, each message once (the usual Turnkey folder), needs none of this:
+    its messages are its rows, streamed from the batches' files to the engine's without being
+    gathered in memory.
     """
-    key = ["seller_ban", "invoice_number"]
     action = pl.col("action")
-    # Files in the order of their paths, as a number: the path is joined to the rows kept.
-    files = read.files.lazy().with_columns(rank=pl.col("source").rank("ordinal").cast(pl.Int64))
+    if issues_each_once(read.messages):
+        # in the order read: the batches are written in order (no sort: memory stays flat)
+        return _rows(read.messages), _rejected(pl.DataFrame(
+            schema={k: MESSAGE_SCHEMA[k] for k in ("seller_ban", "invoice_number",
+                                                    "invoice_date", "source", "line")}).lazy())
+    key = ["seller_ban", "invoice_number"]
     unique = (
-        read.messages.join(files.select("file", "in_err", "rank"), on="file", how="left")
-        .sort("rank", "line")
+        read.messages.sort("file", "line")
         .group_by("digest", maintain_order=True)
         .agg(pl.all().exclude("in_err").first(), in_err=pl.col("in_err").all())
-        .sort("invoice_date", "rank", "line")
+        .sort("invoice_date", "file", "line")
         .with_columns(
             nth=pl.int_range(pl.len()).over([*key, "action"]),
             replaced=(action.is_in(["cancel", "void"])).sum().over(key),
-            issues=(action == "issue").sum().over(key),
             lives=(action.is_in(["issue", "cancel", "void"])).sum().over(key),
         )
-        .collect()  # one row per distinct message, its file as a number
+        .collect()  # one row per distinct message
     )
-    source = files.select("file", "source")
     kept = unique.lazy().filter(
         (action.is_in(["cancel", "void"]))
         | ((action == "issue") & (pl.col("nth") >= pl.col("replaced")))
         | ((action == "reject") & (pl.col("lives") == 0) & (pl.col("nth") == 0))
-    ).join(source, on="file", how="left", maintain_order="left")
-    rows = kept.select(
+    )
+    return _rows(kept), _rejected(unique.lazy().filter(action == "reject"))
+
+
+def issues_each_once(messages: pl.LazyFrame) -> bool:
+    """Whether every message is an issue and none was found twice (one pass over the
+    batches' files, holding only the distinct digests)."""
+    counts = messages.select(
+        messages=pl.len(), distinct=pl.col("digest").n_unique(),
+        others=(pl.col("action") != "issue").sum()).collect().row(0, named=True)
+    return counts["distinct"] == counts["messages"] and counts["others"] == 0
+
+
+def _rows(kept: pl.LazyFrame) -> pl.LazyFrame:
+    return kept.select(
         "invoice_number", "invoice_date", "seller_ban",
         status=pl.col("action").replace_strict({"issue": "issued", "cancel": "cancelled",
-                                                "void": "voided", "reject": "issued"}),
+                                                "void": "voided", "reject": "issued"},
+                                               return_dtype=pl.String),
         machine=pl.lit(None, pl.String),
         upload_status=pl.when(pl.col("in_err")).then(pl.lit("failed")).otherwise(
             pl.lit(None, pl.String)),
         source="source", line="line",
     )
-    rejected = unique.lazy().filter(action == "reject").join(
-        source, on="file", how="left", maintain_order="left").select(
-        "seller_ban", "invoice_number", "invoice_date", "source", "line").collect()
-    return rows, rejected
+
+
+def _rejected(rejects: pl.LazyFrame) -> pl.DataFrame:
+    return rejects.select("seller_ban", "invoice_number", "invoice_date", "source",
+                          "line").collect()
