@@ -299,7 +299,8 @@ def fold(read: XmlRead) -> tuple[pl.LazyFrame, pl.DataFrame]:
 
     Same message twice → once (failed only when every copy is under ERR). Per seller and number:
     each cancel is a cancelled row, each void a voided row, and they replace the earliest
-    issues; the issues left are issued rows. A reject leaves its invoice used: an issued row
+    issues of their own class (refused under ERR, or not), then the earliest of the other; the
+    issues left are issued rows. A reject leaves its invoice used: an issued row
     when no issue message is left in the folder.
 
     A folder of issues only, each message once (the usual Turnkey folder), needs none of this:
@@ -313,6 +314,19 @@ def fold(read: XmlRead) -> tuple[pl.LazyFrame, pl.DataFrame]:
             schema={k: MESSAGE_SCHEMA[k] for k in ("seller_ban", "invoice_number",
                                                     "invoice_date", "source", "line")}).lazy())
     key = ["seller_ban", "invoice_number"]
+    ends = action.is_in(["cancel", "void"])
+    issue, failed = action == "issue", pl.col("in_err")
+
+    def per_class(what: pl.Expr) -> pl.Expr:  # of this row's class: refused (ERR) or not
+        return pl.when(failed).then((what & failed).sum().over(key)).otherwise(
+            (what & ~failed).sum().over(key))
+
+    def left_over(refused: bool) -> pl.Expr:  # cancels of a class beyond its issues
+        mine = failed if refused else ~failed
+        # (sums of booleans are unsigned: cast before taking one from the other)
+        return ((ends & mine).sum().cast(pl.Int64)
+                - (issue & mine).sum().cast(pl.Int64)).over(key).clip(0)
+
     unique = (
         read.messages.sort("file", "line")
         .group_by("digest", maintain_order=True)
@@ -320,14 +334,20 @@ def fold(read: XmlRead) -> tuple[pl.LazyFrame, pl.DataFrame]:
         .sort("invoice_date", "file", "line")
         .with_columns(
             nth=pl.int_range(pl.len()).over([*key, "action"]),
-            replaced=(action.is_in(["cancel", "void"])).sum().over(key),
+            nth_in_class=pl.int_range(pl.len()).over([*key, "action", "in_err"]),
+            ends_in_class=per_class(ends),
+            left_over=left_over(True) + left_over(False),
             lives=(action.is_in(["issue", "cancel", "void"])).sum().over(key),
         )
+        # A cancel or void replaces an issue of its own class first (a refused cancel, the
+        # refused issue it cancels), then, where its class has too few, the earliest left.
+        .with_columns(first_pass=issue & (pl.col("nth_in_class") >= pl.col("ends_in_class")))
+        .with_columns(nth_left=pl.col("first_pass").cast(pl.Int64).cum_sum().over(key) - 1)
         .collect()  # one row per distinct message
     )
     kept = unique.lazy().filter(
-        (action.is_in(["cancel", "void"]))
-        | ((action == "issue") & (pl.col("nth") >= pl.col("replaced")))
+        ends
+        | (pl.col("first_pass") & (pl.col("nth_left") >= pl.col("left_over")))
         | ((action == "reject") & (pl.col("lives") == 0) & (pl.col("nth") == 0))
     )
     return _rows(kept), _rejected(unique.lazy().filter(action == "reject"))
