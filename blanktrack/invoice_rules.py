@@ -1,7 +1,7 @@
 """What an invoice's date and status mean (spec §3), written once for every path.
 
 The validating loader (invoices), the one-pass polars path (usage.one_pass) and the dense scan's
-per-value tables (value_codes) all read a raw date or status through these rules: a polars
+per-value tables (usage/distinct_values) all read a raw date or status through these rules: a polars
 expression for a column, the same rule in plain Python for one distinct value.
 """
 

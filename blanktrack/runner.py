@@ -181,11 +181,11 @@ def _ipc_kernel_manager() -> type:
             self.client_factory = ReadyClient
 
         def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-            # The python3 kernel, started by blanktrack.kernel (no debugger: it starts sooner).
+            # The python3 kernel, started by blanktrack.notebook_kernel (no debugger: it starts sooner).
             cmd: list[str] = super().format_kernel_cmd(extra_arguments)
             for i in range(len(cmd) - 1):
                 if cmd[i] == "-m" and cmd[i + 1] == "ipykernel_launcher":
-                    cmd[i + 1] = "blanktrack.kernel"
+                    cmd[i + 1] = "blanktrack.notebook_kernel"
             return cmd
 
         def client(self, **kwargs: Any) -> Any:

@@ -286,7 +286,7 @@ def reconciled(allocation_path: Path, invoice_paths: list[Path], engine: str,
         if engine.startswith("dense"):
             mp.setattr(usage.engine, "DENSE_MIN_ROWS", 0)
         if engine == "dense-in-small-batches":
-            from blanktrack import dense
+            from blanktrack.usage import dense
 
             for name, value in (("BATCH_ROWS", 7), ("CSV_BATCH_ROWS", 7), ("ISSUING_START", 2),
                                 ("ROW_GROUPS_PER_TASK", 1), ("THREADS", 2)):

@@ -21,13 +21,12 @@ from factories import allocations as allocation_frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import blanktrack.dense as dense
 import blanktrack.reconcile as rec
 from blanktrack import invoices as inv
-from blanktrack import native
 from blanktrack.booklets import USAGE_MASKS, allocation_booklets, prepare_allocations
 from blanktrack.period import Period
-from blanktrack.usage import engine
+from blanktrack.usage import dense, engine
+from blanktrack.usage import native_loop as native
 from blanktrack.usage.one_pass import fast_usage
 
 P = Period.parse("11302")
@@ -718,7 +717,7 @@ def test_reconcile_by_slot_equals_the_joins(use: list[tuple], ban: str | None) -
 @pytest.mark.parametrize("writer", ["polars", "pyarrow"])  # large_string / string offsets
 def test_warm_up_loads_the_loop_the_scan_then_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                      writer: str) -> None:
-    """Where the loop runs through numba's dispatcher (native.py could not be used), dense.warm_up
+    """Where the loop runs through numba's dispatcher (native_loop.py could not be used), dense.warm_up
     must give it the very argument types a scan of such a file gives it: otherwise it compiles a
     second version in the background instead of saving time."""
     import numba
@@ -760,10 +759,11 @@ def test_without_the_dense_scan_a_large_period_still_reconciles(
     text_frame(reconcile_rows()).write_parquet(invoices[0])
     monkeypatch.setattr(engine, "DENSE_MIN_ROWS", 0)
     with_dense = rec.reconcile("11302", [allocations], invoices, report_date=dt.date(2024, 3, 5))
-    import blanktrack
+    import blanktrack.usage
 
-    monkeypatch.setitem(sys.modules, "blanktrack.dense", None)  # importing it raises ImportError
-    monkeypatch.delattr(blanktrack, "dense")
+    # importing it raises ImportError
+    monkeypatch.setitem(sys.modules, "blanktrack.usage.dense", None)
+    monkeypatch.delattr(blanktrack.usage, "dense")
     with pytest.warns(RuntimeWarning, match="dense scan is not available"):
         without = rec.reconcile("11302", [allocations], invoices, report_date=dt.date(2024, 3, 5))
     assert canonical(without.blank_ranges) == canonical(with_dense.blank_ranges)

@@ -18,14 +18,13 @@ import pytest
 from corpus.checks import findings_of
 
 import blanktrack.reconcile as rec
-from blanktrack import dense
 from blanktrack import invoices as inv
 from blanktrack.allocations import load_allocations
 from blanktrack.booklets import prepare_allocations
 from blanktrack.cli import main
 from blanktrack.errors import InputError
 from blanktrack.period import Period
-from blanktrack.usage import engine
+from blanktrack.usage import dense, engine
 
 BAN_A, BAN_B = "53567686", "04595257"
 ALLOCATIONS = (

@@ -1,4 +1,4 @@
-"""native.py: the dense scan's loop as machine code kept on disk and loaded without numba.
+"""usage/native_loop.py: the dense scan's loop as machine code kept on disk and loaded without numba.
 
 The machine code must do exactly what numba's dispatcher does with the same loop (hypothesis,
 on batches with every kind of row), load in a process that never imports numba, and never be
@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from blanktrack import native
 from blanktrack.booklets import USAGE_MASKS
+from blanktrack.usage import native_loop as native
 
 N_SLOTS = 12
 TRACKS = {"AB": 0, "CD": 1}  # track → index; ZZ holds no allocation
@@ -134,7 +134,7 @@ def test_arrays_of_another_type_are_refused(both: tuple[native.Kernels, native.K
 
 def test_a_new_process_loads_it_without_numba(both: tuple[native.Kernels, native.Kernels]
                                               ) -> None:
-    code = ("import sys\nfrom blanktrack import native\nk = native.kernels()\n"
+    code = ("import sys\nfrom blanktrack.usage import native_loop as native\nk = native.kernels()\n"
             "print(k.kind, 'numba' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["native", "False"]
@@ -180,7 +180,7 @@ def test_a_new_file_removes_the_stale_ones(tmp_path: Path,
     os.utime(killed, (time.time() - 7200, time.time() - 7200))
     writing = tmp_path / ".tally-native-89abcdef0123456789abcdef.bin.4243-1"
     writing.write_bytes(b"half")
-    others = [tmp_path / "tally.tally_batch-12.py311.nbi", tmp_path / "tally-native-notes.txt"]
+    others = [tmp_path / "slot_tally.tally_batch-12.py311.nbi", tmp_path / "tally-native-notes.txt"]
     for other in others:
         other.write_bytes(b"kept")
     native.kernels()

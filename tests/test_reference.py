@@ -44,7 +44,7 @@ from reference_period import (
 )
 from reference_period import upload_rows as exported
 
-from blanktrack import dense
+from blanktrack.usage import dense
 
 D = dt.date
 WHOLE = Allocation(HEAD, "07", PERIOD, "AB", 0, 49)

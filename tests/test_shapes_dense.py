@@ -37,7 +37,7 @@ from reference_period import (
 )
 from reference_period import upload_rows as exported
 
-from blanktrack import dense
+from blanktrack.usage import dense
 
 D = dt.date
 DATES = ("date32", "date64", "timestamp-s", "timestamp-ms", "timestamp-us", "timestamp-ns",

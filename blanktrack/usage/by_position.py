@@ -16,11 +16,11 @@ import polars as pl
 
 from ..booklets import USAGE_MASKS
 from ..skipped import used_stretches
-from ..slots import Slots
+from .booklet_slots import Slots
 
 
 @dataclass(frozen=True)
-class BySlot:
+class ByPosition:
     """The usage of each allocation booklet, in allocation_booklets' row order."""
 
     masks: dict[str, np.ndarray]  # USAGE_MASKS → uint64 per allocation booklet
@@ -30,7 +30,7 @@ class BySlot:
 
     @classmethod
     def of(cls, slots: Slots, masks: list[np.ndarray], live_rows: np.ndarray,
-           slot_machine: np.ndarray, machines: pl.Series) -> BySlot | None:
+           slot_machine: np.ndarray, machines: pl.Series) -> ByPosition | None:
         """From a dense scan's folded tallies; None unless the slots are the allocation booklets
         one for one (every booklet one allocation's, so one seller's): then the tally is the
         usage of each booklet, in order."""

@@ -30,7 +30,7 @@ from .result import BookletUsage
 from .validated import validated_usage
 
 if TYPE_CHECKING:  # not imported at run time: it loads numpy and pyarrow
-    from ..dense import Scanned
+    from .dense import Scanned
 
 # Below this many invoice rows the polars path is faster: loading the dense scan's numba and
 # pyarrow costs more than it saves (bench/README.md, "Where the time goes (reconcile)").
@@ -49,13 +49,13 @@ def is_large(paths: Sequence[str | Path]) -> bool:
 def warm_up(paths: Sequence[str | Path]) -> None:
     """When the invoices are large: import the dense scan and load its compiled loop in the
     background, while the caller reads the allocations (a core is free then). The first run
-    after an install compiles the loop here (native.py)."""
+    after an install compiles the loop here (native_loop.py)."""
     if not is_large(paths):
         return
 
     def warm() -> None:
         with contextlib.suppress(Exception):  # whatever fails here fails again, and is seen, later
-            from .. import dense
+            from . import dense
 
             dense.warm_up(Path(paths[0]))
 
@@ -66,9 +66,9 @@ def dense_scan(paths: Sequence[str | Path], period: Period, allocations: pl.Data
                bans: pl.Series | None) -> Scanned | None:
     """dense.scan, loaded on first use; None where it is not installed."""
     try:
-        from .. import dense  # pyarrow and the compiled loop are loaded only here
+        from . import dense  # pyarrow and the compiled loop are loaded only here
 
-        dense.native.kernels()
+        dense.native_loop.kernels()
     except ImportError as exc:  # a broken install: slower, but the same report
         warnings.warn(f"the dense scan is not available ({exc}); using the polars path, which "
                       "is slower on a large period: reinstall blanktrack", RuntimeWarning,

@@ -20,7 +20,7 @@ from ..period import Period
 from ..skipped import used_stretches
 
 if TYPE_CHECKING:  # numpy is loaded only with the dense scan
-    from .by_position import BySlot
+    from .by_position import ByPosition
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class BookletUsage:
 
     @classmethod
     def by_position(cls, period: Period, invoice_paths: Sequence[str | Path],
-                    bans: pl.Series | None, alloc_booklets: pl.DataFrame, by_slot: BySlot,
+                    bans: pl.Series | None, alloc_booklets: pl.DataFrame, by_slot: ByPosition,
                     foreign: pl.DataFrame, issuing: pl.DataFrame, rows_by_file: pl.DataFrame
                     ) -> BookletUsage:
         """From a dense scan whose slots are the allocation booklets one for one: every row in

@@ -13,12 +13,12 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
-from . import invoices as inv
-from .invoice_rules import LIVE_STATUSES
-from .period import Period, date_period_index, period_index
-from .usage.one_pass import key_map
+from .. import invoices as inv
+from ..invoice_rules import LIVE_STATUSES
+from ..period import Period, date_period_index, period_index
+from .one_pass import key_map
 
-# What the tally's per-code tables say (tally.py reads them as constants).
+# What the tally's per-code tables say (slot_tally.py reads them as constants).
 BAN_FILTERED = -3  # ban_id of a seller the reconciliation leaves out (--ban)
 BAN_OTHER = -1  # ban_id of a seller that holds no allocation here
 STATUS_LIVE, STATUS_VOID = 1, 2  # status_class values; 0 = neither

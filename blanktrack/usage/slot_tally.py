@@ -10,7 +10,7 @@ period) are handed back as exceptions; the caller aggregates those few rows with
 are counted exactly as everywhere else. A row dated more than one period from P uses nothing
 (spec §3): in a booklet of its seller it is only marked (far), elsewhere it is passed over.
 
-Compiled with numba, not a Python loop; native.py keeps the machine code and loads it without
+Compiled with numba, not a Python loop; native_loop.py keeps the machine code and loads it without
 numba on later runs.
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .value_codes import BAN_FILTERED, STATUS_LIVE, STATUS_VOID
+from .distinct_values import BAN_FILTERED, STATUS_LIVE, STATUS_VOID
 
 _ZEROS = np.uint64(0x3030303030303030)  # '00000000'
 _SIXES = np.uint64(0x0606060606060606)

@@ -1,4 +1,4 @@
-"""The kernel of a period run: `python -m blanktrack.kernel -f CONNECTION_FILE`.
+"""The kernel of a period run: `python -m blanktrack.notebook_kernel -f CONNECTION_FILE`.
 
 ipykernel as `ipykernel_launcher` starts it, but without its debugger: importing debugpy costs
 time at every run's start, and nobody attaches a debugger to an unattended run (a notebook

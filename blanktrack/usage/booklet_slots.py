@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from .schemas import BOOKLET_SIZE
+from ..schemas import BOOKLET_SIZE
 
 MAX_SLOTS = 64_000_000  # 256 MB of slot table; a wider spread of booklets takes the polars path
 

@@ -1,4 +1,4 @@
-"""The dense scan's compiled loop (tally.py) as native code, loaded without numba.
+"""The dense scan's compiled loop (slot_tally.py) as native code, loaded without numba.
 
 Loading numba's own cache of the loop means numba's import and the set-up of its typing system
 before the first row is tallied (bench/README.md, "Public APIs only"). So the first run compiles
@@ -7,7 +7,7 @@ C-callable wrappers of the loop with numba's public `cfunc`, takes their LLVM IR
 later runs load that file with llvmlite (numba's code generator) and call it through ctypes,
 which lets go of the GIL as numba's nogil does. Only public numba and llvmlite API is used.
 
-The file is named by a key of everything that shapes the code: the source of tally.py and of
+The file is named by a key of everything that shapes the code: the source of slot_tally.py and of
 this module, the numba and llvmlite versions, Python's version and the CPU. A stale or foreign
 file is never loaded, only a new one built, and writing it removes the stale ones (one file per
 folder, never a pile). When this cannot work (a folder nobody may write, an llvmlite that
@@ -37,10 +37,10 @@ from typing import Any
 import numpy as np
 
 _HERE = Path(__file__).resolve().parent
-_SOURCES = (_HERE / "tally.py", Path(__file__).resolve())
+_SOURCES = (_HERE / "slot_tally.py", Path(__file__).resolve())
 _FORMAT = b"blanktrack-native-3\n"
 
-# tally.tally_batch's parameters in order: a name, then the dtype of an array ("offsets": int32
+# slot_tally.tally_batch's parameters in order: a name, then the dtype of an array ("offsets": int32
 # or int64, one wrapper each) or None for an integer. An array goes to C as pointer and length.
 _TALLY_PARAMS: tuple[tuple[str, str | None], ...] = (
     ("n", None), ("views", None), ("offsets", "offsets"), ("data", "uint8"),
@@ -96,7 +96,7 @@ def kernels() -> Kernels:
 
 
 def cache_folders() -> list[Path]:
-    """Where the machine code is kept: beside numba's cache of tally.py, else the user's cache."""
+    """Where the machine code is kept: beside numba's cache of slot_tally.py, else the user's cache."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return [_HERE / "__pycache__", Path(base) / "blanktrack"]
 
@@ -180,7 +180,7 @@ _PARTIAL_AGE = 3600  # seconds: a file is written in milliseconds; older, its wr
 
 
 def _remove_stale(folder: Path, current: str) -> None:
-    """The files of other keys (an older tally.py, numba, Python or CPU) and the partial files
+    """The files of other keys (an older slot_tally.py, numba, Python or CPU) and the partial files
     of processes that are gone. Safe beside a concurrent run: a run only ever loads its own
     key's file, reads it whole in one call (a removed file still reads to its end once opened),
     and takes a file that vanished before it was opened for one not built yet. Partial files
@@ -206,7 +206,7 @@ def _build(llvm: Any) -> bytes:
     """The wrappers compiled by numba, as one object file with a header naming them."""
     from numba import carray, cfunc, types
 
-    from . import tally
+    from . import slot_tally
 
     def c_type(dtype: str | None, offsets: str) -> Any:
         return types.int64 if dtype is None else types.CPointer(
@@ -237,12 +237,12 @@ def _build(llvm: Any) -> bytes:
             body = f"    inner({', '.join(args)})\n"
         source = f"def {name}({', '.join(c_params)}):\n{body}"
         scope: dict[str, Any] = {"carray": carray, "inner": inner}
-        exec(compile(source, f"<blanktrack.native {name}>", "exec"), scope)
+        exec(compile(source, f"<blanktrack.usage.native_loop {name}>", "exec"), scope)
         return cfunc(types.void(*sig), nogil=True, error_model="numpy")(scope[name])
 
-    compiled = {f"tally_{o}": wrapper(f"tally_{o}", _TALLY_PARAMS, o, tally.tally_batch, True)
+    compiled = {f"tally_{o}": wrapper(f"tally_{o}", _TALLY_PARAMS, o, slot_tally.tally_batch, True)
                 for o in _OFFSETS}
-    compiled["rehash"] = wrapper("rehash", _REHASH_PARAMS, "int64", tally.issuing_rehash, False)
+    compiled["rehash"] = wrapper("rehash", _REHASH_PARAMS, "int64", slot_tally.issuing_rehash, False)
     # Each cfunc's optimised LLVM IR (its public inspect_llvm), linked into one module and
     # emitted by llvmlite with the options numba's JIT uses for this CPU.
     module = None
@@ -352,9 +352,9 @@ def _load_numba_helpers(llvm: Any) -> None:
 
 
 def _numba_kernels() -> Kernels:
-    from . import tally  # imports numba; ImportError when it is not installed
+    from . import slot_tally  # imports numba; ImportError when it is not installed
 
-    return Kernels(tally.tally_batch, tally.issuing_rehash, "numba")
+    return Kernels(slot_tally.tally_batch, slot_tally.issuing_rehash, "numba")
 
 
 __all__ = ["Kernels", "cache_folders", "issuing_table", "kernels"]

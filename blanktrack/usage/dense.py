@@ -2,10 +2,10 @@
 
 The allocations say which booklets can be used at all, so every (track, booklet) of the period
 gets a slot in a dense table (slots.py), and each invoice row is tallied into its slot by the compiled loop
-in tally.py: no hash table per row, memory proportional to the allocations. The text columns
+in slot_tally.py: no hash table per row, memory proportional to the allocations. The text columns
 arrive as small integer codes (Parquet: the dictionary codes pyarrow reads; CSV: polars parses
 them straight into Categorical), so only their few distinct values are ever looked at, once each
-in value_codes.py and then again, as the authority, by raw_usage.key_map (the same polars
+in distinct_values.py and then again, as the authority, by one_pass.key_map (the same polars
 expressions as validation). The few rows the dense model does not cover (outside the
 allocations, another seller's number, a second till in one booklet) go through the polars
 group-by of raw_usage and are merged in. Two threads each read and tally their own share of the
@@ -32,14 +32,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import invoices as inv
-from . import native
-from .allocations import is_parquet
-from .booklets import USAGE_MASKS, fold_usage
-from .period import Period
-from .slots import Slots, booklet_slots
-from .usage.by_position import BySlot
-from .usage.one_pass import (
+from .. import invoices as inv
+from ..allocations import is_parquet
+from ..booklets import USAGE_MASKS, fold_usage
+from ..period import Period
+from . import native_loop
+from .booklet_slots import Slots, booklet_slots
+from .by_position import ByPosition
+from .distinct_values import NotClean, ValueCodes, table
+from .one_pass import (
     BY_MACHINE_KEYS,
     FOREIGN_SCHEMA,
     TEXT_KEYS,
@@ -48,7 +49,6 @@ from .usage.one_pass import (
     raw_frame,
     usage_from_groups,
 )
-from .value_codes import NotClean, ValueCodes, table
 
 BATCH_ROWS = 1 << 17  # Parquet: rows a batch (a row group is often about that)
 CSV_BATCH_ROWS = 1 << 19  # CSV: polars hands out larger batches faster
@@ -57,13 +57,13 @@ MAX_EXCEPTIONS = 2_000_000  # rows left to polars before the dense scan is not w
 ISSUING_START = 1 << 12  # slots of a thread's issuing table at first (it grows)
 ROW_GROUPS_PER_TASK = 4  # work is handed to the threads this many Parquet row groups at a time
 
-# tally.SLOT_WORDS and tally.OWNER_WORDS (tally.py imports numba, which a run does not load).
+# slot_tally.SLOT_WORDS and slot_tally.OWNER_WORDS (slot_tally.py imports numba, which a run does not load).
 SLOT_WORDS, OWNER_WORDS = 8, 2
 _PER_ROW = ("invoice_date", "seller_ban", "machine", "status", "upload_status")  # tally's order
 _ISSUING_KEYS = ("seller_ban", "machine", "track", "invoice_date")
 _ISSUING_SCHEMA = {"seller_ban": pl.String, "machine": pl.String, "track": pl.String,
                    "invoice_date": pl.Date, "invoices": pl.UInt32}
-# The issuing key tally.py packs: ban << 42 | till << 18 | track << 8 | day, a non-negative int64.
+# The issuing key slot_tally.py packs: ban << 42 | till << 18 | track << 8 | day, a non-negative int64.
 # The track is its letters' code (26 * first + second < 1024), the day its place in the period
 # (< 62); BANs and tills are codes met in the scan, refused (polars decides) past these bounds.
 MAX_ISSUING_BANS = 1 << 21
@@ -79,8 +79,8 @@ class _Tally:
 
     slot_ban: np.ndarray
     n_files: int
-    owner: np.ndarray = field(init=False)  # per slot: seller, till (tally.OWNER_WORDS)
-    state: np.ndarray = field(init=False)  # per slot: USAGE_MASKS, live rows (tally.SLOT_WORDS)
+    owner: np.ndarray = field(init=False)  # per slot: seller, till (slot_tally.OWNER_WORDS)
+    state: np.ndarray = field(init=False)  # per slot: USAGE_MASKS, live rows (slot_tally.SLOT_WORDS)
     issuing: np.ndarray = field(init=False)
     iss_fill: int = 0
     exceptions: list[pl.DataFrame] = field(default_factory=list)
@@ -92,7 +92,7 @@ class _Tally:
         self.owner[0::OWNER_WORDS] = self.slot_ban
         self.owner[1::OWNER_WORDS] = -1
         self.state = np.zeros(SLOT_WORDS * n, np.uint64)
-        self.issuing = native.issuing_table(ISSUING_START)
+        self.issuing = native_loop.issuing_table(ISSUING_START)
         self.rows = [0] * self.n_files
 
     @property
@@ -157,7 +157,7 @@ def _parquet_file(path: Path) -> _File | None:
 
 def _as_text(values: pa.Array, column: str) -> list[str | None]:
     """Distinct values of a column as the text invoices._scan_parquet makes of them (polars'
-    own casts), so that value_codes and the validation judge the same text."""
+    own casts), so that distinct_values and the validation judge the same text."""
     if _text_type(values.type):
         return values.to_pylist()
     series = pl.Series(pl.from_arrow(values))
@@ -239,7 +239,7 @@ def _coded(batch: pa.RecordBatch, column: str, name: str | None
 
 
 def _number_buffers(column: pa.Array) -> tuple[int, bool, np.ndarray, np.ndarray] | None:
-    """(rows, views, offsets, data) of an Arrow string column for tally.tally_batch."""
+    """(rows, views, offsets, data) of an Arrow string column for slot_tally.tally_batch."""
     if column.null_count:
         return None
     if pa.types.is_dictionary(column.type):  # a categorical number column: rare, decoded
@@ -258,10 +258,10 @@ def _number_buffers(column: pa.Array) -> tuple[int, bool, np.ndarray, np.ndarray
 
 
 def warm_up(path: Path) -> None:
-    """Load the compiled loop (native.py; numba's dispatcher, slower to load, when that cannot
+    """Load the compiled loop (native_loop.py; numba's dispatcher, slower to load, when that cannot
     be used, during which every thread that calls it waits) for the types a Parquet
     file like `path` will give it, so that this can happen while the allocations are read."""
-    kernels = native.kernels()
+    kernels = native_loop.kernels()
     if kernels.kind == "native":
         return  # one function per offsets type, loaded already
     number = pq.read_schema(path).field(0).type if is_parquet(path) else None
@@ -275,7 +275,7 @@ def warm_up(path: Path) -> None:
         0, False, offsets, np.zeros(0, np.uint8), code, code, code, code, code,
         i32, i32, i32, i32, np.zeros(1, np.int8), np.zeros(1, np.bool_),
         i32, i64, i64, i64, i32, np.zeros(OWNER_WORDS, np.int32), np.zeros(SLOT_WORDS, np.uint64),
-        native.issuing_table(2), 0, i64, 0, 0,
+        native_loop.issuing_table(2), 0, i64, 0, 0,
     )
 
 
@@ -287,7 +287,7 @@ class Scanned:
 
     issuing: pl.DataFrame
     counted: pl.DataFrame
-    by_slot: BySlot | None
+    by_slot: ByPosition | None
     make_by_machine: Callable[[], pl.DataFrame]
     foreign: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FOREIGN_SCHEMA))
 
@@ -326,7 +326,7 @@ def scan(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
     slots = booklet_slots(allocations)
     if slots is None or len(slots.bans) >= MAX_ISSUING_BANS:
         return None
-    kernels = native.kernels()  # loaded (or a failure raised) here, not in the scanning threads
+    kernels = native_loop.kernels()  # loaded (or a failure raised) here, not in the scanning threads
     codes = ValueCodes(period, slots.bans, filtered=bans is not None)
     tasks: queue.SimpleQueue[tuple[int, list[int]]] = queue.SimpleQueue()
     for i, file in enumerate(files):
@@ -360,7 +360,7 @@ class _Scan:
 
     def __init__(self, files: list[_File], slots: Slots, codes: ValueCodes,
                  tasks: queue.SimpleQueue[tuple[int, list[int]]],
-                 categories: dict[str, pl.Categorical], kernels: native.Kernels) -> None:
+                 categories: dict[str, pl.Categorical], kernels: native_loop.Kernels) -> None:
         self.files, self.slots, self.codes, self.tasks = files, slots, codes, tasks
         self.categories, self.kernels = categories, kernels
         self.lock = threading.Lock()  # the value codes are shared: one thread adds at a time
@@ -565,7 +565,7 @@ def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
         return _by_machine(slots, first, machines, (used | far) != 0)
 
     if not exceptions and not apart:  # every row in a slot: by_machine made only if asked
-        return Scanned(issuing, counted, BySlot.of(slots, first.masks(), first.live_rows(),
+        return Scanned(issuing, counted, ByPosition.of(slots, first.masks(), first.live_rows(),
                                                    np.ascontiguousarray(first.slot_machine),
                                                    machines), used_slots)
     by_machine = pl.concat([used_slots(), *apart])
