@@ -125,6 +125,7 @@ def _files(folder: Path, shapes: list[str]) -> list[str]:
 @example(["issue", "two numbers"])
 @example(["issue", "pi inside", "marker text"])
 @example(["Big5 declared", "issue"])
+@example(["foreign XML", "two numbers"])  # a file set aside, then the careful way: listed once
 def test_a_batch_reads_as_each_file_alone(shapes):
     with tempfile.TemporaryDirectory() as folder:
         paths = _files(Path(folder), shapes)

@@ -116,10 +116,11 @@ def read_batch(paths: Sequence[str]) -> Batch:
     bare = [(i, data) for i, data in files if data.find(b"InvoiceEnvelope", 0, 4096) < 0]
     alone = [(i, data) for i, data in files if data.find(b"InvoiceEnvelope", 0, 4096) >= 0]
     if bare:
+        not_read = list(batch.not_xml)  # the files that are no XML at all
         try:
             _joined(bare, batch)
-        except _Careful:
-            batch = Batch(bytes=batch.bytes, not_xml=batch.not_xml)
+        except _Careful:  # every file again, alone: what the joined parse found is dropped
+            batch = Batch(bytes=batch.bytes, not_xml=not_read)
             alone = files
     for i, data in alone:
         try:

@@ -53,8 +53,8 @@ def raw_frame(path: Path, text_dtypes: Mapping[str, pl.DataType] | None = None
         if any(dtype != pl.String for n, dtype in schema.items() if n not in invoices.PROVENANCE):
             return None
         lf = lf.rename({c: invoices.normal_name(c) for c in schema.names()})
-    elif path.stat().st_size > invoices.LARGE_FILE_BYTES:
-        # A large CSV (its encoding and header were checked by scan_raw_invoices): scanned
+    elif invoices.read_from_disk(path, str(path)):
+        # A large or plain CSV (its encoding and header are checked by scan_raw_invoices): scanned
         # without a row index, which slows polars' reader down; line numbers are only
         # needed to name a problem, and then the validating path reads the file again. Text keys
         # of another type are parsed as that type directly (cheaper than a cast afterwards).
