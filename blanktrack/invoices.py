@@ -256,9 +256,22 @@ def read_from_disk(path: Path, name: str) -> bool:
     NUL (UTF-16 without its BOM is valid UTF-8), no quote (so no record spans lines), no CR but
     in CRLF. Two hundred daily files are then neither held in memory at once nor decoded
     twice."""
-    if path.stat().st_size > LARGE_FILE_BYTES:
+    stat = path.stat()
+    if stat.st_size > LARGE_FILE_BYTES:
         return True
-    data = textio.read_bytes(path, name)
+    # The dense scan and the file checks both ask: the answer is kept for the same file.
+    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if key not in _PLAIN:
+        if len(_PLAIN) > 100_000:  # a long-lived process (a notebook) does not keep them all
+            _PLAIN.clear()
+        _PLAIN[key] = _is_plain(textio.read_bytes(path, name))
+    return _PLAIN[key]
+
+
+_PLAIN: dict[tuple[str, int, int, int], bool] = {}
+
+
+def _is_plain(data: bytes) -> bool:
     if data.startswith(codecs.BOM_UTF8) or b'"' in data or b"\0" in data:
         return False
     if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):  # (`in` is a fast search)
