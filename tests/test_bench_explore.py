@@ -3,24 +3,19 @@ other targets: one check per size, the slowest redraw against 0.3 s, the slow co
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from bench_script import load_bench_run
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def bench_run():  # bench/run.py is a script, not a package module
-    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_run"] = module
-    spec.loader.exec_module(module)
-    return module
+def bench_run():
+    return load_bench_run("bench_run")
 
 
 def test_the_explore_command_is_the_20m_bench_by_default(bench_run) -> None:

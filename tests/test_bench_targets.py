@@ -4,25 +4,20 @@ the real-input benches' JSON lines folded in (a bench that reports nothing is MI
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from bench_script import load_bench_run
 
 ROOT = Path(__file__).resolve().parent.parent
 GIB = 1024**3
 
 
 @pytest.fixture(scope="module")
-def bench_run():  # bench/run.py is a script, not a package module
-    spec = importlib.util.spec_from_file_location("bench_run_targets", ROOT / "bench" / "run.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_run_targets"] = module
-    spec.loader.exec_module(module)
-    return module
+def bench_run():
+    return load_bench_run("bench_run_targets")
 
 
 def _cell(b, n: int, shape: str, bt: float, rss: int, booklet: float | None = None,
