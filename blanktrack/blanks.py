@@ -159,6 +159,6 @@ def to_report(runs: pl.DataFrame) -> pl.DataFrame:
             count=(pl.col("end") - pl.col("begin") + 1).cast(pl.Int64),
             reported_by=pl.col("reported_by"),
         )
-        .cast(BLANK_RANGE_SCHEMA)  # type: ignore[arg-type]
+        .cast(pl.Schema(BLANK_RANGE_SCHEMA))
         .sort(["ban", "invoice_type", "track", "begin_no", "reported_by"], nulls_last=True)
     )

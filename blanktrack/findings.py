@@ -46,7 +46,7 @@ def _frame(df: pl.DataFrame, code: str, message: pl.Expr, severity: str | None =
         if name in df.columns:
             exprs[name] = pl.col(name)
     exprs.update(columns)
-    return df.select(**exprs).cast(FINDING_SCHEMA)  # type: ignore[arg-type]
+    return df.select(**exprs).cast(pl.Schema(FINDING_SCHEMA))
 
 
 def _where(src: str = "source", line: str = "line") -> pl.Expr:

@@ -285,22 +285,22 @@ def _is_plain(data: bytes) -> bool:
 
 def scan_csv_file(path: Path, name: str) -> tuple[pl.LazyFrame, bool]:
     """The lazy frame of a CSV file, and whether it is already in memory (a small file)."""
-    options = {
-        "infer_schema": False,  # all text: leading zeros of BANs and numbers matter
-        "row_index_name": _ROW,
-        "row_index_offset": 2,  # row 0 is on line 2, after the header
-        "with_column_names": lambda names: [normal_name(n) for n in names],
-    }
+    def names(header: list[str]) -> list[str]:
+        return [normal_name(n) for n in header]
+
+    # Every cell as text (leading zeros of BANs and numbers matter); row 0 is on line 2.
     if read_from_disk(path, name):
         _check_large_prefix(path, name)
         _LARGE_CSV[name] = path
-        return pl.scan_csv(path, encoding="utf8", **options), False
+        return pl.scan_csv(path, encoding="utf8", infer_schema=False, row_index_name=_ROW,
+                           row_index_offset=2, with_column_names=names), False
     text = textio.normalise_newlines(textio.read_text(path).text)
     line, columns = _header_names(text, name)
     _check_columns(name, columns, line)
     # Read small files now, so that a malformed CSV is reported with its file and line.
     try:
-        df = pl.read_csv(text.encode("utf-8"), **options)
+        df = pl.read_csv(text.encode("utf-8"), infer_schema=False, row_index_name=_ROW,
+                         row_index_offset=2, with_column_names=names)
     except pl.exceptions.PolarsError as exc:
         raise _malformed(text, name, exc) from exc
     if '"' in text:  # only a quoted field can span lines
@@ -582,7 +582,7 @@ def normalise_invoices(raw: pl.LazyFrame) -> pl.LazyFrame:
         upload_status=lookup_expr("upload_status", UPLOAD_STATUSES),
         source=pl.col("source"),
         line=pl.col("line"),
-    ).cast(INVOICE_SCHEMA)
+    ).cast(pl.Schema(INVOICE_SCHEMA))
 
 
 def scan_invoices(paths: Sequence[str | Path]) -> pl.LazyFrame:

@@ -341,7 +341,7 @@ def _summary(state: pl.DataFrame, allocations: pl.DataFrame, skipped: pl.DataFra
             utilisation=(pl.col("used") / pl.col("allocated")).round(4),
         )
         .select(list(SUMMARY_SCHEMA))
-        .cast(SUMMARY_SCHEMA)  # type: ignore[arg-type]
+        .cast(pl.Schema(SUMMARY_SCHEMA))
         .sort("head_ban", "ban", "invoice_type", "track")
         .collect(engine="streaming")
     )

@@ -296,7 +296,7 @@ def selection_summary(cells: pl.DataFrame, period: str) -> pl.DataFrame:
             utilisation=(pl.col("used") / pl.col("allocated")).round(4),
         )
         .select(list(SUMMARY_SCHEMA))
-        .cast(SUMMARY_SCHEMA)  # type: ignore[arg-type]
+        .cast(pl.Schema(SUMMARY_SCHEMA))
         .sort("head_ban", "ban", "invoice_type", "track")
     )
 

@@ -173,7 +173,7 @@ def usage_from_groups(groups: pl.DataFrame, paths: Sequence[str | Path], period:
         foreign = (
             groups.filter(~mine & (pl.col("offset").abs() <= 1))
             .group_by("track", "booklet").agg(mask=pl.col("b").bitwise_or())
-            .cast(FOREIGN_SCHEMA)  # type: ignore[arg-type]
+            .cast(pl.Schema(FOREIGN_SCHEMA))
         )
         groups = groups.filter(mine)
 
