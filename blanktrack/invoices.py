@@ -16,6 +16,7 @@ scan that fetches the invoices findings name, see scan_raw_invoices).
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -259,16 +260,13 @@ def read_from_disk(path: Path, name: str) -> bool:
     stat = path.stat()
     if stat.st_size > LARGE_FILE_BYTES:
         return True
-    # The dense scan and the file checks both ask: the answer is kept for the same file.
-    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
-    if key not in _PLAIN:
-        if len(_PLAIN) > 100_000:  # a long-lived process (a notebook) does not keep them all
-            _PLAIN.clear()
-        _PLAIN[key] = _is_plain(textio.read_bytes(path, name))
-    return _PLAIN[key]
+    return _plain(path, name, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
-_PLAIN: dict[tuple[str, int, int, int], bool] = {}
+@functools.lru_cache(maxsize=4096)
+def _plain(path: Path, name: str, inode: int, size: int, mtime_ns: int) -> bool:
+    """_is_plain of a file, kept per file as it is: the dense scan and the file checks both ask."""
+    return _is_plain(textio.read_bytes(path, name))
 
 
 def _is_plain(data: bytes) -> bool:

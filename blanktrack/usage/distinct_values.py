@@ -1,20 +1,18 @@
 """What each distinct text value of the invoices means to the dense scan's loop: a date's period
 offset and day, a seller's index among the allocations' BANs, a till's number, a status's class,
 whether an upload failed. Each value is looked at once, here, and all of them again at the end by
-raw_usage.key_map, the same polars expressions as validation, which has the last word.
+one_pass.key_map, the same polars expressions as validation, which has the last word.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 
 import numpy as np
 import polars as pl
 
-from .. import invoices as inv
-from ..invoice_rules import LIVE_STATUSES
+from ..invoice_rules import LIVE_STATUSES, day_of, status_of, upload_status_of
 from ..period import Period, date_period_index, period_index
 from .one_pass import key_map
 
@@ -22,10 +20,6 @@ from .one_pass import key_map
 BAN_FILTERED = -3  # ban_id of a seller the reconciliation leaves out (--ban)
 BAN_OTHER = -1  # ban_id of a seller that holds no allocation here
 STATUS_LIVE, STATUS_VOID = 1, 2  # status_class values; 0 = neither
-
-_ISO = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-_COMPACT = re.compile(r"^[0-9]{8}$")
-
 
 class NotClean(Exception):
     """A value the dense scan does not take as it is: the polars paths decide."""
@@ -47,17 +41,9 @@ class ValueCodes:
 
     def date(self, raw: str | None) -> tuple[int, int, dt.date]:
         if raw not in self.dates:
-            try:
-                if raw is None:
-                    raise ValueError
-                if _ISO.match(raw):
-                    day = dt.date.fromisoformat(raw)
-                elif _COMPACT.match(raw):
-                    day = dt.date(int(raw[:4]), int(raw[4:6]), int(raw[6:]))
-                else:
-                    raise ValueError
-            except ValueError:
-                raise NotClean(raw) from None
+            day = day_of(raw)
+            if day is None:
+                raise NotClean(raw)
             offset = date_period_index(day) - self.p
             self.dates[raw] = (offset, (day - self.period.first_day).days if offset == 0 else 0,
                                day)
@@ -81,7 +67,7 @@ class ValueCodes:
 
     def status(self, raw: str | None) -> int:
         if raw not in self.statuses:
-            norm = inv.STATUSES.get(raw.lower()) if raw and raw == raw.strip() else None
+            norm = status_of(raw) if raw and raw == raw.strip() else None
             if norm is None:
                 raise NotClean(raw)
             klass = (STATUS_LIVE if norm in LIVE_STATUSES
@@ -93,14 +79,14 @@ class ValueCodes:
         if raw not in self.uploads:
             norm = None
             if raw is not None:
-                norm = inv.UPLOAD_STATUSES.get(raw.lower()) if raw and raw == raw.strip() else None
+                norm = upload_status_of(raw) if raw == raw.strip() else None
                 if norm is None:
                     raise NotClean(raw)
             self.uploads[raw] = (norm == "failed", norm)
         return self.uploads[raw][0]
 
     def confirmed(self) -> bool:
-        """Whether polars' validation (raw_usage.key_map) agrees with every value taken here."""
+        """Whether polars' validation (one_pass.key_map) agrees with every value taken here."""
         seen: dict[str, dict[str | None, object]] = {
             "invoice_date": {raw: v[2] for raw, v in self.dates.items()},
             "seller_ban": {raw: raw for raw in self.sellers},

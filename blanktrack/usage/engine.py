@@ -13,6 +13,7 @@ The faster paths decline (None) whatever they do not take as it is, and the next
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import warnings
 from collections.abc import Sequence
@@ -41,9 +42,18 @@ _CSV_BYTES_PER_ROW = 50  # a canonical invoice row is about 50-55 bytes of CSV
 def is_large(paths: Sequence[str | Path]) -> bool:
     """Whether the invoices are enough for the dense scan to gain (Parquet rows from the
     metadata, CSV rows estimated from the size)."""
-    rows = sum(parquet_rows(p, str(p)) if is_parquet(p) else p.stat().st_size // _CSV_BYTES_PER_ROW
-               for p in map(Path, paths))
+    rows = 0
+    for path in map(Path, paths):
+        stat = path.stat()
+        rows += _rows(str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
     return bool(paths) and rows >= DENSE_MIN_ROWS
+
+
+@functools.lru_cache(maxsize=4096)
+def _rows(path: str, inode: int, size: int, mtime_ns: int) -> int:
+    """A file's rows, or their estimate; kept per file as it is (warm_up and of_period both
+    ask, and a Parquet footer of each of thousands of files is a read)."""
+    return parquet_rows(Path(path), path) if is_parquet(Path(path)) else size // _CSV_BYTES_PER_ROW
 
 
 def warm_up(paths: Sequence[str | Path]) -> None:
