@@ -21,13 +21,15 @@ Sizes: BENCH_SIZES=20M,100M (default) or --sizes; BENCH_SHAPES (or --shapes) nam
 --naive-up-to (BENCH_NAIVE_UP_TO, default 20M) the largest size at which the naive query runs on
 every shape (above it, on the base only: 15 GB and 40 s at 100M); BENCH_NOTEBOOK (default 1M,10M);
 BENCH_EXPLORE (default 20M); BENCH_XML / BENCH_CSV_INPUTS: the arguments of xml_bench.py /
-csv_bench.py ('none' to leave one out). --quick = a 100k period of 20 BANs in four shapes, every contender,
+csv_bench.py ('none' to leave one out); BENCH_OUT the folder the runs write their outputs in
+(default /dev/shm, see output_root). --quick = a 100k period of 20 BANs in four shapes, every contender,
 targets checked at that size, nothing written here (the smoke test uses it).
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import csv
 import datetime as dt
 import json
@@ -237,10 +239,26 @@ def measure_cell(n: int, shape: Shape, work: Path, repeat: int, duck: bool, naiv
     return cell
 
 
+def output_root() -> str | None:
+    """Where the runs write their outputs: BENCH_OUT, else /dev/shm (a RAM file system) where
+    there is one, else the system's temporary folder (None).
+
+    Not the disk by default: this machine's ext4 keeps no journal, and there a file created
+    within minutes of deleting thousands of others (each cell's outputs, removed after it)
+    costs the kernel a search past every recently deleted inode — up to a second per run of
+    2,400 files, growing as the bench goes on: a cost of the bench's own clean-up, not of
+    blanktrack. bench/README.md ("Where the outputs go") measures the difference."""
+    chosen = os.environ.get("BENCH_OUT")
+    if chosen:
+        return chosen
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
 def matrix(sizes: list[int], shapes: list[Shape], csv_sizes: list[int], naive_up_to: int,
            repeat: int, duck: bool, quick: bool = False) -> list[Cell]:
     cells = []
-    work = Path(tempfile.mkdtemp(prefix="blanktrack-bench-"))
+    work = Path(tempfile.mkdtemp(prefix="blanktrack-bench-", dir=output_root()))
     try:
         for n in sizes:
             here = [s for s in shapes if s.fmt != "csv" or n in csv_sizes]
@@ -258,7 +276,7 @@ def notebooks(sizes: list[int], repeat: int) -> list[NotebookRow]:
     for n in sizes:
         prepare(n, [shape_lib.BY_NAME["base"]], quick=False)
         folder = shape_lib.base_folder(n)
-        work = Path(tempfile.mkdtemp(prefix="blanktrack-bench-nb-"))
+        work = Path(tempfile.mkdtemp(prefix="blanktrack-bench-nb-", dir=output_root()))
         try:
             runs = alternate({
                 "nb": [notebook_cmd(folder, work)] * repeat,
@@ -516,6 +534,10 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             print("duckdb is not installed (pip install -e '.[bench]'): skipping it", flush=True)
             duck = False
+    # The package compiled once, as a regular install does (an editable one compiles at first
+    # import, and not at all under PYTHONDONTWRITEBYTECODE): the runs time the work, not that.
+    compileall.compile_dir(str(ROOT / "blanktrack"), quiet=1)
+    print(f"outputs under {output_root() or tempfile.gettempdir()}", flush=True)
     started = time.perf_counter()
     cells = matrix(sizes, shapes, csv_sizes, naive_up_to, repeat, duck, args.quick)
     nb_rows = notebooks(nb_sizes, repeat)

@@ -115,9 +115,9 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         from .set_workbooks import skipped_workbooks_line
 
         print(f"  {skipped_workbooks_line(exports.skipped_workbooks)}")
-    from .report import verdict_lines
+    from .verdict import verdict_lines_of
 
-    for line in verdict_lines(result):  # the last words a person reads
+    for line in verdict_lines_of(result):  # the last words a person reads
         print(line)
     if args.turnkey is not None:  # after the exports are whole: Turnkey sends what it sees
         from .turnkey_drop import drop_e0402
@@ -486,6 +486,10 @@ def entry() -> None:
     A reader that stops reading (`| head`) ends the command quietly with EXIT_PIPE_CLOSED, as
     a command the shell's SIGPIPE ended; files are written atomically either way.
     """
+    # blanktrack calls no BLAS routine, but numpy's OpenBLAS starts a thread per core at import
+    # that spins for a while, on the cores the scan wants (bench/README.md). Set before numpy
+    # is imported (nothing imported so far imports it); a user's own setting wins.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         try:
             code = main()

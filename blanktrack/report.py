@@ -22,8 +22,7 @@ from .schemas import SEVERITY_RANK
 from .set_workbooks import Workbooks, skipped_workbooks_line
 from .strict import StrictModeError as StrictModeError  # the notebook's strict cell
 from .strict import enforce_strict as enforce_strict
-from .verdict import deadline_words
-from .verdict import verdict_lines as text_verdict
+from .verdict import deadline_words, reporting_bans, severity_counts
 from .workbook import inputs_table
 
 if TYPE_CHECKING:
@@ -240,17 +239,6 @@ table.blanktrack td.bt-long {{ white-space: normal; overflow-wrap: anywhere; min
 """
 
 
-def _reporting_bans(result: Reconciliation) -> list[str]:
-    if result.ban:
-        return [result.ban]
-    return sorted(b for b in result.summary["head_ban"].unique().to_list() if b is not None)
-
-
-def _severity_counts(result: Reconciliation) -> dict[str, int]:
-    counts = dict(result.findings.group_by("severity").len().iter_rows())
-    return {s: int(counts.get(s, 0)) for s in SEVERITY_RANK}
-
-
 def due_words(status: DueRow) -> tuple[str, bool | None]:
     """What `blanktrack due` says of the period (due.status_here), as the verdict shows it, and
     whether it is bad news (None: neither good nor bad, e.g. no earlier run)."""
@@ -272,9 +260,9 @@ def verdict(result: Reconciliation, status: DueRow | None = None) -> HTML:
     font stack and A4 print rules), so it must be the first output of the page."""
     exported = result.exported_ranges
     blanks = int(exported["count"].sum())
-    counts = _severity_counts(result)
+    counts = severity_counts(result)
     deadline_text, late = deadline_words(deadline_status(result.period, result.report_date))
-    bans = _reporting_bans(result)
+    bans = reporting_bans(result)
 
     def row(key: str, value: str, bad: bool | None = None) -> str:
         cls = "" if bad is None else f' class="{"bt-bad" if bad else "bt-good"}"'
@@ -301,13 +289,3 @@ def verdict(result: Reconciliation, status: DueRow | None = None) -> HTML:
         f"<table>{''.join(rows)}</table>"
         f"<p>{html.escape(report_day)}</p></div>"
     )
-
-
-def verdict_lines(result: Reconciliation, report_date: dt.date | None = None) -> list[str]:
-    """The verdict for a terminal, in two lines: blank numbers, errors and warnings; the deadline
-    with days left or late (of `report_date`, else the reconciliation's report date)."""
-    exported = result.exported_ranges
-    counts = _severity_counts(result)
-    return text_verdict(result.period, _reporting_bans(result),
-                        int(exported["count"].sum()), exported.height, counts["error"],
-                        counts["warning"], report_date or result.report_date)

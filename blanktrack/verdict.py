@@ -7,9 +7,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .labels import read_people_csv
 from .period import DeadlineStatus, Period, deadline_status, roc_date
+from .schemas import SEVERITY_RANK
+
+if TYPE_CHECKING:
+    from .reconcile import Reconciliation
 
 MAX_BANS_SHOWN = 5  # an accounting office's run of hundreds of BANs: a count, not a list
 
@@ -60,3 +65,27 @@ def verdict_of_exports(out_dir: Path, period: Period, report_date: dt.date) -> l
     severities = [dict(row).get("severity") for row in findings]
     return verdict_lines(period, [p.name for p in sets], blank_numbers, ranges,
                          severities.count("error"), severities.count("warning"), report_date)
+
+
+def reporting_bans(result: Reconciliation) -> list[str]:
+    """The BANs the run reports for: the one asked for (--ban), else every head BAN summed."""
+    if result.ban:
+        return [result.ban]
+    return sorted(b for b in result.summary["head_ban"].unique().to_list() if b is not None)
+
+
+def severity_counts(result: Reconciliation) -> dict[str, int]:
+    """Findings per severity (every severity of the catalogue, 0 where none)."""
+    counts = dict(result.findings.group_by("severity").len().iter_rows())
+    return {s: int(counts.get(s, 0)) for s in SEVERITY_RANK}
+
+
+def verdict_lines_of(result: Reconciliation, report_date: dt.date | None = None) -> list[str]:
+    """The verdict of a reconciliation for a terminal, in two lines: blank numbers, errors and
+    warnings; the deadline with days left or late (of `report_date`, else the
+    reconciliation's report date)."""
+    exported = result.exported_ranges
+    counts = severity_counts(result)
+    return verdict_lines(result.period, reporting_bans(result), int(exported["count"].sum()),
+                         exported.height, counts["error"], counts["warning"],
+                         report_date or result.report_date)

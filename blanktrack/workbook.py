@@ -11,14 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
-import xlsxwriter
 
 from . import labels
 from .console import display_width
 from .period import Period
 from .reconcile import Reconciliation
+
+if TYPE_CHECKING:
+    import xlsxwriter
 
 PERCENT = "0.0%"
 INTEGER = "#,##0"
@@ -121,6 +124,8 @@ def write_tables(path: str | Path, period: Period, report_date: dt.date, summary
     """The workbook of these tables (one reporting BAN's set, or the whole period)."""
     target = Path(path)
     temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    import xlsxwriter  # here: a run of many sets writes no workbook and skips its import
+
     # Text stays text: no cell of an input becomes a formula, a number or a link. in_memory:
     # the parts are zipped from memory, not each from a temporary file created and removed.
     book = xlsxwriter.Workbook(str(temp), {"strings_to_formulas": False,

@@ -15,7 +15,7 @@ from platform_answers import process_result
 from blanktrack.cli import main
 from blanktrack.period import Period
 from blanktrack.reconcile import reconcile
-from blanktrack.report import verdict_lines
+from blanktrack.verdict import verdict_lines_of as verdict_lines
 from blanktrack.verdict import verdict_of_exports
 
 INVOICES = sorted(SAMPLE.glob("invoices_*.csv"))
