@@ -274,6 +274,8 @@ def _is_plain(data: bytes) -> bool:
         return False
     if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):  # (`in` is a fast search)
         return False
+    if data.isascii():  # UTF-8 then, without decoding a copy of the whole file
+        return True
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:

@@ -52,7 +52,8 @@ def raw_frame(path: Path, text_dtypes: Mapping[str, pl.DataType] | None = None
         schema = lf.collect_schema()
         if any(dtype != pl.String for n, dtype in schema.items() if n not in invoices.PROVENANCE):
             return None
-        lf = lf.rename({c: invoices.normal_name(c) for c in schema.names()})
+        present = [invoices.normal_name(c) for c in schema.names()]
+        lf = lf.rename(dict(zip(schema.names(), present, strict=True)))
     elif invoices.read_from_disk(path, str(path)):
         # A large or plain CSV (its encoding and header are checked by scan_raw_invoices): scanned
         # without a row index, which slows polars' reader down; line numbers are only
@@ -61,12 +62,13 @@ def raw_frame(path: Path, text_dtypes: Mapping[str, pl.DataType] | None = None
         header = pl.scan_csv(path, encoding="utf8", infer_schema=False).collect_schema().names()
         overrides = {n: text_dtypes[invoices.normal_name(n)] for n in header
                      if text_dtypes and invoices.normal_name(n) in text_dtypes}
+        renamed = {n: invoices.normal_name(n) for n in header}
         lf = pl.scan_csv(path, encoding="utf8", infer_schema=False,
-                         schema_overrides=overrides or None
-                         ).rename({n: invoices.normal_name(n) for n in header})
+                         schema_overrides=overrides or None).rename(renamed)
+        present = list(renamed.values())  # (a second collect_schema reads the file's head again)
     else:
         lf, _ = invoices.scan_csv_file(path, str(path))
-    present = lf.collect_schema().names()
+        present = lf.collect_schema().names()
     if any(c not in present for c in invoices.REQUIRED):
         return None
     lf = lf.select(*[pl.col(c) if c in present else pl.lit(None, pl.String).alias(c)
