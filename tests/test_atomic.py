@@ -137,14 +137,40 @@ def test_sync_tree_syncs_every_file_or_fails(tmp_path: Path, monkeypatch: pytest
         (tmp_path / name).write_bytes(NEW)
     monkeypatch.setattr(atomic.sys, "platform", platform)
     calls: list[str] = []
-    monkeypatch.setattr(os, "sync", lambda: calls.append("sync"))
+    real_syncfs = atomic._syncfs
+    monkeypatch.setattr(atomic, "_syncfs", lambda fd: calls.append("syncfs") or real_syncfs(fd))
+    monkeypatch.setattr(os, "sync", lambda: calls.append("sync"))  # never: every disk waited on
     real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: calls.append("fsync") or real_fsync(fd))
     atomic.sync_tree(tmp_path)
-    assert calls == (["sync"] if platform == "linux" else ["fsync"] * 4)  # 2 files, 2 folders
-    _fail("sync" if platform == "linux" else "fsync")(monkeypatch)
+    assert calls == (["syncfs"] if platform == "linux" else ["fsync"] * 4)  # 2 files, 2 folders
+    _fail("fsync")(monkeypatch)
+    if platform == "linux":
+        monkeypatch.setattr(atomic, "_syncfs", lambda fd: (_ for _ in ()).throw(OSError(5, "EIO")))
     with pytest.raises(OSError):
         atomic.sync_tree(tmp_path)
+
+
+def test_sync_tree_without_syncfs_syncs_every_file(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a.csv").write_bytes(NEW)
+    monkeypatch.setattr(atomic.sys, "platform", "linux")
+    monkeypatch.setattr(atomic, "_syncfs", lambda fd: False)  # a C library without it
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    atomic.sync_tree(tmp_path)
+    assert len(synced) == 2  # the file and its folder
+
+
+def test_syncfs_is_called_for_real(tmp_path: Path) -> None:
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert atomic._syncfs(fd) is True  # glibc on the machines blanktrack is made for
+        with pytest.raises(OSError):
+            atomic._syncfs(10_000)  # no such descriptor: EBADF
+    finally:
+        os.close(fd)
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])

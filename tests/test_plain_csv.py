@@ -46,7 +46,7 @@ def test_anything_else_is_decoded_here(tmp_path: Path, content: bytes) -> None:
 def test_utf8_beyond_ascii_is_plain(tmp_path: Path) -> None:
     path = tmp_path / "a.csv"
     path.write_bytes((HEADER + rows(1)).encode()
-                     + "AB00000009,2024-01-02,12345675,開立,機台,\n".encode("utf-8"))
+                     + "AB00000009,2024-01-02,12345675,開立,機台,\n".encode())
     assert invoices.read_from_disk(path, str(path))
 
 
