@@ -184,23 +184,25 @@ _TICKS_A_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_40
 _YEARS_1_TO_9999 = (-719_162, 2_932_896)  # days from 1970-01-01 to 0001-01-01 and 9999-12-31
 
 
-def _days(column: pa.Array) -> np.ndarray:
-    """The calendar day of each row of a date or timestamp column (no nulls), in days from
-    1970-01-01: a timestamp's day in its own time zone (a naive one: its wall clock), as
-    polars' dt.date gives it to the validation."""
+def _days(column: pa.Array) -> tuple[np.ndarray, int, int]:
+    """The calendar day of each row of a date or timestamp column (no nulls, some rows), in
+    days from 1970-01-01, and the first and last: a timestamp's day in its own time zone (a
+    naive one: its wall clock), as polars' dt.date gives it to the validation."""
     kind = column.type
     if pa.types.is_date32(kind):
-        return column.cast(pa.int32()).to_numpy()
-    if pa.types.is_timestamp(kind):
-        if kind.tz is not None:
-            column = pc.local_timestamp(column)
-        per_day = _TICKS_A_DAY[kind.unit]
-    else:  # date64: milliseconds
-        per_day = _TICKS_A_DAY["ms"]
-    days = np.floor_divide(column.cast(pa.int64()).to_numpy(), per_day)
-    if len(days) and (days.min() < _YEARS_1_TO_9999[0] or days.max() > _YEARS_1_TO_9999[1]):
+        days = column.cast(pa.int32()).to_numpy()
+    else:
+        if pa.types.is_timestamp(kind):
+            if kind.tz is not None:
+                column = pc.local_timestamp(column)
+            per_day = _TICKS_A_DAY[kind.unit]
+        else:  # date64: milliseconds
+            per_day = _TICKS_A_DAY["ms"]
+        days = np.floor_divide(column.cast(pa.int64()).to_numpy(), per_day)
+    first, last = int(days.min()), int(days.max())
+    if first < _YEARS_1_TO_9999[0] or last > _YEARS_1_TO_9999[1]:
         raise NotClean("invoice_date: no year 1-9999")  # the polars path names the row
-    return days.astype(np.int32)
+    return days, first, last  # int32 for a Date, else int64
 
 
 def _day_codes(column: pa.Array) -> tuple[np.ndarray, list[str | None]]:
@@ -209,19 +211,28 @@ def _day_codes(column: pa.Array) -> tuple[np.ndarray, list[str | None]]:
     spread wider."""
     if column.null_count:
         raise NotClean("invoice_date: empty")  # the polars path names the row
-    days = _days(column)
-    if not len(days):
-        return days, []
-    first, last = int(days.min()), int(days.max())
+    if not len(column):
+        return np.zeros(0, np.int32), []
+    days, first, last = _days(column)
     codes: np.ndarray
     if last - first < DAY_SPAN:
-        distinct = np.arange(first, last + 1, dtype=np.int32)
-        codes = (days - np.int32(first)).astype(np.int32, copy=False)
+        codes = (days - days.dtype.type(first)).astype(np.int32, copy=False)
+        text = list(_days_as_text(first, last))
     else:
         distinct, codes = np.unique(days, return_inverse=True)
         codes = codes.astype(np.int32)
+        text = _as_text(pa.array(distinct, pa.int32()).cast(pa.date32()), "invoice_date")
     codes.setflags(write=False)  # as pyarrow's dictionary indices: numba's one specialisation
-    return codes, _as_text(pa.array(distinct, pa.int32()).cast(pa.date32()), "invoice_date")
+    return codes, text
+
+
+@functools.lru_cache(maxsize=256)
+def _days_as_text(first: int, last: int) -> tuple[str | None, ...]:
+    """The text of the days first..last (days from 1970-01-01), kept: batches of one period
+    repeat a few spans, and making the text through polars took most of a typed batch's
+    coding (bench/README.md, the dense scan)."""
+    days = pa.array(np.arange(first, last + 1, dtype=np.int32), pa.int32()).cast(pa.date32())
+    return tuple(_as_text(days, "invoice_date"))
 
 
 def _coded(batch: pa.RecordBatch, column: str, name: str | None
