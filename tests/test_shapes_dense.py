@@ -207,3 +207,17 @@ def test_the_finding_counts_are_literal() -> None:
         ("upload-failed", HEAD, "AB00000003"): 1,
         ("upload-failed", BRANCH, "CD00000070"): 1,
     })
+
+
+def test_a_span_of_days_is_coded_with_the_text_the_validation_reads() -> None:
+    """A typed batch's days are coded from its first day, their text kept per span: a second
+    batch of the same span gets the same text (a copy: the caller's list is its own)."""
+    days = pa.array([D(2024, 1, 3), D(2023, 12, 31), D(2024, 1, 3)], pa.date32())
+    for _ in range(2):
+        codes, text = dense._day_codes(days)
+        assert codes.tolist() == [3, 0, 3]
+        assert text == ["2023-12-31", "2024-01-01", "2024-01-02", "2024-01-03"]
+        text.append(None)
+    stamps = pa.array([dt.datetime(1969, 12, 31, 23, 59)], pa.timestamp("ms"))
+    assert [c.tolist() for c in dense._day_codes(stamps)[:1]] == [[0]]
+    assert dense._day_codes(stamps)[1] == ["1969-12-31"]

@@ -55,7 +55,11 @@ CSV_BATCH_ROWS = 1 << 19  # CSV: polars hands out larger batches faster
 THREADS = 2  # scanning threads: the machine this is made for has two cores
 MAX_EXCEPTIONS = 2_000_000  # rows left to polars before the dense scan is not worth it
 ISSUING_START = 1 << 12  # slots of a thread's issuing table at first (it grows)
-ROW_GROUPS_PER_TASK = 4  # work is handed to the threads this many Parquet row groups at a time
+# Work is handed to the threads as tasks of about equal rows, the largest first (so that the
+# last tasks are short and both threads end together): a file's consecutive row groups, at most
+# ROW_GROUPS_PER_TASK of them, up to 1 / (THREADS * TASKS_PER_THREAD) of all the rows.
+TASKS_PER_THREAD = 4
+ROW_GROUPS_PER_TASK = 64
 
 # slot_tally.SLOT_WORDS and slot_tally.OWNER_WORDS (slot_tally.py imports numba, which a run does not load).
 SLOT_WORDS, OWNER_WORDS = 8, 2
@@ -119,7 +123,7 @@ class _File:
 
     path: Path
     columns: dict[str, str]  # normal column name → the file's own (Parquet only)
-    row_groups: int = 0  # (Parquet only)
+    row_group_rows: list[int] = field(default_factory=list)  # rows of each row group (Parquet)
     csv: pl.LazyFrame | None = None  # RAW_COLUMNS, the text keys Categorical (CSV only)
 
 
@@ -152,7 +156,8 @@ def _parquet_file(path: Path) -> _File | None:
     columns = {c: names[c] for c in inv.RAW_COLUMNS if c in names}
     if not all(_takes(c, schema.field(n).type) for c, n in columns.items()):
         return None
-    return _File(path, columns, row_groups=parquet.metadata.num_row_groups)
+    meta = parquet.metadata
+    return _File(path, columns, [meta.row_group(g).num_rows for g in range(meta.num_row_groups)])
 
 
 def _as_text(values: pa.Array, column: str) -> list[str | None]:
@@ -179,23 +184,25 @@ _TICKS_A_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_40
 _YEARS_1_TO_9999 = (-719_162, 2_932_896)  # days from 1970-01-01 to 0001-01-01 and 9999-12-31
 
 
-def _days(column: pa.Array) -> np.ndarray:
-    """The calendar day of each row of a date or timestamp column (no nulls), in days from
-    1970-01-01: a timestamp's day in its own time zone (a naive one: its wall clock), as
-    polars' dt.date gives it to the validation."""
+def _days(column: pa.Array) -> tuple[np.ndarray, int, int]:
+    """The calendar day of each row of a date or timestamp column (no nulls, some rows), in
+    days from 1970-01-01, and the first and last: a timestamp's day in its own time zone (a
+    naive one: its wall clock), as polars' dt.date gives it to the validation."""
     kind = column.type
     if pa.types.is_date32(kind):
-        return column.cast(pa.int32()).to_numpy()
-    if pa.types.is_timestamp(kind):
-        if kind.tz is not None:
-            column = pc.local_timestamp(column)
-        per_day = _TICKS_A_DAY[kind.unit]
-    else:  # date64: milliseconds
-        per_day = _TICKS_A_DAY["ms"]
-    days = np.floor_divide(column.cast(pa.int64()).to_numpy(), per_day)
-    if len(days) and (days.min() < _YEARS_1_TO_9999[0] or days.max() > _YEARS_1_TO_9999[1]):
+        days = column.cast(pa.int32()).to_numpy()
+    else:
+        if pa.types.is_timestamp(kind):
+            if kind.tz is not None:
+                column = pc.local_timestamp(column)
+            per_day = _TICKS_A_DAY[kind.unit]
+        else:  # date64: milliseconds
+            per_day = _TICKS_A_DAY["ms"]
+        days = np.floor_divide(column.cast(pa.int64()).to_numpy(), per_day)
+    first, last = int(days.min()), int(days.max())
+    if first < _YEARS_1_TO_9999[0] or last > _YEARS_1_TO_9999[1]:
         raise NotClean("invoice_date: no year 1-9999")  # the polars path names the row
-    return days.astype(np.int32)
+    return days, first, last  # int32 for a Date, else int64
 
 
 def _day_codes(column: pa.Array) -> tuple[np.ndarray, list[str | None]]:
@@ -204,19 +211,28 @@ def _day_codes(column: pa.Array) -> tuple[np.ndarray, list[str | None]]:
     spread wider."""
     if column.null_count:
         raise NotClean("invoice_date: empty")  # the polars path names the row
-    days = _days(column)
-    if not len(days):
-        return days, []
-    first, last = int(days.min()), int(days.max())
+    if not len(column):
+        return np.zeros(0, np.int32), []
+    days, first, last = _days(column)
     codes: np.ndarray
     if last - first < DAY_SPAN:
-        distinct = np.arange(first, last + 1, dtype=np.int32)
-        codes = (days - np.int32(first)).astype(np.int32, copy=False)
+        codes = (days - days.dtype.type(first)).astype(np.int32, copy=False)
+        text = list(_days_as_text(first, last))
     else:
         distinct, codes = np.unique(days, return_inverse=True)
         codes = codes.astype(np.int32)
+        text = _as_text(pa.array(distinct, pa.int32()).cast(pa.date32()), "invoice_date")
     codes.setflags(write=False)  # as pyarrow's dictionary indices: numba's one specialisation
-    return codes, _as_text(pa.array(distinct, pa.int32()).cast(pa.date32()), "invoice_date")
+    return codes, text
+
+
+@functools.lru_cache(maxsize=256)
+def _days_as_text(first: int, last: int) -> tuple[str | None, ...]:
+    """The text of the days first..last (days from 1970-01-01), kept: batches of one period
+    repeat a few spans, and making the text through polars took most of a typed batch's
+    coding (bench/README.md, the dense scan)."""
+    days = pa.array(np.arange(first, last + 1, dtype=np.int32), pa.int32()).cast(pa.date32())
+    return tuple(_as_text(days, "invoice_date"))
 
 
 def _coded(batch: pa.RecordBatch, column: str, name: str | None
@@ -329,12 +345,8 @@ def scan(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
     kernels = native_loop.kernels()  # loaded (or a failure raised) here, not in the scanning threads
     codes = ValueCodes(period, slots.bans, filtered=bans is not None)
     tasks: queue.SimpleQueue[tuple[int, list[int]]] = queue.SimpleQueue()
-    for i, file in enumerate(files):
-        if file.csv is not None:
-            tasks.put((i, []))
-            continue
-        for first in range(0, file.row_groups, ROW_GROUPS_PER_TASK):
-            tasks.put((i, list(range(first, min(first + ROW_GROUPS_PER_TASK, file.row_groups)))))
+    for task in _tasks(files):
+        tasks.put(task)
     # One tally per thread (each core reads and tallies its own row groups); merged at the end.
     tallies = [_Tally(slots.slot_ban, len(files)) for _ in range(THREADS)]
     work = _Scan(files, slots, codes, tasks, categories, kernels)
@@ -353,6 +365,28 @@ def scan(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
     if work.refused or not codes.confirmed():
         return None
     return _merge(slots, codes, period, files, tallies, bans)
+
+
+def _tasks(files: list[_File]) -> list[tuple[int, list[int]]]:
+    """(file, its row groups) to read, each a share of about equal rows, the largest first;
+    CSV files whole (their rows are not known before reading), before any Parquet."""
+    total = sum(sum(f.row_group_rows) for f in files)
+    target = max(1, total // (THREADS * TASKS_PER_THREAD))
+    csv = sorted((i for i, f in enumerate(files) if f.csv is not None),
+                 key=lambda i: -files[i].path.stat().st_size)
+    shares: list[tuple[int, int, list[int]]] = []  # (rows, file, row groups)
+    for i, file in enumerate(files):
+        rows, groups = 0, []
+        for g, n in enumerate(file.row_group_rows):
+            if groups and (rows + n > target or len(groups) == ROW_GROUPS_PER_TASK):
+                shares.append((rows, i, groups))
+                rows, groups = 0, []
+            rows += n
+            groups.append(g)
+        if groups:
+            shares.append((rows, i, groups))
+    shares.sort(key=lambda share: -share[0])  # stable: equal shares in file order
+    return [(i, []) for i in csv] + [(i, groups) for _, i, groups in shares]
 
 
 class _Scan:
