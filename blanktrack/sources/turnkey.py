@@ -275,7 +275,7 @@ def _read(found: Iterator[Run], total: int, what: str, workers: int | None,
         return True
 
     left: Iterable[Files] = batches
-    if first.size * total >= POOL_MIN_BYTES and total > BATCH_FILES // 2 and workers >= 2:
+    if first.size * total >= POOL_MIN_BYTES and workers >= 2:  # (envelopes: few, large)
         # Workers that cannot start here (e.g. a __main__ they cannot import): this process
         # reads what they did not; slower, the same rows.
         left = _chain(_in_workers(batches, workers, take), batches)

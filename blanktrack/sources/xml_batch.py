@@ -24,9 +24,11 @@ from lxml import etree
 from ..errors import InputError, Problem
 from .mig_xml import (
     INVOICE_MESSAGES,
+    Columns,
     Kind,
     check_version,
     digest,
+    envelope_columns,
     field_columns,
     kind_of,
     read_document,
@@ -67,6 +69,11 @@ class Batch:
         for values, column in zip(columns, _COLUMNS[:-1], strict=True):
             getattr(self, column).extend(values)
         self.file.extend([file] * len(records))
+
+    def extend(self, columns: Columns, file: int) -> None:
+        for values, column in zip(columns, _COLUMNS[:-1], strict=True):
+            getattr(self, column).extend(values)
+        self.file.extend([file] * len(columns[0]))
 
 
 def read_file(path: str) -> tuple[bytes, bool]:
@@ -124,7 +131,13 @@ def read_batch(paths: Sequence[str]) -> Batch:
             alone = files
     for i, data in alone:
         try:
-            found, records = read_document(parse_bytes(data, paths[i]), paths[i], data)
+            root = parse_bytes(data, paths[i])
+            fast = envelope_columns(root, paths[i], data)
+            if fast is not None:  # the usual envelope: its fields read at once
+                batch.kinds.update(dict(fast[0]))
+                batch.extend(fast[1], i)
+                continue
+            found, records = read_document(root, paths[i], data)
         except InputError as exc:
             batch.problem = exc.problems[0]
             return batch
@@ -196,7 +209,7 @@ def _joined(files: list[tuple[int, bytes]], batch: Batch) -> None:
             raise _Careful
         starts.append(marker.sourceline or 0)
         by_tag.setdefault(message.tag, []).append(k)
-    for tag, positions in by_tag.items():
+    for positions in by_tag.values():
         kind = kind_of(children[2 * positions[0] + 1])
         if kind.message == "InvoiceEnvelope":
             raise _Careful  # its name past the first bytes (a long prolog): read it alone
@@ -209,15 +222,15 @@ def _joined(files: list[tuple[int, bytes]], batch: Batch) -> None:
             raise _Careful from exc
         batch.kinds[kind] += len(positions)
         if kind.is_invoice:
-            _columns(wrapper, tag, kind, [files[k] for k in positions],
-                     [starts[k] for k in positions], batch)
+            _columns(wrapper, [children[2 * k + 1] for k in positions], kind,
+                     [files[k] for k in positions], [starts[k] for k in positions], batch)
 
 
-def _columns(wrapper: etree._Element, tag: str, kind: Kind, files: list[tuple[int, bytes]],
-             starts: list[int], batch: Batch) -> None:
-    """The fields of every message of one tag, a field of all at once (XPath in C)."""
+def _columns(wrapper: etree._Element, messages: list[etree._Element], kind: Kind,
+             files: list[tuple[int, bytes]], starts: list[int], batch: Batch) -> None:
+    """The fields of every message of one tag, a field of all at once."""
     action = INVOICE_MESSAGES[kind.message][0]
-    found = field_columns(wrapper, tag, action, len(files))
+    found = field_columns(wrapper, messages, action)
     if found is None:
         raise _Careful  # a message without a field: the careful way names it
     numbers, dates, sellers, lines = found
