@@ -24,11 +24,12 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 import polars as pl
 
 from ..errors import InputError, Problem
 from .mig_xml import Kind
-from .xml_batch import Batch, read_batch
+from .xml_batch import Packed, read_packed
 
 BATCH_FILES = 2000  # files per task of the pool (fewer when they are large: envelopes)
 BATCH_BYTES = 4 * 2**20
@@ -42,7 +43,6 @@ MESSAGE_SCHEMA = {
     "seller_ban": pl.String, "line": pl.Int64, "digest": pl.Int64, "file": pl.Int64,
     "source": pl.String, "in_err": pl.Boolean,
 }
-_COLUMNS = ("action", "invoice_number", "invoice_date", "seller_ban", "line", "digest", "file")
 
 SPILL_ROWS = 50_000  # messages gathered before they are written (memory stays bounded)
 
@@ -156,17 +156,17 @@ class Progress:
                   end=end, file=sys.stderr, flush=True)
 
 
-def _in_workers(batches: Iterator[Files], workers: int, take: Callable[[Files, Batch], bool]
+def _in_workers(batches: Iterator[Files], workers: int, take: Callable[[Files, Packed], bool]
                 ) -> list[Files]:
     """Read `batches` in a pool, a few ahead of the one taken (so memory stays flat); the
     batches submitted but not taken when the pool broke (read them here)."""
-    pending: deque[tuple[Files, Future[Batch]]] = deque()
+    pending: deque[tuple[Files, Future[Packed]]] = deque()
     # spawn, not fork: a forked copy of a process running polars' threads may deadlock.
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         try:
             while True:
                 for batch in islice(batches, 2 * workers + 1 - len(pending)):
-                    pending.append((batch, pool.submit(read_batch, batch[0])))
+                    pending.append((batch, pool.submit(read_packed, batch[0])))
                 if not pending:
                     return []
                 batch, future = pending.popleft()
@@ -225,14 +225,22 @@ class _Messages:
         return pl.LazyFrame(schema=MESSAGE_SCHEMA)
 
 
-def _frame(files: Files, result: Batch, offset: int) -> pl.DataFrame:
-    """One batch's messages with their file's path, ERR mark and place in the order read."""
+def _frame(files: Files, result: Packed, offset: int) -> pl.DataFrame:
+    """One batch's messages with their file's path, ERR mark and place in the order read
+    (each column made in polars from the packed batch, never value by value in Python)."""
     paths, errs = files
-    columns: dict[str, list] = {k: getattr(result, k) for k in _COLUMNS}
-    columns["source"] = [paths[i] for i in result.file]
-    columns["in_err"] = [errs[i] for i in result.file]
-    columns["file"] = [i + offset for i in result.file]
-    return pl.DataFrame(columns, schema=MESSAGE_SCHEMA)
+    if not result.rows:
+        return pl.DataFrame(schema=MESSAGE_SCHEMA)
+    columns = {c: pl.Series(c, [joined]).str.split("\0").explode()
+               for c, joined in result.texts.items()}
+    columns.update({c: pl.Series(c, np.frombuffer(data, dtype=np.int64))
+                    for c, data in result.integers.items()})
+    file = columns["file"]
+    columns["source"] = pl.Series("source", paths, pl.String).gather(file)
+    columns["in_err"] = pl.Series("in_err", errs, pl.Boolean).gather(file)
+    columns["file"] = file + offset
+    return pl.DataFrame(columns).select(
+        [pl.col(c).cast(dtype) for c, dtype in MESSAGE_SCHEMA.items()])
 
 
 def read_files(paths: Sequence[str], in_err: Sequence[bool], what: str,
@@ -261,7 +269,7 @@ def _read(found: Iterator[Run], total: int, what: str, workers: int | None,
     messages = _Messages(spill)
     problems: list[Problem] = []
 
-    def take(batch: Files, result: Batch) -> bool:
+    def take(batch: Files, result: Packed) -> bool:
         """Keep what one batch held; False at the first unusable file."""
         if result.problem is not None:
             problems.append(result.problem)
@@ -281,7 +289,7 @@ def _read(found: Iterator[Run], total: int, what: str, workers: int | None,
         left = _chain(_in_workers(batches, workers, take), batches)
     if not problems:
         for batch in left:
-            if not take(batch, read_batch(batch[0])):
+            if not take(batch, read_packed(batch[0])):
                 break
     if problems:
         raise InputError(problems[0])

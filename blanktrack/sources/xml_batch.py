@@ -15,6 +15,7 @@ each file parsed on its own, which names the file and line. Envelopes are parsed
 from __future__ import annotations
 
 import os
+from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -74,6 +75,36 @@ class Batch:
         for values, column in zip(columns, _COLUMNS[:-1], strict=True):
             getattr(self, column).extend(values)
         self.file.extend([file] * len(columns[0]))
+
+
+_SEP = "\0"  # between the values of a packed text column: no XML text can hold it
+
+
+@dataclass
+class Packed:
+    """A batch as it travels to the main process: each text column one string (the values
+    joined by NUL), each integer column the bytes of an Int64 array — a few objects to pickle
+    and to hand to polars instead of several per message."""
+
+    rows: int
+    texts: dict[str, str]  # action, invoice_number, invoice_date, seller_ban
+    integers: dict[str, bytes]  # line, digest, file
+    kinds: Counter[Kind]
+    not_xml: list[int]
+    bytes: int
+    problem: Problem | None
+
+
+def pack(batch: Batch) -> Packed:
+    return Packed(len(batch.file),
+                  {c: _SEP.join(getattr(batch, c)) for c in _COLUMNS[:4]},
+                  {c: array("q", getattr(batch, c)).tobytes() for c in _COLUMNS[4:]},
+                  batch.kinds, batch.not_xml, batch.bytes, batch.problem)
+
+
+def read_packed(paths: Sequence[str]) -> Packed:
+    """read_batch, packed for the trip (what a worker of the pool runs)."""
+    return pack(read_batch(paths))
 
 
 def read_file(path: str) -> tuple[bytes, bool]:
