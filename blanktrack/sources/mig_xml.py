@@ -13,7 +13,6 @@ import hashlib
 import operator
 import re
 from dataclasses import dataclass
-from itertools import compress
 
 from lxml import etree
 
@@ -191,15 +190,18 @@ def field_columns(parent: etree._Element, messages: list[etree._Element], action
                   ) -> tuple[list[str], list[str], list[str], list[int]] | None:
     """(numbers, dates, sellers, the number elements' lines) of `messages` (children of
     `parent` of one tag, in document order), a field of all at once; None when a message
-    lacks a field, holds one twice, or a field is blank, so the walk per message names it.
+    lacks a field, holds one twice or elsewhere, or a field is blank, so the walk per message
+    reads it (and names what is wrong).
 
-    Each field's elements are found by one traversal in C (`iter` of the field's own tag,
-    which finds nothing of another message kind: each kind has its namespace) and kept where
-    their parents carry the path's tags (a buyer's Identifier is not the seller's); the
-    field is read only when the elements kept lead back to `messages` one to one. XPath
-    with child steps costs several times more here: libxml2 merges a node set per step.
+    One traversal in C (`iter` of the fields' tags, which finds nothing of another message
+    kind: each kind has its namespace) gives every message's fields in the schema's order:
+    number, date, seller (Seller then its Identifier, then the buyer's Identifier, for an
+    issue). The fields are read only when that order holds for every message and each
+    field's parent is where the path puts it. XPath with child steps costs several times
+    more here (libxml2 merges a node set per step), and so does a traversal per field.
     """
-    if not messages:
+    n = len(messages)
+    if not n:
         return [], [], [], []
     tag = messages[0].tag
     if not isinstance(tag, str):
@@ -208,31 +210,46 @@ def field_columns(parent: etree._Element, messages: list[etree._Element], action
     root_name, *paths = FIELDS[action]
     if tag != f"{{{ns}}}{root_name}":
         return None  # not the message's root element: the walk names it
-    found: list[list[etree._Element]] = []
-    for path in paths:
-        *steps, leaf = [f"{{{ns}}}{part}" for part in path.split("/")]
-        elements = list(parent.iter(leaf))
-        nodes = elements
-        for step in reversed(steps):
-            nodes = list(map(_parent, nodes))
-            if any(node is None or node.tag != step for node in nodes):
-                keep = [node is not None and node.tag == step for node in nodes]
-                elements = list(compress(elements, keep))
-                nodes = list(compress(nodes, keep))
-        owners = list(map(_parent, nodes))
-        if len(owners) != len(messages) or not all(map(operator.is_, owners, messages)):
+    if action == "issue":  # Main/InvoiceNumber, Main/InvoiceDate, Main/Seller/Identifier
+        number, date, seller, identifier, main = (
+            f"{{{ns}}}{name}" for name in ("InvoiceNumber", "InvoiceDate", "Seller",
+                                           "Identifier", "Main"))
+        found = list(parent.iter(number, date, seller, identifier))
+        if (len(found) != 5 * n
+                or [e.tag for e in found] != [number, date, seller, identifier, identifier] * n):
             return None
-        found.append(elements)
-    texts = [[element.text for element in elements] for elements in found]
+        parents = list(map(_parent, found))
+        mains, sellers = parents[0::5], found[2::5]
+        if not (all(map(_is, parents[1::5], mains)) and all(map(_is, parents[2::5], mains))
+                and all(map(_is, parents[3::5], sellers))
+                and not any(map(_is, parents[4::5], sellers))  # a second seller Identifier
+                and all(element.tag == main for element in mains)):
+            return None
+        owners = list(map(_parent, mains))
+        columns = found[0::5], found[1::5], found[3::5]
+    else:  # three children of the message root
+        tags = [f"{{{ns}}}{path}" for path in paths]
+        found = list(parent.iter(*tags))
+        if len(found) != 3 * n or [e.tag for e in found] != tags * n:
+            return None
+        parents = list(map(_parent, found))
+        owners = parents[0::3]
+        if not (all(map(_is, parents[1::3], owners)) and all(map(_is, parents[2::3], owners))):
+            return None
+        columns = found[0::3], found[1::3], found[2::3]
+    if not all(map(_is, owners, messages)):
+        return None
+    texts = [[element.text for element in column] for column in columns]
     if any(None in column for column in texts):
         return None
-    numbers, dates, sellers = ([text.strip() for text in column] for column in texts)
-    if "" in numbers or "" in dates or "" in sellers:
+    numbers, dates, sellers_ = ([text.strip() for text in column] for column in texts)
+    if "" in numbers or "" in dates or "" in sellers_:
         return None
-    return numbers, dates, sellers, [element.sourceline or 0 for element in found[0]]
+    return numbers, dates, sellers_, [element.sourceline or 0 for element in columns[0]]
 
 
 _parent = operator.methodcaller("getparent")
+_is = operator.is_
 
 
 def namespace_of_tag(tag: str) -> str:
@@ -270,7 +287,7 @@ def envelope_columns(root: etree._Element, name: str, data: bytes
     if not messages or not isinstance(messages[0].tag, str):
         return None
     tag = messages[0].tag
-    if any(message.tag != tag for message in messages):
+    if len(list(pack.iterchildren(tag))) != len(messages):  # type: ignore[union-attr]
         return None  # mixed, or an entity or a foreign node among them
     inner = kind_of(messages[0])
     if not inner.is_invoice or inner.version not in INVOICE_MESSAGES[inner.message][1]:
