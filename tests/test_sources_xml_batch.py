@@ -223,6 +223,8 @@ def test_the_same_message_twice_counts_once_by_its_digest(tmp_path):
     messages = read.messages.collect()
     assert messages.height == 2 * (1 + 2) + 1
     assert messages["digest"].n_unique() == 1 + 2 + 1
+    assert read.issues_once is False  # found as the batches came back
+    assert not turnkey.issues_each_once(read.messages)
     rows = turnkey.fold(read)[0].collect()
     assert sorted(rows["invoice_number"]) == ["AB00000001", "AB00000001", "AB00000004",
                                               "AB00000005"]
@@ -236,14 +238,24 @@ def test_a_folder_of_distinct_issues_folds_as_the_general_way(tmp_path, monkeypa
     folder = tmp_path / "turnkey"
     _tree(folder, [f"BAK/{n % 3}/{n}.xml" for n in range(7)] + ["ERR/x.xml"])
     read = turnkey.read_folder(str(folder), "test")
-    assert turnkey.issues_each_once(read.messages)
+    assert read.issues_once is True and turnkey.issues_each_once(read.messages)
     streamed = turnkey.fold(read)
+    read.issues_once = None  # not known: fold asks issues_each_once
     monkeypatch.setattr(turnkey, "issues_each_once", lambda messages: False)
     general = turnkey.fold(read)
     order = ["invoice_number", "source"]
     assert streamed[0].collect().sort(order).equals(general[0].collect().sort(order))
     assert streamed[1].equals(general[1])
     assert streamed[0].collect()["upload_status"].to_list().count("failed") == 1
+
+
+def test_a_cancel_among_the_issues_is_not_the_streamed_case(tmp_path):
+    folder = tmp_path / "turnkey"
+    _tree(folder, [f"BAK/{n}.xml" for n in range(3)])
+    (folder / "BAK" / "x.xml").write_bytes(CANCEL)
+    read = turnkey.read_folder(str(folder), "test")
+    assert read.issues_once is False
+    assert not turnkey.issues_each_once(read.messages)
 
 
 def test_a_bad_file_read_by_a_worker_is_named_with_file_and_line(tmp_path, monkeypatch):

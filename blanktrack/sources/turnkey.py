@@ -184,6 +184,29 @@ class XmlRead:
     not_xml: list[str]
     files: int = 0
     bytes: int = 0
+    issues_once: bool | None = None  # every message an issue, none twice (None: not known)
+
+
+class _Once:
+    """Whether every message read is an issue found once, worked out as the batches come
+    back: the digests gathered as Int64 bytes (8 bytes a message, not a hash set of polars
+    values), sorted in place at the end."""
+
+    def __init__(self) -> None:
+        self.digests = bytearray()
+        self.issues = True
+
+    def add(self, result: Packed) -> None:
+        self.digests += result.integers["digest"]
+        # "issue" is in no other action's name: the batch is all issues when each is one
+        self.issues = self.issues and result.texts["action"].count("issue") == result.rows
+
+    def result(self) -> bool:
+        if not self.issues:
+            return False
+        digests = np.frombuffer(self.digests, dtype=np.int64)  # a view: no copy
+        digests.sort()
+        return not bool((digests[1:] == digests[:-1]).any())
 
 
 class _Messages:
@@ -267,6 +290,7 @@ def _read(found: Iterator[Run], total: int, what: str, workers: int | None,
     progress = Progress(total, what)
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     messages = _Messages(spill)
+    once = _Once()
     problems: list[Problem] = []
 
     def take(batch: Files, result: Packed) -> bool:
@@ -277,6 +301,7 @@ def _read(found: Iterator[Run], total: int, what: str, workers: int | None,
         read.kinds.update(result.kinds)
         read.not_xml.extend(batch[0][i] for i in result.not_xml)
         messages.add(_frame(batch, result, read.files))
+        once.add(result)
         read.files += len(batch[0])
         read.bytes += result.bytes
         progress.advance(len(batch[0]))
@@ -294,6 +319,7 @@ def _read(found: Iterator[Run], total: int, what: str, workers: int | None,
     if problems:
         raise InputError(problems[0])
     read.messages = messages.frame()
+    read.issues_once = once.result()
     return read
 
 
@@ -316,7 +342,10 @@ def fold(read: XmlRead) -> tuple[pl.LazyFrame, pl.DataFrame]:
     gathered in memory.
     """
     action = pl.col("action")
-    if issues_each_once(read.messages):
+    each_once = read.issues_once
+    if each_once is None:
+        each_once = issues_each_once(read.messages)
+    if each_once:
         # in the order read: the batches are written in order (no sort: memory stays flat)
         return _rows(read.messages), _rejected(pl.DataFrame(
             schema={k: MESSAGE_SCHEMA[k] for k in ("seller_ban", "invoice_number",
@@ -371,11 +400,14 @@ def issues_each_once(messages: pl.LazyFrame) -> bool:
 
 
 def _rows(kept: pl.LazyFrame) -> pl.LazyFrame:
+    action = pl.col("action")
     return kept.select(
         "invoice_number", "invoice_date", "seller_ban",
-        status=pl.col("action").replace_strict({"issue": "issued", "cancel": "cancelled",
-                                                "void": "voided", "reject": "issued"},
-                                               return_dtype=pl.String),
+        # a when/then chain streams; replace_strict held the whole column in the sink
+        status=pl.when(action == "issue").then(pl.lit("issued"))
+        .when(action == "cancel").then(pl.lit("cancelled"))
+        .when(action == "void").then(pl.lit("voided"))
+        .when(action == "reject").then(pl.lit("issued")),
         machine=pl.lit(None, pl.String),
         upload_status=pl.when(pl.col("in_err")).then(pl.lit("failed")).otherwise(
             pl.lit(None, pl.String)),
