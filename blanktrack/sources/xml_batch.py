@@ -3,13 +3,15 @@ never polars, so a worker starts in a fraction of a second).
 
 Bare messages (Turnkey's single-message files) are parsed together: each file's bytes, its XML
 declaration taken out, go into one document under a wrapper element, a marker before each file,
-and one compiled XPath per message kind reads a field of every message at once. libxml2's cost
+and one traversal per message kind reads the fields of every message at once. libxml2's cost
 per document and Python's per element are paid once per batch instead of once per file. The
 wrapper is trusted only when it shows each file stood alone (marker, one element, whitespace,
 marker …); anything else — a DOCTYPE, another encoding, a file that is not well-formed, a
 message missing a field, a version that does not exist — sends the batch to the careful way,
 each file parsed on its own, which names the file and line. Envelopes are parsed one by one
-(their thousand messages already share one parse).
+(their thousand messages already share one parse) and read the same way, at once, when they
+hold one kind of message. What goes back to the main process is packed (`Packed`): a few
+objects per batch, not several per message.
 """
 
 from __future__ import annotations
