@@ -290,3 +290,28 @@ def test_a_folder_read_by_workers_gives_the_same_report(tmp_path, monkeypatch):
     assert blanks(pooled) == blanks(alone)
     assert pooled.findings.equals(alone.findings)
     assert pooled.input_kinds[-1] == alone.input_kinds[-1]
+
+
+def test_a_folder_of_few_large_envelopes_is_read_by_the_pool(tmp_path, monkeypatch):
+    # The pool is chosen by the bytes to read: a Turnkey folder of envelopes holds few files.
+    alloc = write_allocations(tmp_path)
+    folder = tmp_path / "turnkey"
+    folder.mkdir()
+    for n in range(3):
+        (folder / f"pack-{n}.xml").write_bytes(PACK.replace(b"AB000000", f"AB0000{n}0".encode()))
+    pooled: list[int] = []
+    in_workers = turnkey._in_workers
+
+    def counted(batches, workers, take):
+        pooled.append(workers)
+        return in_workers(batches, workers, take)
+
+    monkeypatch.setattr(turnkey, "_in_workers", counted)
+    monkeypatch.setattr(turnkey, "POOL_MIN_BYTES", len(PACK))
+    monkeypatch.setattr(turnkey, "BATCH_BYTES", len(PACK))
+    result = run(alloc, [folder])
+    assert pooled == [2]
+    assert result.input_kinds[-1].rows == 3 * 2
+    pooled.clear()
+    run(alloc, [folder / "pack-0.xml"])  # one file: read here, no pool to start
+    assert pooled == []

@@ -308,7 +308,8 @@ def _read(found: Iterator[Run], total: int, what: str, workers: int | None,
         return True
 
     left: Iterable[Files] = batches
-    if first.size * total >= POOL_MIN_BYTES and workers >= 2:  # (envelopes: few, large)
+    # by bytes, not files: a folder of envelopes holds few, large ones
+    if first.size * total >= POOL_MIN_BYTES and total > 1 and workers >= 2:
         # Workers that cannot start here (e.g. a __main__ they cannot import): this process
         # reads what they did not; slower, the same rows.
         left = _chain(_in_workers(batches, workers, take), batches)
