@@ -239,10 +239,9 @@ def field_columns(parent: etree._Element, messages: list[etree._Element], action
         columns = found[0::3], found[1::3], found[2::3]
     if not all(map(_is, owners, messages)):
         return None
-    texts = [[element.text for element in column] for column in columns]
-    if any(None in column for column in texts):
-        return None
-    numbers, dates, sellers_ = ([text.strip() for text in column] for column in texts)
+    # (no text and blank text alike: the walk names the field)
+    numbers, dates, sellers_ = ([(element.text or "").strip() for element in column]
+                                for column in columns)
     if "" in numbers or "" in dates or "" in sellers_:
         return None
     return numbers, dates, sellers_, [element.sourceline or 0 for element in columns[0]]
@@ -283,17 +282,18 @@ def envelope_columns(root: etree._Element, name: str, data: bytes
     if kind.message != _ENVELOPE or kind.version not in ENVELOPE_VERSIONS:
         return None
     pack = root.find(f"{{{namespace(root)}}}InvoicePack")
-    messages = list(pack) if pack is not None else []
+    if pack is None:
+        return None
+    messages = list(pack)
     if not messages or not isinstance(messages[0].tag, str):
         return None
-    tag = messages[0].tag
-    if len(list(pack.iterchildren(tag))) != len(messages):  # type: ignore[union-attr]
+    if len(list(pack.iterchildren(messages[0].tag))) != len(messages):
         return None  # mixed, or an entity or a foreign node among them
     inner = kind_of(messages[0])
     if not inner.is_invoice or inner.version not in INVOICE_MESSAGES[inner.message][1]:
         return None
     action = INVOICE_MESSAGES[inner.message][0]
-    found = field_columns(pack, messages, action)  # type: ignore[arg-type]
+    found = field_columns(pack, messages, action)
     if found is None:
         return None
     n = len(messages)
