@@ -12,6 +12,9 @@ nothing. Target: blanktrack's wall time at most the floor's (≤1×).
 --repeat R          runs of each contender, taken in turns so drift hits both alike (default 3)
 --memory-at M       also run blanktrack on M invoices of each layout and compare the peak
                     memory of the two sizes (flat: the larger at most 1.1× the smaller)
+--data DIR          where the data are written once and read (default bench/data)
+--out-dir DIR       where blanktrack writes its reports (default: beside the data; a folder
+                    in memory such as /dev/shm spares a disk that is slow to create files)
 
 The files are read once untimed first (the page cache then holds them for both contenders).
 Each contender runs in a fresh process; wall time and peak memory (the sum of the resident
@@ -136,10 +139,11 @@ def _timed(args: list[str]) -> tuple[float, int]:
     return wall, peak
 
 
-def _reconcile(folder: Path, data: Path) -> list[str]:
+def _reconcile(folder: Path, data: Path, out: Path | None = None) -> list[str]:
+    reports = (out / folder.name if out is not None else folder) / f"out-{data.name}"
     return [PY, "-m", "blanktrack", "reconcile", "--period", PERIOD,
             "--allocations", str(folder / "allocations.csv"), "--invoices", str(data),
-            "--out-dir", str(folder / f"out-{data.name}"), "--report-date", "2025-01-05"]
+            "--out-dir", str(reports), "--report-date", "2025-01-05"]
 
 
 def _in_turns(commands: dict[str, list[str]], repeat: int, loads: list[float]
@@ -161,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--envelope-size", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--memory-at", type=int, default=None)
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--out-dir", type=Path, default=None)
     args = parser.parse_args(argv)
     layouts = [x for x in args.layouts.split(",") if x]
     if not layouts or set(layouts) - {"single", "envelopes"}:
@@ -170,12 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     rows, lines = [], []
     for layout in layouts:
         loads: list[float] = []
-        folder = DATA / f"xml-{args.invoices}"
+        folder = args.data / f"xml-{args.invoices}"
         data = _write(folder, args.invoices, layout, args.envelope_size)
         # one untimed pass first, so neither contender pays for reading the files from disk
         _timed([PY, "-c", FLOOR, str(data)])
         timed = _in_turns({"floor": [PY, "-c", FLOOR, str(data)],
-                           "blanktrack": _reconcile(folder, data)}, args.repeat, loads)
+                           "blanktrack": _reconcile(folder, data, args.out_dir)}, args.repeat, loads)
         (floor, floor_rss), (ours, rss) = timed["floor"], timed["blanktrack"]
         load = statistics.median(loads)
         files = (args.invoices if layout == "single"
@@ -190,9 +196,9 @@ def main(argv: list[str] | None = None) -> int:
                       "ratio": round(ratio, 3), "peak_rss": rss, "parse_loop_peak_rss": floor_rss,
                       "load": round(load, 1), "target": "≤1×", "pass": ratio <= 1})
         if args.memory_at:
-            other = DATA / f"xml-{args.memory_at}"
+            other = args.data / f"xml-{args.memory_at}"
             more = _write(other, args.memory_at, layout, args.envelope_size)
-            _, rss_more = _in_turns({"blanktrack": _reconcile(other, more)}, args.repeat,
+            _, rss_more = _in_turns({"blanktrack": _reconcile(other, more, args.out_dir)}, args.repeat,
                                     loads)["blanktrack"]
             sizes = sorted([(args.invoices, rss), (args.memory_at, rss_more)])
             growth = sizes[1][1] / sizes[0][1]

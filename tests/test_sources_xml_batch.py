@@ -189,7 +189,7 @@ def test_batches_are_read_as_the_walk_goes(tmp_path, monkeypatch):
     _tree(tmp_path, [f"d{n // 3}/{n}.xml" for n in range(10)])
     walked: set[str] = set()  # (runs calls itself for each folder: a run passes twice)
     seen_at_read: list[int] = []
-    runs, read = turnkey.runs, turnkey.read_batch
+    runs, read = turnkey.runs, turnkey.read_packed
 
     def counting_runs(folder, top=None):
         for found in runs(folder, top):
@@ -201,7 +201,7 @@ def test_batches_are_read_as_the_walk_goes(tmp_path, monkeypatch):
         return read(paths)
 
     monkeypatch.setattr(turnkey, "runs", counting_runs)
-    monkeypatch.setattr(turnkey, "read_batch", counting_read)
+    monkeypatch.setattr(turnkey, "read_packed", counting_read)
     monkeypatch.setattr(turnkey, "BATCH_FILES", 2)
     result = turnkey.read_folder(str(tmp_path), "test")
     assert result.files == 10
@@ -223,6 +223,8 @@ def test_the_same_message_twice_counts_once_by_its_digest(tmp_path):
     messages = read.messages.collect()
     assert messages.height == 2 * (1 + 2) + 1
     assert messages["digest"].n_unique() == 1 + 2 + 1
+    assert read.issues_once is False  # found as the batches came back
+    assert not turnkey.issues_each_once(read.messages)
     rows = turnkey.fold(read)[0].collect()
     assert sorted(rows["invoice_number"]) == ["AB00000001", "AB00000001", "AB00000004",
                                               "AB00000005"]
@@ -236,14 +238,24 @@ def test_a_folder_of_distinct_issues_folds_as_the_general_way(tmp_path, monkeypa
     folder = tmp_path / "turnkey"
     _tree(folder, [f"BAK/{n % 3}/{n}.xml" for n in range(7)] + ["ERR/x.xml"])
     read = turnkey.read_folder(str(folder), "test")
-    assert turnkey.issues_each_once(read.messages)
+    assert read.issues_once is True and turnkey.issues_each_once(read.messages)
     streamed = turnkey.fold(read)
+    read.issues_once = None  # not known: fold asks issues_each_once
     monkeypatch.setattr(turnkey, "issues_each_once", lambda messages: False)
     general = turnkey.fold(read)
     order = ["invoice_number", "source"]
     assert streamed[0].collect().sort(order).equals(general[0].collect().sort(order))
     assert streamed[1].equals(general[1])
     assert streamed[0].collect()["upload_status"].to_list().count("failed") == 1
+
+
+def test_a_cancel_among_the_issues_is_not_the_streamed_case(tmp_path):
+    folder = tmp_path / "turnkey"
+    _tree(folder, [f"BAK/{n}.xml" for n in range(3)])
+    (folder / "BAK" / "x.xml").write_bytes(CANCEL)
+    read = turnkey.read_folder(str(folder), "test")
+    assert read.issues_once is False
+    assert not turnkey.issues_each_once(read.messages)
 
 
 def test_a_bad_file_read_by_a_worker_is_named_with_file_and_line(tmp_path, monkeypatch):
@@ -278,3 +290,28 @@ def test_a_folder_read_by_workers_gives_the_same_report(tmp_path, monkeypatch):
     assert blanks(pooled) == blanks(alone)
     assert pooled.findings.equals(alone.findings)
     assert pooled.input_kinds[-1] == alone.input_kinds[-1]
+
+
+def test_a_folder_of_few_large_envelopes_is_read_by_the_pool(tmp_path, monkeypatch):
+    # The pool is chosen by the bytes to read: a Turnkey folder of envelopes holds few files.
+    alloc = write_allocations(tmp_path)
+    folder = tmp_path / "turnkey"
+    folder.mkdir()
+    for n in range(3):
+        (folder / f"pack-{n}.xml").write_bytes(PACK.replace(b"AB000000", f"AB0000{n}0".encode()))
+    pooled: list[int] = []
+    in_workers = turnkey._in_workers
+
+    def counted(batches, workers, take):
+        pooled.append(workers)
+        return in_workers(batches, workers, take)
+
+    monkeypatch.setattr(turnkey, "_in_workers", counted)
+    monkeypatch.setattr(turnkey, "POOL_MIN_BYTES", len(PACK))
+    monkeypatch.setattr(turnkey, "BATCH_BYTES", len(PACK))
+    result = run(alloc, [folder])
+    assert pooled == [2]
+    assert result.input_kinds[-1].rows == 3 * 2
+    pooled.clear()
+    run(alloc, [folder / "pack-0.xml"])  # one file: read here, no pool to start
+    assert pooled == []

@@ -24,11 +24,12 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 import polars as pl
 
 from ..errors import InputError, Problem
 from .mig_xml import Kind
-from .xml_batch import Batch, read_batch
+from .xml_batch import Packed, read_packed
 
 BATCH_FILES = 2000  # files per task of the pool (fewer when they are large: envelopes)
 BATCH_BYTES = 4 * 2**20
@@ -42,7 +43,6 @@ MESSAGE_SCHEMA = {
     "seller_ban": pl.String, "line": pl.Int64, "digest": pl.Int64, "file": pl.Int64,
     "source": pl.String, "in_err": pl.Boolean,
 }
-_COLUMNS = ("action", "invoice_number", "invoice_date", "seller_ban", "line", "digest", "file")
 
 SPILL_ROWS = 50_000  # messages gathered before they are written (memory stays bounded)
 
@@ -156,17 +156,17 @@ class Progress:
                   end=end, file=sys.stderr, flush=True)
 
 
-def _in_workers(batches: Iterator[Files], workers: int, take: Callable[[Files, Batch], bool]
+def _in_workers(batches: Iterator[Files], workers: int, take: Callable[[Files, Packed], bool]
                 ) -> list[Files]:
     """Read `batches` in a pool, a few ahead of the one taken (so memory stays flat); the
     batches submitted but not taken when the pool broke (read them here)."""
-    pending: deque[tuple[Files, Future[Batch]]] = deque()
+    pending: deque[tuple[Files, Future[Packed]]] = deque()
     # spawn, not fork: a forked copy of a process running polars' threads may deadlock.
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         try:
             while True:
                 for batch in islice(batches, 2 * workers + 1 - len(pending)):
-                    pending.append((batch, pool.submit(read_batch, batch[0])))
+                    pending.append((batch, pool.submit(read_packed, batch[0])))
                 if not pending:
                     return []
                 batch, future = pending.popleft()
@@ -184,6 +184,29 @@ class XmlRead:
     not_xml: list[str]
     files: int = 0
     bytes: int = 0
+    issues_once: bool | None = None  # every message an issue, none twice (None: not known)
+
+
+class _Once:
+    """Whether every message read is an issue found once, worked out as the batches come
+    back: the digests gathered as Int64 bytes (8 bytes a message, not a hash set of polars
+    values), sorted in place at the end."""
+
+    def __init__(self) -> None:
+        self.digests = bytearray()
+        self.issues = True
+
+    def add(self, result: Packed) -> None:
+        self.digests += result.integers["digest"]
+        # "issue" is in no other action's name: the batch is all issues when each is one
+        self.issues = self.issues and result.texts["action"].count("issue") == result.rows
+
+    def result(self) -> bool:
+        if not self.issues:
+            return False
+        digests = np.frombuffer(self.digests, dtype=np.int64)  # a view: no copy
+        digests.sort()
+        return not bool((digests[1:] == digests[:-1]).any())
 
 
 class _Messages:
@@ -225,14 +248,22 @@ class _Messages:
         return pl.LazyFrame(schema=MESSAGE_SCHEMA)
 
 
-def _frame(files: Files, result: Batch, offset: int) -> pl.DataFrame:
-    """One batch's messages with their file's path, ERR mark and place in the order read."""
+def _frame(files: Files, result: Packed, offset: int) -> pl.DataFrame:
+    """One batch's messages with their file's path, ERR mark and place in the order read
+    (each column made in polars from the packed batch, never value by value in Python)."""
     paths, errs = files
-    columns: dict[str, list] = {k: getattr(result, k) for k in _COLUMNS}
-    columns["source"] = [paths[i] for i in result.file]
-    columns["in_err"] = [errs[i] for i in result.file]
-    columns["file"] = [i + offset for i in result.file]
-    return pl.DataFrame(columns, schema=MESSAGE_SCHEMA)
+    if not result.rows:
+        return pl.DataFrame(schema=MESSAGE_SCHEMA)
+    columns = {c: pl.Series(c, [joined]).str.split("\0").explode()
+               for c, joined in result.texts.items()}
+    columns.update({c: pl.Series(c, np.frombuffer(data, dtype=np.int64))
+                    for c, data in result.integers.items()})
+    file = columns["file"]
+    columns["source"] = pl.Series("source", paths, pl.String).gather(file)
+    columns["in_err"] = pl.Series("in_err", errs, pl.Boolean).gather(file)
+    columns["file"] = file + offset
+    return pl.DataFrame(columns).select(
+        [pl.col(c).cast(dtype) for c, dtype in MESSAGE_SCHEMA.items()])
 
 
 def read_files(paths: Sequence[str], in_err: Sequence[bool], what: str,
@@ -259,9 +290,10 @@ def _read(found: Iterator[Run], total: int, what: str, workers: int | None,
     progress = Progress(total, what)
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     messages = _Messages(spill)
+    once = _Once()
     problems: list[Problem] = []
 
-    def take(batch: Files, result: Batch) -> bool:
+    def take(batch: Files, result: Packed) -> bool:
         """Keep what one batch held; False at the first unusable file."""
         if result.problem is not None:
             problems.append(result.problem)
@@ -269,23 +301,26 @@ def _read(found: Iterator[Run], total: int, what: str, workers: int | None,
         read.kinds.update(result.kinds)
         read.not_xml.extend(batch[0][i] for i in result.not_xml)
         messages.add(_frame(batch, result, read.files))
+        once.add(result)
         read.files += len(batch[0])
         read.bytes += result.bytes
         progress.advance(len(batch[0]))
         return True
 
     left: Iterable[Files] = batches
-    if first.size * total >= POOL_MIN_BYTES and total > BATCH_FILES // 2 and workers >= 2:
+    # by bytes, not files: a folder of envelopes holds few, large ones
+    if first.size * total >= POOL_MIN_BYTES and total > 1 and workers >= 2:
         # Workers that cannot start here (e.g. a __main__ they cannot import): this process
         # reads what they did not; slower, the same rows.
         left = _chain(_in_workers(batches, workers, take), batches)
     if not problems:
         for batch in left:
-            if not take(batch, read_batch(batch[0])):
+            if not take(batch, read_packed(batch[0])):
                 break
     if problems:
         raise InputError(problems[0])
     read.messages = messages.frame()
+    read.issues_once = once.result()
     return read
 
 
@@ -308,7 +343,10 @@ def fold(read: XmlRead) -> tuple[pl.LazyFrame, pl.DataFrame]:
     gathered in memory.
     """
     action = pl.col("action")
-    if issues_each_once(read.messages):
+    each_once = read.issues_once
+    if each_once is None:
+        each_once = issues_each_once(read.messages)
+    if each_once:
         # in the order read: the batches are written in order (no sort: memory stays flat)
         return _rows(read.messages), _rejected(pl.DataFrame(
             schema={k: MESSAGE_SCHEMA[k] for k in ("seller_ban", "invoice_number",
@@ -363,11 +401,14 @@ def issues_each_once(messages: pl.LazyFrame) -> bool:
 
 
 def _rows(kept: pl.LazyFrame) -> pl.LazyFrame:
+    action = pl.col("action")
     return kept.select(
         "invoice_number", "invoice_date", "seller_ban",
-        status=pl.col("action").replace_strict({"issue": "issued", "cancel": "cancelled",
-                                                "void": "voided", "reject": "issued"},
-                                               return_dtype=pl.String),
+        # a when/then chain streams; replace_strict held the whole column in the sink
+        status=pl.when(action == "issue").then(pl.lit("issued"))
+        .when(action == "cancel").then(pl.lit("cancelled"))
+        .when(action == "void").then(pl.lit("voided"))
+        .when(action == "reject").then(pl.lit("issued")),
         machine=pl.lit(None, pl.String),
         upload_status=pl.when(pl.col("in_err")).then(pl.lit("failed")).otherwise(
             pl.lit(None, pl.String)),

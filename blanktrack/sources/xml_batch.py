@@ -3,18 +3,21 @@ never polars, so a worker starts in a fraction of a second).
 
 Bare messages (Turnkey's single-message files) are parsed together: each file's bytes, its XML
 declaration taken out, go into one document under a wrapper element, a marker before each file,
-and one compiled XPath per message kind reads a field of every message at once. libxml2's cost
+and one traversal per message kind reads the fields of every message at once. libxml2's cost
 per document and Python's per element are paid once per batch instead of once per file. The
 wrapper is trusted only when it shows each file stood alone (marker, one element, whitespace,
 marker …); anything else — a DOCTYPE, another encoding, a file that is not well-formed, a
 message missing a field, a version that does not exist — sends the batch to the careful way,
 each file parsed on its own, which names the file and line. Envelopes are parsed one by one
-(their thousand messages already share one parse).
+(their thousand messages already share one parse) and read the same way, at once, when they
+hold one kind of message. What goes back to the main process is packed (`Packed`): a few
+objects per batch, not several per message.
 """
 
 from __future__ import annotations
 
 import os
+from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,9 +27,11 @@ from lxml import etree
 from ..errors import InputError, Problem
 from .mig_xml import (
     INVOICE_MESSAGES,
+    Columns,
     Kind,
     check_version,
     digest,
+    envelope_columns,
     field_columns,
     kind_of,
     read_document,
@@ -67,6 +72,41 @@ class Batch:
         for values, column in zip(columns, _COLUMNS[:-1], strict=True):
             getattr(self, column).extend(values)
         self.file.extend([file] * len(records))
+
+    def extend(self, columns: Columns, file: int) -> None:
+        for values, column in zip(columns, _COLUMNS[:-1], strict=True):
+            getattr(self, column).extend(values)
+        self.file.extend([file] * len(columns[0]))
+
+
+_SEP = "\0"  # between the values of a packed text column: no XML text can hold it
+
+
+@dataclass
+class Packed:
+    """A batch as it travels to the main process: each text column one string (the values
+    joined by NUL), each integer column the bytes of an Int64 array — a few objects to pickle
+    and to hand to polars instead of several per message."""
+
+    rows: int
+    texts: dict[str, str]  # action, invoice_number, invoice_date, seller_ban
+    integers: dict[str, bytes]  # line, digest, file
+    kinds: Counter[Kind]
+    not_xml: list[int]
+    bytes: int
+    problem: Problem | None
+
+
+def pack(batch: Batch) -> Packed:
+    return Packed(len(batch.file),
+                  {c: _SEP.join(getattr(batch, c)) for c in _COLUMNS[:4]},
+                  {c: array("q", getattr(batch, c)).tobytes() for c in _COLUMNS[4:]},
+                  batch.kinds, batch.not_xml, batch.bytes, batch.problem)
+
+
+def read_packed(paths: Sequence[str]) -> Packed:
+    """read_batch, packed for the trip (what a worker of the pool runs)."""
+    return pack(read_batch(paths))
 
 
 def read_file(path: str) -> tuple[bytes, bool]:
@@ -124,7 +164,13 @@ def read_batch(paths: Sequence[str]) -> Batch:
             alone = files
     for i, data in alone:
         try:
-            found, records = read_document(parse_bytes(data, paths[i]), paths[i], data)
+            root = parse_bytes(data, paths[i])
+            fast = envelope_columns(root, paths[i], data)
+            if fast is not None:  # the usual envelope: its fields read at once
+                batch.kinds.update(dict(fast[0]))
+                batch.extend(fast[1], i)
+                continue
+            found, records = read_document(root, paths[i], data)
         except InputError as exc:
             batch.problem = exc.problems[0]
             return batch
@@ -196,7 +242,7 @@ def _joined(files: list[tuple[int, bytes]], batch: Batch) -> None:
             raise _Careful
         starts.append(marker.sourceline or 0)
         by_tag.setdefault(message.tag, []).append(k)
-    for tag, positions in by_tag.items():
+    for positions in by_tag.values():
         kind = kind_of(children[2 * positions[0] + 1])
         if kind.message == "InvoiceEnvelope":
             raise _Careful  # its name past the first bytes (a long prolog): read it alone
@@ -209,15 +255,15 @@ def _joined(files: list[tuple[int, bytes]], batch: Batch) -> None:
             raise _Careful from exc
         batch.kinds[kind] += len(positions)
         if kind.is_invoice:
-            _columns(wrapper, tag, kind, [files[k] for k in positions],
-                     [starts[k] for k in positions], batch)
+            _columns(wrapper, [children[2 * k + 1] for k in positions], kind,
+                     [files[k] for k in positions], [starts[k] for k in positions], batch)
 
 
-def _columns(wrapper: etree._Element, tag: str, kind: Kind, files: list[tuple[int, bytes]],
-             starts: list[int], batch: Batch) -> None:
-    """The fields of every message of one tag, a field of all at once (XPath in C)."""
+def _columns(wrapper: etree._Element, messages: list[etree._Element], kind: Kind,
+             files: list[tuple[int, bytes]], starts: list[int], batch: Batch) -> None:
+    """The fields of every message of one tag, a field of all at once."""
     action = INVOICE_MESSAGES[kind.message][0]
-    found = field_columns(wrapper, tag, action, len(files))
+    found = field_columns(wrapper, messages, action)
     if found is None:
         raise _Careful  # a message without a field: the careful way names it
     numbers, dates, sellers, lines = found
