@@ -194,7 +194,9 @@ class _InvoiceReader:
         if not raws:
             return
         marked = any("__problem" in r.collect_schema().names() for r in raws)
-        rows = pl.concat([_with_checks(r) for r in raws])
+        # An ERP table's Categorical columns each have categories of their own: several
+        # tables are joined as text.
+        rows = pl.concat([_with_checks(r, as_text=len(raws) > 1) for r in raws])
         target = self.workdir / f"invoices-{index}.parquet"
         stage = self.workdir / f"invoices-{index}.unreadable.parquet"
         # All text, as the engine's fast paths read a canonical Parquet file (the line a
@@ -227,9 +229,10 @@ class _InvoiceReader:
 CHECKS = ("__problem", "__field", "__fix")  # set on a row a reader could not read
 
 
-def _with_checks(raw: pl.LazyFrame) -> pl.LazyFrame:
+def _with_checks(raw: pl.LazyFrame, as_text: bool) -> pl.LazyFrame:
     names = raw.collect_schema().names()
-    return raw.select(*inv.RAW_COLUMNS, "source", "line", *(
+    columns = [pl.col(c).cast(pl.String) if as_text else pl.col(c) for c in inv.RAW_COLUMNS]
+    return raw.select(*columns, "source", "line", *(
         pl.col(c) if c in names else pl.lit(None, pl.String).alias(c) for c in CHECKS))
 
 
