@@ -102,3 +102,16 @@ def test_folder_of_two_erp_exports_and_a_platform_download(tmp_path, engine_path
     assert (HEAD, "AB", "00000010", "00000099") in blanks(result)
     found = result.input_kinds[-1]
     assert (dict(found.kinds), found.rows) == ({"ERP csv": 2, "platform download": 1}, 9)
+
+
+def test_erp_row_with_an_empty_track_is_named_by_line_and_field(tmp_path, engine_path, reading):
+    alloc = write_allocations(tmp_path)
+    erp = tmp_path / "erp.csv"
+    rows = PADDED.splitlines(keepends=True)
+    rows[2] = rows[2].replace(",AB,", ",  ,")  # line 4: 字軌 blank, 號碼 00000002
+    erp.write_text(ERP_HEADER + "".join(rows), encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        run(alloc, [erp])
+    problem = err.value.problems[0]
+    assert (problem.file, problem.line, problem.field) == (str(erp), 4, "invoice_number")
+    assert "00000002" in problem.message

@@ -237,7 +237,12 @@ def read_erp(path: Path, name: str, kind: str, columns: dict[str, str] | None = 
 
     number = text("invoice_number")
     if {"track", "number"} <= set(found):
-        number = pl.concat_str(text("track"), text("number"))
+        # Each part stripped (a padded 字軌 or 號碼 makes no space inside the number); an
+        # empty part is left to the engine, which names the number as written.
+        def part(canonical: str) -> pl.Expr:
+            return pl.col(found[canonical]).cast(pl.String).str.strip_chars()
+
+        number = pl.concat_str(part("track"), part("number"))
     elif "track" in found:  # 字軌 beside an 8-digit 發票號碼
         number = pl.when(number.str.len_chars() == 8).then(pl.concat_str(text("track"), number)
                                                            ).otherwise(number)
