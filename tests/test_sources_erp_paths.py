@@ -115,3 +115,18 @@ def test_erp_row_with_an_empty_track_is_named_by_line_and_field(tmp_path, engine
     problem = err.value.problems[0]
     assert (problem.file, problem.line, problem.field) == (str(erp), 4, "invoice_number")
     assert "00000002" in problem.message
+
+
+def test_canonical_parquet_with_categorical_columns_of_their_own(tmp_path, engine_path):
+    """A Categorical read back from Parquet has categories of its own (not the default ones):
+    still text to the engine, as the ERP reader's own Parquet is."""
+    alloc = write_allocations(tmp_path)
+    canonical = write_canonical(tmp_path / "c.csv", PADDED_CANONICAL)
+    frame = pl.read_csv(canonical, infer_schema=False)
+    coded = tmp_path / "coded.parquet"
+    frame.with_columns(pl.col("invoice_date", "seller_ban", "status").cast(
+        pl.Categorical(pl.Categories.random()))).write_parquet(coded)
+    assert isinstance(pl.read_parquet_schema(coded)["status"], pl.Categorical)
+    result = run(alloc, [coded])
+    assert blanks(result) == blanks(run(alloc, [canonical]))
+    assert codes(result) == codes(run(alloc, [canonical]))
