@@ -199,9 +199,9 @@ class _InvoiceReader:
         rows = pl.concat([_with_checks(r, as_text=len(raws) > 1) for r in raws])
         target = self.workdir / f"invoices-{index}.parquet"
         stage = self.workdir / f"invoices-{index}.unreadable.parquet"
-        # All text, as the engine's fast paths read a canonical Parquet file (the line a
-        # number; an ERP table's few-valued columns Categorical: codes); not compressed: the
-        # file lives for one run, and lz4 cost more CPU writing and reading than it saved.
+        # Text (an ERP table's few-valued columns as Categorical codes), as the engine's fast
+        # paths read a canonical Parquet file (the line a number); not compressed: the file
+        # lives for one run, and lz4 cost more CPU, written and read, than its bytes saved.
         sinks = [rows.select(
             *inv.RAW_COLUMNS, __source="source", __line=pl.col("line").cast(pl.Int64),
         ).sink_parquet(target, compression="uncompressed", lazy=True)]
