@@ -6,9 +6,13 @@ with 29 columns, M + 27 + one for an unquoted comma, ragged D rows allowed). Eac
 in a fresh process, in turns (so drift hits all alike); medians of wall time and peak RSS.
 
     python bench/csv_bench.py [--invoices 20000000] [--repeat 3] [--shapes platform,erp]
+                              [--data-dir bench/data] [--out-dir DIR]
 
 Arguments: --invoices N rows of each file (default 20,000,000); --repeat R turns (default 3);
---shapes which files (`platform`, `erp`, comma-separated; default both).
+--shapes which files (`platform`, `erp`, comma-separated; default both); --data-dir the folder
+of the data (default bench/data); --out-dir where `blanktrack reconcile` writes (default a
+temporary folder, removed at the end; a folder in memory such as /dev/shm keeps the disk out
+of the figures).
 
 Output: a Markdown table on stderr, then on stdout one JSON line per shape, e.g.
 {"shape": "erp-csv", "rows": 20000000, "blanktrack_s": 9.1, "reader_s": 7.0,
@@ -22,7 +26,7 @@ contender fails.
 
 The ERP file has Chinese headers, 字軌 and 號碼 in columns of their own and ROC dates written
 both ways (`113/11/05`, `1131105`); each till issues from its own booklets of 50 numbers. Data
-are written once under bench/data/csv-v2-{N}/ (gitignored) and reused.
+are written once under bench/data/csv-v2-{N}/ (gitignored; or --data-dir) and reused.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -118,14 +123,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--invoices", type=int, default=20_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--shapes", default="platform,erp")
+    parser.add_argument("--data-dir", type=Path, default=DATA)
+    parser.add_argument("--out-dir", type=Path, default=None)
     args = parser.parse_args(argv)
     shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
     if not shapes or any(s not in SHAPES for s in shapes):
         parser.error(f"--shapes: comma-separated names of {', '.join(SHAPES)}")
-    folder = DATA / f"csv-v2-{args.invoices}"
+    folder = args.data_dir / f"csv-v2-{args.invoices}"
     if not (folder / "done").exists():
         print(f"writing {args.invoices:,} invoices to {folder} …", file=sys.stderr)
         _write(folder, args.invoices)
+    if args.out_dir is not None:
+        return _measure(args, shapes, folder, args.out_dir)
+    with tempfile.TemporaryDirectory(prefix="csv-bench-") as out:
+        return _measure(args, shapes, folder, Path(out))
+
+
+def _measure(args: argparse.Namespace, shapes: list[str], folder: Path, out_dir: Path) -> int:
     table, results = [], []
     for name in shapes:
         data = folder / f"{name}.csv"
@@ -134,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             READ: [PY, "-c", READER, str(data)],
             RECONCILE: [PY, "-m", "blanktrack", "reconcile", "--period", PERIOD,
                         "--allocations", str(folder / "allocations.csv"),
-                        "--invoices", str(data), "--out-dir", str(folder / f"out-{name}"),
+                        "--invoices", str(data), "--out-dir", str(out_dir / f"out-{name}"),
                         "--report-date", "2025-01-05"],
         }
         runs: dict[str, list[tuple[float, int]]] = {c: [] for c in contenders}

@@ -466,7 +466,8 @@ def _scan_parquet(path: Path, name: str) -> pl.LazyFrame:
             continue
         dtype = schema[original]
         col = pl.col(column)
-        if dtype == pl.String or dtype == pl.Categorical or isinstance(dtype, pl.Enum):
+        # isinstance: a Categorical read back from Parquet has categories of its own.
+        if dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum)):
             casts.append(col.cast(pl.String))
         elif column == "invoice_date" and dtype == pl.Date:
             casts.append(col.dt.strftime("%Y-%m-%d"))

@@ -11,10 +11,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_csv_bench_prints_one_json_line_per_shape() -> None:
+def test_csv_bench_prints_one_json_line_per_shape(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "csv_bench.py"), "--invoices", "2000",
-         "--repeat", "1", "--shapes", "erp,platform"],
+         "--repeat", "1", "--shapes", "erp,platform", "--data-dir", str(tmp_path / "data"),
+         "--out-dir", str(tmp_path / "out")],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )
     assert proc.returncode == 0, proc.stderr
@@ -31,6 +32,9 @@ def test_csv_bench_prints_one_json_line_per_shape() -> None:
         assert r["pass"] == (r["ratio"] <= 2) and r["rss_pass"] == (r["peak_rss"] < 10**9)
         assert r["peak_rss"] > 0
     assert "| erp | blanktrack reconcile |" in proc.stderr
+    assert (tmp_path / "data" / "csv-v2-2000" / "done").is_file()
+    for shape in ("erp", "platform"):  # reconcile wrote where it was told
+        assert (tmp_path / "out" / f"out-{shape}" / "11312" / "53567686" / "summary.csv").is_file()
 
 
 def test_csv_bench_refuses_an_unknown_shape() -> None:

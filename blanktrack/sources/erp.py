@@ -169,44 +169,39 @@ def _cleaned(value: pl.Expr, words: dict[str, str] | None) -> pl.Expr:
 
 class PerCategory:
     """A Categorical column's values worked out once per category, as map_batches' function:
-    each batch's codes pick from the values of the codes met so far; a batch with a code not
-    met yet works out its new values from its own text (whatever order the threads hand the
-    batches in)."""
+    each batch's codes pick from the values of the codes met so far. A code is its value's
+    index in the column's categories, which only grow: a batch with a code past those worked
+    out works out the categories added since (whatever order the threads hand the batches
+    in). The result is Categorical too, so a row costs a code, not a string, here, in the
+    engine's Parquet and in the engine, which looks at a column's few values once."""
 
     def __init__(self, words: dict[str, str] | None = None, dates: bool = False) -> None:
         self.words, self.dates = words, dates
         self.lock = threading.Lock()
+        self.dtype = pl.Categorical(pl.Categories.random())
         self.by_code = pl.Series("new", [], pl.String)
-        self.known = pl.Series("known", [], pl.Boolean)
+        self.out_by_code = pl.Series("new", [], self.dtype)
         self.alive: pl.Series | None = None
 
     def __call__(self, values: pl.Series) -> pl.Series:
-        if values.dtype == pl.String:  # an Excel sheet's column
-            return self._clean(values)
+        if not isinstance(values.dtype, pl.Categorical):  # an Excel sheet's column, text
+            return self._clean(values.cast(pl.String)).cast(self.dtype)
         codes = values.to_physical()
+        top = cast("int | None", codes.max())  # codes: an integer column; None: all null
         with self.lock:
-            # Categories live while a column of them does: a code must keep its meaning.
-            self.alive = values
-            if not self._all_known(codes):
-                self._learn(codes, values)
-            by_code = self.by_code
+            if top is not None and top >= self.by_code.len():
+                self._learn(values)
+            by_code = self.out_by_code
         return by_code.gather(codes).alias(values.name)
 
-    def _all_known(self, codes: pl.Series) -> bool:
-        top = cast("int | None", codes.max())  # codes: an integer column
-        if top is None:  # no value at all
-            return True
-        return bool(top < self.known.len() and self.known.gather(codes.drop_nulls()).all())
-
-    def _learn(self, codes: pl.Series, values: pl.Series) -> None:
-        met = pl.DataFrame({"code": codes, "raw": values.cast(pl.String)}).drop_nulls(
-            "code").unique("code")
-        grow = int(met["code"].max()) + 1 - self.by_code.len()  # type: ignore[arg-type]
-        if grow > 0:
-            self.by_code = self.by_code.extend_constant(None, grow)
-            self.known = self.known.extend_constant(False, grow)
-        self.by_code = self.by_code.scatter(met["code"], self._clean(met["raw"]))
-        self.known = self.known.scatter(met["code"], True)
+    def _learn(self, values: pl.Series) -> None:
+        # Categories live while a column of them does (not its dtype): a code must keep its
+        # meaning from batch to batch.
+        self.alive = values
+        dtype = cast("pl.Categorical", values.dtype)
+        new = dtype.categories.to_series()[self.by_code.len():]
+        self.by_code = pl.concat([self.by_code, self._clean(new).alias("new")])
+        self.out_by_code = self.by_code.cast(self.dtype)
 
     def _clean(self, values: pl.Series) -> pl.Series:
         if self.dates:
@@ -237,12 +232,17 @@ def read_erp(path: Path, name: str, kind: str, columns: dict[str, str] | None = 
         tills repeat over millions of rows)."""
         if canonical not in found:
             return pl.lit(None, pl.String)
-        return pl.col(found[canonical]).map_batches(clean, return_dtype=pl.String,
+        return pl.col(found[canonical]).map_batches(clean, return_dtype=clean.dtype,
                                                     is_elementwise=True)
 
     number = text("invoice_number")
     if {"track", "number"} <= set(found):
-        number = pl.concat_str(text("track"), text("number"))
+        # Each part stripped (a padded 字軌 or 號碼 makes no space inside the number); an
+        # empty part is left to the engine, which names the number as written.
+        def part(canonical: str) -> pl.Expr:
+            return pl.col(found[canonical]).cast(pl.String).str.strip_chars()
+
+        number = pl.concat_str(part("track"), part("number"))
     elif "track" in found:  # 字軌 beside an 8-digit 發票號碼
         number = pl.when(number.str.len_chars() == 8).then(pl.concat_str(text("track"), number)
                                                            ).otherwise(number)

@@ -194,14 +194,17 @@ class _InvoiceReader:
         if not raws:
             return
         marked = any("__problem" in r.collect_schema().names() for r in raws)
-        rows = pl.concat([_with_checks(r) for r in raws])
+        # An ERP table's Categorical columns each have categories of their own: several
+        # tables are joined as text.
+        rows = pl.concat([_with_checks(r, as_text=len(raws) > 1) for r in raws])
         target = self.workdir / f"invoices-{index}.parquet"
         stage = self.workdir / f"invoices-{index}.unreadable.parquet"
-        # All text, as the engine's fast paths read a canonical Parquet file (the line a
-        # number); lz4: the file lives for one run, so it is written and read fast.
+        # Text (an ERP table's few-valued columns as Categorical codes), as the engine's fast
+        # paths read a canonical Parquet file (the line a number); not compressed: the file
+        # lives for one run, and lz4 cost more CPU, written and read, than its bytes saved.
         sinks = [rows.select(
             *inv.RAW_COLUMNS, __source="source", __line=pl.col("line").cast(pl.Int64),
-        ).sink_parquet(target, compression="lz4", lazy=True)]
+        ).sink_parquet(target, compression="uncompressed", lazy=True)]
         if marked:  # the unreadable rows, in the same pass over the file
             sinks.append(rows.filter(pl.col("__problem").is_not_null()).sink_parquet(
                 stage, lazy=True))
@@ -227,9 +230,10 @@ class _InvoiceReader:
 CHECKS = ("__problem", "__field", "__fix")  # set on a row a reader could not read
 
 
-def _with_checks(raw: pl.LazyFrame) -> pl.LazyFrame:
+def _with_checks(raw: pl.LazyFrame, as_text: bool) -> pl.LazyFrame:
     names = raw.collect_schema().names()
-    return raw.select(*inv.RAW_COLUMNS, "source", "line", *(
+    columns = [pl.col(c).cast(pl.String) if as_text else pl.col(c) for c in inv.RAW_COLUMNS]
+    return raw.select(*columns, "source", "line", *(
         pl.col(c) if c in names else pl.lit(None, pl.String).alias(c) for c in CHECKS))
 
 

@@ -50,10 +50,14 @@ def raw_frame(path: Path, text_dtypes: Mapping[str, pl.DataType] | None = None
         # types go the original way, which converts them.
         lf = pl.scan_parquet(path)
         schema = lf.collect_schema()
-        if any(dtype != pl.String for n, dtype in schema.items() if n not in invoices.PROVENANCE):
+        # Categorical: text too (resolve.py writes an ERP export's few-valued columns so).
+        coded = [n for n, dtype in schema.items() if isinstance(dtype, pl.Categorical)]
+        if any(dtype != pl.String for n, dtype in schema.items()
+               if n not in invoices.PROVENANCE and n not in coded):
             return None
         present = [invoices.normal_name(c) for c in schema.names()]
-        lf = lf.rename(dict(zip(schema.names(), present, strict=True)))
+        lf = lf.with_columns(pl.col(coded).cast(pl.String)).rename(
+            dict(zip(schema.names(), present, strict=True)))
     elif invoices.read_from_disk(path, str(path)):
         # A large or plain CSV (its encoding and header are checked by scan_raw_invoices): scanned
         # without a row index, which slows polars' reader down; line numbers are only
