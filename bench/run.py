@@ -356,7 +356,15 @@ def real_inputs(benches: dict[str, list[str]]) -> list[Check]:
     "pass" field becomes a check. A bench that reports none is a MISSING target."""
     checks: list[Check] = []
     for name, cmd in benches.items():
-        r = measure(cmd)
+        out = None
+        if "--out-dir" not in cmd:  # its reports beside the matrix's (output_root), then gone
+            out = Path(tempfile.mkdtemp(prefix=f"blanktrack-{name}-", dir=output_root()))
+            cmd = [*cmd, "--out-dir", str(out)]
+        try:
+            r = measure(cmd)
+        finally:
+            if out is not None:
+                shutil.rmtree(out, ignore_errors=True)
         found = []
         for line in r.out.splitlines():
             try:

@@ -141,3 +141,25 @@ def test_the_measuring_process_stays_small(tmp_path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "42 False False"
+
+
+def test_real_input_benches_write_under_the_bench_outputs(bench_run, tmp_path, monkeypatch) -> None:
+    # Their reports go where the matrix's go (BENCH_OUT), in a folder removed afterwards; an
+    # --out-dir in their own arguments is left as given.
+    script = tmp_path / "says_where.py"
+    script.write_text(
+        "import json, os, sys\n"
+        "out = sys.argv[sys.argv.index('--out-dir') + 1]\n"
+        "print(json.dumps({'shape': out, 'target': str(os.path.isdir(out)), 'pass': True}))\n")
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    monkeypatch.setenv("BENCH_OUT", str(outputs))
+    given = tmp_path / "given"
+    given.mkdir()
+    checks = bench_run.real_inputs({
+        "xml_bench": [sys.executable, str(script)],
+        "csv_bench": [sys.executable, str(script), "--out-dir", str(given)]})
+    (made, _, _), (kept, _, _) = checks
+    made_dir = Path(made.split(" ")[1].rsplit(":", 1)[0])
+    assert made_dir.parent == outputs and made.endswith("True") and not made_dir.exists()
+    assert kept.startswith(f"csv_bench {given} ") and given.is_dir()

@@ -29,7 +29,9 @@ def test_csv_bench_prints_one_json_line_per_shape(tmp_path: Path) -> None:
         # each of the three rounded to 3 decimals apart: ratio × floor is the time within that
         assert abs(r["ratio"] * r["polars_read_s"] - r["blanktrack_s"]) <= (
             0.0006 * (r["ratio"] + 1) + 0.0005 * r["polars_read_s"])
-        assert r["pass"] == (r["ratio"] <= 2) and r["rss_pass"] == (r["peak_rss"] < 10**9)
+        if r["ratio"] != 2:  # at 2.00 the ratio before rounding decided, either way
+            assert r["pass"] == (r["ratio"] <= 2)
+        assert r["rss_pass"] == (r["peak_rss"] < 10**9)
         assert r["peak_rss"] > 0
     assert "| erp | blanktrack reconcile |" in proc.stderr
     assert (tmp_path / "data" / "csv-v2-2000" / "done").is_file()

@@ -15,6 +15,7 @@ from blanktrack import report
 from blanktrack.params import load_params
 from blanktrack.reconcile import Reconciliation, reconcile
 from blanktrack.runner import run_period
+from blanktrack.verdict import verdict_lines_of
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "blanktrack" / "sample" / "10312"
@@ -97,7 +98,7 @@ def test_executed_notebook_keeps_the_code(late_run: Path) -> None:
 
 
 def test_verdict_lines_inside_the_window() -> None:
-    lines = report.verdict_lines(sample(dt.date(2015, 1, 8)))
+    lines = verdict_lines_of(sample(dt.date(2015, 1, 8)))
     assert lines == [
         "verdict 10312 (103/11~103/12), reporting BAN 53567686: 253 blank number(s) in 10 "
         "range(s) to report; 2 error(s), 5 warning(s) to look at",
@@ -115,7 +116,7 @@ def test_verdict_lines_inside_the_window() -> None:
                             "(104/01/01~104/01/10) opens in 2 day(s) (尚未截止, 2 天後開始申報)"),
 ])
 def test_verdict_lines_name_the_deadline(day: dt.date, deadline: str) -> None:
-    assert report.verdict_lines(sample(dt.date(2015, 1, 8)), day)[1] == deadline
+    assert verdict_lines_of(sample(dt.date(2015, 1, 8)), day)[1] == deadline
 
 
 def test_verdict_html_marks_errors_and_lateness() -> None:
