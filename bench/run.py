@@ -383,6 +383,10 @@ def real_inputs(benches: dict[str, list[str]]) -> list[Check]:
                          if k.endswith("_s") and isinstance(v, int | float)]
             if isinstance(rec.get("peak_rss"), int | float):
                 measured.append(f"RSS {gb(int(rec['peak_rss']))}")
+            elif isinstance(rec.get("peak_rss"), list):  # a memory check: the peak at each size
+                measured.append("RSS " + " → ".join(gb(int(b)) for b in rec["peak_rss"]))
+            if isinstance(rec.get("growth"), int | float):
+                measured.append(f"{rec['growth']:.3f}×")
             checks.append((target, ", ".join(measured) or "–", verdict(rec["pass"] is True)))
         if not found:
             checks.append((f"{name}: its targets", f"no JSON result (exit {'0' if r.ok else '≠ 0'})",

@@ -107,6 +107,9 @@ def test_real_input_benches_are_folded_in(bench_run, tmp_path) -> None:
         "\"pass\": true}')\n"
         "print('{\"shape\": \"erp-csv\", \"rows\": 5, \"ratio\": 3.0, \"target\": \"≤2×\", "
         "\"pass\": false}')\n"
+        "print('{\"shape\": \"single-memory\", \"invoices\": [100, 1000], "
+        "\"peak_rss\": [536870912, 590558003], \"growth\": 1.1, \"target\": \"≤1.1×\", "
+        "\"pass\": true}')\n"
         "print('{\"no\": \"pass field\"}')\n")
     silent = tmp_path / "silent.py"
     silent.write_text("import sys; print('nothing to say'); sys.exit(3)\n")
@@ -116,6 +119,7 @@ def test_real_input_benches_are_folded_in(bench_run, tmp_path) -> None:
         ("xml_bench single 1000: ≤1×", "0.80×, blanktrack_s 2.00, parse_loop_s 2.50, RSS 0.50 GB",
          "PASS"),
         ("xml_bench erp-csv 5: ≤2×", "3.00×", "FAIL"),
+        ("xml_bench single-memory [100, 1000]: ≤1.1×", "RSS 0.50 GB → 0.55 GB, 1.100×", "PASS"),
         ("csv_bench: its targets", "no JSON result (exit ≠ 0)", "MISSING")]
 
 
