@@ -222,7 +222,7 @@ def _day_codes(column: pa.Array) -> tuple[np.ndarray, list[str | None]]:
     else:
         distinct, codes = np.unique(days, return_inverse=True)
         codes = codes.astype(np.int32)
-        text = _as_text(pa.array(distinct, pa.int32()).cast(pa.date32()), "invoice_date")
+        text = _text_of_days(distinct)
     codes.setflags(write=False)  # as pyarrow's dictionary indices: numba's one specialisation
     return codes, text
 
@@ -232,8 +232,12 @@ def _days_as_text(first: int, last: int) -> tuple[str | None, ...]:
     """The text of the days first..last (days from 1970-01-01), kept: batches of one period
     repeat a few spans, and making the text through polars took most of a typed batch's
     coding (bench/README.md, the dense scan)."""
-    days = pa.array(np.arange(first, last + 1, dtype=np.int32), pa.int32()).cast(pa.date32())
-    return tuple(_as_text(days, "invoice_date"))
+    return tuple(_text_of_days(np.arange(first, last + 1, dtype=np.int32)))
+
+
+def _text_of_days(days: np.ndarray) -> list[str | None]:
+    """The text the validation reads of each day (days from 1970-01-01)."""
+    return _as_text(pa.array(days, pa.int32()).cast(pa.date32()), "invoice_date")
 
 
 def _coded(batch: pa.RecordBatch, column: str, name: str | None

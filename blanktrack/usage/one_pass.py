@@ -64,9 +64,9 @@ def raw_frame(path: Path, text_dtypes: Mapping[str, pl.DataType] | None = None
         # needed to name a problem, and then the validating path reads the file again. Text keys
         # of another type are parsed as that type directly (cheaper than a cast afterwards).
         header = pl.scan_csv(path, encoding="utf8", infer_schema=False).collect_schema().names()
-        overrides = {n: text_dtypes[invoices.normal_name(n)] for n in header
-                     if text_dtypes and invoices.normal_name(n) in text_dtypes}
         renamed = {n: invoices.normal_name(n) for n in header}
+        overrides = {n: text_dtypes[c] for n, c in renamed.items()
+                     if text_dtypes and c in text_dtypes}
         lf = pl.scan_csv(path, encoding="utf8", infer_schema=False,
                          schema_overrides=overrides or None).rename(renamed)
         present = list(renamed.values())  # (a second collect_schema reads the file's head again)
