@@ -210,6 +210,35 @@ def test_batches_are_read_as_the_walk_goes(tmp_path, monkeypatch):
     assert seen_at_read == [3, 6, 6, 9, 10]
 
 
+def issues_each_once(messages: pl.LazyFrame) -> bool:
+    """The rule, plainly: every message an issue, no digest twice."""
+    counts = messages.select(messages=pl.len(), distinct=pl.col("digest").n_unique(),
+                             others=(pl.col("action") != "issue").sum()).collect().row(0)
+    return counts[0] == counts[1] and counts[2] == 0
+
+
+@pytest.mark.parametrize("spill_rows", [None, 1, 2, 1000])
+@pytest.mark.parametrize("copy", [None, "BAK/0/n0.xml", "BAK/2/n5.xml"])
+def test_the_digests_are_checked_across_every_spilled_file(tmp_path, monkeypatch, spill_rows,
+                                                           copy):
+    # each_once is worked out after the read from the spilled files: a copy of a message
+    # in the first or the last of them is found, whether kept in memory or spilled
+    folder = tmp_path / "turnkey"
+    names = [f"BAK/{n % 3}/n{n}.xml" for n in range(7)]
+    _tree(folder, names)
+    if copy is not None:
+        (folder / "ZZ").mkdir()
+        (folder / "ZZ" / "copy.xml").write_bytes((folder / copy).read_bytes())
+    if spill_rows is not None:
+        monkeypatch.setattr(turnkey, "SPILL_ROWS", spill_rows)
+        monkeypatch.setattr(turnkey, "BATCH_FILES", 1)
+    spill = tmp_path / "spill" if spill_rows is not None else None
+    read = turnkey.read_folder(str(folder), "test", spill=spill)
+    assert read.messages.collect().height == 7 + (copy is not None)
+    assert read.issues_once is (copy is None)
+    assert read.issues_once is issues_each_once(read.messages)
+
+
 def test_the_same_message_twice_counts_once_by_its_digest(tmp_path):
     alloc = write_allocations(tmp_path)
     folder = tmp_path / "turnkey"
@@ -223,8 +252,8 @@ def test_the_same_message_twice_counts_once_by_its_digest(tmp_path):
     messages = read.messages.collect()
     assert messages.height == 2 * (1 + 2) + 1
     assert messages["digest"].n_unique() == 1 + 2 + 1
-    assert read.issues_once is False  # found as the batches came back
-    assert not turnkey.issues_each_once(read.messages)
+    assert read.issues_once is False  # every message an issue: the digests tell
+    assert not issues_each_once(read.messages)
     rows = turnkey.fold(read)[0].collect()
     assert sorted(rows["invoice_number"]) == ["AB00000001", "AB00000001", "AB00000004",
                                               "AB00000005"]
@@ -238,10 +267,9 @@ def test_a_folder_of_distinct_issues_folds_as_the_general_way(tmp_path, monkeypa
     folder = tmp_path / "turnkey"
     _tree(folder, [f"BAK/{n % 3}/{n}.xml" for n in range(7)] + ["ERR/x.xml"])
     read = turnkey.read_folder(str(folder), "test")
-    assert read.issues_once is True and turnkey.issues_each_once(read.messages)
+    assert read.issues_once is True and issues_each_once(read.messages)
     streamed = turnkey.fold(read)
-    read.issues_once = None  # not known: fold asks issues_each_once
-    monkeypatch.setattr(turnkey, "issues_each_once", lambda messages: False)
+    read.issues_once = False  # the general way
     general = turnkey.fold(read)
     order = ["invoice_number", "source"]
     assert streamed[0].collect().sort(order).equals(general[0].collect().sort(order))
@@ -254,8 +282,8 @@ def test_a_cancel_among_the_issues_is_not_the_streamed_case(tmp_path):
     _tree(folder, [f"BAK/{n}.xml" for n in range(3)])
     (folder / "BAK" / "x.xml").write_bytes(CANCEL)
     read = turnkey.read_folder(str(folder), "test")
-    assert read.issues_once is False
-    assert not turnkey.issues_each_once(read.messages)
+    assert read.issues_once is False  # found as the batches came back
+    assert not issues_each_once(read.messages)
 
 
 def test_a_bad_file_read_by_a_worker_is_named_with_file_and_line(tmp_path, monkeypatch):

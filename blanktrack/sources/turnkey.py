@@ -184,29 +184,7 @@ class XmlRead:
     not_xml: list[str]
     files: int = 0
     bytes: int = 0
-    issues_once: bool | None = None  # every message an issue, none twice (None: not known)
-
-
-class _Once:
-    """Whether every message read is an issue found once, worked out as the batches come
-    back: the digests gathered as Int64 bytes (8 bytes a message, not a hash set of polars
-    values), sorted in place at the end."""
-
-    def __init__(self) -> None:
-        self.digests = bytearray()
-        self.issues = True
-
-    def add(self, result: Packed) -> None:
-        self.digests += result.integers["digest"]
-        # "issue" is in no other action's name: the batch is all issues when each is one
-        self.issues = self.issues and result.texts["action"].count("issue") == result.rows
-
-    def result(self) -> bool:
-        if not self.issues:
-            return False
-        digests = np.frombuffer(self.digests, dtype=np.int64)  # a view: no copy
-        digests.sort()
-        return not bool((digests[1:] == digests[:-1]).any())
+    issues_once: bool = True  # every message an issue, none of them twice
 
 
 class _Messages:
@@ -218,11 +196,13 @@ class _Messages:
         self.kept: list[pl.DataFrame] = []
         self.written: list[Path] = []
         self.held: list[pl.DataFrame] = []
-        self.rows = 0
+        self.rows = 0  # held, not yet written
+        self.total = 0
         if spill is not None:
             spill.mkdir(parents=True, exist_ok=True)
 
     def add(self, messages: pl.DataFrame) -> None:
+        self.total += messages.height
         if self.spill is None:
             self.kept.append(messages)
             return
@@ -238,6 +218,21 @@ class _Messages:
         pl.concat(self.held).write_parquet(path)
         self.written.append(path)
         self.held, self.rows = [], 0
+
+    def distinct_digests(self) -> bool:
+        """Whether no two messages share a digest. Asked once the read is over (the workers
+        gone): each written file's digests are read in turn into one array, 8 bytes a
+        message, sorted in place (no hash set, nothing held during the read)."""
+        self._write()
+        digests = np.empty(self.total, dtype=np.int64)
+        at = 0
+        for part in self.written or self.kept:
+            column = (pl.read_parquet(part, columns=["digest"]) if isinstance(part, Path)
+                      else part.select("digest")).to_series().to_numpy()
+            digests[at:at + len(column)] = column
+            at += len(column)
+        digests.sort()
+        return not bool((digests[1:] == digests[:-1]).any())
 
     def frame(self) -> pl.LazyFrame:
         self._write()
@@ -290,18 +285,20 @@ def _read(found: Iterator[Run], total: int, what: str, workers: int | None,
     progress = Progress(total, what)
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     messages = _Messages(spill)
-    once = _Once()
     problems: list[Problem] = []
+    issues_only = True  # so far
 
     def take(batch: Files, result: Packed) -> bool:
         """Keep what one batch held; False at the first unusable file."""
+        nonlocal issues_only
         if result.problem is not None:
             problems.append(result.problem)
             return False
         read.kinds.update(result.kinds)
         read.not_xml.extend(batch[0][i] for i in result.not_xml)
         messages.add(_frame(batch, result, read.files))
-        once.add(result)
+        # "issue" is in no other action's name: the batch is all issues when each is one
+        issues_only = issues_only and result.texts["action"].count("issue") == result.rows
         read.files += len(batch[0])
         read.bytes += result.bytes
         progress.advance(len(batch[0]))
@@ -319,8 +316,8 @@ def _read(found: Iterator[Run], total: int, what: str, workers: int | None,
                 break
     if problems:
         raise InputError(problems[0])
+    read.issues_once = issues_only and messages.distinct_digests()
     read.messages = messages.frame()
-    read.issues_once = once.result()
     return read
 
 
@@ -343,10 +340,7 @@ def fold(read: XmlRead) -> tuple[pl.LazyFrame, pl.DataFrame]:
     gathered in memory.
     """
     action = pl.col("action")
-    each_once = read.issues_once
-    if each_once is None:
-        each_once = issues_each_once(read.messages)
-    if each_once:
+    if read.issues_once:
         # in the order read: the batches are written in order (no sort: memory stays flat)
         return _rows(read.messages), _rejected(pl.DataFrame(
             schema={k: MESSAGE_SCHEMA[k] for k in ("seller_ban", "invoice_number",
@@ -389,15 +383,6 @@ def fold(read: XmlRead) -> tuple[pl.LazyFrame, pl.DataFrame]:
         | ((action == "reject") & (pl.col("lives") == 0) & (pl.col("nth") == 0))
     )
     return _rows(kept), _rejected(unique.lazy().filter(action == "reject"))
-
-
-def issues_each_once(messages: pl.LazyFrame) -> bool:
-    """Whether every message is an issue and none was found twice (one pass over the
-    batches' files, holding only the distinct digests)."""
-    counts = messages.select(
-        messages=pl.len(), distinct=pl.col("digest").n_unique(),
-        others=(pl.col("action") != "issue").sum()).collect().row(0, named=True)
-    return counts["distinct"] == counts["messages"] and counts["others"] == 0
 
 
 def _rows(kept: pl.LazyFrame) -> pl.LazyFrame:
