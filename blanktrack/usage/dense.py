@@ -48,6 +48,7 @@ from .one_pass import (
     raw_frame,
     usage_from_groups,
 )
+from .one_value_columns import one_value
 
 BATCH_ROWS = 1 << 17  # Parquet: rows a batch (a row group is often about that)
 CSV_BATCH_ROWS = 1 << 19  # CSV: polars hands out larger batches faster
@@ -121,9 +122,12 @@ class _File:
     dictionary codes), CSV through polars (text columns read as Categorical)."""
 
     path: Path
-    columns: dict[str, str]  # normal column name → the file's own (Parquet only)
+    columns: dict[str, str]  # normal column name → the file's own, of the columns read (Parquet)
     row_group_rows: list[int] = field(default_factory=list)  # rows of each row group (Parquet)
     csv: pl.LazyFrame | None = None  # RAW_COLUMNS, the text keys Categorical (CSV only)
+    # Parquet: per-row text columns whose statistics show one value in every row (normal name →
+    # the value), coded as that value and not read (one_value_columns.py).
+    one_values: dict[str, str] = field(default_factory=dict)
 
 
 def _text_type(t: pa.DataType) -> bool:
@@ -156,7 +160,16 @@ def _parquet_file(path: Path) -> _File | None:
     if not all(_takes(c, schema.field(n).type) for c, n in columns.items()):
         return None
     meta = parquet.metadata
-    return _File(path, columns, [meta.row_group(g).num_rows for g in range(meta.num_row_groups)])
+    texts = [c for c in _PER_ROW if c in columns
+             and _text_type(_value_type(schema.field(columns[c]).type))]
+    one_values = {c: v for c in texts if (v := one_value(meta, columns[c])) is not None}
+    return _File(path, {c: n for c, n in columns.items() if c not in one_values},
+                 [meta.row_group(g).num_rows for g in range(meta.num_row_groups)],
+                 one_values=one_values)
+
+
+def _value_type(t: pa.DataType) -> pa.DataType:
+    return t.value_type if pa.types.is_dictionary(t) else t
 
 
 def _as_text(values: pa.Array, column: str) -> list[str | None]:
@@ -257,6 +270,13 @@ def _coded(batch: pa.RecordBatch, column: str, name: str | None
         indices = indices.fill_null(len(text))
         text.append(None)
     return indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False), text
+
+
+def _one_code(rows: int, value: str) -> tuple[np.ndarray, list[str | None]]:
+    """(per-row codes, the text of each code) of a column that holds `value` in every row."""
+    codes = np.zeros(rows, np.int32)
+    codes.setflags(write=False)  # as pyarrow's dictionary indices: numba's one specialisation
+    return codes, [value]
 
 
 def _number_buffers(column: pa.Array) -> tuple[int, bool, np.ndarray, np.ndarray] | None:
@@ -451,13 +471,15 @@ class _Scan:
         )
 
     def _parquet_batch(self, t: _Tally, i: int, batch: pa.RecordBatch) -> bool:
-        columns = self.files[i].columns
-        coded = {c: _coded(batch, c, columns.get(c)) for c in _PER_ROW}
+        columns, one_values = self.files[i].columns, self.files[i].one_values
+        coded = {c: _one_code(batch.num_rows, one_values[c]) if c in one_values
+                 else _coded(batch, c, columns.get(c)) for c in _PER_ROW}
         with self.lock:
             per_code = self._tables({c: v for c, (_, v) in coded.items()})
         return self._tally(t, i, batch.column(columns["invoice_number"]),
                            tuple(codes for codes, _ in coded.values()), per_code,
-                           lambda rows: _exception_rows(batch, rows, columns, i))
+                           lambda rows: _exception_rows(batch, rows, columns, i).with_columns(
+                               pl.lit(v, pl.String).alias(c) for c, v in one_values.items()))
 
     def _csv_batch(self, t: _Tally, i: int, frame: pl.DataFrame) -> bool:
         with self.lock:
