@@ -37,7 +37,7 @@ from ..period import Period
 from . import native_loop
 from .booklet_slots import Slots, booklet_slots
 from .by_position import ByPosition
-from .csv_batches import CsvBatches, csv_batches
+from .csv_batches import CsvBatches
 from .distinct_values import NotClean, ValueCodes, table
 from .one_pass import (
     BY_MACHINE_KEYS,
@@ -335,8 +335,8 @@ def scan(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
         if is_parquet(p):
             file = _parquet_file(p)
         else:  # batches of text, decoded as a Parquet file's (_csv_batch)
-            csv = csv_batches(p)
-            file = _File(p, csv.columns, csv=csv) if csv is not None else None
+            csv = CsvBatches(p)  # opened (its columns known) in the thread that reads it
+            file = _File(p, csv.columns, csv=csv)
         if file is None:
             return None
         files.append(file)
