@@ -52,7 +52,9 @@ class CsvBatches:
         BLOCK_BYTES a batch), the text keys dictionary-coded. NotClean where the dense scan does
         not take the file, or where pyarrow and polars could read it differently."""
         name = str(self.path)
-        if not invoices.read_from_disk(path=self.path, name=name):
+        # A file not large is read from disk only where plain, and a plain one has no bare CR.
+        large = self.path.stat().st_size > invoices.LARGE_FILE_BYTES
+        if not large and not invoices.read_from_disk(self.path, name):
             frame = raw_frame(self.path)  # decoded as the validating path decodes it
             if frame is None:
                 raise NotClean(f"{name}: the header lacks a column")
@@ -61,7 +63,7 @@ class CsvBatches:
             for batch in whole.to_batches(max_chunksize=chunk_size):
                 yield _keys_coded(batch, self.columns)
             return
-        if _has_bare_cr(self.path):
+        if large and _has_bare_cr(self.path):
             raise NotClean(f"{name}: a bare CR")
         try:
             with pacsv.open_csv(self.path, read_options=pacsv.ReadOptions(block_size=1 << 16),
