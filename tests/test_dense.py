@@ -253,6 +253,31 @@ def test_clean_rows_of_one_booklet_per_till(tmp_path: Path) -> None:
     assert_same(*both([tmp_path / "a.parquet"]))  # type: ignore[arg-type]
 
 
+def test_a_csv_scan_keeps_its_categories_alive(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """polars frees a Categorical's categories once nothing uses them (codes then restart at 0,
+    and the per-code tables would be wrong): the scan's CSV LazyFrames, whose schema names them,
+    must live as long as the scan."""
+    import gc
+
+    rows = [(f"AB{n:08d}", "2024-01-05", BAN_A, "issued", "POS-1", "accepted") for n in range(9)]
+    text_frame(rows).write_csv(tmp_path / "a.csv")
+    seen: list[dense._Scan] = []
+    run = dense._Scan.run
+
+    def recorded(work: dense._Scan, tally: object) -> None:
+        seen.append(work)
+        run(work, tally)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dense._Scan, "run", recorded)
+    allocations, bans = scoped(None)
+    with progress_guard():
+        assert dense.dense_usage([tmp_path / "a.csv"], P, allocations, bans) is not None
+    gc.collect()
+    known = seen[0].categories["seller_ban"].categories.to_series().to_list()
+    assert known == [BAN_A]
+
+
 def test_filtered_ban_rows_are_not_counted(tmp_path: Path) -> None:
     """With a reporting BAN, another seller's rows are left out of the counts, as fast_usage does."""
     rows = [("AB00000001", "2024-01-05", BAN_A, "issued", "POS-1", "accepted"),
@@ -391,7 +416,7 @@ def test_clean_baseline_is_taken(tmp_path: Path) -> None:
 
 
 def test_csv_among_parquet_files(tmp_path: Path) -> None:
-    """CSV invoices are scanned too (read by pyarrow as text, coded per batch), next to Parquet ones."""
+    """CSV invoices are scanned too (text keys read as Categorical codes), next to Parquet ones."""
     rows = [*exception_rows(3), ("AB00000002", "20240105", BAN_A, "作廢", "POS-2", "FAILED"),
             ("AB00000002", "20240105", BAN_A, "作廢", "POS-1", "accepted")]
     text_frame(rows).write_csv(tmp_path / "a.csv")

@@ -3,8 +3,8 @@
 The allocations say which booklets can be used at all, so every (track, booklet) of the period
 gets a slot in a dense table (slots.py), and each invoice row is tallied into its slot by the compiled loop
 in slot_tally.py: no hash table per row, memory proportional to the allocations. The text columns
-arrive as small integer codes (the dictionary codes pyarrow reads or makes per batch; CSV is
-read by pyarrow as text, csv_batches.py), so only their few distinct values are looked at, once each
+arrive as small integer codes (Parquet: the dictionary codes pyarrow reads; CSV: polars parses
+them straight into Categorical), so only their few distinct values are ever looked at, once each
 in distinct_values.py and then again, as the authority, by one_pass.key_map (the same polars
 expressions as validation). The few rows the dense model does not cover (outside the
 allocations, another seller's number, a second till in one booklet) go through the polars
@@ -21,6 +21,7 @@ import datetime as dt
 import functools
 import queue
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ from .one_pass import (
     TEXT_KEYS,
     Usage,
     group_raw_rows,
+    raw_frame,
     usage_from_groups,
 )
 
@@ -116,13 +118,13 @@ class _Tally:
 
 @dataclass
 class _File:
-    """An invoice file the dense scan reads through pyarrow: Parquet (text columns as their
-    dictionary codes), CSV as batches of text (csv_batches.py)."""
+    """An invoice file the dense scan reads: Parquet through pyarrow (text columns as their
+    dictionary codes), CSV through polars (text columns read as Categorical)."""
 
     path: Path
-    columns: dict[str, str]  # normal column name → the file's own
+    columns: dict[str, str]  # normal column name → the file's own (Parquet only)
     row_group_rows: list[int] = field(default_factory=list)  # rows of each row group (Parquet)
-    csv: CsvBatches | None = None  # CSV only
+    csv: CsvBatches | None = None  # RAW_COLUMNS, the text keys Categorical (CSV only)
 
 
 def _text_type(t: pa.DataType) -> bool:
@@ -330,13 +332,16 @@ def scan(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
          bans: pl.Series | None) -> Scanned | None:
     """dense_usage, and the usage of each allocation booklet by position where every row fell
     in a slot (by_slot.py), or None."""
+    # Categories of this scan only (codes are their index, in the order values were met).
+    categories = {c: pl.Categorical(pl.Categories(f"blanktrack-{uuid.uuid4().hex}-{c}"))
+                  for c in TEXT_KEYS}
     files = []
     for p in map(Path, paths):
         if is_parquet(p):
             file = _parquet_file(p)
-        else:  # batches of text, decoded as a Parquet file's (_csv_batch)
-            csv = CsvBatches(p)  # opened (its columns known) in the thread that reads it
-            file = _File(p, csv.columns, csv=csv)
+        else:  # read as raw_usage reads it, the text keys parsed straight into Categorical
+            csv = raw_frame(p, categories)
+            file = _File(p, {}, csv=CsvBatches(p, csv)) if csv is not None else None
         if file is None:
             return None
         files.append(file)
@@ -350,7 +355,7 @@ def scan(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
         tasks.put(task)
     # One tally per thread (each core reads and tallies its own row groups); merged at the end.
     tallies = [_Tally(slots.slot_ban, len(files)) for _ in range(THREADS)]
-    work = _Scan(files, slots, codes, tasks, kernels)
+    work = _Scan(files, slots, codes, tasks, categories, kernels)
     threads = [threading.Thread(target=work.run, args=(t,), name=f"blanktrack-scan-{k}")
                for k, t in enumerate(tallies)]
     for t in threads:
@@ -395,13 +400,17 @@ class _Scan:
 
     def __init__(self, files: list[_File], slots: Slots, codes: ValueCodes,
                  tasks: queue.SimpleQueue[tuple[int, list[int]]],
-                 kernels: native_loop.Kernels) -> None:
+                 categories: dict[str, pl.Categorical], kernels: native_loop.Kernels) -> None:
         self.files, self.slots, self.codes, self.tasks = files, slots, codes, tasks
-        self.kernels = kernels
+        self.categories, self.kernels = categories, kernels
         self.lock = threading.Lock()  # the value codes are shared: one thread adds at a time
         self.refused = False  # a value or row the dense scan does not take: polars decides
         self.failure: BaseException | None = None
         self.exceptions = 0
+        # CSV: the per-code tables of each text column, grown as its categories grow.
+        self.grown: dict[str, list[str | None]] = {c: [] for c in TEXT_KEYS}
+        self.tables: tuple[np.ndarray, ...] = self._tables({c: [] for c in TEXT_KEYS})
+        self.with_nulls: dict[frozenset[str], tuple[np.ndarray, ...]] = {}
 
     def run(self, tally_: _Tally) -> None:
         try:
@@ -451,9 +460,33 @@ class _Scan:
                            tuple(codes for codes, _ in coded.values()), per_code,
                            lambda rows: _exception_rows(batch, rows, columns, i))
 
-    def _csv_batch(self, t: _Tally, i: int, batch: pa.RecordBatch) -> bool:
-        # A CSV batch is text columns under the file's own names, as a Parquet batch can be.
-        return self._parquet_batch(t, i, batch)
+    def _csv_batch(self, t: _Tally, i: int, frame: pl.DataFrame) -> bool:
+        with self.lock:
+            for c in TEXT_KEYS:
+                known = self.categories[c].categories.to_series()
+                if known.len() > len(self.grown[c]):
+                    self.grown[c] = known.to_list()
+                    self.tables = self._tables(self.grown)
+                    self.with_nulls.clear()
+            # A null is one more code, after every category known now (the frame's codes were
+            # all given before this: categories only grow).
+            nulls = frozenset(c for c in TEXT_KEYS if frame[c].null_count())
+            if nulls not in self.with_nulls:
+                self.with_nulls[nulls] = self._tables(
+                    {c: [*self.grown[c], None] if c in nulls else self.grown[c] for c in TEXT_KEYS})
+            per_code = self.with_nulls[nulls]
+            size = {c: len(self.grown[c]) for c in TEXT_KEYS}
+        per_row = []
+        for c in _PER_ROW:
+            physical = frame[c].to_physical()  # the code: the value's index in its categories
+            if c in nulls:
+                physical = physical.fill_null(size[c])
+            per_row.append(physical.cast(pl.Int32).to_numpy())
+        numbers = frame["invoice_number"].to_arrow(compat_level=pl.CompatLevel.newest())
+        return self._tally(t, i, numbers, tuple(per_row), per_code,
+                           lambda rows: frame[rows].select(
+                               pl.col(inv.RAW_COLUMNS).cast(pl.String),
+                               file=pl.lit(i, pl.UInt32)))
 
     def _tally(self, t: _Tally, i: int, number_column: pa.Array, per_row: tuple[np.ndarray, ...],
                per_code: tuple[np.ndarray, ...], take: Callable[[np.ndarray], pl.DataFrame]
