@@ -240,3 +240,20 @@ def test_missing_optional_columns_are_null(tmp_path: Path, missing: tuple[str, .
     (batch,) = _batches(path)
     assert batch.columns == list(invoices.RAW_COLUMNS)
     assert [batch[c].null_count() for c in missing] == [1] * len(missing)
+
+
+def test_bytes_not_utf8_beyond_the_checked_head_are_named(tmp_path: Path) -> None:
+    """A large file is checked for its encoding in its first MiB only: a Big5 line after it
+    made polars' error escape from the dense scan; now the validating path names the line."""
+    path = tmp_path / "late-big5.csv"
+    good = "".join(f"AB{n % 100:08d},2024-01-05,{HEAD},issued,POS-1,accepted\n"
+                   for n in range(30_000))  # 1.5 MB
+    bad = f"AB00000099,2024-01-05,{HEAD},開立,POS-1,accepted\n".encode("cp950")
+    path.write_bytes((HEADER + "\n" + good).encode() + bad)
+    with pytest.MonkeyPatch.context() as mp:
+        _large(mp)
+        spy = Spy(mp)
+        with pytest.raises(InputError) as error:
+            reconciled(write_allocations(tmp_path, [WHOLE]), [path], "dense")
+    assert spy.scanned == [None]
+    assert f"{path}:30002:" in str(error.value) and "not UTF-8" in str(error.value)
