@@ -38,6 +38,7 @@ from ..period import Period
 from . import native_loop
 from .booklet_slots import Slots, booklet_slots
 from .by_position import ByPosition
+from .csv_batches import CsvBatches
 from .distinct_values import NotClean, ValueCodes, table
 from .one_pass import (
     BY_MACHINE_KEYS,
@@ -124,7 +125,7 @@ class _File:
     path: Path
     columns: dict[str, str]  # normal column name → the file's own, of the columns read (Parquet)
     row_group_rows: list[int] = field(default_factory=list)  # rows of each row group (Parquet)
-    csv: pl.LazyFrame | None = None  # RAW_COLUMNS, the text keys Categorical (CSV only)
+    csv: CsvBatches | None = None  # RAW_COLUMNS, the text keys Categorical (CSV only)
     # Parquet: per-row text columns whose statistics show one value in every row (normal name →
     # the value), coded as that value and not read (one_value_columns.py).
     one_values: dict[str, str] = field(default_factory=dict)
@@ -360,7 +361,7 @@ def scan(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
             file = _parquet_file(p)
         else:  # read as raw_usage reads it, the text keys parsed straight into Categorical
             csv = raw_frame(p, categories)
-            file = _File(p, {}, csv=csv) if csv is not None else None
+            file = _File(p, {}, csv=CsvBatches(p, csv)) if csv is not None else None
         if file is None:
             return None
         files.append(file)
