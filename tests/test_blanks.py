@@ -16,15 +16,16 @@ from blanktrack.booklets import allocation_booklets, prepare_allocations
 from blanktrack.period import Period
 from blanktrack.split import parse_split
 from blanktrack.usage import BookletUsage
-from blanktrack.usage.validated import invoice_usage
+from blanktrack.usage.reduction import group_rows, reduce_usage
 
 P = Period.parse("11302")
 
 
 def compute(alloc: pl.DataFrame, inv: pl.LazyFrame, split: str = "none") -> pl.DataFrame:
     prepared = prepare_allocations(alloc)
+    by_machine = reduce_usage(group_rows(inv, "source").collect(), P, None)[0]
     usage = BookletUsage.joined(
-        P, [], None, allocation_booklets(prepared), invoice_usage(inv, P).collect(),
+        P, [], None, allocation_booklets(prepared), by_machine,
         pl.DataFrame(schema={"track": pl.String, "booklet": pl.Int64, "mask": pl.UInt64}),
         pl.DataFrame(), pl.DataFrame(), clean=False)
     state = booklet_state(usage, withheld=pl.DataFrame(schema={"track": pl.String}))

@@ -2,9 +2,10 @@
 path computed it (engine.py chooses); the domain steps read only that.
 
 Modules: `engine` (the choice, and the door), `result` (BookletUsage, built by a join or by
-position), `one_pass` (the polars one-pass path over raw text), `validated` (validate every row,
-then aggregate), `by_position` (a dense scan's usage per allocation booklet), `named_invoices`
-(the few invoices findings name).
+position), `reduction` (the one grouping, normalisation and reduction of both polars paths),
+`one_pass` (its front for plainly clean raw text), `validated` (its front that validates every
+row first), `by_position` (a dense scan's usage per allocation booklet), `named_invoices` (the few
+invoices findings name).
 """
 
 from .engine import of_period, warm_up

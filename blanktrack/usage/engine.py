@@ -7,6 +7,8 @@
 - the validating path (validated.py): anything else; every row checked, every problem named with
   file, line and field.
 
+Both polars paths end in the same reduction (reduction.py); the dense scan's left-over rows too.
+
 The faster paths decline (None) whatever they do not take as it is, and the next one is tried.
 """
 

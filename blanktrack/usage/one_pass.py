@@ -1,5 +1,6 @@
-"""The one-pass polars path: invoices reduced to booklet masks by one streaming group-by of their raw
-text, with validation on the few distinct values of each column (not per row).
+"""The one-pass polars path: the raw text of plainly clean files grouped by one streaming group-by
+(reduction.group_rows), each distinct value validated once (reduction.normalised), then the one
+reduction (reduction.reduce_usage) the validating path ends in too.
 
 Input that is not plainly clean gives None, and usage.engine takes the validating path
 (usage.validated), which names every problem with file, line and field.
@@ -14,18 +15,21 @@ import polars as pl
 
 from .. import invoices
 from ..allocations import is_parquet
-from ..booklets import bit, fold_usage
-from ..invoice_rules import LIVE_STATUSES, STATUSES, UPLOAD_STATUSES, date_expr, lookup_expr
-from ..period import Period, period_index, period_index_expr
-from ..schemas import BOOKLET_SIZE
+from ..period import Period
+from .reduction import (
+    BY_MACHINE_KEYS,
+    FOREIGN_SCHEMA,
+    TEXT_KEYS,
+    Usage,
+    group_rows,
+    key_map,
+    normalised,
+    reduce_usage,
+)
 
-# (by_machine, issuing, counted, foreign): foreign = (track, booklet, mask) of the numbers that
-# sellers left out by --ban used (in P or next to it): never blank for the BANs reported either.
-Usage = tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]
-FOREIGN_SCHEMA = {"track": pl.String, "booklet": pl.Int64, "mask": pl.UInt64}
-
-TEXT_KEYS = ("seller_ban", "machine", "invoice_date", "status", "upload_status")
-BY_MACHINE_KEYS = ("seller_ban", "track", "booklet", "machine")
+# Named here too: the dense scan and its per-value tables take them from this module.
+__all__ = ["BY_MACHINE_KEYS", "FOREIGN_SCHEMA", "TEXT_KEYS", "Usage", "fast_usage",
+           "group_raw_rows", "key_map", "raw_frame", "raw_frames", "usage_from_groups"]
 
 
 def raw_frames(paths: Sequence[str | Path]) -> list[pl.LazyFrame] | None:
@@ -82,46 +86,12 @@ def raw_frame(path: Path, text_dtypes: Mapping[str, pl.DataType] | None = None
     return lf
 
 
-def key_map(groups: pl.DataFrame, column: str) -> pl.DataFrame | None:
-    """Distinct raw values of one key column → normalised value; None if one is invalid."""
-    raw = groups.select(pl.col(column).unique())
-    value = pl.col(column).str.strip_chars()
-    text = pl.when(value.str.len_bytes() > 0).then(value)
-    norm = raw.with_columns(__text=text)
-    checked = norm.rename({column: "__raw", "__text": column})
-    bad = invoices.bad_value_exprs().get(column)
-    if bad is not None and checked.select(bad.any()).item():
-        return None
-    if column == "invoice_date":
-        out = checked.select("__raw", pl.col(column).alias("__t"), __norm=date_expr(column))
-    elif column == "status":
-        out = checked.select("__raw", __norm=lookup_expr(column, STATUSES))
-    elif column == "upload_status":
-        out = checked.select("__raw", __norm=lookup_expr(column, UPLOAD_STATUSES))
-    else:
-        out = checked.select("__raw", __norm=pl.col(column))
-    return out.select("__raw", "__norm")
-
-
 def group_raw_rows(frames: Sequence[pl.LazyFrame]) -> pl.DataFrame | None:
-    """The raw rows grouped by their text values and booklet, with the OR of their numbers' bits
-    and a row count; None when a row's number is malformed or polars cannot read a file."""
-    number = pl.col("invoice_number")
-    n = number.str.slice(2).cast(pl.Int64, strict=False)
-    # A row whose number is not exactly two capitals and eight digits (spaces included) lands in
-    # a group with a null booklet: then the validating path validates and names it.
-    per_file = [
-        frame.with_columns(
-            track=number.str.slice(0, 2),
-            booklet=pl.when(number.str.contains(invoices.INVOICE_NUMBER_PATTERN)).then(n // BOOKLET_SIZE),
-            b=bit(n % BOOKLET_SIZE),
-        )
-        .group_by("file", *TEXT_KEYS, "track", "booklet")
-        .agg(pl.col("b").bitwise_or(), rows=pl.len())
-        for frame in frames
-    ]
+    """reduction.group_rows of each file's raw rows (by `file`); None when a row's number is
+    malformed or polars cannot read a file."""
     # One query per file, run together: each hash table stays small (a file is one system's
     # tills), which is much faster than one table of every booklet of the period.
+    per_file = [group_rows(frame, "file") for frame in frames]
     try:
         groups = pl.concat(pl.collect_all(per_file, engine="streaming"), how="vertical")
     except pl.exceptions.PolarsError:
@@ -151,74 +121,10 @@ def fast_usage(paths: Sequence[str | Path], period: Period, bans: pl.Series | No
 
 
 def usage_from_groups(groups: pl.DataFrame, paths: Sequence[str | Path], period: Period,
-                      bans: pl.Series | None
-                      ) -> Usage | None:
-    """(by_machine, issuing, counted, foreign) of grouped raw rows; None if a value is not
-    plainly clean."""
-    p = period_index(period)
-    dates: pl.DataFrame | None = None
-    for column in TEXT_KEYS:
-        mapping = key_map(groups, column)
-        if mapping is None:
-            return None
-        if column == "invoice_date":
-            # Few distinct dates: their period offset is computed once each, then looked up.
-            dates = mapping.with_columns(offset=period_index_expr("__norm") - p)
-            continue
-        if mapping.select(pl.col("__raw").eq_missing(pl.col("__norm")).all()).item():
-            continue  # already in normal form
-        groups = groups.with_columns(pl.col(column).replace_strict(
-            mapping["__raw"], mapping["__norm"], return_dtype=mapping.schema["__norm"]
-        ))
-    assert dates is not None
-    groups = groups.with_columns(offset=pl.col("invoice_date").replace_strict(
-        dates["__raw"], dates["offset"], return_dtype=pl.Int32))
-    foreign = pl.DataFrame(schema=FOREIGN_SCHEMA)
-    if bans is not None:
-        mine = pl.col("seller_ban").is_in(bans.implode())
-        foreign = (
-            groups.filter(~mine & (pl.col("offset").abs() <= 1))
-            .group_by("track", "booklet").agg(mask=pl.col("b").bitwise_or())
-            .cast(pl.Schema(FOREIGN_SCHEMA))
-        )
-        groups = groups.filter(mine)
-
-    def masked(cond: pl.Expr) -> pl.Expr:
-        return pl.when(cond).then(pl.col("b")).otherwise(pl.lit(0, pl.UInt64))
-
-    near = pl.col("offset").abs() <= 1
-    live = pl.col("status").is_in(LIVE_STATUSES) & near
-    masks = {
-        "used_mask": masked(near),
-        "in_period_mask": masked(pl.col("offset") == 0),
-        "adjacent_mask": masked(pl.col("offset").abs() == 1),
-        "live_mask": masked(live),
-        "void_mask": masked((pl.col("status") == "voided") & near),
-        "failed_mask": masked(pl.col("upload_status").eq_missing(pl.lit("failed")) & near),
-        # Dated farther than one period from P: no use of P's numbers, only a finding (spec §3).
-        "far_mask": masked(~near),
-    }
-    by_machine_q = fold_usage(
-        groups.lazy()
-        .select("seller_ban", "track", "booklet", "machine", **masks,
-                live_rows=pl.when(live).then(pl.col("rows").cast(pl.Int64)).otherwise(0)),
-        BY_MACHINE_KEYS,
-    )
-    issuing_q = (
-        groups.lazy().filter(pl.col("offset") == 0)
-        .group_by("seller_ban", "machine", "track", "invoice_date")
-        .agg(invoices=pl.col("rows").sum().cast(pl.UInt32))
-        .with_columns(pl.col("invoice_date").replace_strict(
-            dates["__raw"], dates["__norm"], return_dtype=pl.Date))
-        # Two spellings of one day ('2024-01-05', '20240105') are one day.
-        .group_by("seller_ban", "machine", "track", "invoice_date")
-        .agg(pl.col("invoices").sum().cast(pl.UInt32))
-    )
-    names = pl.DataFrame({"file": range(len(paths)), "source": [str(Path(p)) for p in paths]},
-                         schema={"file": pl.UInt32, "source": pl.String})
-    counted_q = (
-        groups.lazy().group_by("file").agg(rows=pl.col("rows").sum().cast(pl.UInt32))
-        .join(names.lazy(), on="file").select("source", "rows")
-    )
-    by_machine, issuing, counted = pl.collect_all([by_machine_q, issuing_q, counted_q])
-    return by_machine, issuing, counted, foreign
+                      bans: pl.Series | None) -> Usage | None:
+    """(by_machine, issuing, counted, foreign) of group_raw_rows' groups of `paths`; None if a
+    value is not plainly clean."""
+    clean = normalised(groups)
+    if clean is None:
+        return None
+    return reduce_usage(clean, period, bans, sources=[str(Path(p)) for p in paths])
