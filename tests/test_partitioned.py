@@ -9,7 +9,6 @@ of two, of the default size, and one bucket for all.
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
