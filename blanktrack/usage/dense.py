@@ -82,7 +82,7 @@ _TRACK_NAMES = pl.Series("track", [chr(65 + t // 26) + chr(65 + t % 26) for t in
 # (a till's rows: nearly all; rows in date order across tills or shuffled: few).
 PARTITION_SHIFT = 13
 ORDER_SAMPLE = 1024
-PARTITION_BATCH_ROWS = 1 << 20  # Parquet: rows a batch, after one found out of order
+PARTITION_BATCH_ROWS = 1 << 18  # Parquet: rows a batch, after one found out of order
 
 
 def _in_order(numbers: tuple[int, bool, np.ndarray, np.ndarray]) -> bool:

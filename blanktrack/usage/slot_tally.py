@@ -10,6 +10,9 @@ period) are handed back as exceptions; the caller aggregates those few rows with
 are counted exactly as everywhere else. A row dated more than one period from P uses nothing
 (spec §3): in a booklet of its seller it is only marked (far), elsewhere it is passed over.
 
+A batch in no particular row order takes the partitioned tally at the end of this file instead:
+the same decisions in two passes, the second walking the rows bucket by bucket of slots.
+
 Compiled with numba, not a Python loop; native_loop.py keeps the machine code and loads it without
 numba on later runs.
 """
