@@ -576,7 +576,6 @@ class _Scan:
             t.exceptions.append(take(out[:ne]))
         return True
 
-
     def _partitioned(self, t: _Tally, i: int, numbers: tuple[int, bool, np.ndarray, np.ndarray],
                      per_row: tuple[np.ndarray, ...], per_code: tuple[np.ndarray, ...],
                      out: np.ndarray) -> int:
