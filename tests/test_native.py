@@ -127,8 +127,13 @@ def run_partitioned(kernels: native.Kernels, args: list[object], n: int,
     exceptions = np.zeros(max(n, 1), np.int64)
     records, in_buckets = np.zeros(2 * n + 2, np.uint64), np.zeros(2 * n + 2, np.uint64)
     bucket_of = np.zeros(n + 1, np.int32)
-    m, ne, left = kernels.partition_batch(*args[:20], np.ascontiguousarray(slot_owner[0::2]),
-                                          shift, records, bucket_of, exceptions, 0)
+    booklet_slot = args[19]
+    assert isinstance(booklet_slot, np.ndarray)
+    seat = np.stack([booklet_slot, np.where(booklet_slot >= 0,
+                                            slot_owner[0::2][np.maximum(booklet_slot, 0)], -1)],
+                    axis=1).ravel().astype(np.int32)  # as booklet_slots.Slots.booklet_seat
+    m, ne, left = kernels.partition_batch(*args[:19], seat, shift, records, bucket_of,
+                                          exceptions, 0)
     starts = np.zeros((N_SLOTS >> shift) + 2, np.int64)
     kernels.scatter_records(m, records, bucket_of, starts, in_buckets)
     done = calls = 0

@@ -587,7 +587,7 @@ class _Scan:
         m, ne, left_out = kernels.partition_batch(
             *numbers, *per_row, *per_code,
             slots.track_slot, slots.track_first, slots.track_base, slots.track_span,
-            slots.booklet_slot, slots.slot_ban, PARTITION_SHIFT, t.row_records, t.bucket_of, out, 0)
+            slots.booklet_seat, PARTITION_SHIFT, t.row_records, t.bucket_of, out, 0)
         t.rows[i] -= left_out  # rows of other BANs are not counted (as in fast_usage)
         starts = np.zeros((len(slots.slot_ban) >> PARTITION_SHIFT) + 2, np.int64)
         kernels.scatter_records(m, t.row_records, t.bucket_of, starts, t.in_buckets)

@@ -54,9 +54,9 @@ _TALLY_PARAMS: tuple[tuple[str, str | None], ...] = (
     ("day_counts", "uint32"), ("n_groups", None),
     ("exceptions", "int64"), ("ne", None), ("start", None),
 )
-_PER_ROW_PARAMS = _TALLY_PARAMS[:20]  # the batch's columns, per-code and track tables
+_PER_ROW_PARAMS = _TALLY_PARAMS[:19]  # the batch's columns, per-code and track tables
 _PARTITION_PARAMS: tuple[tuple[str, str | None], ...] = (
-    *_PER_ROW_PARAMS, ("slot_ban", "int32"), ("shift", None), ("records", "uint64"),
+    *_PER_ROW_PARAMS, ("booklet_seat", "int32"), ("shift", None), ("records", "uint64"),
     ("bucket_of", "int32"), ("exceptions", "int64"), ("ne", None),
 )
 _SCATTER_PARAMS: tuple[tuple[str, str | None], ...] = (

@@ -290,7 +290,7 @@ def partition_batch(
     date_codes, ban_codes, machine_codes, status_codes, upload_codes,  # per row
     date_offset, date_day, ban_id, machine_id, status_class, upload_failed,  # per code
     track_slot, track_first, track_base, track_span,  # track → part of booklet_slot
-    booklet_slot, slot_ban,  # per booklet slot: its seller (-2: two sellers)
+    booklet_seat,  # booklet_slot and the slot's seller (-2: two sellers) side by side
     shift, records, bucket_of,  # out: a record and its bucket (slot >> shift) per row kept
     exceptions, ne,  # out: row indices left to the caller, and how many so far
 ):
@@ -337,11 +337,14 @@ def partition_batch(
         booklet = number // 50
         ts = track_slot[np.uint64(track)]
         slot = -1
+        held_by = -1
         if ts >= 0:
             uts = np.uint64(ts)
             rel = booklet - track_first[uts]
             if 0 <= rel < track_span[uts]:
-                slot = booklet_slot[np.uint64(track_base[uts] + rel)]
+                seat = np.uint64(2) * np.uint64(track_base[uts] + rel)
+                slot = booklet_seat[seat]
+                held_by = booklet_seat[seat + np.uint64(1)]
         if ban == BAN_FILTERED:  # the same decisions as tally_batch's, in the same order
             left_out += 1
             if slot >= 0 and not far_off:
@@ -353,7 +356,6 @@ def partition_batch(
                 exceptions[ne] = ii
                 ne += 1
             continue
-        held_by = slot_ban[np.uint64(slot)]
         if held_by != ban:
             if not (far_off and held_by != -2):
                 exceptions[ne] = ii
