@@ -86,21 +86,67 @@ def batch_arrays(draw: st.DrawFn, offsets_dtype: str) -> tuple[list[object], int
     return args, n
 
 
+def finished(slot_owner: np.ndarray, slot_state: np.ndarray, counts: native.IssuingCounts,
+             exceptions: np.ndarray, left: int) -> list[object]:
+    """What a thread's tally says once done, whatever numbers its issuing groups got: each
+    slot's till, the masks, the issuing counts by (seller, till, track, day) key, the
+    exceptions, the rows left out."""
+    keyed = counts.keyed()
+    order = np.argsort(keyed[0::2])
+    return [counts.tills(slot_owner[1::2]), slot_state, keyed[0::2][order], keyed[1::2][order],
+            counts.groups, exceptions, left]
+
+
 def run(kernels: native.Kernels, args: list[object], n: int) -> list[object]:
-    """A scanning thread's calls for one batch (the issuing table starts tiny and grows)."""
+    """A scanning thread's calls of tally_batch for one batch (the table of issuing groups
+    starts tiny and grows): what finished() says, and how many calls it took."""
     args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    issuing = native.issuing_table(4)
+    counts = native.IssuingCounts.empty(4)
     exceptions = np.zeros(max(n, 1), np.int64)
-    done = ne = fill = left = 0
+    done = ne = left = 0
     calls = 0
     while True:
-        done, ne, fill, out = kernels.tally_batch(*args, issuing, fill, exceptions, ne, done)
+        done, ne, counts.groups, out = kernels.tally_batch(*args, *counts.arguments(), exceptions,
+                                                           ne, done)
         left += out
         calls += 1
         if done == n:
             break
-        issuing = kernels.issuing_grow(issuing)
-    return [*args[20:], issuing, fill, exceptions[:ne], left, calls]
+        counts = kernels.issuing_grow(counts)
+    return [*finished(args[20], args[21], counts, exceptions[:ne], left), calls]
+
+
+def run_partitioned(kernels: native.Kernels, args: list[object], n: int,
+                    shift: int) -> list[object]:
+    """The same batch through the partitioned tally (buckets of 2**shift slots): what
+    finished() says, and how many calls of tally_records it took."""
+    args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    slot_owner, slot_state = args[20], args[21]
+    assert isinstance(slot_owner, np.ndarray) and isinstance(slot_state, np.ndarray)
+    counts = native.IssuingCounts.empty(4)
+    exceptions = np.zeros(max(n, 1), np.int64)
+    records, in_buckets = np.zeros(2 * n + 2, np.uint64), np.zeros(2 * n + 2, np.uint64)
+    bucket_of = np.zeros(n + 1, np.int32)
+    booklet_slot = args[19]
+    assert isinstance(booklet_slot, np.ndarray)
+    seat = np.stack([booklet_slot, np.where(booklet_slot >= 0,
+                                            slot_owner[0::2][np.maximum(booklet_slot, 0)], -1)],
+                    axis=1).ravel().astype(np.int32)  # as booklet_slots.Slots.booklet_seat
+    m, ne, left = kernels.partition_batch(*args[:19], seat, shift, records, bucket_of,
+                                          exceptions, 0)
+    starts = np.zeros((N_SLOTS >> shift) + 2, np.int64)
+    kernels.scatter_records(m, records, bucket_of, starts, in_buckets)
+    done = calls = 0
+    while True:
+        done, ne, counts.groups = kernels.tally_records(m, in_buckets, done, slot_owner,
+                                                        slot_state, *counts.arguments(),
+                                                        exceptions, ne)
+        calls += 1
+        if done == m:
+            break
+        counts = kernels.issuing_grow(counts)
+    exceptions[:ne].sort()
+    return [*finished(slot_owner, slot_state, counts, exceptions[:ne], left), calls]
 
 
 @settings(max_examples=150, deadline=None)
@@ -118,12 +164,34 @@ def test_the_machine_code_tallies_as_numba_does(
             assert g == w
 
 
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), offsets=st.sampled_from(["int32", "int64"]),
+       shift=st.sampled_from([0, 1, 3, 31]))
+def test_the_partitioned_tally_tallies_as_the_single_pass(
+        both: tuple[native.Kernels, native.Kernels], data: st.DataObject, offsets: str,
+        shift: int) -> None:
+    """partition_batch, scatter_records and tally_records, as machine code and through numba,
+    give what tally_batch gives: buckets of one slot each (rows of a booklet never share one
+    with another's), of two, of eight, and one bucket for all; the issuing groups' table
+    grown on the way."""
+    args, n = batch_arrays(data.draw, offsets)
+    want = run(both[1], args, n)[:-1]
+    for kernels in both:
+        got = run_partitioned(kernels, args, n, shift)[:-1]
+        assert len(got) == len(want)
+        for g, w in zip(got, want, strict=True):
+            if isinstance(w, np.ndarray):
+                assert g.dtype == w.dtype and np.array_equal(g, w)
+            else:
+                assert g == w
+
+
 @settings(max_examples=5, deadline=None)
 @given(data=st.data())
 def test_arrays_of_another_type_are_refused(both: tuple[native.Kernels, native.Kernels],
                                             data: st.DataObject) -> None:
     args, n = batch_arrays(data.draw, "int32")
-    table = [native.issuing_table(4), 0, np.zeros(n + 1, np.int64), 0, 0]
+    table = [*native.IssuingCounts.empty(4).arguments(), np.zeros(n + 1, np.int64), 0, 0]
     args[4] = np.asarray(args[4], np.int64)  # date codes as int64: C would read them wrong
     with pytest.raises(TypeError, match="date_codes: a contiguous 1-d int32 array"):
         both[0].tally_batch(*args, *table)
@@ -251,7 +319,9 @@ def test_the_issuing_key_holds_ban_till_track_and_day(
         np.array([ban, -1], np.int32), np.zeros(len(USAGE_MASKS) + 1, np.uint64),
     ]
     for kernels in both:
-        *_, issuing, fill, exceptions, _, _ = run(kernels, args, 1)
-        keys, counts = issuing[0::2], issuing[1::2]
-        assert fill == 1 and len(exceptions) == 0
-        assert keys[keys >= 0].tolist() == [key] and counts[keys >= 0].tolist() == [1]
+        _, _, keys, counts, groups, exceptions, _, _ = run(kernels, args, 1)
+        assert groups == 1 and len(exceptions) == 0
+        assert keys.tolist() == [key] and counts.tolist() == [1]
+        _, _, keys, counts, groups, exceptions, _, _ = run_partitioned(kernels, args, 1, 0)
+        assert groups == 1 and len(exceptions) == 0
+        assert keys.tolist() == [key] and counts.tolist() == [1]

@@ -55,7 +55,7 @@ BATCH_ROWS = 1 << 17  # Parquet: rows a batch (a row group is often about that)
 CSV_BATCH_ROWS = 1 << 19  # CSV: polars hands out larger batches faster
 THREADS = 2  # scanning threads: the machine this is made for has two cores
 MAX_EXCEPTIONS = 2_000_000  # rows left to polars before the dense scan is not worth it
-ISSUING_START = 1 << 12  # slots of a thread's issuing table at first (it grows)
+ISSUING_START = 1 << 4  # entries of a thread's table of issuing groups at first (it grows)
 # Work is handed to the threads as tasks of about equal rows, the largest first (so that the
 # last tasks are short and both threads end together): a file's consecutive row groups, at most
 # ROW_GROUPS_PER_TASK of them, up to 1 / (THREADS * TASKS_PER_THREAD) of all the rows.
@@ -77,6 +77,31 @@ _TRACK_NAMES = pl.Series("track", [chr(65 + t // 26) + chr(65 + t % 26) for t in
                          pl.String)
 
 
+# A batch whose rows are in no particular order is tallied in two passes (slot_tally.py,
+# partition_batch): its records are put in buckets of 2^PARTITION_SHIFT slots, whose records
+# and owners (72 bytes a slot) fit a 1 MB L2 cache. A batch is taken to be in order when at
+# least half of its first ORDER_SAMPLE rows are in the hundred numbers of the row before
+# (a till's rows: nearly all; rows in date order across tills or shuffled: few).
+PARTITION_SHIFT = 13
+ORDER_SAMPLE = 1024
+PARTITION_BATCH_ROWS = 1 << 18  # Parquet: rows a batch, after one found out of order
+
+
+def _in_order(numbers: tuple[int, bool, np.ndarray, np.ndarray]) -> bool:
+    """Whether the first rows of a batch's number column mostly follow on from the row before:
+    their first eight characters (track and number // 100) the same."""
+    n, views, offsets, data = numbers
+    k = min(n, ORDER_SAMPLE)
+    if k < 2 or not len(data):
+        return True
+    starts = (16 * np.arange(k, dtype=np.int64) + 4 if views
+              else offsets[:k].astype(np.int64))
+    at = np.minimum(starts[:, None] + np.arange(8), len(data) - 1)  # a short number: any byte
+    prefix = data[at]
+    same = (prefix[1:] == prefix[:-1]).all(axis=1)
+    return bool(2 * same.sum() >= k - 1)
+
+
 @dataclass
 class _Tally:
     """What one scanning thread found: per slot its till and masks, issuing counts per
@@ -84,12 +109,20 @@ class _Tally:
 
     slot_ban: np.ndarray
     n_files: int
-    owner: np.ndarray = field(init=False)  # per slot: seller, till (slot_tally.OWNER_WORDS)
+    # per slot: seller, and while scanning the issuing group of its till, then (finish) the
+    # till itself (slot_tally.OWNER_WORDS)
+    owner: np.ndarray = field(init=False)
     state: np.ndarray = field(init=False)  # per slot: USAGE_MASKS, live rows (slot_tally.SLOT_WORDS)
-    issuing: np.ndarray = field(init=False)
-    iss_fill: int = 0
+    counts: native_loop.IssuingCounts = field(init=False)  # per issuing group and day
+    issuing: np.ndarray = field(init=False)  # (finish) (key, count) interleaved, as _merge reads
     exceptions: list[pl.DataFrame] = field(default_factory=list)
     rows: list[int] = field(init=False)
+    # The partitioned tally's records, in row order and in bucket order, and their buckets:
+    # kept from batch to batch (grown when a batch has more rows).
+    row_records: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    in_buckets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    bucket_of: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    out_of_order: bool = False  # a batch of this task was tallied in two passes
 
     def __post_init__(self) -> None:
         n = len(self.slot_ban)
@@ -97,8 +130,22 @@ class _Tally:
         self.owner[0::OWNER_WORDS] = self.slot_ban
         self.owner[1::OWNER_WORDS] = -1
         self.state = np.zeros(SLOT_WORDS * n, np.uint64)
-        self.issuing = native_loop.issuing_table(ISSUING_START)
+        self.counts = native_loop.IssuingCounts.empty(ISSUING_START)
+        self.issuing = np.zeros(0, np.int64)
         self.rows = [0] * self.n_files
+
+    def room(self, rows: int) -> None:
+        """Room for the records of a batch of `rows` rows."""
+        if len(self.bucket_of) < rows:
+            self.row_records = np.empty(2 * rows, np.uint64)  # slot_tally.RECORD_WORDS each
+            self.in_buckets = np.empty(2 * rows, np.uint64)
+            self.bucket_of = np.empty(rows, np.int32)
+
+    def finish(self) -> None:
+        """After the last batch: each slot's till in place of its issuing group, and the
+        issuing counts keyed by (seller, till, track, day)."""
+        self.owner[1::OWNER_WORDS] = self.counts.tills(self.owner[1::OWNER_WORDS])
+        self.issuing = self.counts.keyed()
 
     @property
     def slot_machine(self) -> np.ndarray:
@@ -317,7 +364,7 @@ def warm_up(path: Path) -> None:
         0, False, offsets, np.zeros(0, np.uint8), code, code, code, code, code,
         i32, i32, i32, i32, np.zeros(1, np.int8), np.zeros(1, np.bool_),
         i32, i64, i64, i64, i32, np.zeros(OWNER_WORDS, np.int32), np.zeros(SLOT_WORDS, np.uint64),
-        native_loop.issuing_table(2), 0, i64, 0, 0,
+        *native_loop.IssuingCounts.empty(2).arguments(), i64, 0, 0,
     )
 
 
@@ -438,6 +485,7 @@ class _Scan:
                 try:
                     i, groups = self.tasks.get_nowait()
                 except queue.Empty:
+                    tally_.finish()
                     return
                 file = self.files[i]
                 if file.csv is not None:
@@ -447,10 +495,16 @@ class _Scan:
                     continue
                 text = [file.columns[c] for c in TEXT_KEYS if c in file.columns]
                 reader = pq.ParquetFile(file.path, read_dictionary=text)
-                for batch in reader.iter_batches(BATCH_ROWS, row_groups=groups, use_threads=False,
-                                                 columns=list(file.columns.values())):
-                    if self.refused or self.failure or not self._parquet_batch(tally_, i, batch):
-                        return
+                # Row group by row group: once a batch is out of order, the task's next row
+                # groups are read in larger batches (more rows of a slot meet in its bucket).
+                tally_.out_of_order = False
+                for g in groups:
+                    size = PARTITION_BATCH_ROWS if tally_.out_of_order else BATCH_ROWS
+                    for batch in reader.iter_batches(size, row_groups=[g], use_threads=False,
+                                                     columns=list(file.columns.values())):
+                        if (self.refused or self.failure
+                                or not self._parquet_batch(tally_, i, batch)):
+                            return
         except NotClean:
             self.refused = True
         except BaseException as exc:  # raised again by the caller
@@ -521,17 +575,20 @@ class _Scan:
         n = numbers[0]
         out = np.empty(n, np.int64)
         done, ne = 0, 0
-        while True:
-            done, ne, t.iss_fill, left_out = kernels.tally_batch(
+        if not _in_order(numbers):
+            ne = self._partitioned(t, i, numbers, per_row, per_code, out)
+            t.out_of_order = True
+            done = n
+        while done < n:
+            done, ne, t.counts.groups, left_out = kernels.tally_batch(
                 *numbers, *per_row, *per_code,
                 slots.track_slot, slots.track_first, slots.track_base, slots.track_span,
-                slots.booklet_slot, t.owner, t.state, t.issuing, t.iss_fill, out, ne, done,
+                slots.booklet_slot, t.owner, t.state, *t.counts.arguments(), out, ne, done,
             )
             t.rows[i] -= left_out  # rows of other BANs are not counted (as in fast_usage)
-            if done == n:
-                break
-            # Stopped at a full issuing table (maybe at the first row): grow it, go on.
-            t.issuing = kernels.issuing_grow(t.issuing)
+            if done < n:
+                # Stopped at a full table of issuing groups (maybe at the first row): grow it.
+                t.counts = kernels.issuing_grow(t.counts)
         t.rows[i] += n
         if ne:
             with self.lock:
@@ -541,6 +598,31 @@ class _Scan:
                     return False
             t.exceptions.append(take(out[:ne]))
         return True
+
+    def _partitioned(self, t: _Tally, i: int, numbers: tuple[int, bool, np.ndarray, np.ndarray],
+                     per_row: tuple[np.ndarray, ...], per_code: tuple[np.ndarray, ...],
+                     out: np.ndarray) -> int:
+        """A batch tallied in two passes (slot_tally.partition_batch); the exceptions in `out`,
+        in row order as tally_batch gives them; returns how many."""
+        slots, kernels = self.slots, self.kernels
+        n = numbers[0]
+        t.room(n)
+        m, ne, left_out = kernels.partition_batch(
+            *numbers, *per_row, *per_code,
+            slots.track_slot, slots.track_first, slots.track_base, slots.track_span,
+            slots.booklet_seat, PARTITION_SHIFT, t.row_records, t.bucket_of, out, 0)
+        t.rows[i] -= left_out  # rows of other BANs are not counted (as in fast_usage)
+        starts = np.zeros((len(slots.slot_ban) >> PARTITION_SHIFT) + 2, np.int64)
+        kernels.scatter_records(m, t.row_records, t.bucket_of, starts, t.in_buckets)
+        done = 0
+        while True:
+            done, ne, t.counts.groups = kernels.tally_records(
+                m, t.in_buckets, done, t.owner, t.state, *t.counts.arguments(), out, ne)
+            if done == m:
+                break
+            t.counts = kernels.issuing_grow(t.counts)  # a full table of issuing groups
+        out[:ne].sort()  # a second till's rows came after the first pass's exceptions
+        return ne
 
 
 def _exception_rows(batch: pa.RecordBatch, rows: np.ndarray, columns: dict[str, str],

@@ -38,7 +38,7 @@ import numpy as np
 
 _HERE = Path(__file__).resolve().parent
 _SOURCES = (_HERE / "slot_tally.py", Path(__file__).resolve())
-_FORMAT = b"blanktrack-native-3\n"
+_FORMAT = b"blanktrack-native-4\n"
 
 # slot_tally.tally_batch's parameters in order: a name, then the dtype of an array ("offsets": int32
 # or int64, one wrapper each) or None for an integer. An array goes to C as pointer and length.
@@ -50,34 +50,103 @@ _TALLY_PARAMS: tuple[tuple[str, str | None], ...] = (
     ("machine_id", "int32"), ("status_class", "int8"), ("upload_failed", "bool"),
     ("track_slot", "int32"), ("track_first", "int64"), ("track_base", "int64"),
     ("track_span", "int64"), ("booklet_slot", "int32"), ("slot_owner", "int32"),
-    ("slot_state", "uint64"), ("issuing", "int64"), ("iss_fill", None),
+    ("slot_state", "uint64"), ("group_table", "int64"), ("group_key", "int64"),
+    ("day_counts", "uint32"), ("n_groups", None),
     ("exceptions", "int64"), ("ne", None), ("start", None),
+)
+_PER_ROW_PARAMS = _TALLY_PARAMS[:19]  # the batch's columns, per-code and track tables
+_PARTITION_PARAMS: tuple[tuple[str, str | None], ...] = (
+    *_PER_ROW_PARAMS, ("booklet_seat", "int32"), ("shift", None), ("records", "uint64"),
+    ("bucket_of", "int32"), ("exceptions", "int64"), ("ne", None),
+)
+_SCATTER_PARAMS: tuple[tuple[str, str | None], ...] = (
+    ("m", None), ("records", "uint64"), ("bucket_of", "int32"), ("starts", "int64"),
+    ("out", "uint64"),
+)
+_RECORDS_PARAMS: tuple[tuple[str, str | None], ...] = (
+    ("m", None), ("records", "uint64"), ("start", None), ("slot_owner", "int32"),
+    ("slot_state", "uint64"), ("group_table", "int64"), ("group_key", "int64"),
+    ("day_counts", "uint32"), ("n_groups", None), ("exceptions", "int64"), ("ne", None),
 )
 _REHASH_PARAMS: tuple[tuple[str, str | None], ...] = (("table", "int64"), ("new_table", "int64"))
 _OFFSETS = ("int32", "int64")
+# Each function of slot_tally.py kept as machine code: its parameters, whether it takes the
+# number column's offsets (one wrapper per offsets type, then), and how many integers it returns.
+_FUNCTIONS: dict[str, tuple[tuple[tuple[str, str | None], ...], bool, int]] = {
+    "tally_batch": (_TALLY_PARAMS, True, 4),
+    "partition_batch": (_PARTITION_PARAMS, True, 3),
+    "scatter_records": (_SCATTER_PARAMS, False, 0),
+    "tally_records": (_RECORDS_PARAMS, False, 3),
+    "group_rehash": (_REHASH_PARAMS, False, 0),
+}
 
 
 class Kernels:
-    """tally_batch and issuing_grow, as dense.py calls them (numpy arrays in, tuple out)."""
+    """slot_tally.py's functions and the growing of the issuing groups, as dense.py calls them
+    (numpy arrays in, tuple out)."""
 
-    def __init__(self, tally_batch: Callable[..., tuple[int, int, int, int]],
-                 issuing_rehash: Callable[..., None], kind: str) -> None:
-        self.tally_batch = tally_batch
-        self._rehash = issuing_rehash
+    def __init__(self, functions: dict[str, Callable[..., Any]], kind: str) -> None:
+        self.tally_batch: Callable[..., tuple[int, int, int, int]] = functions["tally_batch"]
+        self.partition_batch: Callable[..., tuple[int, int, int]] = functions["partition_batch"]
+        self.scatter_records: Callable[..., None] = functions["scatter_records"]
+        self.tally_records: Callable[..., tuple[int, int, int]] = functions["tally_records"]
+        self._rehash: Callable[..., None] = functions["group_rehash"]
         self.kind = kind  # 'native' | 'numba'
 
-    def issuing_grow(self, table: np.ndarray) -> np.ndarray:
-        """The issuing table (key, count interleaved) rehashed into one twice the size."""
-        new_table = issuing_table(len(table))  # len(table) // 2 entries now
-        self._rehash(table, new_table)
-        return new_table
+    def issuing_grow(self, counts: IssuingCounts) -> IssuingCounts:
+        """The issuing groups in a table twice the size (rehashed), their keys and counts kept."""
+        entries = len(counts.table)  # twice the entries: len(table) // 2 now
+        grown = IssuingCounts.empty(entries)
+        self._rehash(counts.table, grown.table)
+        grown.group_key[:len(counts.group_key)] = counts.group_key
+        grown.day_counts[:len(counts.day_counts)] = counts.day_counts
+        grown.groups = counts.groups
+        return grown
 
 
-def issuing_table(entries: int) -> np.ndarray:
-    """An empty issuing table of `entries` (a power of 2) keys, each followed by its count."""
-    table = np.zeros(2 * entries, np.int64)
-    table[0::2] = -1
-    return table
+# slot_tally.GROUP_DAYS and TILL_SHIFT / TILL_BITS (slot_tally.py imports numba, which a run
+# does not load).
+GROUP_DAYS = 64
+TILL_SHIFT, TILL_BITS = 18, 0xFFFFFF
+
+
+class IssuingCounts:
+    """A scanning thread's issuing counts, as slot_tally.tally_batch keeps them: the issuing
+    groups (seller, till, track) found by key in `table` (open addressing, `entries` a power
+    of 2, key and group number interleaved, -1 empty; grown when half full), each group's key,
+    and its count per day of the period (GROUP_DAYS a group)."""
+
+    def __init__(self, table: np.ndarray, group_key: np.ndarray, day_counts: np.ndarray) -> None:
+        self.table, self.group_key, self.day_counts = table, group_key, day_counts
+        self.groups = 0
+
+    @classmethod
+    def empty(cls, entries: int) -> IssuingCounts:
+        table = np.zeros(2 * entries, np.int64)
+        table[0::2] = -1
+        # Half full at most: a group more than entries // 2 never gets a number.
+        capacity = max(1, entries // 2)
+        return cls(table, np.full(capacity, -1, np.int64),
+                   np.zeros(capacity * GROUP_DAYS, np.uint32))
+
+    def arguments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """tally_batch's group_table, group_key, day_counts and n_groups."""
+        return self.table, self.group_key, self.day_counts, self.groups
+
+    def tills(self, groups: np.ndarray) -> np.ndarray:
+        """The till of each group number (-1 stays -1), int32."""
+        keys = self.group_key[np.maximum(groups, 0)]
+        return np.where(groups >= 0, (keys >> TILL_SHIFT) & TILL_BITS, -1).astype(np.int32)
+
+    def keyed(self) -> np.ndarray:
+        """The counts as (key, count) interleaved, int64, only those above 0: the key is the
+        group's key with the day in its low 8 bits."""
+        counts = self.day_counts[:self.groups * GROUP_DAYS].reshape(-1, GROUP_DAYS)
+        group, day = np.nonzero(counts)
+        out = np.empty(2 * len(group), np.int64)
+        out[0::2] = self.group_key[group] | day
+        out[1::2] = counts[group, day]
+        return out
 
 
 
@@ -214,7 +283,7 @@ def _build(llvm: Any) -> bytes:
                     "boolean" if dtype == "bool" else dtype))
 
     def wrapper(name: str, params: tuple[tuple[str, str | None], ...], offsets: str,
-                inner: Any, returns: bool) -> Any:
+                inner: Any, returns: int) -> Any:
         # Generated, so that the parameter list is written once (above): each array comes as
         # pointer and length and is viewed with carray, the integers come as they are.
         c_params, args, sig = [], [], []
@@ -230,9 +299,11 @@ def _build(llvm: Any) -> bytes:
         if returns:
             c_params.append("out")
             sig.append(types.CPointer(types.int64))
+            outs = ", ".join(f"o[{k}]" for k in range(returns))
+            results = ", ".join(f"r[{k}]" for k in range(returns))
             body = (f"    r = inner({', '.join(args)})\n"
-                    "    o = carray(out, (4,))\n"
-                    "    o[0], o[1], o[2], o[3] = r[0], r[1], r[2], r[3]\n")
+                    f"    o = carray(out, ({returns},))\n"
+                    f"    {outs} = {results}\n")
         else:
             body = f"    inner({', '.join(args)})\n"
         source = f"def {name}({', '.join(c_params)}):\n{body}"
@@ -240,9 +311,11 @@ def _build(llvm: Any) -> bytes:
         exec(compile(source, f"<blanktrack.usage.native_loop {name}>", "exec"), scope)
         return cfunc(types.void(*sig), nogil=True, error_model="numpy")(scope[name])
 
-    compiled = {f"tally_{o}": wrapper(f"tally_{o}", _TALLY_PARAMS, o, slot_tally.tally_batch, True)
-                for o in _OFFSETS}
-    compiled["rehash"] = wrapper("rehash", _REHASH_PARAMS, "int64", slot_tally.issuing_rehash, False)
+    compiled = {}
+    for name, (params, by_offsets, returns) in _FUNCTIONS.items():
+        for o in _OFFSETS if by_offsets else ("int64",):
+            c_name = f"{name}_{o}" if by_offsets else name
+            compiled[c_name] = wrapper(c_name, params, o, getattr(slot_tally, name), returns)
     # Each cfunc's optimised LLVM IR (its public inspect_llvm), linked into one module and
     # emitted by llvmlite with the options numba's JIT uses for this CPU.
     module = None
@@ -294,27 +367,31 @@ def _native_kernels(llvm: Any, data: bytes) -> Kernels:
     engine.finalize_object()
     _engines.append(engine)
 
-    def c_function(name: str, params: tuple[tuple[str, str | None], ...], returns: bool) -> Any:
-        n_args = sum(1 if d is None else 2 for _, d in params) + returns
+    def c_function(name: str, params: tuple[tuple[str, str | None], ...], returns: int) -> Any:
+        n_args = sum(1 if d is None else 2 for _, d in params) + (returns > 0)
         address = engine.get_function_address(names[name])
         if not address:
             raise ValueError(f"{name} is not in the file")
         return ctypes.CFUNCTYPE(None, *[ctypes.c_int64] * n_args)(address)
 
-    tally_c = {o: c_function(f"tally_{o}", _TALLY_PARAMS, True) for o in _OFFSETS}
-    rehash_c = c_function("rehash", _REHASH_PARAMS, False)
+    def python_function(name: str) -> Callable[..., Any]:
+        params, by_offsets, returns = _FUNCTIONS[name]
+        c_fns = {o: c_function(f"{name}_{o}" if by_offsets else name, params, returns)
+                 for o in (_OFFSETS if by_offsets else ("int64",))}
 
-    def tally_batch(*args: Any) -> tuple[int, int, int, int]:
-        offsets = args[2].dtype.name
-        c_args = _c_args(_TALLY_PARAMS, args, offsets)
-        out = np.zeros(4, np.int64)
-        tally_c[offsets](*c_args, out.ctypes.data)  # ctypes lets go of the GIL meanwhile
-        return int(out[0]), int(out[1]), int(out[2]), int(out[3])
+        def call(*args: Any) -> Any:
+            offsets = args[2].dtype.name if by_offsets else "int64"
+            c_args = _c_args(params, args, offsets)
+            if not returns:
+                c_fns[offsets](*c_args)
+                return None
+            out = np.zeros(returns, np.int64)
+            c_fns[offsets](*c_args, out.ctypes.data)  # ctypes lets go of the GIL meanwhile
+            return tuple(int(v) for v in out)
 
-    def issuing_rehash(*args: Any) -> None:
-        rehash_c(*_c_args(_REHASH_PARAMS, args, "int64"))
+        return call
 
-    return Kernels(tally_batch, issuing_rehash, "native")
+    return Kernels({name: python_function(name) for name in _FUNCTIONS}, "native")
 
 
 def _c_args(params: tuple[tuple[str, str | None], ...], args: tuple[Any, ...],
@@ -354,7 +431,7 @@ def _load_numba_helpers(llvm: Any) -> None:
 def _numba_kernels() -> Kernels:
     from . import slot_tally  # imports numba; ImportError when it is not installed
 
-    return Kernels(slot_tally.tally_batch, slot_tally.issuing_rehash, "numba")
+    return Kernels({name: getattr(slot_tally, name) for name in _FUNCTIONS}, "numba")
 
 
-__all__ = ["Kernels", "cache_folders", "issuing_table", "kernels"]
+__all__ = ["GROUP_DAYS", "IssuingCounts", "Kernels", "cache_folders", "kernels"]

@@ -10,6 +10,9 @@ period) are handed back as exceptions; the caller aggregates those few rows with
 are counted exactly as everywhere else. A row dated more than one period from P uses nothing
 (spec §3): in a booklet of its seller it is only marked (far), elsewhere it is passed over.
 
+A batch in no particular row order takes the partitioned tally at the end of this file instead:
+the same decisions in two passes, the second walking the rows bucket by bucket of slots.
+
 Compiled with numba, not a Python loop; native_loop.py keeps the machine code and loads it without
 numba on later runs.
 """
@@ -27,12 +30,12 @@ _HIGH_NIBBLES = np.uint64(0xF0F0F0F0F0F0F0F0)
 
 
 @njit(cache=True, nogil=True)
-def _issuing_find(table: np.ndarray, key: np.int64) -> tuple[np.int64, int]:
-    """Where key lives in the open-addressing table (key at 2h, its count at 2h + 1: one cache
-    line for both), added (count 0) if new: (h, 1 if new)."""
+def _group_find(table: np.ndarray, key: np.int64) -> tuple[np.int64, int]:
+    """Where key lives in the open-addressing table (key at 2h, its value at 2h + 1: one cache
+    line for both), added (value 0) if new: (h, 1 if new)."""
     mask = np.uint64((len(table) >> 1) - 1)
     # The product's high half folded in: its low bits alone depend only on the key's low bits
-    # (track and day), and every till and seller of one track and day would probe one chain.
+    # (the track), and every till and seller of one track would probe one chain.
     x = np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)
     h = (x ^ (x >> np.uint64(32))) & mask
     while True:
@@ -49,8 +52,16 @@ def _issuing_find(table: np.ndarray, key: np.int64) -> tuple[np.int64, int]:
 # live rows; 64 bytes, one cache line, so a row in no particular order costs one miss, not eight.
 SLOT_WORDS = 8
 LIVE_ROWS = 7
-# A slot's owner in slot_owner: its seller (read only) and the till that used it (-1: none yet).
+# A slot's owner in slot_owner: its seller (read only) and the issuing group of the till that
+# used it (-1: none yet).
 OWNER_WORDS = 2
+# Issuing counts: per issuing group (seller, till, track), met first when a till takes a slot
+# and kept in the slot's owner, a count per day of the period at group * GROUP_DAYS + day, so
+# that a row counts its day with no hashed probe (a period has at most 62 days).
+GROUP_DAYS = 64
+# A group's key in group_key: seller << 42 | till << 18 | track << 8 (dense.py unpacks it and
+# bounds its parts); the day is added to it when the counts are read out.
+TILL_SHIFT, TILL_BITS = 18, 0xFFFFFF
 
 
 @njit(cache=True, nogil=True)
@@ -69,11 +80,12 @@ def _flush(slot_state, slot, acc_used, acc_in, acc_adj, acc_live, acc_void, acc_
 
 
 @njit(cache=True, nogil=True)
-def issuing_rehash(table: np.ndarray, new_table: np.ndarray) -> None:
-    """The issuing table's keys and counts put into a larger empty one (keys -1, a power of 2)."""
+def group_rehash(table: np.ndarray, new_table: np.ndarray) -> None:
+    """The group table's keys and group numbers put into a larger empty one (keys -1, a power
+    of 2)."""
     for i in range(len(table) >> 1):
         if table[2 * i] != -1:
-            h, _ = _issuing_find(new_table, table[2 * i])
+            h, _ = _group_find(new_table, table[2 * i])
             new_table[2 * h + 1] = table[2 * i + 1]
 
 
@@ -84,12 +96,16 @@ def tally_batch(
     date_offset, date_day, ban_id, machine_id, status_class, upload_failed,  # per code
     track_slot, track_first, track_base, track_span,  # track → part of booklet_slot
     booklet_slot, slot_owner, slot_state,  # per booklet slot (OWNER_WORDS, SLOT_WORDS each)
-    issuing, iss_fill,  # issuing counts per (ban, machine, track, day), interleaved
+    group_table, group_key, day_counts, n_groups,  # issuing groups and their counts per day
     exceptions, ne, start,  # out: row indices left to the caller, and how many so far
 ):
-    """Tally rows start..n of one batch. Returns (next row, exceptions, issuing fill, rows left
-    out by the BAN filter): the next row is short of n when the issuing table is half full; grow
-    it and call again.
+    """Tally rows start..n of one batch. Returns (next row, exceptions, issuing groups, rows
+    left out by the BAN filter): the next row is short of n when the group table is half full;
+    grow it (native_loop.IssuingCounts) and call again.
+
+    The issuing groups: `group_table` finds a group's number by its key (open addressing, key
+    and number interleaved), `group_key` is each group's key, `day_counts` its count per day
+    (GROUP_DAYS each); a group is looked up once per slot a till takes, not per row.
 
     The invoice numbers are an Arrow string column: with views False, `offsets` are its offsets
     and `data` its bytes; with views True (Arrow string_view, as polars hands them out), `data`
@@ -101,8 +117,6 @@ def tally_batch(
     # merging the eight byte loads of a number (bench/README.md, the dense scan).
     one = np.uint64(1)
     zero = np.uint64(0)
-    last_key = np.int64(-1)
-    last_pos = np.int64(0)
     left_out = 0
     # The run: rows with the same codes, track and booklet as the last row tallied (most rows:
     # a till issues numbers in order, a day at a time) share its slot, day and till, so only
@@ -113,6 +127,7 @@ def tally_batch(
     run_ban, run_date, run_machine, run_track, run_booklet = -1, -1, -1, -1, -1
     run_offset = 0
     run_far = False
+    run_count = np.uint64(0)  # the run's place in day_counts (when dated in the period)
     acc_used, acc_in, acc_adj, acc_live, acc_void, acc_failed = zero, zero, zero, zero, zero, zero
     acc_far = zero
     acc_rows = 0
@@ -188,28 +203,31 @@ def tally_batch(
                 continue
             machine = machine_id[np.uint64(mc)]
             held = slot_owner[owner + np.uint64(1)]
-            if held != machine:
-                if held == -1:
-                    slot_owner[owner + np.uint64(1)] = machine
-                else:
-                    exceptions[ne] = ii
-                    ne += 1
-                    continue
+            if held == -1:
+                # The slot's first row: its till takes it, in the group (seller, till, track).
+                if 4 * (n_groups + 1) > len(group_table):  # half full
+                    # Stop before this row changes anything: the caller grows the table and
+                    # calls again from this row (a new call starts a new run).
+                    if in_run:
+                        _flush(slot_state, run_slot, acc_used, acc_in, acc_adj, acc_live,
+                               acc_void, acc_failed, acc_far, acc_rows)
+                    return ii, ne, n_groups, left_out
+                gkey = (np.int64(ban) << 42) | (np.int64(machine) << TILL_SHIFT) | (track << 8)
+                pos, new = _group_find(group_table, gkey)
+                gpos = np.uint64(2) * np.uint64(pos) + one
+                if new:
+                    group_table[gpos] = n_groups
+                    group_key[np.uint64(n_groups)] = gkey
+                    n_groups += 1
+                held = np.int32(group_table[gpos])
+                slot_owner[owner + np.uint64(1)] = held
+            elif ((group_key[np.uint64(held)] >> TILL_SHIFT) & TILL_BITS) != machine:
+                exceptions[ne] = ii  # a second till in the booklet
+                ne += 1
+                continue
             if offset == 0:
-                # The layout of the key: dense.py (ISSUING_KEY_BITS) unpacks it and bounds its parts.
-                key = ((np.int64(ban) << 42) | (np.int64(machine) << 18) | (track << 8)
-                       | np.int64(date_day[np.uint64(dc)]))
-                if key != last_key:
-                    if 4 * (iss_fill + 1) > len(issuing):  # half full
-                        # Stop before this row changes anything: the caller grows the table and
-                        # calls again from this row (a new call starts a new run).
-                        if in_run:
-                            _flush(slot_state, run_slot, acc_used, acc_in, acc_adj, acc_live,
-                                   acc_void, acc_failed, acc_far, acc_rows)
-                        return ii, ne, iss_fill, left_out
-                    last_pos, new = _issuing_find(issuing, key)
-                    iss_fill += new
-                    last_key = key
+                run_count = (np.uint64(held) * np.uint64(GROUP_DAYS)
+                             + np.uint64(date_day[np.uint64(dc)]))
             if not in_run or us != run_slot:
                 if in_run:
                     _flush(slot_state, run_slot, acc_used, acc_in, acc_adj, acc_live, acc_void,
@@ -232,8 +250,7 @@ def tally_batch(
         acc_used |= b
         if run_offset == 0:
             acc_in |= b
-            # last_key is the run's (ban, till, track, day)
-            issuing[np.uint64(2) * np.uint64(last_pos) + np.uint64(1)] += 1
+            day_counts[run_count] += 1  # the run's (seller, till, track) and day
         else:
             acc_adj |= b
         c = status_class[np.uint64(status_codes[i])]
@@ -247,4 +264,192 @@ def tally_batch(
     if in_run:
         _flush(slot_state, run_slot, acc_used, acc_in, acc_adj, acc_live, acc_void, acc_failed,
                acc_far, acc_rows)
-    return n, ne, iss_fill, left_out
+    return n, ne, n_groups, left_out
+
+
+# ---------------------------------------------------------------------------------------------
+# The partitioned tally, for a batch in no particular row order (dense.py decides which): a row
+# out of order touches a slot record far from the last one, and tally_batch's long chain of
+# loads per row leaves the processor few misses to wait on at once. So partition_batch first
+# reads the batch's columns in order, checks what needs no slot state and writes each row a
+# compact record (RECORD_WORDS); scatter_records puts the records in order of bucket (a range
+# of slots whose records fit the L2 cache), keeping row order within a bucket; tally_records
+# then walks them bucket by bucket. A slot's rows meet tally_records in row order, so tills,
+# exceptions and counts are those of tally_batch.
+RECORD_WORDS = 2
+# The record's first word: slot | bit << 32 | status class << 38 | upload failed << 40 |
+# date class << 41 (DATED_IN, DATED_NEAR, DATED_FAR) | day << 43 | track << 49. The second:
+# row | till << 32.
+DATED_IN, DATED_NEAR, DATED_FAR = 0, 1, 2
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+
+@njit(cache=True, nogil=True)
+def partition_batch(
+    n, views, offsets, data,  # the invoice_number column (as tally_batch)
+    date_codes, ban_codes, machine_codes, status_codes, upload_codes,  # per row
+    date_offset, date_day, ban_id, machine_id, status_class, upload_failed,  # per code
+    track_slot, track_first, track_base, track_span,  # track → part of booklet_slot
+    booklet_seat,  # booklet_slot and the slot's seller (-2: two sellers) side by side
+    shift, records, bucket_of,  # out: a record and its bucket (slot >> shift) per row kept
+    exceptions, ne,  # out: row indices left to the caller, and how many so far
+):
+    """The first pass of the partitioned tally: rows 0..n of one batch checked as tally_batch
+    checks them before it reads a slot's state, the rest written as records. Returns (records,
+    exceptions, rows left out by the BAN filter)."""
+    m = 0
+    left_out = 0
+    for ii in range(n):
+        i = np.uint64(ii)
+        # The number: parsed as in tally_batch, written out again (a numba helper function
+        # for it doubled tally_batch's time on rows out of order: bench/README.md).
+        if views:
+            s = np.uint64(16) * i + np.uint64(4)
+            length = np.int64(offsets[np.uint64(4) * i])
+        else:
+            s = np.uint64(offsets[i])
+            length = np.int64(offsets[i + np.uint64(1)]) - np.int64(s)
+        if length != 10:
+            exceptions[ne] = ii
+            ne += 1
+            continue
+        t0 = np.int64(data[s]) - 65
+        t1 = np.int64(data[s + np.uint64(1)]) - 65
+        w = np.uint64(0)
+        for k in range(8):
+            w |= np.uint64(data[s + np.uint64(2 + k)]) << np.uint64(8 * k)
+        ok = (0 <= t0 <= 25 and 0 <= t1 <= 25
+              and (w & _HIGH_NIBBLES) == _ZEROS and ((w + _SIXES) & _HIGH_NIBBLES) == _ZEROS)
+        w -= _ZEROS
+        w = (w * np.uint64(10) + (w >> np.uint64(8))) & np.uint64(0x00FF00FF00FF00FF)
+        w = (w * np.uint64(100) + (w >> np.uint64(16))) & np.uint64(0x0000FFFF0000FFFF)
+        w = (w * np.uint64(10000) + (w >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
+        number = np.int64(w)
+        if not ok:
+            exceptions[ne] = ii
+            ne += 1
+            continue
+        dc = np.uint64(date_codes[i])
+        ban = ban_id[np.uint64(ban_codes[i])]
+        offset = date_offset[dc]
+        far_off = offset < -1 or offset > 1
+        track = t0 * 26 + t1
+        booklet = number // 50
+        ts = track_slot[np.uint64(track)]
+        slot = -1
+        held_by = -1
+        if ts >= 0:
+            uts = np.uint64(ts)
+            rel = booklet - track_first[uts]
+            if 0 <= rel < track_span[uts]:
+                seat = np.uint64(2) * np.uint64(track_base[uts] + rel)
+                slot = booklet_seat[seat]
+                held_by = booklet_seat[seat + np.uint64(1)]
+        if ban == BAN_FILTERED:  # the same decisions as tally_batch's, in the same order
+            left_out += 1
+            if slot >= 0 and not far_off:
+                exceptions[ne] = ii
+                ne += 1
+            continue
+        if slot < 0:
+            if not far_off:
+                exceptions[ne] = ii
+                ne += 1
+            continue
+        if held_by != ban:
+            if not (far_off and held_by != -2):
+                exceptions[ne] = ii
+                ne += 1
+            continue
+        dated = DATED_FAR if far_off else DATED_IN if offset == 0 else DATED_NEAR
+        um = np.uint64(m)
+        records[np.uint64(RECORD_WORDS) * um] = (
+            np.uint64(slot) | (np.uint64(number % 50) << np.uint64(32))
+            | (np.uint64(status_class[np.uint64(status_codes[i])]) << np.uint64(38))
+            | (np.uint64(upload_failed[np.uint64(upload_codes[i])]) << np.uint64(40))
+            | (np.uint64(dated) << np.uint64(41))
+            | ((np.uint64(date_day[dc]) & np.uint64(63)) << np.uint64(43))
+            | (np.uint64(track) << np.uint64(49)))
+        records[np.uint64(RECORD_WORDS) * um + np.uint64(1)] = (
+            np.uint64(ii) | (np.uint64(machine_id[np.uint64(machine_codes[i])]) << np.uint64(32)))
+        bucket_of[um] = slot >> shift
+        m += 1
+    return m, ne, left_out
+
+
+@njit(cache=True, nogil=True)
+def scatter_records(m, records, bucket_of, starts, out):
+    """Records 0..m put into `out` in order of bucket, in row order within one (a counting
+    sort; `starts` has a place per bucket and one more, all 0: zeroed here, the loop would
+    compile to a call of memset, which the native file cannot link to)."""
+    for j in range(m):
+        starts[bucket_of[j] + 1] += 1
+    for k in range(len(starts) - 1):
+        starts[k + 1] += starts[k]
+    for j in range(m):
+        k = bucket_of[j]
+        p = starts[k]
+        starts[k] = p + 1
+        out[RECORD_WORDS * p] = records[RECORD_WORDS * j]
+        out[RECORD_WORDS * p + 1] = records[RECORD_WORDS * j + 1]
+
+
+@njit(cache=True, nogil=True)
+def tally_records(
+    m, records, start,  # records start..m, in order of bucket
+    slot_owner, slot_state,  # per booklet slot (OWNER_WORDS, SLOT_WORDS each)
+    group_table, group_key, day_counts, n_groups,  # issuing groups and their counts per day
+    exceptions, ne,  # out: row indices left to the caller, and how many so far
+):
+    """The second pass of the partitioned tally: each record into its slot, as tally_batch
+    tallies a row that passed its checks. Returns (next record, exceptions, issuing groups):
+    the next record is short of m when the group table is half full; grow it and call again."""
+    one = np.uint64(1)
+    for jj in range(start, m):
+        j = np.uint64(RECORD_WORDS) * np.uint64(jj)
+        first = records[j]
+        second = records[j + one]
+        slot = first & _LOW32
+        machine = np.int64(second >> np.uint64(32))
+        owner = slot * np.uint64(OWNER_WORDS)
+        held = slot_owner[owner + one]
+        if held == -1:
+            if 4 * (n_groups + 1) > len(group_table):  # half full: the caller grows it
+                return jj, ne, n_groups
+            track = np.int64(first >> np.uint64(49))
+            gkey = ((np.int64(slot_owner[owner]) << 42) | (machine << TILL_SHIFT)
+                    | (track << 8))
+            pos, new = _group_find(group_table, gkey)
+            gpos = np.uint64(2) * np.uint64(pos) + one
+            if new:
+                group_table[gpos] = n_groups
+                group_key[np.uint64(n_groups)] = gkey
+                n_groups += 1
+            held = np.int32(group_table[gpos])
+            slot_owner[owner + one] = held
+        elif ((group_key[np.uint64(held)] >> TILL_SHIFT) & TILL_BITS) != machine:
+            exceptions[ne] = np.int64(second & _LOW32)  # a second till in the booklet
+            ne += 1
+            continue
+        b = one << ((first >> np.uint64(32)) & np.uint64(63))
+        r = slot * np.uint64(SLOT_WORDS)
+        dated = (first >> np.uint64(41)) & np.uint64(3)
+        if dated == DATED_FAR:
+            slot_state[r + np.uint64(6)] |= b  # only marked (spec §3), as in tally_batch
+            continue
+        slot_state[r] |= b
+        if dated == DATED_IN:
+            slot_state[r + one] |= b
+            day_counts[np.uint64(held) * np.uint64(GROUP_DAYS)
+                       + ((first >> np.uint64(43)) & np.uint64(63))] += 1
+        else:
+            slot_state[r + np.uint64(2)] |= b
+        c = (first >> np.uint64(38)) & np.uint64(3)
+        if c == STATUS_LIVE:
+            slot_state[r + np.uint64(3)] |= b
+            slot_state[r + np.uint64(LIVE_ROWS)] += one
+        elif c == STATUS_VOID:
+            slot_state[r + np.uint64(4)] |= b
+        if (first >> np.uint64(40)) & one:
+            slot_state[r + np.uint64(5)] |= b
+    return m, ne, n_groups

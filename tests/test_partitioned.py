@@ -1,0 +1,171 @@
+"""The dense scan's partitioned tally (a batch out of order: slot_tally.partition_batch,
+scatter_records, tally_records) held directly to the plain model of spec §3 (tests/reference.py).
+
+The two-pass path is forced on every batch, and every row is asserted to have gone through
+its first pass (not a silent fallback to the single pass or to polars); buckets of one slot,
+of two, of the default size, and one bucket for all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from reference import Allocation, Invoice
+from reference_period import (
+    BRANCH,
+    HEAD,
+    OTHER,
+    PERIOD,
+    STRANGER,
+    as_read,
+    canonical_frame,
+    chunks,
+    ordered,
+    periods,
+    reconciled,
+    write_allocations,
+    write_canonical,
+)
+from test_reference import check
+
+from blanktrack.usage import dense, native_loop
+
+D = dt.date
+WHOLE = Allocation(HEAD, "07", PERIOD, "AB", 0, 49)
+TWELVE_BOOKLETS = Allocation(HEAD, "07", PERIOD, "AB", 0, 599)
+
+
+@contextmanager
+def partitioned(shift: int) -> Iterator[dict[str, list[int]]]:
+    """Every batch through the partitioned tally, in buckets of 2**shift slots; yields the
+    rows each first pass was given and the grown issuing tables."""
+    kernels = native_loop.kernels()
+    seen: dict[str, list[int]] = {"rows": [], "grown": [], "declined": []}
+    first_pass, grow, scan = kernels.partition_batch, kernels.issuing_grow, dense.scan
+
+    def scanned(*args, **kwargs):  # type: ignore[no-untyped-def]
+        result = scan(*args, **kwargs)
+        seen["declined"].append(result is None)
+        return result
+
+    def counted(*args):  # type: ignore[no-untyped-def]
+        seen["rows"].append(args[0])
+        return first_pass(*args)
+
+    def growing(counts: native_loop.IssuingCounts) -> native_loop.IssuingCounts:
+        seen["grown"].append(counts.groups)
+        return grow(counts)
+
+    def never(*args):  # type: ignore[no-untyped-def]
+        raise AssertionError("the single pass ran")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(dense, "_in_order", lambda numbers: False)
+        mp.setattr(dense, "PARTITION_SHIFT", shift)
+        mp.setattr(kernels, "partition_batch", counted)
+        mp.setattr(kernels, "issuing_grow", growing)
+        mp.setattr(kernels, "tally_batch", never)
+        mp.setattr(dense, "scan", scanned)
+        yield seen
+
+
+# One row.
+ONE_ROW = ([WHOLE], [Invoice("AB00000005", D(2024, 1, 2), HEAD, "issued", "accepted", "POS-1")])
+# Every row an exception: outside the allocations, a seller without any, a malformed BAN's
+# number in another seller's booklet.
+ALL_EXCEPTIONS = ([WHOLE, Allocation(OTHER, "07", PERIOD, "CD", 0, 49)],
+                  [Invoice("AB00000100", D(2024, 1, 2), HEAD, "issued"),
+                   Invoice("AB00000007", D(2024, 1, 3), STRANGER, "issued"),
+                   Invoice("CD00000008", D(2024, 2, 3), HEAD, "voided"),
+                   Invoice("XA00000009", D(2024, 2, 4), BRANCH, "cancelled")])
+# A second till in one booklet, rows shuffled: the till met first in row order keeps the slot.
+TWO_TILLS = ([WHOLE], [Invoice(f"AB{k:08d}", D(2024, 1, 1 + k % 28), HEAD,
+                               ("issued", "cancelled", "voided")[k % 3],
+                               (None, "accepted", "failed")[k % 3], f"POS-{k % 2}")
+                       for k in range(0, 40, 3)])
+# Twelve booklets, a till each: twelve issuing groups, more than the table holds at first.
+MANY_GROUPS = ([TWELVE_BOOKLETS], [Invoice(f"AB{50 * b + d:08d}", D(2024, 1 + d % 2, 1 + d),
+                                           HEAD, "issued", "accepted", f"POS-{b}")
+                                   for b in range(12) for d in range(3)])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(period=periods(), fmt=st.sampled_from(("csv", "parquet")),
+       dates=st.sampled_from(("iso", "compact", "date", "datetime", "iso-categorical")),
+       order=st.sampled_from(("till", "date", "random")), seed=st.integers(0, 2**16),
+       parts=st.integers(1, 3), optional=st.booleans(),
+       engine=st.sampled_from(("dense", "dense-in-small-batches")),
+       split=st.sampled_from(("none", "none", "allocation", "booklet")),
+       ban=st.sampled_from((None, None, None, HEAD, BRANCH, OTHER)),
+       shift=st.sampled_from((0, 1, dense.PARTITION_SHIFT, 31)))
+@example(period=ONE_ROW, fmt="parquet", dates="iso", order="till", seed=0, parts=1,
+         optional=True, engine="dense", split="none", ban=None, shift=0)
+@example(period=ALL_EXCEPTIONS, fmt="parquet", dates="date", order="random", seed=1, parts=1,
+         optional=True, engine="dense", split="none", ban=None, shift=13)
+@example(period=ALL_EXCEPTIONS, fmt="csv", dates="iso", order="random", seed=2, parts=2,
+         optional=False, engine="dense-in-small-batches", split="none", ban=HEAD, shift=0)
+@example(period=TWO_TILLS, fmt="parquet", dates="iso", order="random", seed=3, parts=1,
+         optional=True, engine="dense", split="booklet", ban=None, shift=0)
+@example(period=TWO_TILLS, fmt="csv", dates="iso", order="random", seed=4, parts=1,
+         optional=True, engine="dense-in-small-batches", split="none", ban=None, shift=31)
+@example(period=MANY_GROUPS, fmt="parquet", dates="iso", order="random", seed=5, parts=1,
+         optional=True, engine="dense", split="none", ban=None, shift=1)
+@example(period=MANY_GROUPS, fmt="parquet", dates="date", order="random", seed=6, parts=2,
+         optional=True, engine="dense-in-small-batches", split="none", ban=None, shift=31)
+def test_the_partitioned_tally_follows_the_model(period, fmt, dates, order, seed, parts,
+                                                 optional, engine, split, ban, shift) -> None:
+    allocs, rows = period
+    if ban is not None and not any(a.ban == ban or a.head_ban == ban for a in allocs
+                                   if a.period == PERIOD):
+        ban = None  # --ban of a BAN without allocations of the period is refused
+    dates, _, categorical = dates.partition("-")
+    if fmt == "csv" and dates in ("date", "datetime"):
+        dates = "iso"  # a CSV holds text
+    rows = as_read(rows, "canonical", optional)
+    with partitioned(shift) as seen:
+        check(allocs, rows, lambda folder: write_canonical(
+            folder, chunks(ordered(rows, order, seed), parts), fmt, dates, optional, False,
+            bool(categorical)), engine, split, ban)
+    assert sum(seen["rows"]) == len(rows), "every row through the partitioned tally"
+    assert seen["declined"] == [False], "the dense scan's result used"
+
+
+def test_the_issuing_groups_grow_in_the_second_pass(tmp_path: Path) -> None:
+    """Twelve issuing groups in one batch, the table holding eight at first: tally_records
+    stops at the ninth, the table grows, and the pass goes on from that record."""
+    allocs, rows = MANY_GROUPS
+    path = tmp_path / "invoices.parquet"
+    canonical_frame(ordered(rows, "random", 7), "iso", True, False).write_parquet(path)
+    assert dense.ISSUING_START // 2 < 12
+    with partitioned(dense.PARTITION_SHIFT) as seen:
+        result = reconciled(write_allocations(tmp_path, allocs), [path], "dense")
+    assert seen["rows"] == [len(rows)] and seen["grown"], "one batch, the table grown in it"
+    issuing = result.issuing.sort("machine", "invoice_date")
+    assert issuing.height == 36 and issuing["invoices"].to_list() == [1] * 36
+    assert sorted(set(issuing["machine"].to_list())) == sorted(f"POS-{b}" for b in range(12))
+
+
+@pytest.mark.parametrize(("numbers", "in_order"), [
+    ([f"AB{k:08d}" for k in range(2000)], True),  # a till's numbers, one after another
+    ([f"AB{(k * 7919) % 100_000:08d}" for k in range(2000)], False),  # shuffled
+    ([f"AB{k // 2 + (k % 2) * 50_000:08d}" for k in range(2000)], False),  # two tills in turn
+    (["AB00000001"], True),  # one row: nothing to tell
+    ([], True),
+])
+def test_a_batch_out_of_order_is_told_by_its_first_rows(numbers: list[str],
+                                                        in_order: bool) -> None:
+    data = np.frombuffer("".join(numbers).encode(), np.uint8).copy()
+    offsets = np.concatenate([[0], np.cumsum([len(n) for n in numbers])]).astype(np.int64)
+    assert dense._in_order((len(numbers), False, offsets, data)) is in_order
+    views = np.zeros(16 * len(numbers), np.uint8)  # Arrow string views, as polars gives them
+    for k, n in enumerate(numbers):
+        views[16 * k:16 * k + 4] = np.frombuffer(np.int32(len(n)).tobytes(), np.uint8)
+        views[16 * k + 4:16 * k + 4 + len(n)] = np.frombuffer(n.encode(), np.uint8)
+    assert dense._in_order((len(numbers), True, views.view(np.int32), views)) is in_order
