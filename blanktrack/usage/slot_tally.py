@@ -64,6 +64,36 @@ GROUP_DAYS = 64
 TILL_SHIFT, TILL_BITS = 18, 0xFFFFFF
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _invoice_number(views, offsets, data, i):
+    """Row i's invoice number, parsed from the raw bytes of the column (see tally_batch): (ok,
+    its two track letters as 0..25, its eight digits as a number); ok False unless exactly two
+    capitals and eight digits. Inlined by numba into each loop that reads it (bench/README.md:
+    a function called per row doubled a loop's time on rows out of order)."""
+    if views:
+        s = np.uint64(16) * i + np.uint64(4)
+        length = np.int64(offsets[np.uint64(4) * i])
+    else:
+        s = np.uint64(offsets[i])
+        length = np.int64(offsets[i + np.uint64(1)]) - np.int64(s)
+    if length != 10:
+        return False, np.int64(0), np.int64(0), np.int64(0)
+    t0 = np.int64(data[s]) - 65
+    t1 = np.int64(data[s + np.uint64(1)]) - 65
+    # The eight digits as one little-endian word, checked and converted without a branch per
+    # digit (SWAR): every byte must be 0x30..0x39.
+    w = np.uint64(0)
+    for k in range(8):
+        w |= np.uint64(data[s + np.uint64(2 + k)]) << np.uint64(8 * k)
+    ok = (0 <= t0 <= 25 and 0 <= t1 <= 25
+          and (w & _HIGH_NIBBLES) == _ZEROS and ((w + _SIXES) & _HIGH_NIBBLES) == _ZEROS)
+    w -= _ZEROS
+    w = (w * np.uint64(10) + (w >> np.uint64(8))) & np.uint64(0x00FF00FF00FF00FF)
+    w = (w * np.uint64(100) + (w >> np.uint64(16))) & np.uint64(0x0000FFFF0000FFFF)
+    w = (w * np.uint64(10000) + (w >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
+    return ok, t0, t1, np.int64(w)
+
+
 @njit(cache=True, nogil=True)
 def _flush(slot_state, slot, acc_used, acc_in, acc_adj, acc_live, acc_void, acc_failed, acc_far,
            acc_rows):
@@ -133,30 +163,7 @@ def tally_batch(
     acc_rows = 0
     for ii in range(start, n):
         i = np.uint64(ii)
-        if views:
-            s = np.uint64(16) * i + np.uint64(4)
-            length = np.int64(offsets[np.uint64(4) * i])
-        else:
-            s = np.uint64(offsets[i])
-            length = np.int64(offsets[i + np.uint64(1)]) - np.int64(s)
-        if length != 10:
-            exceptions[ne] = ii
-            ne += 1
-            continue
-        t0 = np.int64(data[s]) - 65
-        t1 = np.int64(data[s + np.uint64(1)]) - 65
-        # The eight digits as one little-endian word, checked and converted without a branch
-        # per digit (SWAR): every byte must be 0x30..0x39.
-        w = np.uint64(0)
-        for k in range(8):
-            w |= np.uint64(data[s + np.uint64(2 + k)]) << np.uint64(8 * k)
-        ok = (0 <= t0 <= 25 and 0 <= t1 <= 25
-              and (w & _HIGH_NIBBLES) == _ZEROS and ((w + _SIXES) & _HIGH_NIBBLES) == _ZEROS)
-        w -= _ZEROS
-        w = (w * np.uint64(10) + (w >> np.uint64(8))) & np.uint64(0x00FF00FF00FF00FF)
-        w = (w * np.uint64(100) + (w >> np.uint64(16))) & np.uint64(0x0000FFFF0000FFFF)
-        w = (w * np.uint64(10000) + (w >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
-        number = np.int64(w)
+        ok, t0, t1, number = _invoice_number(views, offsets, data, i)
         if not ok:
             exceptions[ne] = ii
             ne += 1
@@ -301,30 +308,7 @@ def partition_batch(
     left_out = 0
     for ii in range(n):
         i = np.uint64(ii)
-        # The number: parsed as in tally_batch, written out again (a numba helper function
-        # for it doubled tally_batch's time on rows out of order: bench/README.md).
-        if views:
-            s = np.uint64(16) * i + np.uint64(4)
-            length = np.int64(offsets[np.uint64(4) * i])
-        else:
-            s = np.uint64(offsets[i])
-            length = np.int64(offsets[i + np.uint64(1)]) - np.int64(s)
-        if length != 10:
-            exceptions[ne] = ii
-            ne += 1
-            continue
-        t0 = np.int64(data[s]) - 65
-        t1 = np.int64(data[s + np.uint64(1)]) - 65
-        w = np.uint64(0)
-        for k in range(8):
-            w |= np.uint64(data[s + np.uint64(2 + k)]) << np.uint64(8 * k)
-        ok = (0 <= t0 <= 25 and 0 <= t1 <= 25
-              and (w & _HIGH_NIBBLES) == _ZEROS and ((w + _SIXES) & _HIGH_NIBBLES) == _ZEROS)
-        w -= _ZEROS
-        w = (w * np.uint64(10) + (w >> np.uint64(8))) & np.uint64(0x00FF00FF00FF00FF)
-        w = (w * np.uint64(100) + (w >> np.uint64(16))) & np.uint64(0x0000FFFF0000FFFF)
-        w = (w * np.uint64(10000) + (w >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
-        number = np.int64(w)
+        ok, t0, t1, number = _invoice_number(views, offsets, data, i)
         if not ok:
             exceptions[ne] = ii
             ne += 1
