@@ -62,8 +62,9 @@ ISSUING_START = 1 << 4  # entries of a thread's table of issuing groups at first
 TASKS_PER_THREAD = 4
 ROW_GROUPS_PER_TASK = 64
 
-# slot_tally.SLOT_WORDS and slot_tally.OWNER_WORDS (slot_tally.py imports numba, which a run does not load).
-SLOT_WORDS, OWNER_WORDS = 8, 2
+# slot_tally's SLOT_WORDS, OWNER_WORDS and RECORD_WORDS (slot_tally.py imports numba, which a run
+# does not load; tests/test_layout_mirrors.py holds the copies to the originals).
+SLOT_WORDS, OWNER_WORDS, RECORD_WORDS = 8, 2, 2
 _PER_ROW = ("invoice_date", "seller_ban", "machine", "status", "upload_status")  # tally's order
 _ISSUING_KEYS = ("seller_ban", "machine", "track", "invoice_date")
 _ISSUING_SCHEMA = {"seller_ban": pl.String, "machine": pl.String, "track": pl.String,
@@ -137,8 +138,8 @@ class _Tally:
     def room(self, rows: int) -> None:
         """Room for the records of a batch of `rows` rows."""
         if len(self.bucket_of) < rows:
-            self.row_records = np.empty(2 * rows, np.uint64)  # slot_tally.RECORD_WORDS each
-            self.in_buckets = np.empty(2 * rows, np.uint64)
+            self.row_records = np.empty(RECORD_WORDS * rows, np.uint64)
+            self.in_buckets = np.empty(RECORD_WORDS * rows, np.uint64)
             self.bucket_of = np.empty(rows, np.int32)
 
     def finish(self) -> None:

@@ -105,7 +105,7 @@ class Kernels:
 
 
 # slot_tally.GROUP_DAYS and TILL_SHIFT / TILL_BITS (slot_tally.py imports numba, which a run
-# does not load).
+# does not load; tests/test_layout_mirrors.py holds the copies to the originals).
 GROUP_DAYS = 64
 TILL_SHIFT, TILL_BITS = 18, 0xFFFFFF
 
