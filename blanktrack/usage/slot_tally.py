@@ -65,6 +65,20 @@ TILL_SHIFT, TILL_BITS = 18, 0xFFFFFF
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _take_group(group_table, group_key, n_groups, seller, till, track):
+    """The number of the issuing group (seller, till, track), numbered n_groups when new (the
+    table has room: the callers stop at half full): (its number, the groups now)."""
+    gkey = (seller << 42) | (till << TILL_SHIFT) | (track << 8)
+    pos, new = _group_find(group_table, gkey)
+    gpos = np.uint64(2) * np.uint64(pos) + np.uint64(1)
+    if new:
+        group_table[gpos] = n_groups
+        group_key[np.uint64(n_groups)] = gkey
+        n_groups += 1
+    return np.int32(group_table[gpos]), n_groups
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _invoice_number(views, offsets, data, i):
     """Row i's invoice number, parsed from the raw bytes of the column (see tally_batch): (ok,
     its two track letters as 0..25, its eight digits as a number); ok False unless exactly two
@@ -219,14 +233,8 @@ def tally_batch(
                         _flush(slot_state, run_slot, acc_used, acc_in, acc_adj, acc_live,
                                acc_void, acc_failed, acc_far, acc_rows)
                     return ii, ne, n_groups, left_out
-                gkey = (np.int64(ban) << 42) | (np.int64(machine) << TILL_SHIFT) | (track << 8)
-                pos, new = _group_find(group_table, gkey)
-                gpos = np.uint64(2) * np.uint64(pos) + one
-                if new:
-                    group_table[gpos] = n_groups
-                    group_key[np.uint64(n_groups)] = gkey
-                    n_groups += 1
-                held = np.int32(group_table[gpos])
+                held, n_groups = _take_group(group_table, group_key, n_groups, np.int64(ban),
+                                             np.int64(machine), track)
                 slot_owner[owner + np.uint64(1)] = held
             elif ((group_key[np.uint64(held)] >> TILL_SHIFT) & TILL_BITS) != machine:
                 exceptions[ne] = ii  # a second till in the booklet
@@ -400,16 +408,9 @@ def tally_records(
         if held == -1:
             if 4 * (n_groups + 1) > len(group_table):  # half full: the caller grows it
                 return jj, ne, n_groups
-            track = np.int64(first >> np.uint64(49))
-            gkey = ((np.int64(slot_owner[owner]) << 42) | (machine << TILL_SHIFT)
-                    | (track << 8))
-            pos, new = _group_find(group_table, gkey)
-            gpos = np.uint64(2) * np.uint64(pos) + one
-            if new:
-                group_table[gpos] = n_groups
-                group_key[np.uint64(n_groups)] = gkey
-                n_groups += 1
-            held = np.int32(group_table[gpos])
+            held, n_groups = _take_group(group_table, group_key, n_groups,
+                                         np.int64(slot_owner[owner]), machine,
+                                         np.int64(first >> np.uint64(49)))
             slot_owner[owner + one] = held
         elif ((group_key[np.uint64(held)] >> TILL_SHIFT) & TILL_BITS) != machine:
             exceptions[ne] = np.int64(second & _LOW32)  # a second till in the booklet
