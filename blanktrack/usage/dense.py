@@ -5,7 +5,7 @@ gets a slot in a dense table (slots.py), and each invoice row is tallied into it
 in slot_tally.py: no hash table per row, memory proportional to the allocations. The text columns
 arrive as small integer codes (Parquet: the dictionary codes pyarrow reads; CSV: polars parses
 them straight into Categorical), so only their few distinct values are ever looked at, once each
-in distinct_values.py and then again, as the authority, by one_pass.key_map (the same polars
+in distinct_values.py and then again, as the authority, by reduction.key_map (the same polars
 expressions as validation). The few rows the dense model does not cover (outside the
 allocations, another seller's number, a second till in one booklet) go through the polars
 group-by of raw_usage and are merged in. Two threads each read and tally their own share of the
@@ -40,16 +40,9 @@ from .booklet_slots import Slots, booklet_slots
 from .by_position import ByPosition
 from .csv_batches import CsvBatches
 from .distinct_values import NotClean, ValueCodes, table
-from .one_pass import (
-    BY_MACHINE_KEYS,
-    FOREIGN_SCHEMA,
-    TEXT_KEYS,
-    Usage,
-    group_raw_rows,
-    raw_frame,
-    usage_from_groups,
-)
+from .one_pass import group_raw_rows, raw_frame, usage_from_groups
 from .one_value_columns import one_value
+from .reduction import BY_MACHINE_KEYS, FOREIGN_SCHEMA, TEXT_KEYS, Usage
 
 BATCH_ROWS = 1 << 17  # Parquet: rows a batch (a row group is often about that)
 CSV_BATCH_ROWS = 1 << 19  # CSV: polars hands out larger batches faster

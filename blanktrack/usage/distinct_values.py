@@ -1,7 +1,7 @@
 """What each distinct text value of the invoices means to the dense scan's loop: a date's period
 offset and day, a seller's index among the allocations' BANs, a till's number, a status's class,
 whether an upload failed. Each value is looked at once, here, and all of them again at the end by
-one_pass.key_map, the same polars expressions as validation, which has the last word.
+reduction.key_map, the same polars expressions as validation, which has the last word.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import polars as pl
 
 from ..invoice_rules import LIVE_STATUSES, day_of, status_of, upload_status_of
 from ..period import Period, date_period_index, period_index
-from .one_pass import key_map
+from .reduction import key_map
 
 # What the tally's per-code tables say (slot_tally.py reads them as constants).
 BAN_FILTERED = -3  # ban_id of a seller the reconciliation leaves out (--ban)
@@ -86,7 +86,7 @@ class ValueCodes:
         return self.uploads[raw][0]
 
     def confirmed(self) -> bool:
-        """Whether polars' validation (one_pass.key_map) agrees with every value taken here."""
+        """Whether polars' validation (reduction.key_map) agrees with every value taken here."""
         seen: dict[str, dict[str | None, object]] = {
             "invoice_date": {raw: v[2] for raw, v in self.dates.items()},
             "seller_ban": {raw: raw for raw in self.sellers},

@@ -16,20 +16,7 @@ import polars as pl
 from .. import invoices
 from ..allocations import is_parquet
 from ..period import Period
-from .reduction import (
-    BY_MACHINE_KEYS,
-    FOREIGN_SCHEMA,
-    TEXT_KEYS,
-    Usage,
-    group_rows,
-    key_map,
-    normalised,
-    reduce_usage,
-)
-
-# Named here too: the dense scan and its per-value tables take them from this module.
-__all__ = ["BY_MACHINE_KEYS", "FOREIGN_SCHEMA", "TEXT_KEYS", "Usage", "fast_usage",
-           "group_raw_rows", "key_map", "raw_frame", "raw_frames", "usage_from_groups"]
+from .reduction import Usage, group_rows, normalised, reduce_usage
 
 
 def raw_frames(paths: Sequence[str | Path]) -> list[pl.LazyFrame] | None:
