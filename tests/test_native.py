@@ -149,19 +149,23 @@ def run_partitioned(kernels: native.Kernels, args: list[object], n: int,
     return [*finished(slot_owner, slot_state, counts, exceptions[:ne], left), calls]
 
 
-@settings(max_examples=150, deadline=None)
-@given(data=st.data(), offsets=st.sampled_from(["int32", "int64"]))
-def test_the_machine_code_tallies_as_numba_does(
-        both: tuple[native.Kernels, native.Kernels], data: st.DataObject, offsets: str) -> None:
-    args, n = batch_arrays(data.draw, offsets)
-    machine, dispatcher = both
-    got, want = run(machine, args, n), run(dispatcher, args, n)
+def assert_same(got: tuple, want: tuple) -> None:
+    """Two kernels' results alike: arrays of one dtype and the same values, integers equal."""
     assert len(got) == len(want)
     for g, w in zip(got, want, strict=True):
         if isinstance(w, np.ndarray):
             assert g.dtype == w.dtype and np.array_equal(g, w)
         else:
             assert g == w
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), offsets=st.sampled_from(["int32", "int64"]))
+def test_the_machine_code_tallies_as_numba_does(
+        both: tuple[native.Kernels, native.Kernels], data: st.DataObject, offsets: str) -> None:
+    args, n = batch_arrays(data.draw, offsets)
+    machine, dispatcher = both
+    assert_same(run(machine, args, n), run(dispatcher, args, n))
 
 
 @settings(max_examples=150, deadline=None)
@@ -177,13 +181,7 @@ def test_the_partitioned_tally_tallies_as_the_single_pass(
     args, n = batch_arrays(data.draw, offsets)
     want = run(both[1], args, n)[:-1]
     for kernels in both:
-        got = run_partitioned(kernels, args, n, shift)[:-1]
-        assert len(got) == len(want)
-        for g, w in zip(got, want, strict=True):
-            if isinstance(w, np.ndarray):
-                assert g.dtype == w.dtype and np.array_equal(g, w)
-            else:
-                assert g == w
+        assert_same(run_partitioned(kernels, args, n, shift)[:-1], want)
 
 
 @settings(max_examples=5, deadline=None)
