@@ -243,8 +243,10 @@ def _days(column: pa.Array) -> tuple[np.ndarray, int, int]:
     days from 1970-01-01, and the first and last: a timestamp's day in its own time zone (a
     naive one: its wall clock), as polars' dt.date gives it to the validation."""
     kind = column.type
+    # The values as the integers they are stored as: a view, not a cast (a cast loads
+    # pyarrow.compute, in a scanning thread, and copies).
     if pa.types.is_date32(kind):
-        days = column.cast(pa.int32()).to_numpy()
+        days = column.view(pa.int32()).to_numpy()
     else:
         if pa.types.is_timestamp(kind):
             if kind.tz is not None:
@@ -254,7 +256,7 @@ def _days(column: pa.Array) -> tuple[np.ndarray, int, int]:
             per_day = _TICKS_A_DAY[kind.unit]
         else:  # date64: milliseconds
             per_day = _TICKS_A_DAY["ms"]
-        days = np.floor_divide(column.cast(pa.int64()).to_numpy(), per_day)
+        days = np.floor_divide(column.view(pa.int64()).to_numpy(), per_day)
     first, last = int(days.min()), int(days.max())
     if first < _YEARS_1_TO_9999[0] or last > _YEARS_1_TO_9999[1]:
         raise NotClean("invoice_date: no year 1-9999")  # the polars path names the row
@@ -291,8 +293,10 @@ def _days_as_text(first: int, last: int) -> tuple[str | None, ...]:
 
 
 def _text_of_days(days: np.ndarray) -> list[str | None]:
-    """The text the validation reads of each day (days from 1970-01-01)."""
-    return _as_text(pa.array(days, pa.int32()).cast(pa.date32()), "invoice_date")
+    """The text the validation reads of each day (days from 1970-01-01): polars' own text of
+    a Date, as _as_text makes it (through polars alone: no pyarrow cast)."""
+    return pl.Series(days.astype(np.int32, copy=False)).cast(pl.Date).dt.strftime(
+        "%Y-%m-%d").to_list()
 
 
 def _coded(batch: pa.RecordBatch, column: str, name: str | None
