@@ -678,10 +678,13 @@ def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
             apart.append(_by_machine(slots, t, machines, clash))
             records = np.where(clash[:, None], np.uint64(0), records)
             machine = np.where(clash, -1, machine)
-        # The masks OR-ed, the live rows added, in place.
-        masks = len(USAGE_MASKS)
-        np.bitwise_or(first.records[:, :masks], records[:, :masks], out=first.records[:, :masks])
-        np.add(first.records[:, masks], records[:, masks], out=first.records[:, masks])
+        # The masks OR-ed, the live rows added, in place: a record is the masks and the live
+        # rows (SLOT_WORDS), so the whole records are OR-ed in one contiguous pass (a pass over
+        # the masks' columns alone steps through every record) and the live rows put right.
+        live = len(USAGE_MASKS)
+        first_live = first.records[:, live].copy()
+        np.bitwise_or(first.records, records, out=first.records)
+        np.add(first_live, records[:, live], out=first.records[:, live])
         # A slot's till is -1 where unseen, else the same in both (clashes are out): the max.
         np.maximum(first.slot_machine, machine, out=first.slot_machine)
     epoch_day = (period.first_day - dt.date(1970, 1, 1)).days
@@ -707,7 +710,12 @@ def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
         return _by_machine(slots, first, machines, (used | far) != 0)
 
     if not exceptions and not apart:  # every row in a slot: by_machine made only if asked
-        return Scanned(issuing, counted, ByPosition.of(slots, first.masks(), first.live_rows(),
+        # Each word of every record, as contiguous columns: one transposing copy (a copy per
+        # mask reads every record once per mask).
+        words = np.ascontiguousarray(first.records.T)
+        live = len(USAGE_MASKS)
+        return Scanned(issuing, counted, ByPosition.of(slots, list(words[:live]),
+                                                   words[live].astype(np.int64),
                                                    np.ascontiguousarray(first.slot_machine),
                                                    machines), used_slots)
     by_machine = pl.concat([used_slots(), *apart])
