@@ -77,3 +77,28 @@ def test_coding_a_date_column_loads_no_pyarrow_compute() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+UNITS = st.sampled_from(["s", "ms", "us", "ns"])
+
+
+@given(st.lists(st.datetimes(dt.datetime(1678, 1, 1), dt.datetime(2261, 12, 31)), min_size=1,
+                max_size=40), UNITS, st.integers(0, 3))
+@example([dt.datetime(2024, 1, 1, 0, 0), dt.datetime(2023, 12, 31, 23, 59, 59, 999999)], "us", 0)
+@example([dt.datetime(1969, 12, 31, 23, 59, 59), dt.datetime(1970, 1, 1)], "ns", 1)
+@example([dt.datetime(1678, 1, 1, 0, 0, 1), dt.datetime(1678, 1, 2)], "ns", 0)  # near int64's low end
+@example([dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 1) + dt.timedelta(days=dense.DAY_SPAN)],
+         "ms", 0)
+@example([dt.datetime(2024, 1, 1),
+          dt.datetime(2024, 1, 1) + dt.timedelta(days=dense.DAY_SPAN - 1, hours=23)], "s", 2)
+def test_every_timestamp_gets_the_text_of_its_calendar_day(stamps: list[dt.datetime], unit: str,
+                                                           offset: int) -> None:
+    """A naive timestamp of any unit counts on its wall clock's day (the plain model: the
+    datetime's date), whether the batch's days are coded arithmetically or by distinct value."""
+    if unit == "s":
+        stamps = [s.replace(microsecond=0) for s in stamps]
+    elif unit == "ms":
+        stamps = [s.replace(microsecond=s.microsecond // 1000 * 1000) for s in stamps]
+    column = pa.array([dt.datetime(2000, 1, 1)] * offset + stamps, pa.timestamp(unit))
+    codes, text = dense._day_codes(column.slice(offset))
+    assert [text[c] for c in codes.tolist()] == [s.date().isoformat() for s in stamps]
