@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -277,7 +277,7 @@ def _table_rows(
     return out
 
 
-def _rows_from_parquet(name: str, path: Path, problems: list[Problem]) -> list[RawRow]:
+def _rows_from_parquet(name: str, path: Path, problems: list[Problem]) -> pl.DataFrame:
     try:
         df = pl.read_parquet(path)
     except (OSError, pl.exceptions.PolarsError) as exc:
@@ -317,9 +317,8 @@ def _rows_from_parquet(name: str, path: Path, problems: list[Problem]) -> list[R
                 )
             )
     if bad_type:
-        return []
-    text = df.select(columns)
-    return list(enumerate(text.iter_rows(named=True), start=1))
+        return _raw_frame([])
+    return df.select(columns).with_columns(line=pl.int_range(1, df.height + 1, dtype=pl.Int64))
 
 
 def is_parquet(path: Path) -> bool:
@@ -328,45 +327,88 @@ def is_parquet(path: Path) -> bool:
     return textio.read_head(path, len(PARQUET_MAGIC)) == PARQUET_MAGIC
 
 
-def _read_file(path: Path, problems: list[Problem]) -> list[RawRow]:
+def _read_file(path: Path, problems: list[Problem]) -> pl.DataFrame:
+    """The file's raw rows: a text column per field (_RAW_COLUMNS) and its line."""
     name = str(path)
     if is_parquet(path):
         return _rows_from_parquet(name, path, problems)
     from .sources import e0501  # E0501, Turnkey's allocation message (lxml loaded only here)
 
     if e0501.is_xml_file(path):
-        return e0501.read_e0501(path, problems)
-    return _rows_from_text(name, textio.read_rows(path).rows, problems)
+        return _raw_frame(e0501.read_e0501(path, problems))
+    return _raw_frame(_rows_from_text(name, textio.read_rows(path).rows, problems))
+
+
+_RAW_COLUMNS = REQUIRED + OPTIONAL
+
+
+def _raw_frame(rows: list[RawRow]) -> pl.DataFrame:
+    """Raw rows as one frame: a text column per field (null where the file has none), line."""
+    return pl.DataFrame(
+        {**{c: [row.get(c) for _, row in rows] for c in _RAW_COLUMNS},
+         "line": [line for line, _ in rows]},
+        schema={**dict.fromkeys(_RAW_COLUMNS, pl.String), "line": pl.Int64},
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Checking and normalising.
 
 
-_EIGHT_DIGITS = re.compile(r"[0-9]{8}")
 _TYPES = {"07": "07", "08": "08", "7": "07", "8": "08"}
 
 
-def _check_row(name: str, line: int, row: dict[str, Any]) -> tuple[dict | None, list[Problem]]:
-    """Check one raw row: (normalised row, []) or (None, its problems)."""
-    # The usual row, first: every check of a value it holds passes (the checks of a column's
-    # few values are cached), so nothing needs wording. Else every field is checked and worded.
-    ban, begin, end = row.get("ban") or None, row.get("begin_no") or None, row.get("end_no") or None
-    head_ban, track = row.get("head_ban") or None, row.get("track") or None
-    invoice_type = _TYPES.get(row.get("invoice_type") or "")
-    if (invoice_type and begin and end and begin <= end and _EIGHT_DIGITS.fullmatch(begin)
-            and _EIGHT_DIGITS.fullmatch(end) and ban_problem(ban) is None
-            and track_problem(track) is None
-            and (head_ban is None or ban_problem(head_ban, "head office BAN") is None)):
-        code, issue = period_problem(row.get("period") or None)
-        if issue is None:
-            return {
-                "ban": ban, "invoice_type": invoice_type, "period": code, "track": track,
-                "begin_no": begin, "end_no": end, "head_ban": head_ban or ban,
-                "machine": row.get("machine") or None,
-                "reported_by": row.get("reported_by") or None, "source": name, "line": line,
-            }, []
-    return _check_row_fully(name, line, row)
+def _check_rows(name: str, raw: pl.DataFrame) -> tuple[pl.DataFrame, list[Problem]]:
+    """Check a file's raw rows (_raw_frame): (the normalised rows, ALLOCATION_SCHEMA, in the
+    file's order; the problems, row by row). The usual row passes every check at once, on whole
+    columns (the checks of a column's few distinct values are cached functions, asked once per
+    value); any other row is checked field by field by _check_row_fully, which words each
+    problem."""
+    if raw.is_empty():
+        return pl.DataFrame(schema=ALLOCATION_SCHEMA), []
+    columns = [c for c in _RAW_COLUMNS if c in raw.columns]
+    raw = raw.with_columns(pl.col(c).cast(pl.String).replace("", None) for c in columns)
+    raw = raw.with_columns(pl.lit(None, pl.String).alias(c)
+                           for c in _RAW_COLUMNS if c not in raw.columns)
+
+    def passes(column: str, check: Callable[[str | None], bool]) -> pl.Expr:
+        values = raw[column].unique()
+        ok = pl.Series([check(v) for v in values.to_list()], dtype=pl.Boolean)
+        return pl.col(column).replace_strict(values, ok, return_dtype=pl.Boolean)
+
+    periods = raw["period"].unique()
+    codes = pl.Series([period_problem(v)[0] for v in periods.to_list()], dtype=pl.String)
+    eight = r"^[0-9]{8}$"  # the whole text: Rust's $ does not match before a final newline
+    usual = (
+        pl.col("invoice_type").replace_strict(_TYPES, default=None).is_not_null()
+        & pl.col("begin_no").str.contains(eight) & pl.col("end_no").str.contains(eight)
+        & (pl.col("begin_no") <= pl.col("end_no"))
+        & passes("ban", lambda v: ban_problem(v) is None)
+        & passes("track", lambda v: track_problem(v) is None)
+        & (pl.col("head_ban").is_null()
+           | passes("head_ban", lambda v: ban_problem(v, "head office BAN") is None))
+        & pl.col("period").replace_strict(periods, codes, return_dtype=pl.String).is_not_null()
+    ).fill_null(False)
+    marked = raw.with_columns(usual=usual, order=pl.int_range(pl.len(), dtype=pl.Int64))
+    good = marked.filter("usual").select(
+        "ban",
+        pl.col("invoice_type").replace_strict(_TYPES, return_dtype=pl.String),
+        pl.col("period").replace_strict(periods, codes, return_dtype=pl.String),
+        "track", "begin_no", "end_no",
+        pl.col("head_ban").fill_null(pl.col("ban")),
+        "machine", "reported_by",
+        source=pl.lit(name, pl.String), line="line", order="order",
+    )
+    problems: list[Problem] = []
+    others = []
+    for row in marked.filter(~pl.col("usual")).iter_rows(named=True):  # rare: words problems
+        checked, row_problems = _check_row_fully(name, row["line"], row)
+        problems.extend(row_problems)
+        if checked is not None:
+            others.append({**checked, "order": row["order"]})
+    if others:
+        good = pl.concat([good, pl.DataFrame(others, schema=good.schema)]).sort("order")
+    return good.drop("order").cast(pl.Schema(ALLOCATION_SCHEMA)), problems
 
 
 def _check_row_fully(name: str, line: int, row: dict[str, Any]
@@ -433,26 +475,24 @@ def load_allocations(paths: Sequence[str | Path]) -> pl.DataFrame:
         raise InputError(Problem("(no files)", None, None, "no allocation file was given",
                                  "name the MOF allocation download or the canonical table"))
     problems: list[Problem] = []
-    out: list[dict] = []
+    out: list[pl.DataFrame] = []
     for path in paths:
-        name = str(path)
         file_problems: list[Problem] = []
-        for line, row in _read_file(Path(path), file_problems):
-            checked, row_problems = _check_row(name, line, row)
-            file_problems.extend(row_problems)
-            if checked is not None:
-                out.append(checked)
+        checked, row_problems = _check_rows(str(path), _read_file(Path(path), file_problems))
+        file_problems.extend(row_problems)
+        out.append(checked)
         # Field-count problems were found while reading: put them back in line order.
         problems.extend(sorted(file_problems, key=lambda p: p.line or 0))
     if problems:
         raise _limited(problems)
-    problems = _contradictions(out)
+    allocations = pl.concat(out)
+    problems = _contradictions(allocations)
     if problems:
         raise _limited(problems)
-    return pl.DataFrame(out, schema=ALLOCATION_SCHEMA)
+    return allocations
 
 
-def _contradictions(rows: list[dict]) -> list[Problem]:
+def _contradictions(allocations: pl.DataFrame) -> list[Problem]:
     """Rows of one BAN, period and track that no report can satisfy.
 
     - two head offices: the track's blanks would go into two upload files, and one E0402 has
@@ -463,9 +503,16 @@ def _contradictions(rows: list[dict]) -> list[Problem]:
     Other overlaps are findings (allocation-overlap), not load errors: the blanks of the union
     are still well defined.
     """
+    # Only a track with two head offices or two invoice types can have either: its rows are
+    # looked at one by one, the rest (nearly always all) not at all.
+    track_keys = ["ban", "period", "track"]
+    mixed = allocations.with_columns(
+        mixed=((pl.col("head_ban").n_unique() > 1) | (pl.col("invoice_type").n_unique() > 1))
+        .over(track_keys)
+    ).filter("mixed")
     problems: list[Problem] = []
     groups: dict[tuple[str, str, str], list[dict]] = {}
-    for row in rows:
+    for row in mixed.iter_rows(named=True):
         groups.setdefault((row["ban"], row["period"], row["track"]), []).append(row)
 
     def where(row: dict) -> str:

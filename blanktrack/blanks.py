@@ -71,19 +71,21 @@ def blank_intervals(state: pl.DataFrame) -> pl.DataFrame:
     A wholly blank booklet is one piece; only partly blank booklets are expanded to numbers.
     """
     base = pl.col("booklet") * BOOKLET_SIZE
-    whole = state.filter(pl.col("blank_mask") == pl.col("alloc_mask")).select(
+    booklets = state.lazy()  # one query, collected once (each eager step is a collect)
+    whole = booklets.filter(pl.col("blank_mask") == pl.col("alloc_mask")).select(
         "alloc_id", "booklet",
         begin=base + lowest_bit(pl.col("alloc_mask")),
         end=base + highest_bit(pl.col("alloc_mask")),
     )
     partial = (
-        state.filter((pl.col("blank_mask") != pl.col("alloc_mask")) & (pl.col("blank_mask") != 0))
+        booklets.filter((pl.col("blank_mask") != pl.col("alloc_mask"))
+                        & (pl.col("blank_mask") != 0))
         .select("alloc_id", "booklet", "blank_mask", k=pl.int_ranges(0, BOOKLET_SIZE))
         .explode("k")
         .filter((pl.col("blank_mask") // bit(pl.col("k"))) % 2 == 1)
         .select("alloc_id", "booklet", begin=base + pl.col("k"), end=base + pl.col("k"))
     )
-    return pl.concat([whole, partial])
+    return pl.concat([whole, partial]).collect()
 
 
 # Run groups lie this far apart on one number line (numbers have 8 digits), so that one sort and
@@ -100,6 +102,11 @@ def merge_runs(pieces: pl.DataFrame) -> pl.DataFrame:
     was several times slower. Overlapping pieces are merged too. Returns (group, begin, end)
     sorted by group and begin.
     """
+    return merged_runs(pieces.lazy()).collect()
+
+
+def merged_runs(pieces: pl.LazyFrame) -> pl.LazyFrame:
+    """merge_runs as a query, for callers that go on with it and collect once."""
     origin = pl.col("group").cast(pl.Int64) * _GROUP_STRIDE
     line = pieces.select("group", begin=origin + pl.col("begin"), end=origin + pl.col("end")
                          ).sort("begin")
@@ -115,10 +122,10 @@ def merge_runs(pieces: pl.DataFrame) -> pl.DataFrame:
 
 def run_groups(allocations: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     """(alloc_id, group, *keys): one group number per distinct keys, numbered in their order."""
-    attrs = allocations.select("alloc_id", *[k for k in keys if k != "alloc_id"])
+    attrs = allocations.lazy().select("alloc_id", *[k for k in keys if k != "alloc_id"])
     groups = (attrs.select(keys).unique().sort(keys, nulls_last=True)
               .with_row_index("group"))
-    return attrs.join(groups, on=keys, how="left", nulls_equal=True)
+    return attrs.join(groups, on=keys, how="left", nulls_equal=True).collect()
 
 
 def number_str(expr: pl.Expr) -> pl.Expr:
@@ -133,24 +140,25 @@ def blank_ranges(intervals: pl.DataFrame, allocations: pl.DataFrame, split: Spli
     if split in ("allocation", "booklet"):
         keys.append("alloc_id")
     groups = run_groups(allocations, keys)
-    pieces = intervals.join(
-        groups.select("alloc_id", "group"), on="alloc_id", how="left")
+    # One query from here, collected once (each eager step is a collect).
+    pieces = intervals.lazy().join(
+        groups.lazy().select("alloc_id", "group"), on="alloc_id", how="left")
     if split == "booklet":
         # A run never crosses a booklet: shifting each booklet's numbers by its index leaves a
         # gap of one between neighbouring booklets (begin < 10**8, booklet < 2 * 10**6).
         pieces = pieces.with_columns(pl.col("begin") + pl.col("booklet"),
                                      pl.col("end") + pl.col("booklet"))
-        runs = merge_runs(pieces).with_columns(
+        runs = merged_runs(pieces).with_columns(
             booklet=pl.col("begin") // (BOOKLET_SIZE + 1))
         runs = runs.with_columns(pl.col("begin") - pl.col("booklet"),
                                  pl.col("end") - pl.col("booklet"))
     else:
-        runs = merge_runs(pieces)
-    named = groups.select("group", *RUN_KEYS).unique("group")
-    return to_report(runs.join(named, on="group", how="left"))
+        runs = merged_runs(pieces)
+    named = groups.lazy().select("group", *RUN_KEYS).unique("group")
+    return _report_rows(runs.join(named, on="group", how="left")).collect()
 
 
-def to_report(runs: pl.DataFrame) -> pl.DataFrame:
+def _report_rows(runs: pl.LazyFrame) -> pl.LazyFrame:
     return (
         runs.select(
             "period", "head_ban", "ban", "invoice_type", "track",

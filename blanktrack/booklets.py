@@ -74,7 +74,7 @@ def allocation_booklets(prepared: pl.DataFrame) -> pl.DataFrame:
     """One row per (allocation, booklet) with the mask of the allocation's numbers in it, and the
     booklet's booklet_key (computed per allocation, before the booklets are spread out)."""
     return (
-        prepared.select(
+        prepared.lazy().select(  # one query, collected once
             "alloc_id", "ban", "track", "begin", "end",
             key0=booklet_key("ban", booklet=pl.lit(0)),
             booklet=pl.int_ranges(
@@ -92,6 +92,7 @@ def allocation_booklets(prepared: pl.DataFrame) -> pl.DataFrame:
             key=pl.col("key0") + pl.col("booklet"),
         )
         .select("alloc_id", "ban", "track", "booklet", "alloc_mask", "key")
+        .collect()
     )
 
 

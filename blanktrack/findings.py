@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TypeVar
 
 import polars as pl
 
@@ -31,9 +32,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
 }
 
 
-def _frame(df: pl.DataFrame, code: str, message: pl.Expr, severity: str | None = None,
-           **columns: pl.Expr) -> pl.DataFrame:
-    """Shape rows of `df` into the findings schema."""
+_Rows = TypeVar("_Rows", pl.DataFrame, pl.LazyFrame)
+
+
+def _frame(df: _Rows, code: str, message: pl.Expr, severity: str | None = None,
+           **columns: pl.Expr) -> _Rows:
+    """Shape rows of `df` into the findings schema (a query stays a query)."""
     sev = severity or CATALOGUE[code][0]
     exprs = {name: pl.lit(None, dtype=dtype) for name, dtype in FINDING_SCHEMA.items()}
     # zh-TW first, then the English sentence as it is (labels.FINDINGS words it once)
@@ -42,8 +46,9 @@ def _frame(df: pl.DataFrame, code: str, message: pl.Expr, severity: str | None =
         severity=pl.lit(sev), code=pl.lit(code),
         message=pl.concat_str(pl.lit(head), message) if head else message,
     )
+    names = df.collect_schema().names()
     for name in ("period", "ban", "invoice_type", "track", "begin_no", "end_no", "machine"):
-        if name in df.columns:
+        if name in names:
             exprs[name] = pl.col(name)
     exprs.update(columns)
     return df.select(**exprs).cast(pl.Schema(FINDING_SCHEMA))
@@ -310,9 +315,10 @@ def no_invoice_findings(allocations: pl.DataFrame, booklets: pl.DataFrame,
                         issuing: pl.DataFrame) -> list[pl.DataFrame]:
     """no-invoices for every BAN, and every till named in the allocations, that holds
     allocations and has no invoice; allocation-unused for every allocation with no used number."""
-    used = booklets.group_by("alloc_id").agg(
+    # One query per finding, collected together (each eager step is a collect).
+    used = booklets.lazy().group_by("alloc_id").agg(
         used=(pl.col("used_in") & pl.col("alloc_mask")).bitwise_count_ones().sum())
-    per = allocations.join(used, on="alloc_id", how="left").with_columns(
+    per = allocations.lazy().join(used, on="alloc_id", how="left").with_columns(
         pl.col("used").fill_null(0))
     issued_bans = issuing["seller_ban"].unique().implode()
     issued_tills = issuing["machine"].drop_nulls().unique().implode()
@@ -326,7 +332,7 @@ def no_invoice_findings(allocations: pl.DataFrame, booklets: pl.DataFrame,
     whose = pl.when(pl.col("machine").is_null()).then(pl.lit("")).otherwise(
         pl.format(", till {}", pl.col("machine")))
     unused = per.filter(pl.col("used") == 0)
-    return [
+    return pl.collect_all([
         _frame(bans, "no-invoices", pl.format(
             "BAN {} holds allocations of this period (track(s) {}) but no input has an invoice of "
             "it: every number would be reported blank. A forgotten invoice file looks exactly "
@@ -339,7 +345,7 @@ def no_invoice_findings(allocations: pl.DataFrame, booklets: pl.DataFrame,
             "Allocation {} {}–{} (BAN {}{}) has no used number: it is reported blank in full. "
             "Worth a look if it was handed to a till or system.",
             pl.col("track"), pl.col("begin_no"), pl.col("end_no"), pl.col("ban"), whose)),
-    ]
+    ])
 
 
 def invoice_rejected_findings(rejected: pl.DataFrame) -> pl.DataFrame:

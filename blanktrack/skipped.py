@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from .blanks import RUN_KEYS, merge_runs
+from .blanks import RUN_KEYS, merged_runs
 from .booklets import highest_bit, lowest_bit
 from .schemas import BOOKLET_SIZE
 
@@ -40,8 +40,8 @@ def used_stretches(matched: pl.LazyFrame) -> pl.LazyFrame:
 def segments(allocations: pl.DataFrame, usage: BookletUsage) -> pl.DataFrame:
     """(alloc_id, machine, seg_begin, seg_end) for every stretch issued in order, from the
     tills' stretches (usage.stretches)."""
-    stretches = usage.stretches
-    alloc = allocations.select("alloc_id", "begin", alloc_machine="machine")
+    stretches = usage.stretches.lazy()  # one query, collected once
+    alloc = allocations.lazy().select("alloc_id", "begin", alloc_machine="machine")
     joined = stretches.join(alloc, on="alloc_id")
     by_allocation = (
         joined.filter(pl.col("alloc_machine").is_not_null())
@@ -60,34 +60,37 @@ def segments(allocations: pl.DataFrame, usage: BookletUsage) -> pl.DataFrame:
         .otherwise(pl.col("lo")),
         seg_end=pl.col("hi"),
     )
-    return pl.concat([by_allocation, by_till]).sort("alloc_id", "machine", nulls_last=True)
+    return (pl.concat([by_allocation, by_till]).sort("alloc_id", "machine", nulls_last=True)
+            .collect())
 
 
 def skipped_ranges(intervals: pl.DataFrame, allocations: pl.DataFrame, segs: pl.DataFrame
                    ) -> pl.DataFrame:
     """Runs of skipped numbers per allocation and machine, with the segment's highest used, from
     blank_intervals(state) and the segments."""
-    pieces = intervals.select("begin", "end", group="alloc_id")
+    pieces = intervals.lazy().select("begin", "end", group="alloc_id")
     keys = [*RUN_KEYS, "alloc_id"]
-    runs = merge_runs(pieces).rename({"group": "alloc_id"})  # an allocation is one group
+    # One query, collected once; an allocation is one group.
+    runs = merged_runs(pieces).rename({"group": "alloc_id"})
     return (
-        runs.join(segs, on="alloc_id")
+        runs.join(segs.lazy(), on="alloc_id")
         .with_columns(
             begin=pl.max_horizontal("begin", "seg_begin"),
             end=pl.min_horizontal("end", "seg_end"),
         )
         .filter(pl.col("begin") <= pl.col("end"))
-        .join(allocations.select("alloc_id", *RUN_KEYS), on="alloc_id")
+        .join(allocations.lazy().select("alloc_id", *RUN_KEYS), on="alloc_id")
         .select(*keys, "machine", "begin", "end", highest_used="seg_end")
         .sort("ban", "invoice_type", "track", "begin", "machine", nulls_last=True)
+        .collect()
     )
 
 
 def skipped_count(skipped: pl.DataFrame) -> pl.DataFrame:
     """Distinct skipped numbers per BAN/type/track (tills whose stretches overlap count once)."""
-    union = merge_runs(skipped.select("begin", "end", group="alloc_id")).rename(
+    union = merged_runs(skipped.lazy().select("begin", "end", group="alloc_id")).rename(
         {"group": "alloc_id"})
-    attrs = skipped.select("alloc_id", *RUN_KEYS).unique("alloc_id")
+    attrs = skipped.lazy().select("alloc_id", *RUN_KEYS).unique("alloc_id")
     return union.join(attrs, on="alloc_id").group_by(RUN_KEYS).agg(
         skipped=(pl.col("end") - pl.col("begin") + 1).sum().cast(pl.Int64)
-    )
+    ).collect()

@@ -1,11 +1,14 @@
-"""The allocation loader's shortcut for the usual row holds to the full check of every field."""
+"""The allocation loader's check of whole columns (the usual rows at once) holds to the full
+check of every field of every row."""
 
 from __future__ import annotations
 
+import polars as pl
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from blanktrack.allocations import _check_row, _check_row_fully
+from blanktrack.allocations import _check_row_fully, _check_rows, _raw_frame
+from blanktrack.schemas import ALLOCATION_SCHEMA
 
 BANS = ["04595257", "53567686", "53567687", "4595257", "", "0459525x", "045952570"]
 VALUES = {
@@ -67,4 +70,31 @@ def edge(**changed: str | None) -> dict:
 @example(edge(period=""))
 @example(edge(machine="", reported_by=""))
 def test_the_usual_row_shortcut_equals_the_full_check(row: dict) -> None:
-    assert _check_row("a.csv", 2, row) == _check_row_fully("a.csv", 2, row)
+    assert checked_by_columns([row]) == checked_one_by_one([row])
+
+
+def checked_by_columns(rows: list[dict]) -> tuple[list[dict], list]:
+    frame, problems = _check_rows("a.csv", _raw_frame(list(enumerate(rows, start=2))))
+    assert frame.schema == pl.Schema(ALLOCATION_SCHEMA)
+    return frame.to_dicts(), problems
+
+
+def checked_one_by_one(rows: list[dict]) -> tuple[list[dict], list]:
+    good, problems = [], []
+    for line, row in enumerate(rows, start=2):
+        checked, row_problems = _check_row_fully("a.csv", line, row)
+        problems.extend(row_problems)
+        if checked is not None:
+            good.append(checked)
+    return good, problems
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(rows(), max_size=12))
+@example([edge(), edge(ban=""), edge(invoice_type="7", head_ban=""), edge(track="mb"),
+          edge(begin_no="02034299", end_no="02034200"), edge(period="113/01 ~ 113/02")])
+@example([])
+def test_a_file_of_rows_checked_by_columns_equals_each_row_checked(rows: list[dict]) -> None:
+    """Good and bad rows mixed: the good in the file's order, each bad row's problems in
+    line order, worded as the full check words them."""
+    assert checked_by_columns(rows) == checked_one_by_one(rows)

@@ -238,27 +238,33 @@ _TICKS_A_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_40
 _YEARS_1_TO_9999 = (-719_162, 2_932_896)  # days from 1970-01-01 to 0001-01-01 and 9999-12-31
 
 
-def _days(column: pa.Array) -> tuple[np.ndarray, int, int]:
-    """The calendar day of each row of a date or timestamp column (no nulls, some rows), in
-    days from 1970-01-01, and the first and last: a timestamp's day in its own time zone (a
-    naive one: its wall clock), as polars' dt.date gives it to the validation."""
+def _days(column: pa.Array) -> tuple[np.ndarray, int, int, int]:
+    """(ticks, ticks a day, first day, last day) of a date or timestamp column (no nulls, some
+    rows): the values as the integers they are stored as, whose floor division by the ticks
+    a day is the calendar day of each row in days from 1970-01-01 (a timestamp's day in its
+    own time zone; a naive one: its wall clock, as polars' dt.date gives it to the
+    validation)."""
     kind = column.type
+    # A view of the stored integers, not a cast (a cast loads pyarrow.compute, in a scanning
+    # thread, and copies).
     if pa.types.is_date32(kind):
-        days = column.cast(pa.int32()).to_numpy()
-    else:
-        if pa.types.is_timestamp(kind):
-            if kind.tz is not None:
-                import pyarrow.compute as pc  # only here: its import is a tenth of a second
+        return _checked(column.view(pa.int32()).to_numpy(), 1)
+    if pa.types.is_timestamp(kind):
+        if kind.tz is not None:
+            import pyarrow.compute as pc  # only here: its import is a tenth of a second
 
-                column = pc.local_timestamp(column)
-            per_day = _TICKS_A_DAY[kind.unit]
-        else:  # date64: milliseconds
-            per_day = _TICKS_A_DAY["ms"]
-        days = np.floor_divide(column.cast(pa.int64()).to_numpy(), per_day)
-    first, last = int(days.min()), int(days.max())
+            column = pc.local_timestamp(column)
+        per_day = _TICKS_A_DAY[kind.unit]
+    else:  # date64: milliseconds
+        per_day = _TICKS_A_DAY["ms"]
+    return _checked(column.view(pa.int64()).to_numpy(), per_day)
+
+
+def _checked(ticks: np.ndarray, per_day: int) -> tuple[np.ndarray, int, int, int]:
+    first, last = int(ticks.min()) // per_day, int(ticks.max()) // per_day  # exact: Python ints
     if first < _YEARS_1_TO_9999[0] or last > _YEARS_1_TO_9999[1]:
         raise NotClean("invoice_date: no year 1-9999")  # the polars path names the row
-    return days, first, last  # int32 for a Date, else int64
+    return ticks, per_day, first, last
 
 
 def _day_codes(column: pa.Array) -> tuple[np.ndarray, list[str | None]]:
@@ -269,12 +275,23 @@ def _day_codes(column: pa.Array) -> tuple[np.ndarray, list[str | None]]:
         raise NotClean("invoice_date: empty")  # the polars path names the row
     if not len(column):
         return np.zeros(0, np.int32), []
-    days, first, last = _days(column)
+    ticks, per_day, first, last = _days(column)
     codes: np.ndarray
     if last - first < DAY_SPAN:
-        codes = (days - days.dtype.type(first)).astype(np.int32, copy=False)
+        if per_day == 1:  # a Date: its days
+            codes = (ticks - ticks.dtype.type(first)).astype(np.int32, copy=False)
+        else:
+            # (ticks - first day's first tick) // ticks a day, counted from the lowest tick
+            # (no overflow: the span is short) into the int32 codes: one temporary, not three
+            # fresh arrays of a batch's rows (their pages cost more than the arithmetic).
+            low = int(ticks.min())
+            since = np.subtract(ticks, low)
+            since += low - first * per_day
+            codes = np.empty(len(ticks), np.int32)
+            np.floor_divide(since, per_day, out=codes, casting="unsafe")
         text = list(_days_as_text(first, last))
     else:
+        days = ticks if per_day == 1 else np.floor_divide(ticks, per_day)
         distinct, codes = np.unique(days, return_inverse=True)
         codes = codes.astype(np.int32)
         text = _text_of_days(distinct)
@@ -291,8 +308,10 @@ def _days_as_text(first: int, last: int) -> tuple[str | None, ...]:
 
 
 def _text_of_days(days: np.ndarray) -> list[str | None]:
-    """The text the validation reads of each day (days from 1970-01-01)."""
-    return _as_text(pa.array(days, pa.int32()).cast(pa.date32()), "invoice_date")
+    """The text the validation reads of each day (days from 1970-01-01): polars' own text of
+    a Date, as _as_text makes it (through polars alone: no pyarrow cast)."""
+    return pl.Series(days.astype(np.int32, copy=False)).cast(pl.Date).dt.strftime(
+        "%Y-%m-%d").to_list()
 
 
 def _coded(batch: pa.RecordBatch, column: str, name: str | None
@@ -674,10 +693,13 @@ def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
             apart.append(_by_machine(slots, t, machines, clash))
             records = np.where(clash[:, None], np.uint64(0), records)
             machine = np.where(clash, -1, machine)
-        # The masks OR-ed, the live rows added, in place.
-        masks = len(USAGE_MASKS)
-        np.bitwise_or(first.records[:, :masks], records[:, :masks], out=first.records[:, :masks])
-        np.add(first.records[:, masks], records[:, masks], out=first.records[:, masks])
+        # The masks OR-ed, the live rows added, in place: a record is the masks and the live
+        # rows (SLOT_WORDS), so the whole records are OR-ed in one contiguous pass (a pass over
+        # the masks' columns alone steps through every record) and the live rows put right.
+        live = len(USAGE_MASKS)
+        first_live = first.records[:, live].copy()
+        np.bitwise_or(first.records, records, out=first.records)
+        np.add(first_live, records[:, live], out=first.records[:, live])
         # A slot's till is -1 where unseen, else the same in both (clashes are out): the max.
         np.maximum(first.slot_machine, machine, out=first.slot_machine)
     epoch_day = (period.first_day - dt.date(1970, 1, 1)).days
@@ -703,7 +725,12 @@ def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
         return _by_machine(slots, first, machines, (used | far) != 0)
 
     if not exceptions and not apart:  # every row in a slot: by_machine made only if asked
-        return Scanned(issuing, counted, ByPosition.of(slots, first.masks(), first.live_rows(),
+        # Each word of every record, as contiguous columns: one transposing copy (a copy per
+        # mask reads every record once per mask).
+        words = np.ascontiguousarray(first.records.T)
+        live = len(USAGE_MASKS)
+        return Scanned(issuing, counted, ByPosition.of(slots, list(words[:live]),
+                                                   words[live].astype(np.int64),
                                                    np.ascontiguousarray(first.slot_machine),
                                                    machines), used_slots)
     by_machine = pl.concat([used_slots(), *apart])
