@@ -66,8 +66,10 @@ def no_xml_reader(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def _same_report(a: Reconciliation, b: Reconciliation) -> None:
     assert blanks(a) == blanks(b)
-    for frame in ("blank_ranges", "booklets", "skipped", "findings", "summary", "issuing"):
+    for frame in ("blank_ranges", "skipped", "findings", "summary", "issuing"):
         assert getattr(a, frame).equals(getattr(b, frame)), frame
+    # the booklets come in no particular order
+    assert a.booklets.sort(pl.all()).equals(b.booklets.sort(pl.all()))
     assert sum(k.rows for k in a.input_kinds if k.role == "invoices") == 8
     assert sum(k.rows for k in b.input_kinds if k.role == "invoices") == 8
 
