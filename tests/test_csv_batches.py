@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import tempfile
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -36,7 +37,6 @@ from blanktrack import invoices
 from blanktrack.errors import InputError
 from blanktrack.usage import csv_batches, dense, engine
 from blanktrack.usage.distinct_values import NotClean
-from blanktrack.usage.one_pass import raw_frame
 
 D = dt.date
 WHOLE = Allocation(HEAD, "07", PERIOD, "AB", 0, 99)
@@ -144,9 +144,7 @@ ROWS = [f"AB{n:08d},2024-01-05,{HEAD},issued,POS-1,accepted" for n in range(6)]
 
 
 def _batches(path: Path) -> list[pl.DataFrame]:
-    frame = raw_frame(path)
-    assert frame is not None
-    return list(csv_batches.CsvBatches(path, frame).collect_batches(1 << 19))
+    return list(csv_batches.CsvBatches(path).collect_batches(1 << 19))
 
 
 @pytest.mark.parametrize(("name", "data", "line"), [
@@ -257,3 +255,52 @@ def test_bytes_not_utf8_beyond_the_checked_head_are_named(tmp_path: Path) -> Non
             reconciled(write_allocations(tmp_path, [WHOLE]), [path], "dense")
     assert spy.scanned == [None]
     assert f"{path}:30002:" in str(error.value) and "not UTF-8" in str(error.value)
+
+
+def test_a_file_without_a_required_column_is_declined(tmp_path: Path) -> None:
+    """Its frame is made in the scanning thread: the scan declines there, and the validating
+    path names the file and the missing column."""
+    path = tmp_path / "no-status.csv"
+    path.write_text(HEADER.replace(",status", "") + "\n"
+                    + "\n".join(r.replace(",issued", "") for r in ROWS) + "\n")
+    with pytest.raises(NotClean):
+        _batches(path)
+    with pytest.MonkeyPatch.context() as mp:
+        _large(mp)
+        spy = Spy(mp)
+        with pytest.raises(InputError) as error:
+            reconciled(write_allocations(tmp_path, [WHOLE]), [path], "dense")
+    assert spy.scanned == [None] and spy.csv_rows == 0
+    assert str(path) in str(error.value) and "status" in str(error.value)
+
+
+@pytest.mark.parametrize("small", [True, False])
+def test_csv_files_are_looked_at_by_the_scanning_threads(tmp_path: Path, small: bool) -> None:
+    """Whether polars may read a file from disk (a small file is read whole to know) is asked
+    first by the thread that scans the file, not by the main thread before the threads start
+    (two hundred daily files kept a core idle meanwhile); the file checks after the scan ask
+    again (the answer is kept per file)."""
+    paths = []
+    for k in range(4):
+        paths.append(tmp_path / f"day-{k}.csv")
+        paths[-1].write_text(HEADER + "\n" + "\n".join(r.replace("AB0000000", f"AB000000{k}")
+                                                        for r in ROWS) + "\n")
+    asked: list[tuple[str, str]] = []
+    read_from_disk = invoices.read_from_disk
+
+    def recorded(path: Path, name: str) -> bool:
+        asked.append((Path(path).name, threading.current_thread().name))
+        return read_from_disk(path, name)
+
+    with pytest.MonkeyPatch.context() as mp:
+        if not small:
+            _large(mp)
+        mp.setattr(invoices, "read_from_disk", recorded)
+        spy = Spy(mp)
+        reconciled(write_allocations(tmp_path, [WHOLE]), paths, "dense")
+    assert spy.csv_rows == 4 * len(ROWS) and spy.scanned[-1] is not None
+    first = {}
+    for name, thread in asked:
+        first.setdefault(name, thread)
+    assert sorted(first) == [p.name for p in paths]
+    assert all(thread.startswith("blanktrack-scan-") for thread in first.values()), first

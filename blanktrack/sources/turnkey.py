@@ -7,7 +7,9 @@ comes back as columns and is written to Parquet, with each message's file, path 
 Files under an `ERR` folder were refused by the platform: their invoices are `upload-failed`.
 The same message found twice (SRC and BAK) counts once: messages are known by a digest of
 their bytes. Issue, cancel, void and reject messages of one number fold into the canonical
-rows: a cancel (作廢) or void (註銷) replaces one issue.
+rows: a cancel (作廢) or void (註銷) replaces one issue. A folder without XML (Parquet or CSV
+files) is told by its files' heads, looked at in this process: no batch is read, no worker
+started.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import polars as pl
 
 from ..errors import InputError, Problem
 from .mig_xml import Kind
-from .xml_batch import Packed, read_packed
+from .xml_batch import Packed, read_packed, size_if_not_xml
 
 BATCH_FILES = 2000  # files per task of the pool (fewer when they are large: envelopes)
 BATCH_BYTES = 4 * 2**20
@@ -271,8 +273,32 @@ def read_files(paths: Sequence[str], in_err: Sequence[bool], what: str,
 
 def read_folder(folder: str, what: str, workers: int | None = None, spill: Path | None = None
                 ) -> XmlRead:
-    """Every file of a Turnkey data folder (or any folder), walked as it is read."""
-    return _read(runs(folder), count_files(folder), what, workers, spill)
+    """Every file of a Turnkey data folder (or any folder), walked as it is read. A folder
+    none of whose files starts like XML (a folder of Parquet or CSV files) is told so by the
+    files' heads, looked at here: no batches, no workers to start."""
+    total = count_files(folder)
+    read = _without_xml(folder, total, what)
+    return read if read is not None else _read(runs(folder), total, what, workers, spill)
+
+
+def _without_xml(folder: str, total: int, what: str) -> XmlRead | None:
+    """What _read gives for a folder none of whose files starts like XML (each file not XML,
+    its size counted), or None at the first file that does or cannot be opened (_read then
+    reads the folder and names that file)."""
+    read = XmlRead(pl.LazyFrame(schema=MESSAGE_SCHEMA), Counter(), [])
+    for run in runs(folder):
+        for path in run.paths:
+            try:
+                size = size_if_not_xml(path)
+            except OSError:
+                return None
+            if size is None:
+                return None
+            read.not_xml.append(path)
+            read.bytes += size
+    read.files = len(read.not_xml)
+    Progress(total, what).advance(read.files)
+    return read
 
 
 def _read(found: Iterator[Run], total: int, what: str, workers: int | None,

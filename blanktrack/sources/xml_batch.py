@@ -131,6 +131,16 @@ def _looks_like_xml(data: bytes) -> bool:
     return data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
 
 
+def size_if_not_xml(path: str) -> int | None:
+    """The size of a file that does not start like XML (read_file passes it over after its
+    first chunk too), or None for one that does; OSError as read_file raises it."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return None if _looks_like_xml(os.read(fd, _CHUNK)) else os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+
+
 class _Careful(Exception):
     """The joined parse cannot vouch for this batch: read each file on its own."""
 

@@ -11,25 +11,35 @@ round)".)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from .distinct_values import NotClean
+from .one_pass import raw_frame
 
 
-@dataclass(frozen=True)
+@dataclass
 class CsvBatches:
-    """One CSV invoice file's lazy frame (RAW_COLUMNS, the text keys Categorical)."""
+    """One CSV invoice file (RAW_COLUMNS, the text keys of `text_dtypes`: Categorical). Its
+    frame is made by the thread that reads it: one_pass.raw_frame reads a small file whole to
+    learn whether polars may read it from disk, which, for many daily files, done before the
+    threads start, would keep a core idle."""
 
     path: Path
-    frame: pl.LazyFrame
+    text_dtypes: Mapping[str, pl.DataType] | None = None
+    # Kept once made, as long as this object: polars frees a Categorical's categories when
+    # nothing names them, and the codes of the files read after it would start again at 0.
+    frame: pl.LazyFrame | None = field(default=None, init=False)
 
     def collect_batches(self, chunk_size: int) -> Iterator[pl.DataFrame]:
-        """The frame's batches of at most chunk_size rows, in order; NotClean where polars
-        cannot read the file."""
+        """The frame's batches of at most chunk_size rows, in order; NotClean where a header
+        lacks a column or polars cannot read the file."""
+        self.frame = raw_frame(self.path, self.text_dtypes)
+        if self.frame is None:
+            raise NotClean(f"{self.path}: a column is missing")
         try:
             yield from self.frame.collect_batches(chunk_size=chunk_size)
         except pl.exceptions.PolarsError:  # its message quotes records of the file: not shown

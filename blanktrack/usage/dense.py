@@ -40,7 +40,7 @@ from .booklet_slots import Slots, booklet_slots
 from .by_position import ByPosition
 from .csv_batches import CsvBatches
 from .distinct_values import NotClean, ValueCodes, table
-from .one_pass import group_raw_rows, raw_frame, usage_from_groups
+from .one_pass import group_raw_rows, usage_from_groups
 from .one_value_columns import one_value
 from .reduction import BY_MACHINE_KEYS, FOREIGN_SCHEMA, TEXT_KEYS, Usage
 
@@ -417,11 +417,8 @@ def scan(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
                   for c in TEXT_KEYS}
     files = []
     for p in map(Path, paths):
-        if is_parquet(p):
-            file = _parquet_file(p)
-        else:  # read as raw_usage reads it, the text keys parsed straight into Categorical
-            csv = raw_frame(p, categories)
-            file = _File(p, {}, csv=CsvBatches(p, csv)) if csv is not None else None
+        # CSV: read as one_pass reads it, the text keys parsed straight into Categorical
+        file = _parquet_file(p) if is_parquet(p) else _File(p, {}, csv=CsvBatches(p, categories))
         if file is None:
             return None
         files.append(file)
