@@ -72,16 +72,21 @@ _TRACK_NAMES = pl.Series("track", [chr(65 + t // 26) + chr(65 + t % 26) for t in
 
 
 # A batch whose rows are in no particular order is tallied in two passes (slot_tally.py,
-# partition_batch): its records are put in buckets of 2^PARTITION_SHIFT slots, whose records
-# and owners (72 bytes a slot) fit a 1 MB L2 cache. A batch is taken to be in order when at
-# least half of its first ORDER_SAMPLE rows are in the hundred numbers of the row before
-# (a till's rows: nearly all; rows in date order across tills or shuffled: few).
-PARTITION_SHIFT = 13
+# partition_batch): its records are put in buckets of 2^PARTITION_SHIFT booklet places, whose
+# seats, slot records and owners (80 bytes a place) fit well inside a 1 MB L2 cache. A batch is
+# taken to be in order when at least half of its first ORDER_SAMPLE rows are in the hundred
+# numbers of the row before (a till's rows: nearly all; date order across tills or shuffled:
+# few).
+PARTITION_SHIFT = 12
 ORDER_SAMPLE = 1024
 PARTITION_BATCH_ROWS = 1 << 18  # Parquet: rows a batch, after one found out of order
-# The records of several batches out of order wait for one second pass, up to this many rows
-# (their batches kept for the exceptions): more of a slot's rows meet in its bucket at once.
-PENDING_ROWS = 1 << 20
+# The records of several batches out of order wait for one second pass (their batches kept
+# for the exceptions), so that a slot's record is read once for several rows, not once a row:
+# PENDING_PER_SLOT rows a slot, within MIN_PENDING_ROWS..MAX_PENDING_ROWS a thread (about 70
+# bytes a row waiting: records, and the batch itself).
+PENDING_PER_SLOT = 2
+MIN_PENDING_ROWS = PARTITION_BATCH_ROWS
+MAX_PENDING_ROWS = 1 << 22
 
 
 def _in_order(numbers: tuple[int, bool, np.ndarray, np.ndarray]) -> bool:
@@ -482,6 +487,8 @@ class _Scan:
         self.grown: dict[str, list[str | None]] = {c: [] for c in TEXT_KEYS}
         self.tables: tuple[np.ndarray, ...] = self._tables({c: [] for c in TEXT_KEYS})
         self.with_nulls: dict[frozenset[str], tuple[np.ndarray, ...]] = {}
+        self.pending_rows = min(MAX_PENDING_ROWS, max(MIN_PENDING_ROWS,
+                                                      PENDING_PER_SLOT * len(slots.slot_ban)))
 
     def run(self, tally_: _Tally) -> None:
         try:
@@ -617,12 +624,12 @@ class _Scan:
                      take: Callable[[np.ndarray], pl.DataFrame]) -> bool:
         """A batch's first pass of the partitioned tally (slot_tally.partition_batch): its
         records wait, with those of the batches before, for one second pass (_second_pass),
-        made when PENDING_ROWS would be passed, before a batch in order, and at the end."""
+        made when pending_rows would be passed, before a batch in order, and at the end."""
         slots, kernels = self.slots, self.kernels
         n = numbers[0]
-        if t.waiting_rows + n > PENDING_ROWS and not self._second_pass(t):
+        if t.waiting_rows + n > self.pending_rows and not self._second_pass(t):
             return False
-        t.room(max(n, PENDING_ROWS))  # the waiting rows and these fit (or none wait)
+        t.room(max(n, self.pending_rows))  # the waiting rows and these fit (or none wait)
         out = np.empty(n, np.int64)
         w = t.waiting
         m, ne, left_out = kernels.partition_batch(
