@@ -120,7 +120,7 @@ def run(kernels: native.Kernels, args: list[object], n: int) -> list[object]:
 
 def run_partitioned(kernels: native.Kernels, args: list[object], n: int,
                     shift: int) -> list[object]:
-    """The same batch through the partitioned tally (buckets of 2**shift slots): what
+    """The same batch through the partitioned tally (buckets of 2**shift booklet places): what
     finished() says, and how many calls of tally_records it took."""
     args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     slot_owner, slot_state = args[20], args[21]
@@ -185,9 +185,9 @@ def test_the_partitioned_tally_tallies_as_the_single_pass(
         both: tuple[native.Kernels, native.Kernels], data: st.DataObject, offsets: str,
         shift: int) -> None:
     """partition_batch, scatter_records and tally_records, as machine code and through numba,
-    give what tally_batch gives: buckets of one slot each (rows of a booklet never share one
-    with another's), of two, of eight, and one bucket for all; the issuing groups' table
-    grown on the way."""
+    give what tally_batch gives: buckets of one booklet place each (rows of a booklet never
+    share one with another's), of two, of eight, and one bucket for all; the issuing groups'
+    table grown on the way."""
     args, n = batch_arrays(data.draw, offsets)
     want = run(both[1], args, n)[:-1]
     for kernels in both:
