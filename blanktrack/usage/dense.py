@@ -86,7 +86,7 @@ PARTITION_BATCH_ROWS = 1 << 18  # Parquet: rows a batch, after one found out of 
 # bytes a row waiting: records, and the batch itself).
 PENDING_PER_SLOT = 2
 MIN_PENDING_ROWS = PARTITION_BATCH_ROWS
-MAX_PENDING_ROWS = 1 << 22
+MAX_PENDING_ROWS = 1 << 21
 
 
 def _in_order(numbers: tuple[int, bool, np.ndarray, np.ndarray]) -> bool:
