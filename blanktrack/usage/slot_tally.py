@@ -11,7 +11,8 @@ are counted exactly as everywhere else. A row dated more than one period from P 
 (spec §3): in a booklet of its seller it is only marked (far), elsewhere it is passed over.
 
 A batch in no particular row order takes the partitioned tally at the end of this file instead:
-the same decisions in two passes, the second walking the rows bucket by bucket of slots.
+the same decisions in two passes, the second walking the rows of several batches bucket by
+bucket of booklet places.
 
 Compiled with numba, not a Python loop; native_loop.py keeps the machine code and loads it without
 numba on later runs.
