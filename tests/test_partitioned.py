@@ -49,7 +49,7 @@ def partitioned(shift: int, pending: int = BIG,
     """Batches through the partitioned tally, in buckets of 2**shift booklet places, with
     `pending` rows a thread waiting for the second pass; every batch (in_order "never") or
     every other one ("alternate": the rest through the single pass). Yields the rows each first
-    pass and each single pass was given, the records of each second pass and the grown
+    pass was given and each call of the single pass tallied, the records of each second pass and the grown
     issuing tables."""
     kernels = native_loop.kernels()
     seen: dict[str, list[int]] = {"rows": [], "single": [], "passes": [], "grown": [],
@@ -79,9 +79,9 @@ def partitioned(shift: int, pending: int = BIG,
     def single_pass(*args):  # type: ignore[no-untyped-def]
         if in_order == "never":
             raise AssertionError("the single pass ran")
-        if args[-1] == 0:  # a batch's first call (a grown table's calls go on from a row)
-            seen["single"].append(args[0])
-        return single(*args)
+        result = single(*args)
+        seen["single"].append(result[0] - args[-1])  # rows done (a full table stops short)
+        return result
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(dense, "_in_order",
