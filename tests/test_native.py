@@ -72,8 +72,10 @@ def batch_arrays(draw: st.DrawFn, offsets_dtype: str) -> tuple[list[object], int
     track_first = np.array([0, 4], np.int64)  # AB booklets 0..7, CD booklets 4..11
     track_span = np.array([8, 8], np.int64)
     track_base = np.array([0, 8], np.int64)
-    booklet_slot = np.array(draw(st.lists(st.integers(-1, N_SLOTS - 1), min_size=16,
-                                          max_size=16)), np.int32)
+    # Each slot one booklet's, of one track (as booklet_slots numbers them); some booklets none.
+    places = np.array(draw(st.permutations(range(16))), np.int32)
+    unheld = np.array(draw(st.lists(st.booleans(), min_size=16, max_size=16)))
+    booklet_slot = np.where((places < N_SLOTS) & ~unheld, places, -1).astype(np.int32)
     slot_ban = np.array(draw(st.lists(st.sampled_from([0, 1, -2]), min_size=N_SLOTS,
                                       max_size=N_SLOTS)), np.int32)
     slot_owner = np.stack([slot_ban, np.full(N_SLOTS, -1, np.int32)], axis=1).ravel()
@@ -118,7 +120,7 @@ def run(kernels: native.Kernels, args: list[object], n: int) -> list[object]:
 
 def run_partitioned(kernels: native.Kernels, args: list[object], n: int,
                     shift: int) -> list[object]:
-    """The same batch through the partitioned tally (buckets of 2**shift slots): what
+    """The same batch through the partitioned tally (buckets of 2**shift booklet places): what
     finished() says, and how many calls of tally_records it took."""
     args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     slot_owner, slot_state = args[20], args[21]
@@ -132,15 +134,23 @@ def run_partitioned(kernels: native.Kernels, args: list[object], n: int,
     seat = np.stack([booklet_slot, np.where(booklet_slot >= 0,
                                             slot_owner[0::2][np.maximum(booklet_slot, 0)], -1)],
                     axis=1).ravel().astype(np.int32)  # as booklet_slots.Slots.booklet_seat
-    m, ne, left = kernels.partition_batch(*args[:19], seat, shift, records, bucket_of,
-                                          exceptions, 0)
-    starts = np.zeros((N_SLOTS >> shift) + 2, np.int64)
+    track_slot, track_base, track_span = args[15], args[17], args[18]
+    assert isinstance(track_slot, np.ndarray) and isinstance(track_base, np.ndarray)
+    assert isinstance(track_span, np.ndarray)
+    track_code = np.zeros(len(slot_owner) // 2, np.int32)  # as Slots.slot_track_code
+    for code in np.flatnonzero(track_slot >= 0):
+        k = track_slot[code]
+        held = booklet_slot[track_base[k]:track_base[k] + track_span[k]]
+        track_code[held[held >= 0]] = code
+    m, ne, left = kernels.partition_batch(*args[:19], shift, records, bucket_of, exceptions,
+                                          0, 0)
+    starts = np.zeros((len(booklet_slot) >> shift) + 2, np.int64)
     kernels.scatter_records(m, records, bucket_of, starts, in_buckets)
     done = calls = 0
     while True:
-        done, ne, counts.groups = kernels.tally_records(m, in_buckets, done, slot_owner,
-                                                        slot_state, *counts.arguments(),
-                                                        exceptions, ne)
+        done, ne, counts.groups = kernels.tally_records(m, in_buckets, done, seat, track_code,
+                                                        slot_owner, slot_state,
+                                                        *counts.arguments(), exceptions, ne)
         calls += 1
         if done == m:
             break
@@ -175,9 +185,9 @@ def test_the_partitioned_tally_tallies_as_the_single_pass(
         both: tuple[native.Kernels, native.Kernels], data: st.DataObject, offsets: str,
         shift: int) -> None:
     """partition_batch, scatter_records and tally_records, as machine code and through numba,
-    give what tally_batch gives: buckets of one slot each (rows of a booklet never share one
-    with another's), of two, of eight, and one bucket for all; the issuing groups' table
-    grown on the way."""
+    give what tally_batch gives: buckets of one booklet place each (rows of a booklet never
+    share one with another's), of two, of eight, and one bucket for all; the issuing groups'
+    table grown on the way."""
     args, n = batch_arrays(data.draw, offsets)
     want = run(both[1], args, n)[:-1]
     for kernels in both:

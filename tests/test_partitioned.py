@@ -40,15 +40,24 @@ from blanktrack.usage import dense, native_loop
 D = dt.date
 WHOLE = Allocation(HEAD, "07", PERIOD, "AB", 0, 49)
 TWELVE_BOOKLETS = Allocation(HEAD, "07", PERIOD, "AB", 0, 599)
+BIG = 1 << 22  # rows waiting for the second pass: more than any example has
 
 
 @contextmanager
-def partitioned(shift: int) -> Iterator[dict[str, list[int]]]:
-    """Every batch through the partitioned tally, in buckets of 2**shift slots; yields the
-    rows each first pass was given and the grown issuing tables."""
+def partitioned(shift: int, pending: int = BIG,
+                in_order: str = "never") -> Iterator[dict[str, list[int]]]:
+    """Batches through the partitioned tally, in buckets of 2**shift booklet places, with
+    `pending` rows a thread waiting for the second pass; every batch (in_order "never") or
+    every other one ("alternate": the rest through the single pass). Yields the rows each first
+    pass was given and each call of the single pass tallied, the records of each second pass and the grown
+    issuing tables."""
     kernels = native_loop.kernels()
-    seen: dict[str, list[int]] = {"rows": [], "grown": [], "declined": []}
-    first_pass, grow, scan = kernels.partition_batch, kernels.issuing_grow, dense.scan
+    seen: dict[str, list[int]] = {"rows": [], "single": [], "passes": [], "grown": [],
+                                  "declined": []}
+    first_pass, second_pass, single = (kernels.partition_batch, kernels.scatter_records,
+                                       kernels.tally_batch)
+    grow, scan = kernels.issuing_grow, dense.scan
+    batches = iter(range(1 << 30))
 
     def scanned(*args, **kwargs):  # type: ignore[no-untyped-def]
         result = scan(*args, **kwargs)
@@ -59,19 +68,31 @@ def partitioned(shift: int) -> Iterator[dict[str, list[int]]]:
         seen["rows"].append(args[0])
         return first_pass(*args)
 
+    def scattered(*args):  # type: ignore[no-untyped-def]
+        seen["passes"].append(args[0])
+        return second_pass(*args)
+
     def growing(counts: native_loop.IssuingCounts) -> native_loop.IssuingCounts:
         seen["grown"].append(counts.groups)
         return grow(counts)
 
-    def never(*args):  # type: ignore[no-untyped-def]
-        raise AssertionError("the single pass ran")
+    def single_pass(*args):  # type: ignore[no-untyped-def]
+        if in_order == "never":
+            raise AssertionError("the single pass ran")
+        result = single(*args)
+        seen["single"].append(result[0] - args[-1])  # rows done (a full table stops short)
+        return result
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(dense, "_in_order", lambda numbers: False)
+        mp.setattr(dense, "_in_order",
+                   lambda numbers: in_order != "never" and next(batches) % 2 == 1)
         mp.setattr(dense, "PARTITION_SHIFT", shift)
+        mp.setattr(dense, "MIN_PENDING_ROWS", pending)
+        mp.setattr(dense, "MAX_PENDING_ROWS", pending)
         mp.setattr(kernels, "partition_batch", counted)
+        mp.setattr(kernels, "scatter_records", scattered)
         mp.setattr(kernels, "issuing_grow", growing)
-        mp.setattr(kernels, "tally_batch", never)
+        mp.setattr(kernels, "tally_batch", single_pass)
         mp.setattr(dense, "scan", scanned)
         yield seen
 
@@ -104,23 +125,41 @@ MANY_GROUPS = ([TWELVE_BOOKLETS], [Invoice(f"AB{50 * b + d:08d}", D(2024, 1 + d 
        engine=st.sampled_from(("dense", "dense-in-small-batches")),
        split=st.sampled_from(("none", "none", "allocation", "booklet")),
        ban=st.sampled_from((None, None, None, HEAD, BRANCH, OTHER)),
-       shift=st.sampled_from((0, 1, dense.PARTITION_SHIFT, 31)))
+       shift=st.sampled_from((0, 1, dense.PARTITION_SHIFT, 31)),
+       pending=st.sampled_from((1, 7, BIG)), in_order=st.sampled_from(("never", "alternate")))
 @example(period=ONE_ROW, fmt="parquet", dates="iso", order="till", seed=0, parts=1,
-         optional=True, engine="dense", split="none", ban=None, shift=0)
+         optional=True, engine="dense", split="none", ban=None, shift=0, pending=1,
+         in_order="never")
 @example(period=ALL_EXCEPTIONS, fmt="parquet", dates="date", order="random", seed=1, parts=1,
-         optional=True, engine="dense", split="none", ban=None, shift=13)
+         optional=True, engine="dense", split="none", ban=None, shift=13, pending=BIG,
+         in_order="never")
 @example(period=ALL_EXCEPTIONS, fmt="csv", dates="iso", order="random", seed=2, parts=2,
-         optional=False, engine="dense-in-small-batches", split="none", ban=HEAD, shift=0)
+         optional=False, engine="dense-in-small-batches", split="none", ban=HEAD, shift=0,
+         pending=BIG, in_order="never")
+@example(period=ALL_EXCEPTIONS, fmt="parquet", dates="iso", order="random", seed=8, parts=1,
+         optional=True, engine="dense-in-small-batches", split="none", ban=None, shift=1,
+         pending=1, in_order="alternate")
 @example(period=TWO_TILLS, fmt="parquet", dates="iso", order="random", seed=3, parts=1,
-         optional=True, engine="dense", split="booklet", ban=None, shift=0)
+         optional=True, engine="dense", split="booklet", ban=None, shift=0, pending=BIG,
+         in_order="never")
+# One booklet's rows, of two tills, over batches that wait together (or in turn with the single
+# pass): the till met first in row order keeps it, whichever batch its rows are in.
 @example(period=TWO_TILLS, fmt="csv", dates="iso", order="random", seed=4, parts=1,
-         optional=True, engine="dense-in-small-batches", split="none", ban=None, shift=31)
+         optional=True, engine="dense-in-small-batches", split="none", ban=None, shift=31,
+         pending=BIG, in_order="never")
+@example(period=TWO_TILLS, fmt="parquet", dates="iso", order="random", seed=9, parts=1,
+         optional=True, engine="dense-in-small-batches", split="none", ban=None, shift=0,
+         pending=7, in_order="alternate")
 @example(period=MANY_GROUPS, fmt="parquet", dates="iso", order="random", seed=5, parts=1,
-         optional=True, engine="dense", split="none", ban=None, shift=1)
+         optional=True, engine="dense", split="none", ban=None, shift=1, pending=BIG,
+         in_order="never")
+# The table of issuing groups grown in a second pass over several batches' records.
 @example(period=MANY_GROUPS, fmt="parquet", dates="date", order="random", seed=6, parts=2,
-         optional=True, engine="dense-in-small-batches", split="none", ban=None, shift=31)
+         optional=True, engine="dense-in-small-batches", split="none", ban=None, shift=31,
+         pending=BIG, in_order="never")
 def test_the_partitioned_tally_follows_the_model(period, fmt, dates, order, seed, parts,
-                                                 optional, engine, split, ban, shift) -> None:
+                                                 optional, engine, split, ban, shift, pending,
+                                                 in_order) -> None:
     allocs, rows = period
     if ban is not None and not any(a.ban == ban or a.head_ban == ban for a in allocs
                                    if a.period == PERIOD):
@@ -129,12 +168,20 @@ def test_the_partitioned_tally_follows_the_model(period, fmt, dates, order, seed
     if fmt == "csv" and dates in ("date", "datetime"):
         dates = "iso"  # a CSV holds text
     rows = as_read(rows, "canonical", optional)
-    with partitioned(shift) as seen:
+    with partitioned(shift, pending, in_order) as seen:
         check(allocs, rows, lambda folder: write_canonical(
             folder, chunks(ordered(rows, order, seed), parts), fmt, dates, optional, False,
             bool(categorical)), engine, split, ban)
-    assert sum(seen["rows"]) == len(rows), "every row through the partitioned tally"
     assert seen["declined"] == [False], "the dense scan's result used"
+    if in_order == "never":
+        assert sum(seen["rows"]) == len(rows), "every row through the partitioned tally"
+        assert not seen["single"]
+        if pending == 1:  # each batch's records in a second pass of their own
+            assert len(seen["passes"]) == len(seen["rows"])
+        if pending > len(rows):  # every batch of a thread in one second pass, at its end
+            assert len(seen["passes"]) <= dense.THREADS
+    else:
+        assert sum(seen["rows"]) + sum(seen["single"]) == len(rows), "every row tallied once"
 
 
 def test_the_issuing_groups_grow_in_the_second_pass(tmp_path: Path) -> None:
@@ -150,6 +197,29 @@ def test_the_issuing_groups_grow_in_the_second_pass(tmp_path: Path) -> None:
     issuing = result.issuing.sort("machine", "invoice_date")
     assert issuing.height == 36 and issuing["invoices"].to_list() == [1] * 36
     assert sorted(set(issuing["machine"].to_list())) == sorted(f"POS-{b}" for b in range(12))
+
+
+def test_several_batches_wait_for_one_second_pass(tmp_path: Path) -> None:
+    """One thread, batches of 7 rows: the records of all 36 rows (six batches) wait, and one
+    second pass at the end tallies them, the table of issuing groups grown on the way; a second
+    till's rows, from whichever batch, handed back as that batch's own rows."""
+    allocs, rows = MANY_GROUPS
+    second_till = Invoice("AB00000001", D(2024, 1, 9), HEAD, "issued", "accepted", "POS-X")
+    rows = [*ordered(rows, "random", 7), second_till]
+    path = tmp_path / "invoices.parquet"
+    canonical_frame(rows, "iso", True, False).write_parquet(path)
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in (("BATCH_ROWS", 7), ("THREADS", 1), ("ISSUING_START", 2)):
+            mp.setattr(dense, name, value)
+        with partitioned(dense.PARTITION_SHIFT) as seen:
+            result = reconciled(write_allocations(tmp_path, allocs), [path], "dense")
+    assert seen["rows"] == [7, 7, 7, 7, 7, 2], "six batches through the first pass"
+    assert seen["passes"] == [37], "one second pass over every batch's records"
+    assert seen["grown"], "the table of issuing groups grown in that pass"
+    issuing = result.issuing.sort("machine", "invoice_date")
+    assert issuing.height == 37 and issuing["invoices"].to_list() == [1] * 37
+    assert sorted(set(issuing["machine"].to_list())) == sorted(
+        [f"POS-{b}" for b in range(12)] + ["POS-X"])
 
 
 @pytest.mark.parametrize(("numbers", "in_order"), [

@@ -42,6 +42,13 @@ class Slots:
         seat[1::2] = np.where(held, self.slot_ban[np.where(held, self.booklet_slot, 0)], -1)
         return seat
 
+    @functools.cached_property
+    def slot_track_code(self) -> np.ndarray:
+        """Each slot's track as the compiled loop codes it (26 * first letter + second, 0..675),
+        int32."""
+        codes = np.array([(ord(t[0]) - 65) * 26 + ord(t[1]) - 65 for t in self.tracks], np.int32)
+        return codes[self.slot_track]
+
 
 def booklet_slots(allocations: pl.DataFrame) -> Slots | None:
     """Number the booklets of the allocations, in numpy: no sort and no group-by of the millions

@@ -72,13 +72,21 @@ _TRACK_NAMES = pl.Series("track", [chr(65 + t // 26) + chr(65 + t % 26) for t in
 
 
 # A batch whose rows are in no particular order is tallied in two passes (slot_tally.py,
-# partition_batch): its records are put in buckets of 2^PARTITION_SHIFT slots, whose records
-# and owners (72 bytes a slot) fit a 1 MB L2 cache. A batch is taken to be in order when at
-# least half of its first ORDER_SAMPLE rows are in the hundred numbers of the row before
-# (a till's rows: nearly all; rows in date order across tills or shuffled: few).
-PARTITION_SHIFT = 13
+# partition_batch): its records are put in buckets of 2^PARTITION_SHIFT booklet places, whose
+# seats, slot records and owners (80 bytes a place) fit well inside a 1 MB L2 cache. A batch is
+# taken to be in order when at least half of its first ORDER_SAMPLE rows are in the hundred
+# numbers of the row before (a till's rows: nearly all; date order across tills or shuffled:
+# few).
+PARTITION_SHIFT = 12
 ORDER_SAMPLE = 1024
 PARTITION_BATCH_ROWS = 1 << 18  # Parquet: rows a batch, after one found out of order
+# The records of several batches out of order wait for one second pass (their batches kept
+# for the exceptions), so that a slot's record is read once for several rows, not once a row:
+# PENDING_PER_SLOT rows a slot, within MIN_PENDING_ROWS..MAX_PENDING_ROWS a thread (about 70
+# bytes a row waiting: records, and the batch itself).
+PENDING_PER_SLOT = 2
+MIN_PENDING_ROWS = PARTITION_BATCH_ROWS
+MAX_PENDING_ROWS = 1 << 21
 
 
 def _in_order(numbers: tuple[int, bool, np.ndarray, np.ndarray]) -> bool:
@@ -117,6 +125,12 @@ class _Tally:
     in_buckets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
     bucket_of: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     out_of_order: bool = False  # a batch of this task was tallied in two passes
+    # Waiting for the second pass: the records made (the first `waiting` of row_records), the
+    # batches' rows, and per batch its first row among them and how to take its raw rows.
+    waiting: int = 0
+    waiting_rows: int = 0
+    waiting_batches: list[tuple[int, Callable[[np.ndarray], pl.DataFrame]]] = field(
+        default_factory=list)
 
     def __post_init__(self) -> None:
         n = len(self.slot_ban)
@@ -129,8 +143,9 @@ class _Tally:
         self.rows = [0] * self.n_files
 
     def room(self, rows: int) -> None:
-        """Room for the records of a batch of `rows` rows."""
+        """Room for the records of `rows` rows (made only while none are waiting)."""
         if len(self.bucket_of) < rows:
+            assert not self.waiting_rows, "the waiting records would be lost"
             self.row_records = np.empty(RECORD_WORDS * rows, np.uint64)
             self.in_buckets = np.empty(RECORD_WORDS * rows, np.uint64)
             self.bucket_of = np.empty(rows, np.int32)
@@ -488,6 +503,8 @@ class _Scan:
         self.grown: dict[str, list[str | None]] = {c: [] for c in TEXT_KEYS}
         self.tables: tuple[np.ndarray, ...] = self._tables({c: [] for c in TEXT_KEYS})
         self.with_nulls: dict[frozenset[str], tuple[np.ndarray, ...]] = {}
+        self.pending_rows = min(MAX_PENDING_ROWS, max(MIN_PENDING_ROWS,
+                                                      PENDING_PER_SLOT * len(slots.slot_ban)))
 
     def run(self, tally_: _Tally) -> None:
         try:
@@ -495,7 +512,8 @@ class _Scan:
                 try:
                     i, groups = self.tasks.get_nowait()
                 except queue.Empty:
-                    tally_.finish()
+                    if self._second_pass(tally_):
+                        tally_.finish()
                     return
                 file = self.files[i]
                 if file.csv is not None:
@@ -581,14 +599,17 @@ class _Scan:
         if numbers is None:
             self.refused = True
             return False
+        if not _in_order(numbers):
+            t.out_of_order = True
+            return self._partitioned(t, i, numbers, per_row, per_code, take)
+        # A batch in order after some out of order: theirs first, so that every slot's rows
+        # are still tallied in row order.
+        if not self._second_pass(t):
+            return False
         slots, kernels = self.slots, self.kernels
         n = numbers[0]
         out = np.empty(n, np.int64)
         done, ne = 0, 0
-        if not _in_order(numbers):
-            ne = self._partitioned(t, i, numbers, per_row, per_code, out)
-            t.out_of_order = True
-            done = n
         while done < n:
             done, ne, t.counts.groups, left_out = kernels.tally_batch(
                 *numbers, *per_row, *per_code,
@@ -600,39 +621,72 @@ class _Scan:
                 # Stopped at a full table of issuing groups (maybe at the first row): grow it.
                 t.counts = kernels.issuing_grow(t.counts)
         t.rows[i] += n
-        if ne:
+        return self._excepted(t, take, out[:ne])
+
+    def _excepted(self, t: _Tally, take: Callable[[np.ndarray], pl.DataFrame],
+                  rows: np.ndarray) -> bool:
+        """Rows of a batch (indices, in row order) left to polars; False past MAX_EXCEPTIONS."""
+        if len(rows):
             with self.lock:
-                self.exceptions += ne
+                self.exceptions += len(rows)
                 if self.exceptions > MAX_EXCEPTIONS:
                     self.refused = True
                     return False
-            t.exceptions.append(take(out[:ne]))
+            t.exceptions.append(take(rows))
         return True
 
     def _partitioned(self, t: _Tally, i: int, numbers: tuple[int, bool, np.ndarray, np.ndarray],
                      per_row: tuple[np.ndarray, ...], per_code: tuple[np.ndarray, ...],
-                     out: np.ndarray) -> int:
-        """A batch tallied in two passes (slot_tally.partition_batch); the exceptions in `out`,
-        in row order as tally_batch gives them; returns how many."""
+                     take: Callable[[np.ndarray], pl.DataFrame]) -> bool:
+        """A batch's first pass of the partitioned tally (slot_tally.partition_batch): its
+        records wait, with those of the batches before, for one second pass (_second_pass),
+        made when pending_rows would be passed, before a batch in order, and at the end."""
         slots, kernels = self.slots, self.kernels
         n = numbers[0]
-        t.room(n)
+        if t.waiting_rows + n > self.pending_rows and not self._second_pass(t):
+            return False
+        t.room(max(n, self.pending_rows))  # the waiting rows and these fit (or none wait)
+        out = np.empty(n, np.int64)
+        w = t.waiting
         m, ne, left_out = kernels.partition_batch(
             *numbers, *per_row, *per_code,
             slots.track_slot, slots.track_first, slots.track_base, slots.track_span,
-            slots.booklet_seat, PARTITION_SHIFT, t.row_records, t.bucket_of, out, 0)
-        t.rows[i] -= left_out  # rows of other BANs are not counted (as in fast_usage)
-        starts = np.zeros((len(slots.slot_ban) >> PARTITION_SHIFT) + 2, np.int64)
+            PARTITION_SHIFT, t.row_records[RECORD_WORDS * w:], t.bucket_of[w:], out, 0,
+            t.waiting_rows)
+        t.rows[i] += n - left_out  # rows of other BANs are not counted (as in fast_usage)
+        t.waiting_batches.append((t.waiting_rows, take))
+        t.waiting += m
+        t.waiting_rows += n
+        return self._excepted(t, take, out[:ne])
+
+    def _second_pass(self, t: _Tally) -> bool:
+        """The waiting records tallied bucket by bucket (slot_tally.scatter_records,
+        tally_records); a second till's rows handed to polars from their own batches."""
+        if not t.waiting_batches:
+            return True
+        kernels, slots, m = self.kernels, self.slots, t.waiting
+        starts = np.zeros((len(slots.booklet_slot) >> PARTITION_SHIFT) + 2, np.int64)
         kernels.scatter_records(m, t.row_records, t.bucket_of, starts, t.in_buckets)
-        done = 0
+        out = np.empty(max(m, 1), np.int64)  # pages touched only where written: few
+        done, ne = 0, 0
         while True:
             done, ne, t.counts.groups = kernels.tally_records(
-                m, t.in_buckets, done, t.owner, t.state, *t.counts.arguments(), out, ne)
+                m, t.in_buckets, done, slots.booklet_seat, slots.slot_track_code, t.owner,
+                t.state, *t.counts.arguments(), out, ne)
             if done == m:
                 break
             t.counts = kernels.issuing_grow(t.counts)  # a full table of issuing groups
-        out[:ne].sort()  # a second till's rows came after the first pass's exceptions
-        return ne
+        batches = t.waiting_batches
+        t.waiting_batches, t.waiting, t.waiting_rows = [], 0, 0
+        if not ne:
+            return True
+        rows = np.sort(out[:ne])  # bucket order: each batch's rows back in row order
+        firsts = np.array([first for first, _ in batches], np.int64)
+        which = np.searchsorted(firsts, rows, side="right") - 1
+        bounds = np.searchsorted(which, np.arange(len(batches) + 1))
+        return all(self._excepted(t, take, rows[lo:hi] - first)
+                   for (first, take), lo, hi in zip(batches, bounds[:-1], bounds[1:], strict=True)
+                   if hi > lo)
 
 
 def _exception_rows(batch: pa.RecordBatch, rows: np.ndarray, columns: dict[str, str],

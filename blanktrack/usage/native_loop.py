@@ -56,15 +56,16 @@ _TALLY_PARAMS: tuple[tuple[str, str | None], ...] = (
 )
 _PER_ROW_PARAMS = _TALLY_PARAMS[:19]  # the batch's columns, per-code and track tables
 _PARTITION_PARAMS: tuple[tuple[str, str | None], ...] = (
-    *_PER_ROW_PARAMS, ("booklet_seat", "int32"), ("shift", None), ("records", "uint64"),
-    ("bucket_of", "int32"), ("exceptions", "int64"), ("ne", None),
+    *_PER_ROW_PARAMS, ("shift", None), ("records", "uint64"), ("bucket_of", "int32"),
+    ("exceptions", "int64"), ("ne", None), ("first_row", None),
 )
 _SCATTER_PARAMS: tuple[tuple[str, str | None], ...] = (
     ("m", None), ("records", "uint64"), ("bucket_of", "int32"), ("starts", "int64"),
     ("out", "uint64"),
 )
 _RECORDS_PARAMS: tuple[tuple[str, str | None], ...] = (
-    ("m", None), ("records", "uint64"), ("start", None), ("slot_owner", "int32"),
+    ("m", None), ("records", "uint64"), ("start", None), ("booklet_seat", "int32"),
+    ("slot_track_code", "int32"), ("slot_owner", "int32"),
     ("slot_state", "uint64"), ("group_table", "int64"), ("group_key", "int64"),
     ("day_counts", "uint32"), ("n_groups", None), ("exceptions", "int64"), ("ne", None),
 )

@@ -11,7 +11,8 @@ are counted exactly as everywhere else. A row dated more than one period from P 
 (spec §3): in a booklet of its seller it is only marked (far), elsewhere it is passed over.
 
 A batch in no particular row order takes the partitioned tally at the end of this file instead:
-the same decisions in two passes, the second walking the rows bucket by bucket of slots.
+the same decisions in two passes, the second walking the rows of several batches bucket by
+bucket of booklet places.
 
 Compiled with numba, not a Python loop; native_loop.py keeps the machine code and loads it without
 numba on later runs.
@@ -22,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .distinct_values import BAN_FILTERED, STATUS_LIVE, STATUS_VOID
+from .distinct_values import BAN_FILTERED, BAN_OTHER, STATUS_LIVE, STATUS_VOID
 
 _ZEROS = np.uint64(0x3030303030303030)  # '00000000'
 _SIXES = np.uint64(0x0606060606060606)
@@ -286,17 +287,26 @@ def tally_batch(
 # The partitioned tally, for a batch in no particular row order (dense.py decides which): a row
 # out of order touches a slot record far from the last one, and tally_batch's long chain of
 # loads per row leaves the processor few misses to wait on at once. So partition_batch first
-# reads the batch's columns in order, checks what needs no slot state and writes each row a
-# compact record (RECORD_WORDS); scatter_records puts the records in order of bucket (a range
-# of slots whose records fit the L2 cache), keeping row order within a bucket; tally_records
-# then walks them bucket by bucket. A slot's rows meet tally_records in row order, so tills,
-# exceptions and counts are those of tally_batch.
+# reads the batch's columns in order, checks what needs no table of booklets and writes each
+# row a compact record (RECORD_WORDS) with its booklet's place in booklet_slot; scatter_records
+# puts the records in order of bucket (a range of those places, whose seats, slot records and
+# owners fit the L2 cache), keeping row order within a bucket; tally_records then walks them
+# bucket by bucket, and only there looks up a booklet's slot and seller (read in the first
+# pass, that lookup missed the cache on nearly every row of a large period). A slot's rows meet
+# tally_records in row order, so tills, exceptions and counts are those of tally_batch.
 RECORD_WORDS = 2
-# The record's first word: slot | bit << 32 | status class << 38 | upload failed << 40 |
-# date class << 41 (DATED_IN, DATED_NEAR, DATED_FAR) | day << 43 | track << 49. The second:
-# row | till << 32.
-DATED_IN, DATED_NEAR, DATED_FAR = 0, 1, 2
+# The record's first word: place | bit << 26 | status class << 32 | upload failed << 34 |
+# date class << 35 (DATED_IN, DATED_NEAR, DATED_FAR; FILTERED: a seller left out by --ban,
+# dated near P, which only a slot of P makes an exception) | day << 37 | seller << 43 (its
+# ban_id, 0 for BAN_OTHER). The second: row | till << 32 | 1 << 56 for BAN_OTHER (a seller that
+# holds no allocation here). A place is below booklet_slots.MAX_SLOTS (2^26), a seller below
+# 2^21 (dense.MAX_ISSUING_BANS).
+DATED_IN, DATED_NEAR, DATED_FAR, FILTERED = 0, 1, 2, 3
+PLACE_BITS = 26
+_OTHER = np.uint64(1 << 56)
+_TILL = np.uint64(0xFFFFFF)
 _LOW32 = np.uint64(0xFFFFFFFF)
+_PLACE = np.uint64((1 << PLACE_BITS) - 1)
 
 
 @njit(cache=True, nogil=True)
@@ -305,13 +315,14 @@ def partition_batch(
     date_codes, ban_codes, machine_codes, status_codes, upload_codes,  # per row
     date_offset, date_day, ban_id, machine_id, status_class, upload_failed,  # per code
     track_slot, track_first, track_base, track_span,  # track → part of booklet_slot
-    booklet_seat,  # booklet_slot and the slot's seller (-2: two sellers) side by side
-    shift, records, bucket_of,  # out: a record and its bucket (slot >> shift) per row kept
+    shift, records, bucket_of,  # out: a record and its bucket (place >> shift) per row kept
     exceptions, ne,  # out: row indices left to the caller, and how many so far
+    first_row,  # the batch's first row among the records waiting for the second pass
 ):
     """The first pass of the partitioned tally: rows 0..n of one batch checked as tally_batch
-    checks them before it reads a slot's state, the rest written as records. Returns (records,
-    exceptions, rows left out by the BAN filter)."""
+    checks them before it looks up a booklet's slot, the rest written as records (their row
+    counted from first_row: several batches' records meet in one second pass). Returns
+    (records, exceptions, rows left out by the BAN filter)."""
     m = 0
     left_out = 0
     for ii in range(n):
@@ -328,43 +339,40 @@ def partition_batch(
         track = t0 * 26 + t1
         booklet = number // 50
         ts = track_slot[np.uint64(track)]
-        slot = -1
-        held_by = -1
+        place = -1
         if ts >= 0:
             uts = np.uint64(ts)
             rel = booklet - track_first[uts]
             if 0 <= rel < track_span[uts]:
-                seat = np.uint64(2) * np.uint64(track_base[uts] + rel)
-                slot = booklet_seat[seat]
-                held_by = booklet_seat[seat + np.uint64(1)]
-        if ban == BAN_FILTERED:  # the same decisions as tally_batch's, in the same order
+                place = track_base[uts] + rel
+        # The same decisions as tally_batch's, in the same order; those that need the slot
+        # and its seller are made by tally_records.
+        if ban == BAN_FILTERED:
             left_out += 1
-            if slot >= 0 and not far_off:
-                exceptions[ne] = ii
-                ne += 1
-            continue
-        if slot < 0:
+            if place < 0 or far_off:
+                continue
+            dated = FILTERED
+        elif place < 0:
             if not far_off:
                 exceptions[ne] = ii
                 ne += 1
             continue
-        if held_by != ban:
-            if not (far_off and held_by != -2):
-                exceptions[ne] = ii
-                ne += 1
-            continue
-        dated = DATED_FAR if far_off else DATED_IN if offset == 0 else DATED_NEAR
+        else:
+            dated = DATED_FAR if far_off else DATED_IN if offset == 0 else DATED_NEAR
+        other = ban == BAN_OTHER
         um = np.uint64(m)
         records[np.uint64(RECORD_WORDS) * um] = (
-            np.uint64(slot) | (np.uint64(number % 50) << np.uint64(32))
-            | (np.uint64(status_class[np.uint64(status_codes[i])]) << np.uint64(38))
-            | (np.uint64(upload_failed[np.uint64(upload_codes[i])]) << np.uint64(40))
-            | (np.uint64(dated) << np.uint64(41))
-            | ((np.uint64(date_day[dc]) & np.uint64(63)) << np.uint64(43))
-            | (np.uint64(track) << np.uint64(49)))
+            np.uint64(place) | (np.uint64(number % 50) << np.uint64(26))
+            | (np.uint64(status_class[np.uint64(status_codes[i])]) << np.uint64(32))
+            | (np.uint64(upload_failed[np.uint64(upload_codes[i])]) << np.uint64(34))
+            | (np.uint64(dated) << np.uint64(35))
+            | ((np.uint64(date_day[dc]) & np.uint64(63)) << np.uint64(37))
+            | (np.uint64(0 if ban < 0 else ban) << np.uint64(43)))
         records[np.uint64(RECORD_WORDS) * um + np.uint64(1)] = (
-            np.uint64(ii) | (np.uint64(machine_id[np.uint64(machine_codes[i])]) << np.uint64(32)))
-        bucket_of[um] = slot >> shift
+            np.uint64(first_row + ii)
+            | (np.uint64(machine_id[np.uint64(machine_codes[i])]) << np.uint64(32))
+            | (_OTHER if other else np.uint64(0)))
+        bucket_of[um] = place >> shift
         m += 1
     return m, ne, left_out
 
@@ -389,52 +397,75 @@ def scatter_records(m, records, bucket_of, starts, out):
 @njit(cache=True, nogil=True)
 def tally_records(
     m, records, start,  # records start..m, in order of bucket
+    booklet_seat, slot_track_code,  # per place: slot and seller; per slot: its track's code
     slot_owner, slot_state,  # per booklet slot (OWNER_WORDS, SLOT_WORDS each)
     group_table, group_key, day_counts, n_groups,  # issuing groups and their counts per day
     exceptions, ne,  # out: row indices left to the caller, and how many so far
 ):
-    """The second pass of the partitioned tally: each record into its slot, as tally_batch
-    tallies a row that passed its checks. Returns (next record, exceptions, issuing groups):
-    the next record is short of m when the group table is half full; grow it and call again."""
+    """The second pass of the partitioned tally: each record's booklet looked up and checked as
+    tally_batch checks a row, then the record tallied into its slot. Returns (next record,
+    exceptions, issuing groups): the next record is short of m when the group table is half
+    full; grow it and call again."""
     one = np.uint64(1)
     for jj in range(start, m):
         j = np.uint64(RECORD_WORDS) * np.uint64(jj)
         first = records[j]
         second = records[j + one]
-        slot = first & _LOW32
-        machine = np.int64(second >> np.uint64(32))
-        owner = slot * np.uint64(OWNER_WORDS)
+        seat = np.uint64(2) * (first & _PLACE)
+        slot = booklet_seat[seat]
+        dated = (first >> np.uint64(35)) & np.uint64(3)
+        if dated == FILTERED:
+            if slot >= 0:  # a seller left out (--ban) used a number of a booklet of P
+                exceptions[ne] = np.int64(second & _LOW32)
+                ne += 1
+            continue
+        far_off = dated == DATED_FAR
+        if slot < 0:
+            if not far_off:
+                exceptions[ne] = np.int64(second & _LOW32)
+                ne += 1
+            continue
+        seller = np.int64(first >> np.uint64(43))
+        if second & _OTHER:
+            seller = BAN_OTHER
+        held_by = booklet_seat[seat + one]
+        if held_by != seller:
+            if not (far_off and held_by != -2):
+                exceptions[ne] = np.int64(second & _LOW32)
+                ne += 1
+            continue
+        us = np.uint64(slot)
+        machine = np.int64((second >> np.uint64(32)) & _TILL)
+        owner = us * np.uint64(OWNER_WORDS)
         held = slot_owner[owner + one]
         if held == -1:
             if 4 * (n_groups + 1) > len(group_table):  # half full: the caller grows it
                 return jj, ne, n_groups
-            held, n_groups = _take_group(group_table, group_key, n_groups,
-                                         np.int64(slot_owner[owner]), machine,
-                                         np.int64(first >> np.uint64(49)))
+            held, n_groups = _take_group(group_table, group_key, n_groups, seller, machine,
+                                         np.int64(slot_track_code[us]))
             slot_owner[owner + one] = held
         elif ((group_key[np.uint64(held)] >> TILL_SHIFT) & TILL_BITS) != machine:
             exceptions[ne] = np.int64(second & _LOW32)  # a second till in the booklet
             ne += 1
             continue
-        b = one << ((first >> np.uint64(32)) & np.uint64(63))
-        r = slot * np.uint64(SLOT_WORDS)
-        dated = (first >> np.uint64(41)) & np.uint64(3)
-        if dated == DATED_FAR:
+        b = one << ((first >> np.uint64(26)) & np.uint64(63))
+        r = us * np.uint64(SLOT_WORDS)
+        if far_off:
             slot_state[r + np.uint64(6)] |= b  # only marked (spec §3), as in tally_batch
             continue
         slot_state[r] |= b
         if dated == DATED_IN:
             slot_state[r + one] |= b
             day_counts[np.uint64(held) * np.uint64(GROUP_DAYS)
-                       + ((first >> np.uint64(43)) & np.uint64(63))] += 1
+                       + ((first >> np.uint64(37)) & np.uint64(63))] += 1
         else:
             slot_state[r + np.uint64(2)] |= b
-        c = (first >> np.uint64(38)) & np.uint64(3)
+        c = (first >> np.uint64(32)) & np.uint64(3)
         if c == STATUS_LIVE:
             slot_state[r + np.uint64(3)] |= b
             slot_state[r + np.uint64(LIVE_ROWS)] += one
         elif c == STATUS_VOID:
             slot_state[r + np.uint64(4)] |= b
-        if (first >> np.uint64(40)) & one:
+        if (first >> np.uint64(34)) & one:
             slot_state[r + np.uint64(5)] |= b
     return m, ne, n_groups
