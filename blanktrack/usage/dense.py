@@ -165,12 +165,12 @@ class _Tally:
         """The slot records as rows of eight words (a view)."""
         return self.state.reshape(-1, SLOT_WORDS)
 
-    def masks(self) -> list[np.ndarray]:
-        """Each usage mask per slot (copies, contiguous)."""
-        return [np.ascontiguousarray(self.records[:, k]) for k in range(len(USAGE_MASKS))]
-
-    def live_rows(self) -> np.ndarray:
-        return self.records[:, len(USAGE_MASKS)].astype(np.int64)
+    def usage_columns(self) -> tuple[list[np.ndarray], np.ndarray]:
+        """(each usage mask per slot, the live rows per slot), contiguous copies made by one
+        transposing copy of the records (a copy per mask reads every record once per mask)."""
+        words = np.ascontiguousarray(self.records.T)
+        live = len(USAGE_MASKS)
+        return list(words[:live]), words[live].astype(np.int64)
 
 
 @dataclass
@@ -711,10 +711,11 @@ def _exception_rows(batch: pa.RecordBatch, rows: np.ndarray, columns: dict[str, 
 def _by_machine(slots: Slots, t: _Tally, machines: pl.Series, take: np.ndarray) -> pl.DataFrame:
     """The rows of by_machine for the slots `take` marks: filtered and named by polars (numpy's
     boolean indexing of each of nine arrays of millions is slower)."""
+    masks, live_rows = t.usage_columns()
     per_slot = pl.DataFrame({
         "ban": slots.slot_ban, "track": slots.slot_track, "booklet": slots.slot_booklet,
         "machine": np.ascontiguousarray(t.slot_machine),
-        **dict(zip(USAGE_MASKS, t.masks(), strict=True)), "live_rows": t.live_rows(),
+        **dict(zip(USAGE_MASKS, masks, strict=True)), "live_rows": live_rows,
         "take": take,
     })
     return per_slot.lazy().filter("take").select(
@@ -776,12 +777,8 @@ def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
         return _by_machine(slots, first, machines, (used | far) != 0)
 
     if not exceptions and not apart:  # every row in a slot: by_machine made only if asked
-        # Each word of every record, as contiguous columns: one transposing copy (a copy per
-        # mask reads every record once per mask).
-        words = np.ascontiguousarray(first.records.T)
-        live = len(USAGE_MASKS)
-        return Scanned(issuing, counted, ByPosition.of(slots, list(words[:live]),
-                                                   words[live].astype(np.int64),
+        masks, live_rows = first.usage_columns()
+        return Scanned(issuing, counted, ByPosition.of(slots, masks, live_rows,
                                                    np.ascontiguousarray(first.slot_machine),
                                                    machines), used_slots)
     by_machine = pl.concat([used_slots(), *apart])
