@@ -190,6 +190,12 @@ def _check_columns(name: str, columns: Sequence[str], line: int | None = 1) -> N
         ))
 
 
+def check_parquet_columns(name: str, columns: Sequence[str]) -> None:
+    """The header check of a Parquet file (_scan_parquet's), from its column names as written:
+    for a reader that has the schema already (the dense scan's footer)."""
+    _check_columns(name, [normal_name(c) for c in columns], line=None)
+
+
 def _header_names(text: str, name: str) -> tuple[int, list[str]]:
     """The first non-blank line of `text` and its column names, normalised."""
     first = textio.first_line(text)
@@ -283,14 +289,23 @@ def _is_plain(data: bytes) -> bool:
     return True
 
 
+def check_csv_file(path: Path, name: str) -> bool:
+    """The file checks scan_csv_file makes of a CSV that polars reads from disk (encoding of
+    its head, line ends, header), without making its frame; whether it is one (else the checks
+    need scan_csv_file's own read)."""
+    if not read_from_disk(path, name):
+        return False
+    _check_large_prefix(path, name)
+    return True
+
+
 def scan_csv_file(path: Path, name: str) -> tuple[pl.LazyFrame, bool]:
     """The lazy frame of a CSV file, and whether it is already in memory (a small file)."""
     def names(header: list[str]) -> list[str]:
         return [normal_name(n) for n in header]
 
     # Every cell as text (leading zeros of BANs and numbers matter); row 0 is on line 2.
-    if read_from_disk(path, name):
-        _check_large_prefix(path, name)
+    if check_csv_file(path, name):
         _LARGE_CSV[name] = path
         return pl.scan_csv(path, encoding="utf8", infer_schema=False, row_index_name=_ROW,
                            row_index_offset=2, with_column_names=names), False
