@@ -169,3 +169,32 @@ def test_one_bad_file_among_many_is_named(tmp_path: Path, fmt: str, kind: str,
     message = str(error.value)
     assert named in message, message
     assert all(str(p) not in message for p in paths if p != bad), message
+
+
+def test_a_header_after_the_checked_head_is_still_found(tmp_path: Path) -> None:
+    """The file checks look at a 64 KiB head where it holds the header's line; 70,000 blank
+    lines first: the whole 1 MiB is looked at, and the header's own line is named."""
+    path = tmp_path / "late-header.csv"
+    path.write_text("\n" * 70_000 + HEADER.replace("upload_status", "uploadstatus") + "\n"
+                    + "\n".join(_invoices(0)) + "\n")
+    with pytest.raises(InputError) as error:
+        invoices.check_csv_file(path, str(path), invoices.HEADER_BYTES)
+    assert f"{path}:70001: field 'uploadstatus': unknown column(s)" in str(error.value)
+
+
+def test_bytes_not_utf8_past_the_header_head_are_named_through_the_dense_scan(
+        tmp_path: Path) -> None:
+    """A large file with a Big5 line 100 KB in (past the dense scan's 64 KiB head, inside the
+    1 MiB the file checks read): the dense scan declines it (polars cannot read it), and the
+    validating path's check names the line."""
+    path = tmp_path / "big5-at-100k.csv"
+    good = "".join(f"AB{n % 100:08d},2024-01-05,{HEAD},issued,POS-1,accepted\n"
+                   for n in range(2_000))  # about 100 KB
+    bad = f"AB00000099,2024-01-05,{HEAD},開立,POS-1,accepted\n".encode("cp950")
+    path.write_bytes((HEADER + "\n" + good).encode() + bad)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(invoices, "LARGE_FILE_BYTES", 0)
+        assert invoices.check_csv_file(path, str(path), invoices.HEADER_BYTES)
+        with pytest.raises(InputError) as error:
+            reconciled(write_allocations(tmp_path, [WHOLE]), [path], "dense")
+    assert f"{path}:2002: this line is not UTF-8" in str(error.value)

@@ -51,7 +51,7 @@ def raw_frame(path: Path, text_dtypes: Mapping[str, pl.DataType] | None = None
         present = [invoices.normal_name(c) for c in schema.names()]
         lf = lf.with_columns(pl.col(coded).cast(pl.String)).rename(
             dict(zip(schema.names(), present, strict=True)))
-    elif (invoices.check_csv_file(path, str(path)) if text_dtypes
+    elif (invoices.check_csv_file(path, str(path), invoices.HEADER_BYTES) if text_dtypes
           else invoices.read_from_disk(path, str(path))):
         # A large or plain CSV (its encoding and header are checked by scan_raw_invoices): scanned
         # without a row index, which slows polars' reader down; line numbers are only
