@@ -208,7 +208,8 @@ def _takes(column: str, t: pa.DataType) -> bool:
 
 
 def _parquet_file(path: Path) -> _File | None:
-    """If the required columns are there and every one read is of a type _takes; else None."""
+    """If the required columns are there and every one read is of a type _takes; else None.
+    InputError for a header the file checks refuse (an unknown or repeated column)."""
     parquet = pq.ParquetFile(path)
     schema = parquet.schema_arrow
     # The header check of the file checks, which then need not read this footer again.

@@ -53,10 +53,11 @@ def raw_frame(path: Path, text_dtypes: Mapping[str, pl.DataType] | None = None
             dict(zip(schema.names(), present, strict=True)))
     elif (invoices.check_csv_file(path, str(path), invoices.HEADER_BYTES) if text_dtypes
           else invoices.read_from_disk(path, str(path))):
-        # A large or plain CSV (its encoding and header are checked by scan_raw_invoices): scanned
-        # without a row index, which slows polars' reader down; line numbers are only
-        # needed to name a problem, and then the validating path reads the file again. Text keys
-        # of another type are parsed as that type directly (cheaper than a cast afterwards).
+        # A large or plain CSV (its encoding and header checked by scan_raw_invoices, or just
+        # above for the dense scan): scanned without a row index, which slows polars' reader
+        # down; line numbers are only needed to name a problem, and then the validating path
+        # reads the file again. Text keys of another type are parsed as that type directly
+        # (cheaper than a cast afterwards).
         header = pl.scan_csv(path, encoding="utf8", infer_schema=False).collect_schema().names()
         renamed = {n: invoices.normal_name(n) for n in header}
         overrides = {n: text_dtypes[c] for n, c in renamed.items()
