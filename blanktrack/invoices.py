@@ -54,6 +54,8 @@ PROVENANCE = ("__source", "__line")
 
 LARGE_FILE_BYTES = 64 * 2**20  # above this a CSV is scanned by polars as UTF-8, not decoded here
 _PREFIX_BYTES = 2**20  # how much of a large file is checked for its encoding up front
+# What the dense scan checks (polars declines what is not UTF-8 there): a header's line.
+HEADER_BYTES = 2**16
 
 _ROW = "__row"
 INVOICE_NUMBER_PATTERN = r"^[A-Z]{2}[0-9]{8}$"
@@ -190,6 +192,12 @@ def _check_columns(name: str, columns: Sequence[str], line: int | None = 1) -> N
         ))
 
 
+def check_parquet_columns(name: str, columns: Sequence[str]) -> None:
+    """The header check of a Parquet file (_scan_parquet's), from its column names as written:
+    for a reader that has the schema already (the dense scan's footer)."""
+    _check_columns(name, [normal_name(c) for c in columns], line=None)
+
+
 def _header_names(text: str, name: str) -> tuple[int, list[str]]:
     """The first non-blank line of `text` and its column names, normalised."""
     first = textio.first_line(text)
@@ -229,9 +237,13 @@ def _text_columns(lf: pl.LazyFrame, name: str, numbers: pl.Series | None = None,
     )
 
 
-def _check_large_prefix(path: Path, name: str) -> None:
-    """A large CSV is read by polars as UTF-8: refuse early what it would misread."""
-    prefix = textio.read_head(path, _PREFIX_BYTES, name)
+def _check_large_prefix(path: Path, name: str, head: int = _PREFIX_BYTES) -> None:
+    """A large CSV is read by polars as UTF-8: refuse early what it would misread. `head`: the
+    bytes looked at, if they hold the header's whole line (else _PREFIX_BYTES); a reader that
+    declines bytes not UTF-8 itself (the dense scan) needs no more."""
+    prefix = textio.read_head(path, head, name)
+    if len(prefix) == head < _PREFIX_BYTES and not prefix[: prefix.rfind(b"\n") + 1].strip():
+        head, prefix = _PREFIX_BYTES, textio.read_head(path, _PREFIX_BYTES, name)
     fix = "files larger than 64 MiB must be UTF-8: convert it (e.g. iconv -f cp950 -t utf-8)"
     if prefix.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise _file_error(name, "the file is UTF-16", fix)
@@ -239,7 +251,7 @@ def _check_large_prefix(path: Path, name: str) -> None:
         raise _file_error(name, "the lines end in a bare CR (old Mac line ends)",
                           "convert the line ends to LF or CRLF (e.g. tr '\\r' '\\n')", line=1)
     # Cut at the last complete line so that a multi-byte character is never split.
-    if len(prefix) == _PREFIX_BYTES and b"\n" in prefix:
+    if len(prefix) == head and b"\n" in prefix:
         prefix = prefix[: prefix.rindex(b"\n") + 1]
     try:
         text = prefix.decode("utf-8-sig")
@@ -283,14 +295,25 @@ def _is_plain(data: bytes) -> bool:
     return True
 
 
+def check_csv_file(path: Path, name: str, head: int = _PREFIX_BYTES) -> bool:
+    """The file checks scan_csv_file makes of a CSV that polars reads from disk (encoding of
+    its first `head` bytes, line ends, header), without making its frame; whether it is one
+    (else the checks need scan_csv_file's own read)."""
+    if not read_from_disk(path, name):
+        return False
+    if path.stat().st_size <= LARGE_FILE_BYTES:  # plain: whole UTF-8, no bare CR (_is_plain)
+        head = HEADER_BYTES
+    _check_large_prefix(path, name, head)
+    return True
+
+
 def scan_csv_file(path: Path, name: str) -> tuple[pl.LazyFrame, bool]:
     """The lazy frame of a CSV file, and whether it is already in memory (a small file)."""
     def names(header: list[str]) -> list[str]:
         return [normal_name(n) for n in header]
 
     # Every cell as text (leading zeros of BANs and numbers matter); row 0 is on line 2.
-    if read_from_disk(path, name):
-        _check_large_prefix(path, name)
+    if check_csv_file(path, name):
         _LARGE_CSV[name] = path
         return pl.scan_csv(path, encoding="utf8", infer_schema=False, row_index_name=_ROW,
                            row_index_offset=2, with_column_names=names), False

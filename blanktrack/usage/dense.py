@@ -185,6 +185,7 @@ class _File:
     # Parquet: per-row text columns whose statistics show one value in every row (normal name →
     # the value), coded as that value and not read (one_value_columns.py).
     one_values: dict[str, str] = field(default_factory=dict)
+    metadata: pq.FileMetaData | None = None  # Parquet: its footer, parsed once
 
 
 def _text_type(t: pa.DataType) -> bool:
@@ -207,9 +208,12 @@ def _takes(column: str, t: pa.DataType) -> bool:
 
 
 def _parquet_file(path: Path) -> _File | None:
-    """If the required columns are there and every one read is of a type _takes; else None."""
+    """If the required columns are there and every one read is of a type _takes; else None.
+    InputError for a header the file checks refuse (an unknown or repeated column)."""
     parquet = pq.ParquetFile(path)
     schema = parquet.schema_arrow
+    # The header check of the file checks, which then need not read this footer again.
+    inv.check_parquet_columns(str(path), schema.names)
     names = {inv.normal_name(n): n for n in schema.names}
     if len(names) != len(schema.names) or any(c not in names for c in inv.REQUIRED):
         return None  # two columns of one name: the polars path names the problem
@@ -222,7 +226,7 @@ def _parquet_file(path: Path) -> _File | None:
     one_values = {c: v for c in texts if (v := one_value(meta, columns[c])) is not None}
     return _File(path, {c: n for c, n in columns.items() if c not in one_values},
                  [meta.row_group(g).num_rows for g in range(meta.num_row_groups)],
-                 one_values=one_values)
+                 one_values=one_values, metadata=meta)
 
 
 def _value_type(t: pa.DataType) -> pa.DataType:
@@ -522,7 +526,7 @@ class _Scan:
                             return
                     continue
                 text = [file.columns[c] for c in TEXT_KEYS if c in file.columns]
-                reader = pq.ParquetFile(file.path, read_dictionary=text)
+                reader = pq.ParquetFile(file.path, metadata=file.metadata, read_dictionary=text)
                 # Row group by row group: once a batch is out of order, the task's next row
                 # groups are read in larger batches (more rows of a slot meet in its bucket).
                 tally_.out_of_order = False

@@ -104,10 +104,7 @@ def of_period(invoice_paths: Sequence[str | Path], period: Period, allocations: 
         except Exception:
             scan_raw_invoices(invoice_paths)  # a file's own InputError first, if it has one
             raise
-    # The file checks (encoding, header, …): after a dense scan, which needs none of them, so
-    # that their metadata reads do not hold up its start.
-    raw = scan_raw_invoices(invoice_paths)
-    if scanned is not None:
+    if scanned is not None:  # it made the file checks of the files it read (header, encoding)
         if scanned.by_slot is not None:  # every row fell in a slot: usage by position, no joins
             return BookletUsage.by_position(period, invoice_paths, bans, alloc_booklets,
                                             scanned.by_slot, scanned.foreign, scanned.issuing,
@@ -115,6 +112,7 @@ def of_period(invoice_paths: Sequence[str | Path], period: Period, allocations: 
         by_machine, issuing, counted, foreign = scanned.usage()
         clean = True
     else:
+        raw = scan_raw_invoices(invoice_paths)  # the file checks (encoding, header, …)
         fast = fast_usage(invoice_paths, period, bans)
         clean = fast is not None
         by_machine, issuing, counted, foreign = (

@@ -35,7 +35,9 @@ def raw_frame(path: Path, text_dtypes: Mapping[str, pl.DataType] | None = None
               ) -> pl.LazyFrame | None:
     """One invoice file as raw text (RAW_COLUMNS, unstripped; a missing optional column all
     null); None if a header lacks a column or a Parquet column is not text. With text_dtypes
-    (CSV only: dense.py's Categoricals), those columns are read as those types."""
+    (CSV only: dense.py's Categoricals), those columns are read as those types, and the file
+    checks are made here (InputError): the dense scan runs before scan_raw_invoices, and
+    after it there is nothing else to check."""
     if is_parquet(path):
         # Plain scan (no row index: it slows the reader down); text columns only, other
         # types go the original way, which converts them.
@@ -49,11 +51,13 @@ def raw_frame(path: Path, text_dtypes: Mapping[str, pl.DataType] | None = None
         present = [invoices.normal_name(c) for c in schema.names()]
         lf = lf.with_columns(pl.col(coded).cast(pl.String)).rename(
             dict(zip(schema.names(), present, strict=True)))
-    elif invoices.read_from_disk(path, str(path)):
-        # A large or plain CSV (its encoding and header are checked by scan_raw_invoices): scanned
-        # without a row index, which slows polars' reader down; line numbers are only
-        # needed to name a problem, and then the validating path reads the file again. Text keys
-        # of another type are parsed as that type directly (cheaper than a cast afterwards).
+    elif (invoices.check_csv_file(path, str(path), invoices.HEADER_BYTES) if text_dtypes
+          else invoices.read_from_disk(path, str(path))):
+        # A large or plain CSV (its encoding and header checked by scan_raw_invoices, or just
+        # above for the dense scan): scanned without a row index, which slows polars' reader
+        # down; line numbers are only needed to name a problem, and then the validating path
+        # reads the file again. Text keys of another type are parsed as that type directly
+        # (cheaper than a cast afterwards).
         header = pl.scan_csv(path, encoding="utf8", infer_schema=False).collect_schema().names()
         renamed = {n: invoices.normal_name(n) for n in header}
         overrides = {n: text_dtypes[c] for n, c in renamed.items()
