@@ -17,7 +17,7 @@ import functools
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
@@ -183,9 +183,12 @@ class Exports:
         """(period, reporting BAN, path in the set, SHA-256) of each file a writer put in the
         staging folder: the ledger's lines, read back here, in the background."""
         written: list[tuple[str, str, str, str]] = []
-        for path in writer(ranges, self._staging, atomic=False):
+
+        def record(path: Path, data: bytes) -> None:  # hashed as written, not read back
             period, ban, *rel = path.relative_to(self._staging).parts
-            written.append((period, ban, "/".join(rel), out_sets.sha256_bytes(path.read_bytes())))
+            written.append((period, ban, "/".join(rel), out_sets.sha256_bytes(data)))
+
+        writer(ranges, self._staging, atomic=False, on_written=record)
         return written
 
     def finish(self, result: Reconciliation, *, workbooks: Workbooks = "auto") -> list[Path]:
@@ -306,7 +309,8 @@ class Exports:
 
 
 class _Writer(Protocol):  # write_mof_csvs, write_e0402 (their set folders given)
-    def __call__(self, ranges: pl.DataFrame, out_dir: Path, *, atomic: bool) -> list[Path]: ...
+    def __call__(self, ranges: pl.DataFrame, out_dir: Path, *, atomic: bool,
+                 on_written: Callable[[Path, bytes], None]) -> list[Path]: ...
 
 
 def _reporting_bans(result: Reconciliation) -> list[str]:

@@ -170,8 +170,8 @@ def mof_csv_name(head_ban: str, period: str) -> str:
 
 
 def write_mof_csvs(ranges: pl.DataFrame, out_dir: Path, *, atomic: bool = True,
-                   suffix: str = "", folder_of: Callable[[str, str], Path] | None = None
-                   ) -> list[Path]:
+                   suffix: str = "", folder_of: Callable[[str, str], Path] | None = None,
+                   on_written: Callable[[Path, bytes], None] | None = None) -> list[Path]:
     """Write one upload file per reporting BAN (head_ban) and period into ``out_dir``, named
     ``{BAN}_{period}{suffix}.csv`` (a suffix names a file that holds only part of the period).
 
@@ -180,7 +180,8 @@ def write_mof_csvs(ranges: pl.DataFrame, out_dir: Path, *, atomic: bool = True,
     written atomically (``atomic=False``: plainly, into a staging folder the caller syncs and
     renames as a whole). Returns the paths in (head_ban, period) order; a reporting BAN with
     no exported row gets no file. ``folder_of(period, head_ban)``, when given, is the folder of
-    each file instead of ``out_dir`` (the set folders of exports, in one call).
+    each file instead of ``out_dir`` (the set folders of exports, in one call);
+    ``on_written(path, bytes)`` is told of each file once it is written.
     """
     df = exportable_ranges(ranges)
     # Every line of every file in one pass (serials count within a file, in the sorted order);
@@ -202,7 +203,12 @@ def write_mof_csvs(ranges: pl.DataFrame, out_dir: Path, *, atomic: bool = True,
             raise MofCsvLintError(problems)
         folder = folder_of(period, head_ban) if folder_of else Path(out_dir)
         files.append((folder / (name.removesuffix(".csv") + suffix + ".csv"), data))
-    return [write_file(path, data, atomic) for path, data in files]
+    written = []
+    for path, data in files:
+        written.append(write_file(path, data, atomic))
+        if on_written is not None:
+            on_written(path, data)
+    return written
 
 
 # --------------------------------------------------------------------------- lint
