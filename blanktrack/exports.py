@@ -222,8 +222,11 @@ class Exports:
                                      "nothing was written: the reconciliation has no reporting "
                                      "BAN", "give allocations of the period"))
         with_workbooks = writes_workbooks(workbooks, len(sets))
+        # The period's folders joined once: hundreds of sets make thousands of joins otherwise.
+        target, shown_in, staged = (self._target / period, self.out_dir / period,
+                                    self._staging / period)
         problems = [p for ban in sets for p in out_sets.check_replaceable(
-            self._target / period / ban, self.out_dir / period / ban, period, ban)]
+            target / ban, shown_in / ban, period, ban)]
         if problems:
             raise OutputError(problems[:out_sets.MAX_PROBLEMS],
                               more=max(0, len(problems) - out_sets.MAX_PROBLEMS))
@@ -238,23 +241,23 @@ class Exports:
                 files = {**self._staged.get(ban, {}), **books.get(ban, {}),
                          "findings.csv": out_sets.sha256_bytes(findings_csv),
                          "summary.csv": out_sets.sha256_bytes(summary_csv)}
-                _write_new_files(self._staging / period / ban, {
+                _write_new_files(staged / ban, {
                     "findings.csv": findings_csv, "summary.csv": summary_csv,
                     LEDGER: out_sets.ledger_bytes(period, ban, files)})
-                shown = self.out_dir / period / ban
+                shown = shown_in / ban
                 written.extend(shown / rel for rel in files)
             sync_tree(self._staging)  # every file on disk before anything is swapped in
             _test_pause()
-            (self._target / period).mkdir(exist_ok=True)
+            target.mkdir(exist_ok=True)
         except OSError as exc:
             raise self._write_error(exc) from exc
         self.skipped_workbooks = 0 if with_workbooks or workbooks == "never" else len(sets)
         aside: list[Path] = []
         try:
             for ban in sets:
-                old = out_sets.swap_in(self._staging / period / ban, self._target / period / ban)
+                old = out_sets.swap_in(staged / ban, target / ban)
                 aside.extend([old] if old else [])
-            sync_folder(self._target / period)  # the renames on disk, once for all sets
+            sync_folder(target)  # the renames on disk, once for all sets
             for old in aside:
                 shutil.rmtree(old)
         except OSError as exc:
