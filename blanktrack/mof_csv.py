@@ -36,6 +36,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
 
@@ -214,8 +215,7 @@ def write_mof_csvs(ranges: pl.DataFrame, out_dir: Path, *, atomic: bool = True,
 # --------------------------------------------------------------------------- lint
 
 
-@dataclass(frozen=True)
-class _Range:
+class _Range(NamedTuple):  # a tuple: thousands a run, made faster than a frozen dataclass
     line: int
     ban: str
     period: str
@@ -362,8 +362,12 @@ def _fine_line(content: str, serial: int, period: str | None) -> bool:
     m = _FINE_LINE.fullmatch(content)
     return bool(
         m and int(m["serial"]) == serial and (period is None or m["period"] == period)
-        and is_valid_ban(m["ban"]) and _is_period(m["period"]) and m["begin"] <= m["end"]
+        and _is_valid_ban(m["ban"]) and _is_period(m["period"]) and m["begin"] <= m["end"]
     )
+
+
+# A file's lines repeat a few BANs: each checked once.
+_is_valid_ban = functools.lru_cache(maxsize=4096)(is_valid_ban)
 
 
 @functools.lru_cache(maxsize=1024)
