@@ -171,10 +171,11 @@ class Exports:
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="blanktrack-export")
         # One call of each writer for every set (not one per set): it puts each file in its
         # set's staging folder.
-        mof = functools.partial(write_mof_csvs, suffix=self._upload_suffix,
-                                folder_of=lambda period, ban: self._staging / period / ban)
-        e0402 = functools.partial(
-            write_e0402, folder_of=lambda period, ban: self._staging / period / ban / "e0402")
+        # Each set's folders joined once (a set holds many files; Path joins are slow).
+        set_folder = functools.cache(lambda period, ban: self._staging / period / ban)
+        e0402_folder = functools.cache(lambda period, ban: set_folder(period, ban) / "e0402")
+        mof = functools.partial(write_mof_csvs, suffix=self._upload_suffix, folder_of=set_folder)
+        e0402 = functools.partial(write_e0402, folder_of=e0402_folder)
         self._writes = [self._pool.submit(self._write_staged, writer, blank_ranges)
                         for writer in (mof, e0402)]
 
@@ -183,10 +184,15 @@ class Exports:
         """(period, reporting BAN, path in the set, SHA-256) of each file a writer put in the
         staging folder: the ledger's lines, read back here, in the background."""
         written: list[tuple[str, str, str, str]] = []
+        # The writers' paths are staging/period/BAN/...: cut as text (Path.relative_to is slow).
+        staging = os.fspath(self._staging) + os.sep
 
         def record(path: Path, data: bytes) -> None:  # hashed as written, not read back
-            period, ban, *rel = path.relative_to(self._staging).parts
-            written.append((period, ban, "/".join(rel), out_sets.sha256_bytes(data)))
+            text = os.fspath(path)
+            if not text.startswith(staging):
+                raise ValueError(f"{path} was written outside the staging folder {staging}")
+            period, ban, rel = text[len(staging):].split(os.sep, 2)
+            written.append((period, ban, rel.replace(os.sep, "/"), out_sets.sha256_bytes(data)))
 
         writer(ranges, self._staging, atomic=False, on_written=record)
         return written
