@@ -235,7 +235,7 @@ def _reconcile_files(
         allocations = prepare_allocations(scoped)
         bans = allocations["ban"].unique() if ban is not None else None
         # What the allocations alone decide is made on a second thread while the scan runs and
-        # the main thread waits (the scan's threads start and end before the cores are busy).
+        # the main thread waits (a core is free while the scan's threads start and end).
         # The findings of each branch are kept in their place in the list, and an exception of
         # a branch is raised again here by result(): same output, same messages.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="blanktrack-steps") as side:
