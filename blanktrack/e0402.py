@@ -71,6 +71,24 @@ def render_e0402(
     for a bad value, an empty or oversized item list, begin > end, or overlapping items: the
     schema checks none of the last two, and Turnkey would pass them to the platform.
     """
+    itype = _checked_main(head_ban, ban, invoice_type, period, track)
+    if not 1 <= len(items) <= MAX_ITEMS:
+        raise ValueError(f"an E0402 holds 1 to {MAX_ITEMS} items, got {len(items)}")
+    for begin, end in items:
+        if not (_DIGITS8.fullmatch(begin) and _DIGITS8.fullmatch(end)):
+            raise ValueError(f"range {begin!r}–{end!r} is not two 8-digit numbers")
+        if end < begin:  # same length, digits only: string order is number order
+            raise ValueError(f"range {track}{begin}–{track}{end}: end is below begin")
+    _check_no_overlap(track, items)
+
+    parts = [_head(head_ban, ban, itype, period, track)]
+    parts.extend(_ITEM.format(begin=b, end=e) for b, e in items)
+    parts.append(_TAIL)
+    return "".join(parts).encode("utf-8")
+
+
+def _checked_main(head_ban: str, ban: str, invoice_type: str, period: str, track: str) -> str:
+    """The invoice type as written (2 digits), after checking every value of Main."""
     for what, value in (("HeadBan", head_ban), ("BranchBan", ban)):
         if not is_valid_ban(value):
             raise ValueError(f"{what} {value!r} is not a valid 8-digit BAN")
@@ -81,24 +99,12 @@ def render_e0402(
         raise ValueError(f"period {period!r} is not a period code like 11302")
     if not _TRACK.fullmatch(track):
         raise ValueError(f"track {track!r} is not 2 upper-case letters")
-    if not 1 <= len(items) <= MAX_ITEMS:
-        raise ValueError(f"an E0402 holds 1 to {MAX_ITEMS} items, got {len(items)}")
-    for begin, end in items:
-        if not (_DIGITS8.fullmatch(begin) and _DIGITS8.fullmatch(end)):
-            raise ValueError(f"range {begin!r}–{end!r} is not two 8-digit numbers")
-        if end < begin:  # same length, digits only: string order is number order
-            raise ValueError(f"range {track}{begin}–{track}{end}: end is below begin")
-    _check_no_overlap(track, items)
+    return itype
 
-    parts = [
-        _HEAD.format(
-            ns=NAMESPACE, head_ban=head_ban, ban=ban, invoice_type=itype, period=period,
-            track=track,
-        )
-    ]
-    parts.extend(_ITEM.format(begin=b, end=e) for b, e in items)
-    parts.append(_TAIL)
-    return "".join(parts).encode("utf-8")
+
+def _head(head_ban: str, ban: str, itype: str, period: str, track: str) -> str:
+    return _HEAD.format(ns=NAMESPACE, head_ban=head_ban, ban=ban, invoice_type=itype,
+                        period=period, track=track)
 
 
 def e0402_name(ban: str, period: str, invoice_type: str, track: str, part: int) -> str:
@@ -107,8 +113,8 @@ def e0402_name(ban: str, period: str, invoice_type: str, track: str, part: int) 
 
 
 def write_e0402(ranges: pl.DataFrame, out_dir: Path, max_items: int = MAX_ITEMS, *,
-                atomic: bool = True, folder_of: Callable[[str, str], Path] | None = None
-                ) -> list[Path]:
+                atomic: bool = True, folder_of: Callable[[str, str], Path] | None = None,
+                on_written: Callable[[Path, bytes], None] | None = None) -> list[Path]:
     """Write the E0402 documents of the blank ranges into ``out_dir``.
 
     One document per (period, ban, invoice_type, track), ranges sorted by begin; more than
@@ -118,16 +124,76 @@ def write_e0402(ranges: pl.DataFrame, out_dir: Path, max_items: int = MAX_ITEMS,
     any is written, each atomically (``atomic=False``: plainly, into a staging folder the
     caller syncs and renames as a whole). Returns the paths in file-name order.
     ``folder_of(period, head_ban)``, when given, is the folder of each document instead of
-    ``out_dir`` (the set folders of exports, in one call).
+    ``out_dir`` (the set folders of exports, in one call); ``on_written(path, bytes)`` is told
+    of each file once it is written.
     """
     if not 1 <= max_items <= MAX_ITEMS:
         raise ValueError(f"max_items must be 1 to {MAX_ITEMS}, got {max_items}")
     df = exportable_ranges(ranges).sort(
         "period", "ban", "invoice_type", "track", "begin_no", "end_no", maintain_order=True)
-    files: list[tuple[Path, bytes]] = []
-    keys = ["period", "ban", "invoice_type", "track"]
-    # The rows as Python values once, cut into documents here (a few thousand ranges).
-    columns = [df[c].to_list() for c in (*keys, "head_ban", "begin_no", "end_no")]
+    documents = _documents(df, max_items)
+    if documents is None:  # something is wrong: found and worded item by item
+        documents = _documents_item_by_item(df, max_items)
+    files = sorted(
+        ((folder_of(period, head) if folder_of else Path(out_dir)) / name, data)
+        for period, head, name, data in documents)
+    written = []
+    for path, data in files:
+        written.append(write_file(path, data, atomic))
+        if on_written is not None:
+            on_written(path, data)
+    return written
+
+
+_KEYS = ["period", "ban", "invoice_type", "track"]
+# An item's text around its begin and end (the _ITEM template cut at its two fields).
+_ITEM_START, _ITEM_REST = _ITEM.split("{begin}")
+_ITEM_MIDDLE, _ITEM_END = _ITEM_REST.split("{end}")
+
+
+def _documents(df: pl.DataFrame, max_items: int) -> list[tuple[str, str, str, bytes]] | None:
+    """(period, head BAN, file name, bytes) of each document of the sorted rows, the items'
+    text made by one query on whole columns (a run of hundreds of sets writes thousands of
+    items); None when any item is not fit (not 8 digits, end below begin, overlapping the one
+    before it) or a key has several head offices: _documents_item_by_item words it."""
+    number = r"^[0-9]{8}$"
+    item_fit = (
+        pl.col("begin_no").str.contains(number) & pl.col("end_no").str.contains(number)
+        & (pl.col("begin_no") <= pl.col("end_no"))
+        & (pl.col("begin_no") > pl.col("end_no").shift(1).over(_KEYS)).fill_null(True)
+    )
+    parts = (
+        df.lazy()
+        .with_columns(
+            part=pl.int_range(pl.len()).over(_KEYS) // max_items,
+            fit=item_fit & (pl.col("head_ban").n_unique().over(_KEYS) == 1),
+        )
+        .group_by([*_KEYS, "part"], maintain_order=True)
+        .agg(
+            pl.col("fit").all(),
+            head_ban=pl.col("head_ban").first(),
+            items=pl.concat_str(pl.lit(_ITEM_START), "begin_no", pl.lit(_ITEM_MIDDLE), "end_no",
+                                pl.lit(_ITEM_END)).str.join(""),
+        )
+        .collect()
+    )
+    if not parts["fit"].all():
+        return None
+    documents = []
+    for period, ban, itype, track, part, head, items in parts.drop("fit").select(
+            *_KEYS, "part", "head_ban", "items").iter_rows():
+        checked_type = _checked_main(head, ban, itype, period, track)
+        data = (_head(head, ban, checked_type, period, track) + items + _TAIL).encode("utf-8")
+        documents.append((period, head, e0402_name(ban, period, itype, track, part + 1), data))
+    return documents
+
+
+def _documents_item_by_item(df: pl.DataFrame, max_items: int
+                            ) -> list[tuple[str, str, str, bytes]]:
+    """As _documents, each item checked by render_e0402: the ValueError of the first unfit."""
+    documents = []
+    # The rows as Python values once, cut into documents here.
+    columns = [df[c].to_list() for c in (*_KEYS, "head_ban", "begin_no", "end_no")]
     for (period, ban, itype, track), group in itertools.groupby(
         zip(*columns, strict=True), key=lambda row: row[:4]
     ):
@@ -143,9 +209,8 @@ def write_e0402(ranges: pl.DataFrame, out_dir: Path, max_items: int = MAX_ITEMS,
             data = render_e0402(heads[0], ban, itype, period, track,
                                 items[start : start + max_items])
             name = e0402_name(ban, period, itype, track, start // max_items + 1)
-            folder = folder_of(period, heads[0]) if folder_of else Path(out_dir)
-            files.append((folder / name, data))
-    return [write_file(path, data, atomic) for path, data in sorted(files)]
+            documents.append((period, heads[0], name, data))
+    return documents
 
 
 def _check_no_overlap(track: str, items: Sequence[tuple[str, str]]) -> None:

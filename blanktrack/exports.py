@@ -17,7 +17,7 @@ import functools
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
@@ -171,10 +171,11 @@ class Exports:
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="blanktrack-export")
         # One call of each writer for every set (not one per set): it puts each file in its
         # set's staging folder.
-        mof = functools.partial(write_mof_csvs, suffix=self._upload_suffix,
-                                folder_of=lambda period, ban: self._staging / period / ban)
-        e0402 = functools.partial(
-            write_e0402, folder_of=lambda period, ban: self._staging / period / ban / "e0402")
+        # Each set's folders joined once (a set holds many files; Path joins are slow).
+        set_folder = functools.cache(lambda period, ban: self._staging / period / ban)
+        e0402_folder = functools.cache(lambda period, ban: set_folder(period, ban) / "e0402")
+        mof = functools.partial(write_mof_csvs, suffix=self._upload_suffix, folder_of=set_folder)
+        e0402 = functools.partial(write_e0402, folder_of=e0402_folder)
         self._writes = [self._pool.submit(self._write_staged, writer, blank_ranges)
                         for writer in (mof, e0402)]
 
@@ -183,9 +184,17 @@ class Exports:
         """(period, reporting BAN, path in the set, SHA-256) of each file a writer put in the
         staging folder: the ledger's lines, read back here, in the background."""
         written: list[tuple[str, str, str, str]] = []
-        for path in writer(ranges, self._staging, atomic=False):
-            period, ban, *rel = path.relative_to(self._staging).parts
-            written.append((period, ban, "/".join(rel), out_sets.sha256_bytes(path.read_bytes())))
+        # The writers' paths are staging/period/BAN/...: cut as text (Path.relative_to is slow).
+        staging = os.fspath(self._staging) + os.sep
+
+        def record(path: Path, data: bytes) -> None:  # hashed as written, not read back
+            text = os.fspath(path)
+            if not text.startswith(staging):
+                raise ValueError(f"{path} was written outside the staging folder {staging}")
+            period, ban, rel = text[len(staging):].split(os.sep, 2)
+            written.append((period, ban, rel.replace(os.sep, "/"), out_sets.sha256_bytes(data)))
+
+        writer(ranges, self._staging, atomic=False, on_written=record)
         return written
 
     def finish(self, result: Reconciliation, *, workbooks: Workbooks = "auto") -> list[Path]:
@@ -219,8 +228,11 @@ class Exports:
                                      "nothing was written: the reconciliation has no reporting "
                                      "BAN", "give allocations of the period"))
         with_workbooks = writes_workbooks(workbooks, len(sets))
+        # The period's folders joined once: hundreds of sets make thousands of joins otherwise.
+        target, shown_in, staged = (self._target / period, self.out_dir / period,
+                                    self._staging / period)
         problems = [p for ban in sets for p in out_sets.check_replaceable(
-            self._target / period / ban, self.out_dir / period / ban, period, ban)]
+            target / ban, shown_in / ban, period, ban)]
         if problems:
             raise OutputError(problems[:out_sets.MAX_PROBLEMS],
                               more=max(0, len(problems) - out_sets.MAX_PROBLEMS))
@@ -235,23 +247,23 @@ class Exports:
                 files = {**self._staged.get(ban, {}), **books.get(ban, {}),
                          "findings.csv": out_sets.sha256_bytes(findings_csv),
                          "summary.csv": out_sets.sha256_bytes(summary_csv)}
-                _write_new_files(self._staging / period / ban, {
+                _write_new_files(staged / ban, {
                     "findings.csv": findings_csv, "summary.csv": summary_csv,
                     LEDGER: out_sets.ledger_bytes(period, ban, files)})
-                shown = self.out_dir / period / ban
+                shown = shown_in / ban
                 written.extend(shown / rel for rel in files)
             sync_tree(self._staging)  # every file on disk before anything is swapped in
             _test_pause()
-            (self._target / period).mkdir(exist_ok=True)
+            target.mkdir(exist_ok=True)
         except OSError as exc:
             raise self._write_error(exc) from exc
         self.skipped_workbooks = 0 if with_workbooks or workbooks == "never" else len(sets)
         aside: list[Path] = []
         try:
             for ban in sets:
-                old = out_sets.swap_in(self._staging / period / ban, self._target / period / ban)
+                old = out_sets.swap_in(staged / ban, target / ban)
                 aside.extend([old] if old else [])
-            sync_folder(self._target / period)  # the renames on disk, once for all sets
+            sync_folder(target)  # the renames on disk, once for all sets
             for old in aside:
                 shutil.rmtree(old)
         except OSError as exc:
@@ -306,7 +318,8 @@ class Exports:
 
 
 class _Writer(Protocol):  # write_mof_csvs, write_e0402 (their set folders given)
-    def __call__(self, ranges: pl.DataFrame, out_dir: Path, *, atomic: bool) -> list[Path]: ...
+    def __call__(self, ranges: pl.DataFrame, out_dir: Path, *, atomic: bool,
+                 on_written: Callable[[Path, bytes], None]) -> list[Path]: ...
 
 
 def _reporting_bans(result: Reconciliation) -> list[str]:
@@ -367,14 +380,24 @@ def _people_csvs(by_set: pl.DataFrame, sets: list[str]) -> list[bytes]:
     return cut
 
 
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)  # Windows: no CRLF
+
+
 def _write_new_files(folder: Path, files: dict[str, bytes]) -> None:
     """Plain writes into a staged set folder (created here when no upload file made it): the
     caller syncs the staging folder before it renames it into place (as atomic.write_file with
     atomic=False, without a folder check per file)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
-        with open(os.path.join(folder, name), "wb") as fh:
-            fh.write(data)
+        # os.open and os.write: a set holds a few small files, and hundreds of sets paid more
+        # for open()'s buffered file objects than for the writes.
+        fd = os.open(os.path.join(folder, name), _NEW_FILE, 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
 
 
 def _test_pause() -> None:

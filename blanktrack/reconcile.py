@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
@@ -233,27 +234,44 @@ def _reconcile_files(
         scoped = _scope(allocations_all, period, ban, allocation_paths)
         allocations = prepare_allocations(scoped)
         bans = allocations["ban"].unique() if ban is not None else None
-        used = usage.of_period(invoice_paths, period, allocations, bans)
+        # What the allocations alone decide is made on a second thread while the scan runs and
+        # the main thread waits (a core is free while the scan's threads start and end).
+        # The findings of each branch are kept in their place in the list, and an exception of
+        # a branch is raised again here by result(): same output, same messages.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="blanktrack-steps") as side:
+            pairs_ = side.submit(_overlaps, allocations_all, period, allocations, ban)
+            withheld_ = side.submit(
+                lambda: number_masks(pairs_.result().select("track", "lo", "hi")))
+            allocation_found_ = side.submit(lambda: [
+                *findings.allocation_findings(allocations, pairs_.result()),
+                findings.duplicate_allocation_findings(scoped)])
+            if usage.engine.is_large(invoice_files):
+                # polars imports numpy.ma the first time a numpy array becomes a Series (the
+                # dense scan's result does): here, while a core is free, not in its merge.
+                side.submit(importlib.import_module, "numpy.ma")
+            used = usage.of_period(invoice_paths, period, allocations, bans)
+            # Independent of the blank ranges: on the second thread while the main one makes them.
+            invoice_found_ = side.submit(
+                lambda: findings.invoice_findings(named_invoices(used, allocations), period))
+            issuing_ = side.submit(_sort_issuing, used.issuing)
 
-        # Allocations of any BAN of the period that share numbers: withheld from every file.
-        pairs = _overlaps(allocations_all, period, allocations, ban)
-        state = booklet_state(used, withheld=number_masks(pairs.select("track", "lo", "hi")))
-        intervals = blank_intervals(state)
-        ranges = blank_ranges(intervals, allocations, split)
-        if on_blank_ranges is not None:
-            on_blank_ranges(ranges)
-        segs = segments(allocations, used)
-        skipped = skipped_ranges(intervals, allocations, segs)
-
-        detail = named_invoices(used, allocations)
-        found = findings.collect([
-            *findings.allocation_findings(allocations, pairs),
-            findings.duplicate_allocation_findings(scoped),
-            *findings.invoice_findings(detail, period),
-            findings.skipped_findings(skipped),
-            findings.reported_elsewhere_findings(ranges),
-            findings.late_report_findings(period, report_date),
-        ])
+            # Allocations of any BAN of the period that share numbers: withheld from every file.
+            state = booklet_state(used, withheld=withheld_.result())
+            intervals = blank_intervals(state)
+            ranges = blank_ranges(intervals, allocations, split)
+            if on_blank_ranges is not None:
+                on_blank_ranges(ranges)
+            segs = segments(allocations, used)
+            skipped = skipped_ranges(intervals, allocations, segs)
+            summary = _summary(state, allocations, skipped)
+            found = findings.collect([
+                *allocation_found_.result(),
+                *invoice_found_.result(),
+                findings.skipped_findings(skipped),
+                findings.reported_elsewhere_findings(ranges),
+                findings.late_report_findings(period, report_date),
+            ])
+            issuing = issuing_.result()
         inputs = [InputFile(str(p), "allocations" if i < n_alloc else "invoices", p.stat().st_size,
                             digest)
                   for i, (p, digest) in enumerate(hashing)]
@@ -266,8 +284,7 @@ def _reconcile_files(
         period=period, split=split, ban=ban, report_date=report_date, inputs=inputs,
         allocations=allocations, booklets=state, blank_ranges=ranges, skipped=skipped,
         segments=segs,
-        findings=found, summary=_summary(state, allocations, skipped),
-        issuing=_sort_issuing(used.issuing),
+        findings=found, summary=summary, issuing=issuing,
         rows_by_source={
             **dict(allocations_all.group_by("source").agg(pl.len()).iter_rows()),
             **dict(used.rows_by_file.iter_rows()),

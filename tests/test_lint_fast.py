@@ -54,6 +54,10 @@ GOOD = "00001,53567686,10312,MB,02034268,02034299,07\r\n"
 @settings(max_examples=400, deadline=None)
 @given(data=upload_file(), expected=st.sampled_from([None, "10312", "11302"]))
 @example(data=GOOD.encode(), expected="10312")
+@example(data=(GOOD + "00002,04595257,10312,MB,02034300,02034300,08\r\n").encode(),
+         expected=None)  # two lines the writer writes: the whole-text shortcut
+@example(data=(GOOD + "00002,04595257,10312,MB,02034299,02034300,08\r\n").encode(),
+         expected=None)  # the same, but overlapping: the shortcut reads, the overlap check speaks
 @example(data=b"00001,53567686,10312,MB,02034299,02034268,07\r\n", expected=None)  # end < begin
 @example(data=b"00001,53567686,10312,MB,02034299,02034299,07\r\n", expected=None)  # begin = end
 @example(data=b"00002,53567686,10312,MB,02034268,02034299,07\r\n", expected=None)  # serial
@@ -74,9 +78,19 @@ def test_the_shortcut_reports_what_the_full_checks_report(data: bytes, expected:
                                                          ) -> None:
     fast = lint_mof_csv(data, "f.csv", expected_period=expected)
     with pytest.MonkeyPatch.context() as m:  # (a fixture would not be reset between examples)
+        m.setattr(mof_csv, "_fine_text", lambda *args: None)
+        line_by_line = lint_mof_csv(data, "f.csv", expected_period=expected)
         m.setattr(mof_csv, "_fine_line", lambda *args: False)
         full = lint_mof_csv(data, "f.csv", expected_period=expected)
-    assert fast == full
+    assert fast == line_by_line == full
+    text = data.decode("utf-8", errors="replace")
+    whole = mof_csv._fine_text(text, expected)
+    if whole is not None:  # the whole-text shortcut: the ranges the full checks find
+        lint = mof_csv._Linter("f.csv")
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(mof_csv, "_fine_line", lambda *args: False)
+            assert mof_csv._lint_each_line(lint, text, expected) == whole
+        assert lint.problems == []
 
 
 def test_the_shortcut_is_taken_for_the_writers_lines(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,4 +99,8 @@ def test_the_shortcut_is_taken_for_the_writers_lines(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(mof_csv, "_fine_line", lambda *a: taken.append(fine(*a)) or taken[-1])
     data = b"00001,53567686,10312,MB,02034268,02034299,07\r\n00002,04595257,10312,MB,02034300,02034300,08\r\n"
     assert lint_mof_csv(data, "f.csv", expected_period="10312") == []
-    assert taken == [True, True]
+    assert taken == []  # the whole text at once
+    assert [(r.line, r.ban, r.begin, r.end) for r in mof_csv._fine_text(data.decode(), "10312")
+            or []] == [(1, "53567686", 2034268, 2034299), (2, "04595257", 2034300, 2034300)]
+    assert lint_mof_csv(data.replace(b"\r\n", b"\n"), "f.csv", expected_period="10312") == []
+    assert taken == [True, True]  # LF ends: line by line

@@ -323,14 +323,16 @@ def _days_as_text(first: int, last: int) -> tuple[str | None, ...]:
     """The text of the days first..last (days from 1970-01-01), kept: batches of one period
     repeat a few spans, and making the text through polars took most of a typed batch's
     coding (bench/README.md, the dense scan)."""
-    return tuple(_text_of_days(np.arange(first, last + 1, dtype=np.int32)))
+    return tuple(_text_of_days(pl.int_range(first, last + 1, dtype=pl.Int32, eager=True)))
 
 
-def _text_of_days(days: np.ndarray) -> list[str | None]:
+def _text_of_days(days: np.ndarray | pl.Series) -> list[str | None]:
     """The text the validation reads of each day (days from 1970-01-01): polars' own text of
-    a Date, as _as_text makes it (through polars alone: no pyarrow cast)."""
-    return pl.Series(days.astype(np.int32, copy=False)).cast(pl.Date).dt.strftime(
-        "%Y-%m-%d").to_list()
+    a Date, as _as_text makes it (through polars alone: no pyarrow cast). Not pl.Series of a
+    numpy array: that imports numpy.ma, in a scanning thread, holding the GIL."""
+    if isinstance(days, np.ndarray):
+        days = pl.Series(days.tolist(), dtype=pl.Int32)  # the batch's distinct days
+    return days.cast(pl.Date).dt.strftime("%Y-%m-%d").to_list()
 
 
 def _coded(batch: pa.RecordBatch, column: str, name: str | None
