@@ -80,7 +80,6 @@ _TRACK_NAMES = pl.Series("track", [chr(65 + t // 26) + chr(65 + t % 26) for t in
 # few).
 PARTITION_SHIFT = 12
 ORDER_SAMPLE = 1024
-PARTITION_BATCH_ROWS = 1 << 18  # Parquet: rows a batch, after one found out of order
 # The records of several batches out of order wait for one second pass, so that a slot's record
 # is read once for several rows, not once a row: PENDING_PER_SLOT rows a slot, within
 # MIN_PENDING_ROWS..MAX_PENDING_ROWS a thread. Only their records wait (16 bytes a row), each in
@@ -88,7 +87,7 @@ PARTITION_BATCH_ROWS = 1 << 18  # Parquet: rows a batch, after one found out of 
 # PENDING_BUCKET_ROWS more (a full one brings the second pass early); a Parquet batch is read
 # again for the rare rows its second pass hands back, not held.
 PENDING_PER_SLOT = 2
-MIN_PENDING_ROWS = PARTITION_BATCH_ROWS
+MIN_PENDING_ROWS = 1 << 18
 MAX_PENDING_ROWS = 1 << 21
 PENDING_SLACK = 1.25
 PENDING_BUCKET_ROWS = 256
@@ -129,7 +128,6 @@ class _Tally:
     pending: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
     fill: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     ends: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    out_of_order: bool = False  # a batch of this task was tallied in two passes
     # Waiting for the second pass: the records made, the batches' rows, and per batch its first
     # row among them and how to take its raw rows (read again: the batch is not held).
     waiting: int = 0
@@ -536,15 +534,12 @@ class _Scan:
                     continue
                 text = [file.columns[c] for c in TEXT_KEYS if c in file.columns]
                 reader = pq.ParquetFile(file.path, read_dictionary=text)
-                # Row group by row group: once a batch is out of order, the task's next row
-                # groups are read in larger batches (more rows of a slot meet in its bucket).
-                tally_.out_of_order = False
+                # Row group by row group (a batch's rows read again by its group and place).
                 for g in groups:
-                    size = PARTITION_BATCH_ROWS if tally_.out_of_order else BATCH_ROWS
-                    batches = reader.iter_batches(size, row_groups=[g], use_threads=False,
+                    batches = reader.iter_batches(BATCH_ROWS, row_groups=[g], use_threads=False,
                                                   columns=list(file.columns.values()))
                     for k, batch in enumerate(batches):
-                        again = functools.partial(self._batch_again, i, g, size, k)
+                        again = functools.partial(self._batch_again, i, g, BATCH_ROWS, k)
                         if (self.refused or self.failure
                                 or not self._parquet_batch(tally_, i, batch, again)):
                             return
@@ -638,7 +633,6 @@ class _Scan:
             self.refused = True
             return False
         if not _in_order(numbers):
-            t.out_of_order = True
             return self._partitioned(t, i, numbers, per_row, per_code, take, again)
         # A batch in order after some out of order: theirs first, so that every slot's rows
         # are still tallied in row order.
