@@ -51,11 +51,11 @@ def partitioned(shift: int, pending: int = BIG, in_order: str = "never",
     bucket more than its share; every batch (in_order "never") or every other one
     ("alternate": the rest through the single pass). Yields the rows each first pass was given
     (a batch's rows once, however often a full bucket stopped it) and each call of the single
-    pass tallied, the records of each second pass, the grown issuing tables and the batches
-    read again."""
+    pass tallied, the records of each second pass (and of each pass of full buckets), the
+    grown issuing tables and the batches read again."""
     kernels = native_loop.kernels()
     seen: dict[str, list[int]] = {"rows": [], "single": [], "passes": [], "grown": [],
-                                  "declined": [], "again": []}
+                                  "declined": [], "again": [], "buckets": []}
     first_pass, second_pass, single = (kernels.partition_batch, dense._Scan._second_pass,
                                        kernels.tally_batch)
     again = dense._Scan._batch_again
@@ -72,10 +72,12 @@ def partitioned(shift: int, pending: int = BIG, in_order: str = "never",
             seen["rows"].append(args[0])
         return first_pass(*args)
 
-    def second(self, t):  # type: ignore[no-untyped-def]
+    def second(self, t, full=None):  # type: ignore[no-untyped-def]
         if t.waiting_batches:
-            seen["passes"].append(int((t.fill - np.r_[0, t.ends[:-1]]).sum()))
-        return second_pass(self, t)
+            took = t.fill - np.r_[0, t.ends[:-1]]
+            seen["passes" if full is None else "buckets"].append(
+                int(took.sum() if full is None else took[full].sum()))
+        return second_pass(self, t, full)
 
     def read_again(self, i, group, size, k):  # type: ignore[no-untyped-def]
         seen["again"].append(k)
@@ -268,8 +270,8 @@ def test_a_batch_out_of_order_is_told_by_its_first_rows(numbers: list[str],
 
 def test_a_full_bucket_brings_the_second_pass_early(tmp_path: Path) -> None:
     """One batch, regions of one record a booklet: the first pass stops at each full bucket,
-    the records so far take their second pass, and the batch goes on from that row; the
-    result is the single pass's (tests/reference.py's, through check in the test above)."""
+    that bucket's records take their second pass, and the batch goes on from that row; the
+    rest wait for the pass at the end. The second till's row (the last) is handed back."""
     allocs, rows = MANY_GROUPS
     second_till = Invoice("AB00000001", D(2024, 1, 9), HEAD, "issued", "accepted", "POS-X")
     rows = [*ordered(rows, "random", 7), second_till]
@@ -281,7 +283,9 @@ def test_a_full_bucket_brings_the_second_pass_early(tmp_path: Path) -> None:
         with partitioned(0, bucket_rows=1) as seen:
             result = reconciled(write_allocations(tmp_path, allocs), [path], "dense")
     assert seen["rows"] == [37], "one batch through the first pass"
-    assert len(seen["passes"]) > 3 and sum(seen["passes"]) == 37, "early passes, every record"
+    assert len(seen["buckets"]) > 3, "full buckets tallied on their own"
+    assert sum(seen["buckets"]) + sum(seen["passes"]) == 37 and len(seen["passes"]) == 1
+    assert seen["again"] == [0], "the second till's row (the last: the pass at the end) read again"
     issuing = result.issuing.sort("machine", "invoice_date")
     assert issuing.height == 37 and issuing["invoices"].to_list() == [1] * 37
     assert sorted(set(issuing["machine"].to_list())) == sorted(

@@ -84,8 +84,9 @@ ORDER_SAMPLE = 1024
 # is read once for several rows, not once a row: PENDING_PER_SLOT rows a slot, within
 # MIN_PENDING_ROWS..MAX_PENDING_ROWS a thread. Only their records wait (16 bytes a row), each in
 # its bucket's region, sized by the bucket's share of the slots with PENDING_SLACK to spare and
-# PENDING_BUCKET_ROWS more (a full one brings the second pass early); a Parquet batch is read
-# again for the rare rows its second pass hands back, not held.
+# PENDING_BUCKET_ROWS more (a full one is tallied at once, alone: rows out of order are seldom
+# spread as the slots are). A Parquet batch is read again for the rare rows a second pass hands
+# back, not held.
 PENDING_PER_SLOT = 2
 MIN_PENDING_ROWS = 1 << 18
 MAX_PENDING_ROWS = 1 << 21
@@ -684,8 +685,8 @@ class _Scan:
                      again: Callable[[np.ndarray], pl.DataFrame]) -> bool:
         """A batch's first pass of the partitioned tally (slot_tally.partition_batch): its
         records wait, with those of the batches before, for one second pass (_second_pass),
-        made when pending_rows would be passed, when a bucket is full, before a batch in order,
-        and at the end."""
+        made when pending_rows would be passed, before a batch in order, and at the end; a
+        bucket that fills before then has its own second pass."""
         slots, kernels = self.slots, self.kernels
         n = numbers[0]
         if t.waiting_rows + n > self.pending_rows and not self._second_pass(t):
@@ -693,9 +694,9 @@ class _Scan:
         t.regions(self.bucket_ends)
         out = np.empty(n, np.int64)
         first, done, ne = t.waiting_rows, 0, 0
+        t.waiting_batches.append((first, take))
+        t.waiting_rows = first + n
         while True:
-            t.waiting_batches.append((first, take))
-            t.waiting_rows = first + n
             done, m, ne, left_out = kernels.partition_batch(
                 *numbers, *per_row, *per_code,
                 slots.track_slot, slots.track_first, slots.track_base, slots.track_span,
@@ -704,32 +705,31 @@ class _Scan:
             t.waiting += m
             if done == n:
                 break
-            # A full bucket: the records so far (this batch's too) tallied, then the batch's
-            # other rows in a new wait, numbered from its first row.
-            if not self._second_pass(t):
+            if not self._second_pass(t, np.flatnonzero(t.fill == t.ends)):
                 return False
-            first = 0
         t.rows[i] += n
         t.waiting_batches[-1] = (first, again)  # the batch is let go: read again if need be
         return self._excepted(t, take, out[:ne])
 
-    def _second_pass(self, t: _Tally) -> bool:
-        """The waiting records tallied bucket by bucket (slot_tally.tally_records); a second
-        till's rows handed to polars from their own batches."""
+    def _second_pass(self, t: _Tally, full: np.ndarray | None = None) -> bool:
+        """The waiting records tallied bucket by bucket (slot_tally.tally_records), or those of
+        the `full` buckets only (a slot's rows all wait in its one bucket, so each slot's rows
+        are still tallied in row order; the other buckets wait on); a second till's rows
+        handed to polars from their own batches."""
         if not t.waiting_batches:
             return True
-        kernels, slots = self.kernels, self.slots
         out = np.empty(max(t.waiting, 1), np.int64)  # pages touched only where written: few
-        bucket, done, ne = 0, 0, 0
-        while True:
-            bucket, done, ne, t.counts.groups = kernels.tally_records(
-                t.pending, t.fill, t.ends, bucket, done, slots.booklet_seat,
-                slots.slot_track_code, t.owner, t.state, *t.counts.arguments(), out, ne)
-            if bucket == len(t.fill):
-                break
-            t.counts = kernels.issuing_grow(t.counts)  # a full table of issuing groups
         batches = t.waiting_batches
-        t.emptied()
+        if full is None:
+            ne = self._tally_waiting(t, t.fill, t.ends, 0, out, 0)
+            t.emptied()
+        else:
+            ne = 0
+            for k in full:
+                begin = int(t.ends[k - 1]) if k else 0
+                ne = self._tally_waiting(t, t.fill[k:k + 1], t.ends[k:k + 1], begin, out, ne)
+                t.waiting -= int(t.fill[k]) - begin
+                t.fill[k] = begin
         if not ne:
             return True
         rows = np.sort(out[:ne])  # bucket order: each batch's rows back in row order
@@ -739,6 +739,19 @@ class _Scan:
         return all(self._excepted(t, take, rows[lo:hi] - first)
                    for (first, take), lo, hi in zip(batches, bounds[:-1], bounds[1:], strict=True)
                    if hi > lo)
+
+    def _tally_waiting(self, t: _Tally, fill: np.ndarray, ends: np.ndarray, start: int,
+                       out: np.ndarray, ne: int) -> int:
+        """The records of the buckets `fill` and `ends` are of (the first from `start`)
+        tallied, the table of issuing groups grown as it fills; the exceptions now in out."""
+        bucket, done = 0, start
+        while True:
+            bucket, done, ne, t.counts.groups = self.kernels.tally_records(
+                t.pending, fill, ends, bucket, done, self.slots.booklet_seat,
+                self.slots.slot_track_code, t.owner, t.state, *t.counts.arguments(), out, ne)
+            if bucket == len(fill):
+                return ne
+            t.counts = self.kernels.issuing_grow(t.counts)  # a full table of issuing groups
 
 
 def _exception_rows(batch: pa.RecordBatch, rows: np.ndarray, columns: dict[str, str],
