@@ -35,7 +35,7 @@ from reference_period import (
 )
 from test_reference import check
 
-from blanktrack.usage import dense, native_loop
+from blanktrack.usage import csv_batches, dense, native_loop
 
 D = dt.date
 WHOLE = Allocation(HEAD, "07", PERIOD, "AB", 0, 49)
@@ -225,24 +225,41 @@ def test_the_issuing_groups_grow_in_the_second_pass(tmp_path: Path) -> None:
     assert sorted(set(issuing["machine"].to_list())) == sorted(f"POS-{b}" for b in range(12))
 
 
-def test_several_batches_wait_for_one_second_pass(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_several_batches_wait_for_one_second_pass(tmp_path: Path, fmt: str) -> None:
     """One thread, batches of 7 rows: the records of all 36 rows (six batches) wait, and one
     second pass at the end tallies them, the table of issuing groups grown on the way; a second
-    till's rows, from whichever batch, handed back as that batch's own rows."""
+    till's rows, from whichever batch, handed back as that batch's own rows, read again (the
+    batch was let go)."""
     allocs, rows = MANY_GROUPS
     second_till = Invoice("AB00000001", D(2024, 1, 9), HEAD, "issued", "accepted", "POS-X")
     rows = [*ordered(rows, "random", 7), second_till]
-    path = tmp_path / "invoices.parquet"
-    canonical_frame(rows, "iso", True, False).write_parquet(path)
+    path = tmp_path / f"invoices.{fmt}"
+    frame = canonical_frame(rows, "iso", True, False)
+    frame.write_parquet(path) if fmt == "parquet" else frame.write_csv(path)
+    read_again: list[tuple[int, int]] = []
+    rows_of = csv_batches.CsvBatches.rows
+
+    def csv_again(self, offset, length):  # type: ignore[no-untyped-def]
+        read_again.append((offset, length))
+        return rows_of(self, offset, length)
+
     with pytest.MonkeyPatch.context() as mp:
-        for name, value in (("BATCH_ROWS", 7), ("THREADS", 1), ("ISSUING_START", 2)):
+        for name, value in (("BATCH_ROWS", 7), ("CSV_BATCH_ROWS", 7), ("THREADS", 1),
+                            ("ISSUING_START", 2)):
             mp.setattr(dense, name, value)
+        mp.setattr(csv_batches.CsvBatches, "rows", csv_again)
         with partitioned(dense.PARTITION_SHIFT) as seen:
             result = reconciled(write_allocations(tmp_path, allocs), [path], "dense")
-    assert seen["rows"] == [7, 7, 7, 7, 7, 2], "six batches through the first pass"
+    assert sum(seen["rows"]) == 37 and len(seen["rows"]) > 1, "batches through the first pass"
     assert seen["passes"] == [37], "one second pass over every batch's records"
     assert seen["grown"], "the table of issuing groups grown in that pass"
-    assert seen["again"] == [5], "the second till's batch (rows 35-36), let go, read again"
+    if fmt == "parquet":
+        assert seen["rows"] == [7, 7, 7, 7, 7, 2]
+        assert seen["again"] == [5], "the second till's batch (rows 35-36) read again"
+    else:
+        [(offset, length)] = read_again
+        assert offset <= 36 < offset + length, "the second till's batch read again"
     issuing = result.issuing.sort("machine", "invoice_date")
     assert issuing.height == 37 and issuing["invoices"].to_list() == [1] * 37
     assert sorted(set(issuing["machine"].to_list())) == sorted(

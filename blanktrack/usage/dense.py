@@ -85,8 +85,8 @@ ORDER_SAMPLE = 1024
 # MIN_PENDING_ROWS..MAX_PENDING_ROWS a thread. Only their records wait (16 bytes a row), each in
 # its bucket's region, sized by the bucket's share of the slots with PENDING_SLACK to spare and
 # PENDING_BUCKET_ROWS more (a full one is tallied at once, alone: rows out of order are seldom
-# spread as the slots are). A Parquet batch is read again for the rare rows a second pass hands
-# back, not held.
+# spread as the slots are). A batch is read again for the rare rows a second pass hands back
+# after it is let go, not held.
 PENDING_PER_SLOT = 2
 MIN_PENDING_ROWS = 1 << 18
 MAX_PENDING_ROWS = 1 << 21
@@ -529,9 +529,13 @@ class _Scan:
                     return
                 file = self.files[i]
                 if file.csv is not None:
+                    offset = 0
                     for frame in file.csv.collect_batches(chunk_size=CSV_BATCH_ROWS):
-                        if self.refused or self.failure or not self._csv_batch(tally_, i, frame):
+                        again = functools.partial(file.csv.rows, offset, frame.height)
+                        if (self.refused or self.failure
+                                or not self._csv_batch(tally_, i, frame, again)):
                             return
+                        offset += frame.height
                     continue
                 text = [file.columns[c] for c in TEXT_KEYS if c in file.columns]
                 reader = pq.ParquetFile(file.path, read_dictionary=text)
@@ -595,7 +599,9 @@ class _Scan:
             return batch
         raise AssertionError(f"{file.path}: row group {group} has no batch {k} of {size} rows")
 
-    def _csv_batch(self, t: _Tally, i: int, frame: pl.DataFrame) -> bool:
+    def _csv_batch(self, t: _Tally, i: int, frame: pl.DataFrame,
+                   again: Callable[[], pl.DataFrame]) -> bool:
+        """One CSV batch tallied; `again` reads it again (as _parquet_batch's)."""
         with self.lock:
             for c in TEXT_KEYS:
                 known = self.categories[c].categories.to_series()
@@ -619,11 +625,12 @@ class _Scan:
             per_row.append(physical.cast(pl.Int32).to_numpy())
         numbers = frame["invoice_number"].to_arrow(compat_level=pl.CompatLevel.newest())
 
-        def take(rows: np.ndarray) -> pl.DataFrame:  # the frame held: CSV is not read again
+        def taken(frame: pl.DataFrame, rows: np.ndarray) -> pl.DataFrame:
             return frame[rows].select(pl.col(inv.RAW_COLUMNS).cast(pl.String),
                                       file=pl.lit(i, pl.UInt32))
 
-        return self._tally(t, i, numbers, tuple(per_row), per_code, take, take)
+        return self._tally(t, i, numbers, tuple(per_row), per_code,
+                           functools.partial(taken, frame), lambda rows: taken(again(), rows))
 
     def _tally(self, t: _Tally, i: int, number_column: pa.Array, per_row: tuple[np.ndarray, ...],
                per_code: tuple[np.ndarray, ...], take: Callable[[np.ndarray], pl.DataFrame],
