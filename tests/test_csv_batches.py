@@ -76,10 +76,10 @@ class Spy:
         self.scanned: list[object] = []
         tally, scan = dense._Scan._csv_batch, engine.dense_scan
 
-        def counted(work, t, i, batch):  # type: ignore[no-untyped-def]
+        def counted(work, t, i, batch, again):  # type: ignore[no-untyped-def]
             self.csv_batches += 1
             self.csv_rows += len(batch)
-            return tally(work, t, i, batch)
+            return tally(work, t, i, batch, again)
 
         def recorded(*args, **kwargs):  # type: ignore[no-untyped-def]
             result = scan(*args, **kwargs)

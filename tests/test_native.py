@@ -119,16 +119,15 @@ def run(kernels: native.Kernels, args: list[object], n: int) -> list[object]:
 
 
 def run_partitioned(kernels: native.Kernels, args: list[object], n: int,
-                    shift: int) -> list[object]:
-    """The same batch through the partitioned tally (buckets of 2**shift booklet places): what
-    finished() says, and how many calls of tally_records it took."""
+                    shift: int, room: int) -> list[object]:
+    """The same batch through the partitioned tally (buckets of 2**shift booklet places, room
+    for `room` records each): what finished() says, and how many calls of tally_records it
+    took."""
     args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     slot_owner, slot_state = args[20], args[21]
     assert isinstance(slot_owner, np.ndarray) and isinstance(slot_state, np.ndarray)
     counts = native.IssuingCounts.empty(4)
     exceptions = np.zeros(max(n, 1), np.int64)
-    records, in_buckets = np.zeros(2 * n + 2, np.uint64), np.zeros(2 * n + 2, np.uint64)
-    bucket_of = np.zeros(n + 1, np.int32)
     booklet_slot = args[19]
     assert isinstance(booklet_slot, np.ndarray)
     seat = np.stack([booklet_slot, np.where(booklet_slot >= 0,
@@ -142,19 +141,29 @@ def run_partitioned(kernels: native.Kernels, args: list[object], n: int,
         k = track_slot[code]
         held = booklet_slot[track_base[k]:track_base[k] + track_span[k]]
         track_code[held[held >= 0]] = code
-    m, ne, left = kernels.partition_batch(*args[:19], shift, records, bucket_of, exceptions,
-                                          0, 0)
-    starts = np.zeros((len(booklet_slot) >> shift) + 2, np.int64)
-    kernels.scatter_records(m, records, bucket_of, starts, in_buckets)
-    done = calls = 0
+    # Regions of `room` records a bucket: a full one stops the first pass, and the records so
+    # far take their second pass before it goes on (as dense._partitioned does).
+    buckets = (len(booklet_slot) >> shift) + 1
+    ends = np.arange(1, buckets + 1, dtype=np.int64) * room
+    records = np.zeros(2 * buckets * room, np.uint64)
+    done = ne = left = calls = 0
     while True:
-        done, ne, counts.groups = kernels.tally_records(m, in_buckets, done, seat, track_code,
-                                                        slot_owner, slot_state,
-                                                        *counts.arguments(), exceptions, ne)
-        calls += 1
-        if done == m:
+        fill = np.concatenate([[0], ends[:-1]])
+        done, m, ne, out = kernels.partition_batch(*args[:19], shift, records, fill, ends,
+                                                   exceptions, ne, 0, done)
+        left += out
+        assert m == (fill - np.r_[0, ends[:-1]]).sum(), "the records written, counted"
+        bucket = start = 0
+        while True:
+            bucket, start, ne, counts.groups = kernels.tally_records(
+                records, fill, ends, bucket, start, seat, track_code, slot_owner, slot_state,
+                *counts.arguments(), exceptions, ne)
+            calls += 1
+            if bucket == buckets:
+                break
+            counts = kernels.issuing_grow(counts)
+        if done == n:
             break
-        counts = kernels.issuing_grow(counts)
     exceptions[:ne].sort()
     return [*finished(slot_owner, slot_state, counts, exceptions[:ne], left), calls]
 
@@ -180,18 +189,19 @@ def test_the_machine_code_tallies_as_numba_does(
 
 @settings(max_examples=150, deadline=None)
 @given(data=st.data(), offsets=st.sampled_from(["int32", "int64"]),
-       shift=st.sampled_from([0, 1, 3, 31]))
+       shift=st.sampled_from([0, 1, 3, 31]), room=st.sampled_from([1, 2, 5, 1 << 12]))
 def test_the_partitioned_tally_tallies_as_the_single_pass(
         both: tuple[native.Kernels, native.Kernels], data: st.DataObject, offsets: str,
-        shift: int) -> None:
-    """partition_batch, scatter_records and tally_records, as machine code and through numba,
-    give what tally_batch gives: buckets of one booklet place each (rows of a booklet never
-    share one with another's), of two, of eight, and one bucket for all; the issuing groups'
+        shift: int, room: int) -> None:
+    """partition_batch and tally_records, as machine code and through numba, give what
+    tally_batch gives: buckets of one booklet place each (rows of a booklet never share one
+    with another's), of two, of eight, and one bucket for all; regions of one record a bucket
+    (a second pass at every full bucket), of a few, and of room for all; the issuing groups'
     table grown on the way."""
     args, n = batch_arrays(data.draw, offsets)
     want = run(both[1], args, n)[:-1]
     for kernels in both:
-        assert_same(run_partitioned(kernels, args, n, shift)[:-1], want)
+        assert_same(run_partitioned(kernels, args, n, shift, room)[:-1], want)
 
 
 @settings(max_examples=5, deadline=None)
@@ -330,6 +340,6 @@ def test_the_issuing_key_holds_ban_till_track_and_day(
         _, _, keys, counts, groups, exceptions, _, _ = run(kernels, args, 1)
         assert groups == 1 and len(exceptions) == 0
         assert keys.tolist() == [key] and counts.tolist() == [1]
-        _, _, keys, counts, groups, exceptions, _, _ = run_partitioned(kernels, args, 1, 0)
+        _, _, keys, counts, groups, exceptions, _, _ = run_partitioned(kernels, args, 1, 0, 1)
         assert groups == 1 and len(exceptions) == 0
         assert keys.tolist() == [key] and counts.tolist() == [1]

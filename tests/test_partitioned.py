@@ -1,5 +1,5 @@
 """The dense scan's partitioned tally (a batch out of order: slot_tally.partition_batch,
-scatter_records, tally_records) held directly to the plain model of spec §3 (tests/reference.py).
+tally_records) held directly to the plain model of spec §3 (tests/reference.py).
 
 The two-pass path is forced on every batch, and every row is asserted to have gone through
 its first pass (not a silent fallback to the single pass or to polars); buckets of one slot,
@@ -35,7 +35,7 @@ from reference_period import (
 )
 from test_reference import check
 
-from blanktrack.usage import dense, native_loop
+from blanktrack.usage import csv_batches, dense, native_loop
 
 D = dt.date
 WHOLE = Allocation(HEAD, "07", PERIOD, "AB", 0, 49)
@@ -44,18 +44,21 @@ BIG = 1 << 22  # rows waiting for the second pass: more than any example has
 
 
 @contextmanager
-def partitioned(shift: int, pending: int = BIG,
-                in_order: str = "never") -> Iterator[dict[str, list[int]]]:
+def partitioned(shift: int, pending: int = BIG, in_order: str = "never",
+                bucket_rows: int = dense.PENDING_BUCKET_ROWS) -> Iterator[dict[str, list[int]]]:
     """Batches through the partitioned tally, in buckets of 2**shift booklet places, with
-    `pending` rows a thread waiting for the second pass; every batch (in_order "never") or
-    every other one ("alternate": the rest through the single pass). Yields the rows each first
-    pass was given and each call of the single pass tallied, the records of each second pass and the grown
-    issuing tables."""
+    `pending` rows a thread waiting for the second pass and regions of `bucket_rows` records a
+    bucket more than its share; every batch (in_order "never") or every other one
+    ("alternate": the rest through the single pass). Yields the rows each first pass was given
+    (a batch's rows once, however often a full bucket stopped it) and each call of the single
+    pass tallied, the records of each second pass (and of each pass of full buckets), the
+    grown issuing tables and the batches read again."""
     kernels = native_loop.kernels()
     seen: dict[str, list[int]] = {"rows": [], "single": [], "passes": [], "grown": [],
-                                  "declined": []}
-    first_pass, second_pass, single = (kernels.partition_batch, kernels.scatter_records,
+                                  "declined": [], "again": [], "buckets": []}
+    first_pass, second_pass, single = (kernels.partition_batch, dense._Scan._second_pass,
                                        kernels.tally_batch)
+    again = dense._Scan._batch_again
     grow, scan = kernels.issuing_grow, dense.scan
     batches = iter(range(1 << 30))
 
@@ -65,12 +68,20 @@ def partitioned(shift: int, pending: int = BIG,
         return result
 
     def counted(*args):  # type: ignore[no-untyped-def]
-        seen["rows"].append(args[0])
+        if not args[-1]:  # a batch's first call (later ones go on after a full bucket)
+            seen["rows"].append(args[0])
         return first_pass(*args)
 
-    def scattered(*args):  # type: ignore[no-untyped-def]
-        seen["passes"].append(args[0])
-        return second_pass(*args)
+    def second(self, t, full=None):  # type: ignore[no-untyped-def]
+        if t.waiting_batches:
+            took = t.fill - np.r_[0, t.ends[:-1]]
+            seen["passes" if full is None else "buckets"].append(
+                int(took.sum() if full is None else took[full].sum()))
+        return second_pass(self, t, full)
+
+    def read_again(self, i, group, size, k):  # type: ignore[no-untyped-def]
+        seen["again"].append(k)
+        return again(self, i, group, size, k)
 
     def growing(counts: native_loop.IssuingCounts) -> native_loop.IssuingCounts:
         seen["grown"].append(counts.groups)
@@ -89,8 +100,10 @@ def partitioned(shift: int, pending: int = BIG,
         mp.setattr(dense, "PARTITION_SHIFT", shift)
         mp.setattr(dense, "MIN_PENDING_ROWS", pending)
         mp.setattr(dense, "MAX_PENDING_ROWS", pending)
+        mp.setattr(dense, "PENDING_BUCKET_ROWS", bucket_rows)
+        mp.setattr(dense._Scan, "_batch_again", read_again)
         mp.setattr(kernels, "partition_batch", counted)
-        mp.setattr(kernels, "scatter_records", scattered)
+        mp.setattr(dense._Scan, "_second_pass", second)
         mp.setattr(kernels, "issuing_grow", growing)
         mp.setattr(kernels, "tally_batch", single_pass)
         mp.setattr(dense, "scan", scanned)
@@ -126,40 +139,52 @@ MANY_GROUPS = ([TWELVE_BOOKLETS], [Invoice(f"AB{50 * b + d:08d}", D(2024, 1 + d 
        split=st.sampled_from(("none", "none", "allocation", "booklet")),
        ban=st.sampled_from((None, None, None, HEAD, BRANCH, OTHER)),
        shift=st.sampled_from((0, 1, dense.PARTITION_SHIFT, 31)),
-       pending=st.sampled_from((1, 7, BIG)), in_order=st.sampled_from(("never", "alternate")))
+       pending=st.sampled_from((1, 7, BIG)), in_order=st.sampled_from(("never", "alternate")),
+       bucket_rows=st.sampled_from((1, 2, dense.PENDING_BUCKET_ROWS)))
 @example(period=ONE_ROW, fmt="parquet", dates="iso", order="till", seed=0, parts=1,
          optional=True, engine="dense", split="none", ban=None, shift=0, pending=1,
-         in_order="never")
+         in_order="never", bucket_rows=256)
 @example(period=ALL_EXCEPTIONS, fmt="parquet", dates="date", order="random", seed=1, parts=1,
          optional=True, engine="dense", split="none", ban=None, shift=13, pending=BIG,
-         in_order="never")
+         in_order="never", bucket_rows=256)
 @example(period=ALL_EXCEPTIONS, fmt="csv", dates="iso", order="random", seed=2, parts=2,
          optional=False, engine="dense-in-small-batches", split="none", ban=HEAD, shift=0,
-         pending=BIG, in_order="never")
+         pending=BIG, in_order="never", bucket_rows=256)
 @example(period=ALL_EXCEPTIONS, fmt="parquet", dates="iso", order="random", seed=8, parts=1,
          optional=True, engine="dense-in-small-batches", split="none", ban=None, shift=1,
-         pending=1, in_order="alternate")
+         pending=1, in_order="alternate", bucket_rows=256)
 @example(period=TWO_TILLS, fmt="parquet", dates="iso", order="random", seed=3, parts=1,
          optional=True, engine="dense", split="booklet", ban=None, shift=0, pending=BIG,
-         in_order="never")
+         in_order="never", bucket_rows=256)
 # One booklet's rows, of two tills, over batches that wait together (or in turn with the single
 # pass): the till met first in row order keeps it, whichever batch its rows are in.
 @example(period=TWO_TILLS, fmt="csv", dates="iso", order="random", seed=4, parts=1,
          optional=True, engine="dense-in-small-batches", split="none", ban=None, shift=31,
-         pending=BIG, in_order="never")
+         pending=BIG, in_order="never", bucket_rows=256)
 @example(period=TWO_TILLS, fmt="parquet", dates="iso", order="random", seed=9, parts=1,
          optional=True, engine="dense-in-small-batches", split="none", ban=None, shift=0,
-         pending=7, in_order="alternate")
+         pending=7, in_order="alternate", bucket_rows=256)
 @example(period=MANY_GROUPS, fmt="parquet", dates="iso", order="random", seed=5, parts=1,
          optional=True, engine="dense", split="none", ban=None, shift=1, pending=BIG,
-         in_order="never")
+         in_order="never", bucket_rows=256)
 # The table of issuing groups grown in a second pass over several batches' records.
 @example(period=MANY_GROUPS, fmt="parquet", dates="date", order="random", seed=6, parts=2,
          optional=True, engine="dense-in-small-batches", split="none", ban=None, shift=31,
-         pending=BIG, in_order="never")
+         pending=BIG, in_order="never", bucket_rows=256)
+# A full bucket: regions of a record a bucket, every few rows a second pass mid-batch, a
+# second till's rows among them and in batches let go (read again), the issuing groups grown.
+@example(period=TWO_TILLS, fmt="parquet", dates="iso", order="random", seed=10, parts=1,
+         optional=True, engine="dense-in-small-batches", split="none", ban=None, shift=31,
+         pending=BIG, in_order="never", bucket_rows=1)
+@example(period=MANY_GROUPS, fmt="parquet", dates="date", order="random", seed=11, parts=2,
+         optional=True, engine="dense", split="none", ban=None, shift=0, pending=BIG,
+         in_order="alternate", bucket_rows=1)
+@example(period=ALL_EXCEPTIONS, fmt="csv", dates="iso", order="random", seed=12, parts=1,
+         optional=True, engine="dense-in-small-batches", split="none", ban=BRANCH, shift=1,
+         pending=7, in_order="never", bucket_rows=1)
 def test_the_partitioned_tally_follows_the_model(period, fmt, dates, order, seed, parts,
                                                  optional, engine, split, ban, shift, pending,
-                                                 in_order) -> None:
+                                                 in_order, bucket_rows) -> None:
     allocs, rows = period
     if ban is not None and not any(a.ban == ban or a.head_ban == ban for a in allocs
                                    if a.period == PERIOD):
@@ -168,7 +193,7 @@ def test_the_partitioned_tally_follows_the_model(period, fmt, dates, order, seed
     if fmt == "csv" and dates in ("date", "datetime"):
         dates = "iso"  # a CSV holds text
     rows = as_read(rows, "canonical", optional)
-    with partitioned(shift, pending, in_order) as seen:
+    with partitioned(shift, pending, in_order, bucket_rows) as seen:
         check(allocs, rows, lambda folder: write_canonical(
             folder, chunks(ordered(rows, order, seed), parts), fmt, dates, optional, False,
             bool(categorical)), engine, split, ban)
@@ -176,9 +201,10 @@ def test_the_partitioned_tally_follows_the_model(period, fmt, dates, order, seed
     if in_order == "never":
         assert sum(seen["rows"]) == len(rows), "every row through the partitioned tally"
         assert not seen["single"]
-        if pending == 1:  # each batch's records in a second pass of their own
-            assert len(seen["passes"]) == len(seen["rows"])
-        if pending > len(rows):  # every batch of a thread in one second pass, at its end
+        if pending == 1:  # each batch's records in a second pass of their own (or more)
+            assert len(seen["passes"]) >= len(seen["rows"])
+        if pending > len(rows) and bucket_rows > len(rows):
+            # every batch of a thread in one second pass, at its end
             assert len(seen["passes"]) <= dense.THREADS
     else:
         assert sum(seen["rows"]) + sum(seen["single"]) == len(rows), "every row tallied once"
@@ -199,23 +225,41 @@ def test_the_issuing_groups_grow_in_the_second_pass(tmp_path: Path) -> None:
     assert sorted(set(issuing["machine"].to_list())) == sorted(f"POS-{b}" for b in range(12))
 
 
-def test_several_batches_wait_for_one_second_pass(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_several_batches_wait_for_one_second_pass(tmp_path: Path, fmt: str) -> None:
     """One thread, batches of 7 rows: the records of all 36 rows (six batches) wait, and one
     second pass at the end tallies them, the table of issuing groups grown on the way; a second
-    till's rows, from whichever batch, handed back as that batch's own rows."""
+    till's rows, from whichever batch, handed back as that batch's own rows, read again (the
+    batch was let go)."""
     allocs, rows = MANY_GROUPS
     second_till = Invoice("AB00000001", D(2024, 1, 9), HEAD, "issued", "accepted", "POS-X")
     rows = [*ordered(rows, "random", 7), second_till]
-    path = tmp_path / "invoices.parquet"
-    canonical_frame(rows, "iso", True, False).write_parquet(path)
+    path = tmp_path / f"invoices.{fmt}"
+    frame = canonical_frame(rows, "iso", True, False)
+    frame.write_parquet(path) if fmt == "parquet" else frame.write_csv(path)
+    read_again: list[tuple[int, int]] = []
+    rows_of = csv_batches.CsvBatches.rows
+
+    def csv_again(self, offset, length):  # type: ignore[no-untyped-def]
+        read_again.append((offset, length))
+        return rows_of(self, offset, length)
+
     with pytest.MonkeyPatch.context() as mp:
-        for name, value in (("BATCH_ROWS", 7), ("THREADS", 1), ("ISSUING_START", 2)):
+        for name, value in (("BATCH_ROWS", 7), ("CSV_BATCH_ROWS", 7), ("THREADS", 1),
+                            ("ISSUING_START", 2)):
             mp.setattr(dense, name, value)
+        mp.setattr(csv_batches.CsvBatches, "rows", csv_again)
         with partitioned(dense.PARTITION_SHIFT) as seen:
             result = reconciled(write_allocations(tmp_path, allocs), [path], "dense")
-    assert seen["rows"] == [7, 7, 7, 7, 7, 2], "six batches through the first pass"
+    assert sum(seen["rows"]) == 37 and len(seen["rows"]) > 1, "batches through the first pass"
     assert seen["passes"] == [37], "one second pass over every batch's records"
     assert seen["grown"], "the table of issuing groups grown in that pass"
+    if fmt == "parquet":
+        assert seen["rows"] == [7, 7, 7, 7, 7, 2]
+        assert seen["again"] == [5], "the second till's batch (rows 35-36) read again"
+    else:
+        [(offset, length)] = read_again
+        assert offset <= 36 < offset + length, "the second till's batch read again"
     issuing = result.issuing.sort("machine", "invoice_date")
     assert issuing.height == 37 and issuing["invoices"].to_list() == [1] * 37
     assert sorted(set(issuing["machine"].to_list())) == sorted(
@@ -239,3 +283,27 @@ def test_a_batch_out_of_order_is_told_by_its_first_rows(numbers: list[str],
         views[16 * k:16 * k + 4] = np.frombuffer(np.int32(len(n)).tobytes(), np.uint8)
         views[16 * k + 4:16 * k + 4 + len(n)] = np.frombuffer(n.encode(), np.uint8)
     assert dense._in_order((len(numbers), True, views.view(np.int32), views)) is in_order
+
+
+def test_a_full_bucket_brings_the_second_pass_early(tmp_path: Path) -> None:
+    """One batch, regions of one record a booklet: the first pass stops at each full bucket,
+    that bucket's records take their second pass, and the batch goes on from that row; the
+    rest wait for the pass at the end. The second till's row (the last) is handed back."""
+    allocs, rows = MANY_GROUPS
+    second_till = Invoice("AB00000001", D(2024, 1, 9), HEAD, "issued", "accepted", "POS-X")
+    rows = [*ordered(rows, "random", 7), second_till]
+    path = tmp_path / "invoices.parquet"
+    canonical_frame(rows, "iso", True, False).write_parquet(path)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(dense, "THREADS", 1)
+        mp.setattr(dense, "PENDING_SLACK", 0.0)
+        with partitioned(0, bucket_rows=1) as seen:
+            result = reconciled(write_allocations(tmp_path, allocs), [path], "dense")
+    assert seen["rows"] == [37], "one batch through the first pass"
+    assert len(seen["buckets"]) > 3, "full buckets tallied on their own"
+    assert sum(seen["buckets"]) + sum(seen["passes"]) == 37 and len(seen["passes"]) == 1
+    assert seen["again"] == [0], "the second till's row (the last: the pass at the end) read again"
+    issuing = result.issuing.sort("machine", "invoice_date")
+    assert issuing.height == 37 and issuing["invoices"].to_list() == [1] * 37
+    assert sorted(set(issuing["machine"].to_list())) == sorted(
+        [f"POS-{b}" for b in range(12)] + ["POS-X"])

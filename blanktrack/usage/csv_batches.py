@@ -44,3 +44,12 @@ class CsvBatches:
             yield from self.frame.collect_batches(chunk_size=chunk_size)
         except pl.exceptions.PolarsError:  # its message quotes records of the file: not shown
             raise NotClean(f"{self.path}: polars cannot read it") from None
+
+    def rows(self, offset: int, length: int) -> pl.DataFrame:
+        """Rows offset..offset + length of the frame, read again (a batch the scan let go)."""
+        if self.frame is None:
+            raise NotClean(f"{self.path}: not read yet")
+        try:
+            return self.frame.slice(offset, length).collect()
+        except pl.exceptions.PolarsError:
+            raise NotClean(f"{self.path}: polars cannot read it") from None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import queue
 import threading
 import uuid
@@ -79,14 +80,18 @@ _TRACK_NAMES = pl.Series("track", [chr(65 + t // 26) + chr(65 + t % 26) for t in
 # few).
 PARTITION_SHIFT = 12
 ORDER_SAMPLE = 1024
-PARTITION_BATCH_ROWS = 1 << 18  # Parquet: rows a batch, after one found out of order
-# The records of several batches out of order wait for one second pass (their batches kept
-# for the exceptions), so that a slot's record is read once for several rows, not once a row:
-# PENDING_PER_SLOT rows a slot, within MIN_PENDING_ROWS..MAX_PENDING_ROWS a thread (about 70
-# bytes a row waiting: records, and the batch itself).
+# The records of several batches out of order wait for one second pass, so that a slot's record
+# is read once for several rows, not once a row: PENDING_PER_SLOT rows a slot, within
+# MIN_PENDING_ROWS..MAX_PENDING_ROWS a thread. Only their records wait (16 bytes a row), each in
+# its bucket's region, sized by the bucket's share of the slots with PENDING_SLACK to spare and
+# PENDING_BUCKET_ROWS more (a full one is tallied at once, alone: rows out of order are seldom
+# spread as the slots are). A batch is read again for the rare rows a second pass hands back
+# after it is let go, not held.
 PENDING_PER_SLOT = 2
-MIN_PENDING_ROWS = PARTITION_BATCH_ROWS
+MIN_PENDING_ROWS = 1 << 18
 MAX_PENDING_ROWS = 1 << 21
+PENDING_SLACK = 1.25
+PENDING_BUCKET_ROWS = 256
 
 
 def _in_order(numbers: tuple[int, bool, np.ndarray, np.ndarray]) -> bool:
@@ -119,14 +124,13 @@ class _Tally:
     issuing: np.ndarray = field(init=False)  # (finish) (key, count) interleaved, as _merge reads
     exceptions: list[pl.DataFrame] = field(default_factory=list)
     rows: list[int] = field(init=False)
-    # The partitioned tally's records, in row order and in bucket order, and their buckets:
-    # kept from batch to batch (grown when a batch has more rows).
-    row_records: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
-    in_buckets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
-    bucket_of: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
-    out_of_order: bool = False  # a batch of this task was tallied in two passes
-    # Waiting for the second pass: the records made (the first `waiting` of row_records), the
-    # batches' rows, and per batch its first row among them and how to take its raw rows.
+    # The partitioned tally's records, each in its bucket's region (bucket k's from ends[k - 1]
+    # up to fill[k]): made at the first batch out of order, kept from batch to batch.
+    pending: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    fill: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ends: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    # Waiting for the second pass: the records made, the batches' rows, and per batch its first
+    # row among them and how to take its raw rows (read again: the batch is not held).
     waiting: int = 0
     waiting_rows: int = 0
     waiting_batches: list[tuple[int, Callable[[np.ndarray], pl.DataFrame]]] = field(
@@ -142,19 +146,27 @@ class _Tally:
         self.issuing = np.zeros(0, np.int64)
         self.rows = [0] * self.n_files
 
-    def room(self, rows: int) -> None:
-        """Room for the records of `rows` rows (made only while none are waiting)."""
-        if len(self.bucket_of) < rows:
-            assert not self.waiting_rows, "the waiting records would be lost"
-            self.row_records = np.empty(RECORD_WORDS * rows, np.uint64)
-            self.in_buckets = np.empty(RECORD_WORDS * rows, np.uint64)
-            self.bucket_of = np.empty(rows, np.int32)
+    def regions(self, ends: np.ndarray) -> None:
+        """The buckets' regions, ending at `ends`, made when first needed (np.empty: a page is
+        taken only when a record is written to it)."""
+        if not len(self.ends):
+            self.ends = ends
+            self.pending = np.empty(RECORD_WORDS * int(ends[-1]), np.uint64)
+            self.fill = np.empty_like(ends)
+            self.emptied()
+
+    def emptied(self) -> None:
+        """Every bucket's region empty again (after a second pass)."""
+        self.fill[0] = 0
+        self.fill[1:] = self.ends[:-1]
+        self.waiting_batches, self.waiting, self.waiting_rows = [], 0, 0
 
     def finish(self) -> None:
         """After the last batch: each slot's till in place of its issuing group, and the
-        issuing counts keyed by (seller, till, track, day)."""
+        issuing counts keyed by (seller, till, track, day); the records let go."""
         self.owner[1::OWNER_WORDS] = self.counts.tills(self.owner[1::OWNER_WORDS])
         self.issuing = self.counts.keyed()
+        self.pending = self.fill = self.ends = np.zeros(0, np.int64)
 
     @property
     def slot_machine(self) -> np.ndarray:
@@ -523,21 +535,24 @@ class _Scan:
                     return
                 file = self.files[i]
                 if file.csv is not None:
+                    offset = 0
                     for frame in file.csv.collect_batches(chunk_size=CSV_BATCH_ROWS):
-                        if self.refused or self.failure or not self._csv_batch(tally_, i, frame):
+                        again = functools.partial(file.csv.rows, offset, frame.height)
+                        if (self.refused or self.failure
+                                or not self._csv_batch(tally_, i, frame, again)):
                             return
+                        offset += frame.height
                     continue
                 text = [file.columns[c] for c in TEXT_KEYS if c in file.columns]
                 reader = pq.ParquetFile(file.path, metadata=file.metadata, read_dictionary=text)
-                # Row group by row group: once a batch is out of order, the task's next row
-                # groups are read in larger batches (more rows of a slot meet in its bucket).
-                tally_.out_of_order = False
+                # Row group by row group (a batch's rows read again by its group and place).
                 for g in groups:
-                    size = PARTITION_BATCH_ROWS if tally_.out_of_order else BATCH_ROWS
-                    for batch in reader.iter_batches(size, row_groups=[g], use_threads=False,
-                                                     columns=list(file.columns.values())):
+                    batches = reader.iter_batches(BATCH_ROWS, row_groups=[g], use_threads=False,
+                                                  columns=list(file.columns.values()))
+                    for k, batch in enumerate(batches):
+                        again = functools.partial(self._batch_again, i, g, BATCH_ROWS, k)
                         if (self.refused or self.failure
-                                or not self._parquet_batch(tally_, i, batch)):
+                                or not self._parquet_batch(tally_, i, batch, again)):
                             return
         except NotClean:
             self.refused = True
@@ -559,18 +574,40 @@ class _Scan:
             table(values["upload_status"], codes.upload, np.bool_),
         )
 
-    def _parquet_batch(self, t: _Tally, i: int, batch: pa.RecordBatch) -> bool:
+    def _parquet_batch(self, t: _Tally, i: int, batch: pa.RecordBatch,
+                       again: Callable[[], pa.RecordBatch]) -> bool:
+        """One Parquet batch tallied; `again` reads it again (for the rows a second pass hands
+        back after the batch is let go)."""
         columns, one_values = self.files[i].columns, self.files[i].one_values
         coded = {c: _one_code(batch.num_rows, one_values[c]) if c in one_values
                  else _coded(batch, c, columns.get(c)) for c in _PER_ROW}
         with self.lock:
             per_code = self._tables({c: v for c, (_, v) in coded.items()})
+
+        def taken(batch: pa.RecordBatch, rows: np.ndarray) -> pl.DataFrame:
+            return _exception_rows(batch, rows, columns, i).with_columns(
+                pl.lit(v, pl.String).alias(c) for c, v in one_values.items())
+
         return self._tally(t, i, batch.column(columns["invoice_number"]),
                            tuple(codes for codes, _ in coded.values()), per_code,
-                           lambda rows: _exception_rows(batch, rows, columns, i).with_columns(
-                               pl.lit(v, pl.String).alias(c) for c, v in one_values.items()))
+                           functools.partial(taken, batch),
+                           lambda rows: taken(again(), rows))
 
-    def _csv_batch(self, t: _Tally, i: int, frame: pl.DataFrame) -> bool:
+    def _batch_again(self, i: int, group: int, size: int, k: int) -> pa.RecordBatch:
+        """Batch k of row group `group` of file i, read in batches of `size` rows, as read
+        before."""
+        file = self.files[i]
+        text = [file.columns[c] for c in TEXT_KEYS if c in file.columns]
+        reader = pq.ParquetFile(file.path, metadata=file.metadata, read_dictionary=text)
+        batches = reader.iter_batches(size, row_groups=[group], use_threads=False,
+                                      columns=list(file.columns.values()))
+        for batch in itertools.islice(batches, k, None):
+            return batch
+        raise AssertionError(f"{file.path}: row group {group} has no batch {k} of {size} rows")
+
+    def _csv_batch(self, t: _Tally, i: int, frame: pl.DataFrame,
+                   again: Callable[[], pl.DataFrame]) -> bool:
+        """One CSV batch tallied; `again` reads it again (as _parquet_batch's)."""
         with self.lock:
             for c in TEXT_KEYS:
                 known = self.categories[c].categories.to_series()
@@ -593,21 +630,24 @@ class _Scan:
                 physical = physical.fill_null(size[c])
             per_row.append(physical.cast(pl.Int32).to_numpy())
         numbers = frame["invoice_number"].to_arrow(compat_level=pl.CompatLevel.newest())
+
+        def taken(frame: pl.DataFrame, rows: np.ndarray) -> pl.DataFrame:
+            return frame[rows].select(pl.col(inv.RAW_COLUMNS).cast(pl.String),
+                                      file=pl.lit(i, pl.UInt32))
+
         return self._tally(t, i, numbers, tuple(per_row), per_code,
-                           lambda rows: frame[rows].select(
-                               pl.col(inv.RAW_COLUMNS).cast(pl.String),
-                               file=pl.lit(i, pl.UInt32)))
+                           functools.partial(taken, frame), lambda rows: taken(again(), rows))
 
     def _tally(self, t: _Tally, i: int, number_column: pa.Array, per_row: tuple[np.ndarray, ...],
-               per_code: tuple[np.ndarray, ...], take: Callable[[np.ndarray], pl.DataFrame]
-               ) -> bool:
+               per_code: tuple[np.ndarray, ...], take: Callable[[np.ndarray], pl.DataFrame],
+               again: Callable[[np.ndarray], pl.DataFrame]) -> bool:
+        """One batch tallied; `take` gives raw rows of it while it is read, `again` after."""
         numbers = _number_buffers(number_column)
         if numbers is None:
             self.refused = True
             return False
         if not _in_order(numbers):
-            t.out_of_order = True
-            return self._partitioned(t, i, numbers, per_row, per_code, take)
+            return self._partitioned(t, i, numbers, per_row, per_code, take, again)
         # A batch in order after some out of order: theirs first, so that every slot's rows
         # are still tallied in row order.
         if not self._second_pass(t):
@@ -641,49 +681,68 @@ class _Scan:
             t.exceptions.append(take(rows))
         return True
 
+    @functools.cached_property
+    def bucket_ends(self) -> np.ndarray:
+        """Where each bucket's region of waiting records ends: room for its share of the slots'
+        pending_rows, PENDING_SLACK times, and PENDING_BUCKET_ROWS more."""
+        booklet_slot = self.slots.booklet_slot
+        held = np.bincount(np.flatnonzero(booklet_slot >= 0) >> PARTITION_SHIFT,
+                           minlength=(len(booklet_slot) >> PARTITION_SHIFT) + 1)
+        share = PENDING_SLACK * self.pending_rows / max(1, int(held.sum()))
+        # At least a record a bucket: a bucket that holds none would stop every first pass.
+        return np.cumsum(np.ceil(held * share).astype(np.int64) + max(1, PENDING_BUCKET_ROWS))
+
     def _partitioned(self, t: _Tally, i: int, numbers: tuple[int, bool, np.ndarray, np.ndarray],
                      per_row: tuple[np.ndarray, ...], per_code: tuple[np.ndarray, ...],
-                     take: Callable[[np.ndarray], pl.DataFrame]) -> bool:
+                     take: Callable[[np.ndarray], pl.DataFrame],
+                     again: Callable[[np.ndarray], pl.DataFrame]) -> bool:
         """A batch's first pass of the partitioned tally (slot_tally.partition_batch): its
         records wait, with those of the batches before, for one second pass (_second_pass),
-        made when pending_rows would be passed, before a batch in order, and at the end."""
+        made when pending_rows would be passed, before a batch in order, and at the end; a
+        bucket that fills before then has its own second pass."""
         slots, kernels = self.slots, self.kernels
         n = numbers[0]
         if t.waiting_rows + n > self.pending_rows and not self._second_pass(t):
             return False
-        t.room(max(n, self.pending_rows))  # the waiting rows and these fit (or none wait)
+        t.regions(self.bucket_ends)
         out = np.empty(n, np.int64)
-        w = t.waiting
-        m, ne, left_out = kernels.partition_batch(
-            *numbers, *per_row, *per_code,
-            slots.track_slot, slots.track_first, slots.track_base, slots.track_span,
-            PARTITION_SHIFT, t.row_records[RECORD_WORDS * w:], t.bucket_of[w:], out, 0,
-            t.waiting_rows)
-        t.rows[i] += n - left_out  # rows of other BANs are not counted (as in fast_usage)
-        t.waiting_batches.append((t.waiting_rows, take))
-        t.waiting += m
-        t.waiting_rows += n
+        first, done, ne = t.waiting_rows, 0, 0
+        t.waiting_batches.append((first, take))
+        t.waiting_rows = first + n
+        while True:
+            done, m, ne, left_out = kernels.partition_batch(
+                *numbers, *per_row, *per_code,
+                slots.track_slot, slots.track_first, slots.track_base, slots.track_span,
+                PARTITION_SHIFT, t.pending, t.fill, t.ends, out, ne, first, done)
+            t.rows[i] -= left_out  # rows of other BANs are not counted (as in fast_usage)
+            t.waiting += m
+            if done == n:
+                break
+            if not self._second_pass(t, np.flatnonzero(t.fill == t.ends)):
+                return False
+        t.rows[i] += n
+        t.waiting_batches[-1] = (first, again)  # the batch is let go: read again if need be
         return self._excepted(t, take, out[:ne])
 
-    def _second_pass(self, t: _Tally) -> bool:
-        """The waiting records tallied bucket by bucket (slot_tally.scatter_records,
-        tally_records); a second till's rows handed to polars from their own batches."""
+    def _second_pass(self, t: _Tally, full: np.ndarray | None = None) -> bool:
+        """The waiting records tallied bucket by bucket (slot_tally.tally_records), or those of
+        the `full` buckets only (a slot's rows all wait in its one bucket, so each slot's rows
+        are still tallied in row order; the other buckets wait on); a second till's rows
+        handed to polars from their own batches."""
         if not t.waiting_batches:
             return True
-        kernels, slots, m = self.kernels, self.slots, t.waiting
-        starts = np.zeros((len(slots.booklet_slot) >> PARTITION_SHIFT) + 2, np.int64)
-        kernels.scatter_records(m, t.row_records, t.bucket_of, starts, t.in_buckets)
-        out = np.empty(max(m, 1), np.int64)  # pages touched only where written: few
-        done, ne = 0, 0
-        while True:
-            done, ne, t.counts.groups = kernels.tally_records(
-                m, t.in_buckets, done, slots.booklet_seat, slots.slot_track_code, t.owner,
-                t.state, *t.counts.arguments(), out, ne)
-            if done == m:
-                break
-            t.counts = kernels.issuing_grow(t.counts)  # a full table of issuing groups
+        out = np.empty(max(t.waiting, 1), np.int64)  # pages touched only where written: few
         batches = t.waiting_batches
-        t.waiting_batches, t.waiting, t.waiting_rows = [], 0, 0
+        if full is None:
+            ne = self._tally_waiting(t, t.fill, t.ends, 0, out, 0)
+            t.emptied()
+        else:
+            ne = 0
+            for k in full:
+                begin = int(t.ends[k - 1]) if k else 0
+                ne = self._tally_waiting(t, t.fill[k:k + 1], t.ends[k:k + 1], begin, out, ne)
+                t.waiting -= int(t.fill[k]) - begin
+                t.fill[k] = begin
         if not ne:
             return True
         rows = np.sort(out[:ne])  # bucket order: each batch's rows back in row order
@@ -693,6 +752,19 @@ class _Scan:
         return all(self._excepted(t, take, rows[lo:hi] - first)
                    for (first, take), lo, hi in zip(batches, bounds[:-1], bounds[1:], strict=True)
                    if hi > lo)
+
+    def _tally_waiting(self, t: _Tally, fill: np.ndarray, ends: np.ndarray, start: int,
+                       out: np.ndarray, ne: int) -> int:
+        """The records of the buckets `fill` and `ends` are of (the first from `start`)
+        tallied, the table of issuing groups grown as it fills; the exceptions now in out."""
+        bucket, done = 0, start
+        while True:
+            bucket, done, ne, t.counts.groups = self.kernels.tally_records(
+                t.pending, fill, ends, bucket, done, self.slots.booklet_seat,
+                self.slots.slot_track_code, t.owner, t.state, *t.counts.arguments(), out, ne)
+            if bucket == len(fill):
+                return ne
+            t.counts = self.kernels.issuing_grow(t.counts)  # a full table of issuing groups
 
 
 def _exception_rows(batch: pa.RecordBatch, rows: np.ndarray, columns: dict[str, str],

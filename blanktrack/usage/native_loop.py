@@ -38,7 +38,7 @@ import numpy as np
 
 _HERE = Path(__file__).resolve().parent
 _SOURCES = (_HERE / "slot_tally.py", Path(__file__).resolve())
-_FORMAT = b"blanktrack-native-4\n"
+_FORMAT = b"blanktrack-native-5\n"
 
 # slot_tally.tally_batch's parameters in order: a name, then the dtype of an array ("offsets": int32
 # or int64, one wrapper each) or None for an integer. An array goes to C as pointer and length.
@@ -56,15 +56,13 @@ _TALLY_PARAMS: tuple[tuple[str, str | None], ...] = (
 )
 _PER_ROW_PARAMS = _TALLY_PARAMS[:19]  # the batch's columns, per-code and track tables
 _PARTITION_PARAMS: tuple[tuple[str, str | None], ...] = (
-    *_PER_ROW_PARAMS, ("shift", None), ("records", "uint64"), ("bucket_of", "int32"),
-    ("exceptions", "int64"), ("ne", None), ("first_row", None),
-)
-_SCATTER_PARAMS: tuple[tuple[str, str | None], ...] = (
-    ("m", None), ("records", "uint64"), ("bucket_of", "int32"), ("starts", "int64"),
-    ("out", "uint64"),
+    *_PER_ROW_PARAMS, ("shift", None), ("records", "uint64"), ("fill", "int64"),
+    ("ends", "int64"), ("exceptions", "int64"), ("ne", None), ("first_row", None),
+    ("start", None),
 )
 _RECORDS_PARAMS: tuple[tuple[str, str | None], ...] = (
-    ("m", None), ("records", "uint64"), ("start", None), ("booklet_seat", "int32"),
+    ("records", "uint64"), ("fill", "int64"), ("ends", "int64"), ("bucket", None),
+    ("start", None), ("booklet_seat", "int32"),
     ("slot_track_code", "int32"), ("slot_owner", "int32"),
     ("slot_state", "uint64"), ("group_table", "int64"), ("group_key", "int64"),
     ("day_counts", "uint32"), ("n_groups", None), ("exceptions", "int64"), ("ne", None),
@@ -75,9 +73,8 @@ _OFFSETS = ("int32", "int64")
 # number column's offsets (one wrapper per offsets type, then), and how many integers it returns.
 _FUNCTIONS: dict[str, tuple[tuple[tuple[str, str | None], ...], bool, int]] = {
     "tally_batch": (_TALLY_PARAMS, True, 4),
-    "partition_batch": (_PARTITION_PARAMS, True, 3),
-    "scatter_records": (_SCATTER_PARAMS, False, 0),
-    "tally_records": (_RECORDS_PARAMS, False, 3),
+    "partition_batch": (_PARTITION_PARAMS, True, 4),
+    "tally_records": (_RECORDS_PARAMS, False, 4),
     "group_rehash": (_REHASH_PARAMS, False, 0),
 }
 
@@ -88,9 +85,9 @@ class Kernels:
 
     def __init__(self, functions: dict[str, Callable[..., Any]], kind: str) -> None:
         self.tally_batch: Callable[..., tuple[int, int, int, int]] = functions["tally_batch"]
-        self.partition_batch: Callable[..., tuple[int, int, int]] = functions["partition_batch"]
-        self.scatter_records: Callable[..., None] = functions["scatter_records"]
-        self.tally_records: Callable[..., tuple[int, int, int]] = functions["tally_records"]
+        self.partition_batch: Callable[..., tuple[int, int, int, int]] = functions[
+            "partition_batch"]
+        self.tally_records: Callable[..., tuple[int, int, int, int]] = functions["tally_records"]
         self._rehash: Callable[..., None] = functions["group_rehash"]
         self.kind = kind  # 'native' | 'numba'
 

@@ -288,11 +288,11 @@ def tally_batch(
 # out of order touches a slot record far from the last one, and tally_batch's long chain of
 # loads per row leaves the processor few misses to wait on at once. So partition_batch first
 # reads the batch's columns in order, checks what needs no table of booklets and writes each
-# row a compact record (RECORD_WORDS) with its booklet's place in booklet_slot; scatter_records
-# puts the records in order of bucket (a range of those places, whose seats, slot records and
-# owners fit the L2 cache), keeping row order within a bucket; tally_records then walks them
-# bucket by bucket, and only there looks up a booklet's slot and seller (read in the first
-# pass, that lookup missed the cache on nearly every row of a large period). A slot's rows meet
+# row a compact record (RECORD_WORDS) with its booklet's place in booklet_slot, straight into
+# the region of its bucket (a range of those places, whose seats, slot records and owners fit
+# the L2 cache), row order kept within a bucket; tally_records then walks them bucket by
+# bucket, and only there looks up a booklet's slot and seller (read in the first pass, that
+# lookup missed the cache on nearly every row of a large period). A slot's rows meet
 # tally_records in row order, so tills, exceptions and counts are those of tally_batch.
 RECORD_WORDS = 2
 # The record's first word: place | bit << 26 | status class << 32 | upload failed << 34 |
@@ -315,17 +315,21 @@ def partition_batch(
     date_codes, ban_codes, machine_codes, status_codes, upload_codes,  # per row
     date_offset, date_day, ban_id, machine_id, status_class, upload_failed,  # per code
     track_slot, track_first, track_base, track_span,  # track → part of booklet_slot
-    shift, records, bucket_of,  # out: a record and its bucket (place >> shift) per row kept
+    shift, records, fill, ends,  # out: each row kept a record, in its bucket's region
     exceptions, ne,  # out: row indices left to the caller, and how many so far
     first_row,  # the batch's first row among the records waiting for the second pass
+    start,  # the first row of the batch not yet taken
 ):
-    """The first pass of the partitioned tally: rows 0..n of one batch checked as tally_batch
-    checks them before it looks up a booklet's slot, the rest written as records (their row
-    counted from first_row: several batches' records meet in one second pass). Returns
-    (records, exceptions, rows left out by the BAN filter)."""
+    """The first pass of the partitioned tally: rows start..n of one batch checked as
+    tally_batch checks them before it looks up a booklet's slot, the rest written as records
+    (their row counted from first_row: several batches' records meet in one second pass) into
+    the region of their bucket (place >> shift): bucket k's records go at fill[k], up to
+    ends[k] (its region ends where the next one's begins). Returns (next row, records written,
+    exceptions, rows left out by the BAN filter): the next row is short of n when its bucket is
+    full; the caller tallies the records (tally_records) and calls again from that row."""
     m = 0
     left_out = 0
-    for ii in range(n):
+    for ii in range(start, n):
         i = np.uint64(ii)
         ok, t0, t1, number = _invoice_number(views, offsets, data, i)
         if not ok:
@@ -348,8 +352,8 @@ def partition_batch(
         # The same decisions as tally_batch's, in the same order; those that need the slot
         # and its seller are made by tally_records.
         if ban == BAN_FILTERED:
-            left_out += 1
             if place < 0 or far_off:
+                left_out += 1
                 continue
             dated = FILTERED
         elif place < 0:
@@ -359,8 +363,15 @@ def partition_batch(
             continue
         else:
             dated = DATED_FAR if far_off else DATED_IN if offset == 0 else DATED_NEAR
+        bucket = np.uint64(place >> shift)
+        p = fill[bucket]
+        if p == ends[bucket]:
+            return ii, m, ne, left_out  # a full bucket: stop before this row changes anything
+        fill[bucket] = p + 1
+        if ban == BAN_FILTERED:
+            left_out += 1
         other = ban == BAN_OTHER
-        um = np.uint64(m)
+        um = np.uint64(p)
         records[np.uint64(RECORD_WORDS) * um] = (
             np.uint64(place) | (np.uint64(number % 50) << np.uint64(26))
             | (np.uint64(status_class[np.uint64(status_codes[i])]) << np.uint64(32))
@@ -372,40 +383,40 @@ def partition_batch(
             np.uint64(first_row + ii)
             | (np.uint64(machine_id[np.uint64(machine_codes[i])]) << np.uint64(32))
             | (_OTHER if other else np.uint64(0)))
-        bucket_of[um] = place >> shift
         m += 1
-    return m, ne, left_out
-
-
-@njit(cache=True, nogil=True)
-def scatter_records(m, records, bucket_of, starts, out):
-    """Records 0..m put into `out` in order of bucket, in row order within one (a counting
-    sort; `starts` has a place per bucket and one more, all 0: zeroed here, the loop would
-    compile to a call of memset, which the native file cannot link to)."""
-    for j in range(m):
-        starts[bucket_of[j] + 1] += 1
-    for k in range(len(starts) - 1):
-        starts[k + 1] += starts[k]
-    for j in range(m):
-        k = bucket_of[j]
-        p = starts[k]
-        starts[k] = p + 1
-        out[RECORD_WORDS * p] = records[RECORD_WORDS * j]
-        out[RECORD_WORDS * p + 1] = records[RECORD_WORDS * j + 1]
+    return n, m, ne, left_out
 
 
 @njit(cache=True, nogil=True)
 def tally_records(
-    m, records, start,  # records start..m, in order of bucket
+    records, fill, ends, bucket, start,  # each bucket's records, from `start` in `bucket` on
     booklet_seat, slot_track_code,  # per place: slot and seller; per slot: its track's code
     slot_owner, slot_state,  # per booklet slot (OWNER_WORDS, SLOT_WORDS each)
     group_table, group_key, day_counts, n_groups,  # issuing groups and their counts per day
     exceptions, ne,  # out: row indices left to the caller, and how many so far
 ):
-    """The second pass of the partitioned tally: each record's booklet looked up and checked as
-    tally_batch checks a row, then the record tallied into its slot. Returns (next record,
-    exceptions, issuing groups): the next record is short of m when the group table is half
-    full; grow it and call again."""
+    """The second pass of the partitioned tally: bucket by bucket (bucket k's records from the
+    end of k - 1's region, ends[k - 1], to fill[k]), each record's booklet looked up and checked
+    as tally_batch checks a row, then the record tallied into its slot. Returns (bucket, next
+    record, exceptions, issuing groups): the bucket is len(fill) when every record is tallied,
+    else the group table is half full: grow it and call again from there."""
+    while bucket < len(fill):
+        jj, ne, n_groups = _tally_bucket(records, start, fill[bucket], booklet_seat,
+                                         slot_track_code, slot_owner, slot_state, group_table,
+                                         group_key, day_counts, n_groups, exceptions, ne)
+        if jj < fill[bucket]:
+            return bucket, jj, ne, n_groups
+        bucket += 1
+        if bucket < len(fill):
+            start = ends[bucket - 1]
+    return bucket, start, ne, n_groups
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _tally_bucket(records, start, m, booklet_seat, slot_track_code, slot_owner, slot_state,
+                  group_table, group_key, day_counts, n_groups, exceptions, ne):
+    """tally_records' records start..m (of one bucket): (next record, exceptions, issuing
+    groups), the next record short of m at a half-full group table."""
     one = np.uint64(1)
     for jj in range(start, m):
         j = np.uint64(RECORD_WORDS) * np.uint64(jj)
