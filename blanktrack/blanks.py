@@ -137,8 +137,9 @@ def blank_ranges(intervals: pl.DataFrame, allocations: pl.DataFrame, split: Spli
     """The report rows from blank_intervals(state): maximal blank runs per BAN/type/track, cut
     at allocation or booklet edges when asked. Sorted by BAN, type, track, begin."""
     keys = list(RUN_KEYS)
-    if split in ("allocation", "booklet"):
-        keys.append("alloc_id")
+    if split == "allocation":
+        keys.append("alloc_id")  # booklet: cut at booklet edges only (spec §3), so two
+        # allocations that share a booklet (not whole booklets) still merge inside it
     groups = run_groups(allocations, keys)
     # One query from here, collected once (each eager step is a collect).
     pieces = intervals.lazy().join(

@@ -128,6 +128,11 @@ VOID_THEN_REISSUE = ([WHOLE], [Invoice("AB00000003", D(2024, 1, 10), HEAD, "void
 ADJACENT = ([WHOLE, Allocation(HEAD, "07", PERIOD, "AB", 50, 99),
              Allocation(HEAD, "07", PERIOD, "AB", 100, 149, None, "VAC-2")],
             [Invoice("AB00000120", D(2024, 1, 5), HEAD, "issued")])
+# Two allocations that share a booklet (not whole booklets: a warning, still reported): with
+# --split booklet their blank numbers 250–253 are one row, cut at booklet edges only.
+SHARED_BOOKLET = ([Allocation(HEAD, "07", PERIOD, "AB", 182, 252),
+                   Allocation(HEAD, "07", PERIOD, "AB", 253, 253)],
+                  [Invoice("AB00000000", D(2024, 1, 1), HEAD, "issued")])
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -167,6 +172,8 @@ ADJACENT = ([WHOLE, Allocation(HEAD, "07", PERIOD, "AB", 50, 99),
          optional=True, chinese=False, engine="one-pass", split="none", ban=None)
 @example(period=ADJACENT, fmt="csv", dates="iso", order="till", seed=0, parts=1,
          optional=True, chinese=False, engine="dense", split="allocation", ban=None)
+@example(period=SHARED_BOOKLET, fmt="csv", dates="iso", order="till", seed=0, parts=1,
+         optional=False, chinese=False, engine="dense", split="booklet", ban=None)
 # --ban: another BAN's claim still withholds, another seller's use still counts.
 @example(period=USED_IN_OVERLAP, fmt="csv", dates="iso", order="till", seed=0, parts=1,
          optional=True, chinese=False, engine="dense", split="none", ban=BRANCH)
