@@ -10,16 +10,18 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
-from lxml import etree
 
 from .. import invoices as inv
 from .. import textio
 from ..allocations import PARQUET_MAGIC
 from . import erp
-from .mig_xml import Kind, kind_of
 from .platform_download import is_platform_row
+
+if TYPE_CHECKING:
+    from .mig_xml import Kind
 
 _SNIFF_BYTES = 65536
 _XLSX_MAGIC = b"PK\x03\x04"
@@ -54,6 +56,10 @@ def _decode(head: bytes) -> str | None:
 def _xml_root_kind(head: bytes) -> Kind | None:
     """The kind of an XML document from its root element, found in the file's first bytes;
     None when they are not well-formed up to it."""
+    from lxml import etree  # here: a run of tables alone never loads lxml
+
+    from .mig_xml import kind_of
+
     parser = etree.XMLPullParser(events=("start",), resolve_entities=False, load_dtd=False,
                                  no_network=True, huge_tree=False)
     try:
