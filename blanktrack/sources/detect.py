@@ -17,8 +17,6 @@ import polars as pl
 from .. import invoices as inv
 from .. import textio
 from ..allocations import PARQUET_MAGIC
-from . import erp
-from .platform_download import is_platform_row
 
 if TYPE_CHECKING:
     from .mig_xml import Kind
@@ -124,6 +122,10 @@ def sniff(path: Path, columns: dict[str, str] | None = None) -> FileKind:
     names = [inv.normal_name(h) for h in header]
     if set(inv.REQUIRED) <= set(names) and not columns:
         return FileKind("canonical")
+    # Here, not at the top: a canonical table (the fast path) needs no ERP or platform reader.
+    from . import erp
+    from .platform_download import is_platform_row
+
     for line in stripped.splitlines()[:3]:
         if is_platform_row(line):
             return FileKind("platform")

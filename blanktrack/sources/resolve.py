@@ -267,13 +267,14 @@ def checked(staged: pl.LazyFrame) -> None:
 def _e0501_file(file: Path, info: InputKind, result: ReadInputs) -> bool:
     """Whether `file` (XML) is an E0501 allocation; if so it goes to the engine."""
     from . import e0501
+    from .mig_xml import namespace
     from .safe_xml import parse_file
 
     root = parse_file(str(file))
     if not e0501.is_e0501(root):
         return False
     for element in e0501.assignments(root):
-        info.kinds[f"E0501 {e0501.namespace(element).rsplit(':', 1)[-1]}"] += 1
+        info.kinds[f"E0501 {namespace(element).rsplit(':', 1)[-1]}"] += 1
     odd = e0501.unofficial_namespaces(root)
     if odd:
         result.findings.append(F.unofficial_namespace_findings(str(file), odd))
