@@ -97,7 +97,8 @@ def _is_workbook(path: Path) -> bool:
 
 def sniff(path: Path, columns: dict[str, str] | None = None) -> FileKind:
     """What `path` holds (reads its first 64 KiB; an XML file's root element)."""
-    head = textio.read_head(path, _SNIFF_BYTES)  # a FIFO or a device is refused, never opened
+    # a FIFO or a device is refused, never opened; of a Parquet file only its magic is read
+    head = textio.read_head(path, _SNIFF_BYTES, unless=PARQUET_MAGIC)
     if not head.strip():
         return FileKind("empty")
     if head.startswith(PARQUET_MAGIC):
