@@ -70,10 +70,29 @@ def write_file(path: Path, data: bytes, atomic: bool = True) -> Path:
     if atomic:
         return write_bytes_atomic(path, data)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
-        fh.write(data)
+    folder = os.fspath(path.parent)
+    # A set's many files share a few folders: each folder is made (mkdir) once per process,
+    # not once per file; one removed since is made again when the open finds it missing.
+    if folder not in _made_folders:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _made_folders.add(folder)
+    # os.open and os.write: open()'s buffered file object is not needed for one write.
+    try:
+        fd = os.open(path, _NEW_FILE, 0o666)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, _NEW_FILE, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
     return path
+
+
+_made_folders: set[str] = set()  # folders write_file made or found (atomic=False)
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)  # Windows: no CRLF
 
 
 def sync_tree(root: Path) -> None:

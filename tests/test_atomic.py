@@ -129,6 +129,49 @@ def test_plain_write_is_complete(tmp_path: Path) -> None:
     assert path.read_bytes() == NEW and _entries(path.parent) == ["b.csv"]
 
 
+def test_plain_writes_share_a_folder_made_once(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many files in one staged set folder: the folder is made once, not once per file; a
+    file written again is replaced whole (a shorter one leaves no tail of the longer)."""
+    made: list[Path] = []
+    real_mkdir = Path.mkdir
+    monkeypatch.setattr(Path, "mkdir", lambda self, *a, **k: (k.get("parents") and
+                        made.append(self)) or real_mkdir(self, *a, **k))
+    folder = tmp_path / "11302" / "53567686" / "e0402"
+    for name in ("a.xml", "b.xml", "c.xml", "a.xml"):
+        atomic.write_file(folder / name, NEW, atomic=False)
+    atomic.write_file(folder / "b.xml", OLD, atomic=False)
+    assert made.count(folder) == 1  # asked once (mkdir then makes the parents itself)
+    assert _entries(folder) == ["a.xml", "b.xml", "c.xml"]
+    assert (folder / "a.xml").read_bytes() == NEW and (folder / "b.xml").read_bytes() == OLD
+
+
+def test_a_plain_write_makes_a_removed_folder_again(tmp_path: Path) -> None:
+    folder = tmp_path / "set"
+    atomic.write_file(folder / "a.csv", NEW, atomic=False)
+    (folder / "a.csv").unlink()
+    folder.rmdir()
+    path = atomic.write_file(folder / "b.csv", OLD, atomic=False)
+    assert path.read_bytes() == OLD and _entries(folder) == ["b.csv"]
+
+
+def test_a_plain_write_into_a_file_fails(tmp_path: Path) -> None:
+    (tmp_path / "set").write_bytes(OLD)  # where the folder should be
+    with pytest.raises(OSError):
+        atomic.write_file(tmp_path / "set" / "a.csv", NEW, atomic=False)
+    assert (tmp_path / "set").read_bytes() == OLD
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_a_plain_write_is_as_readable_as_the_umask_says(tmp_path: Path, umask: int) -> None:
+    old = os.umask(umask)
+    try:
+        path = atomic.write_file(tmp_path / "set" / "a.csv", NEW, atomic=False)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
 @pytest.mark.parametrize("platform", ["linux", "darwin"])
 def test_sync_tree_syncs_every_file_or_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                              platform: str) -> None:

@@ -39,3 +39,18 @@ def test_a_column_mapping_makes_an_unknown_header_an_export(tmp_path):
     mapping = {"invoice_number": "單據號碼", "invoice_date": "日期", "seller_ban": "公司",
                "status": "狀況"}
     assert sniff(path, mapping).kind == "erp"
+
+
+@pytest.mark.parametrize(("data", "head"), [
+    (b"PAR1" + b"\0" * 100_000, b"PAR1"),  # a Parquet file: its magic alone
+    (b"PAR2" + b"x" * 100_000, b"PAR2" + b"x" * 65_532),  # anything else: 64 KiB
+    (b"PA", b"PA"),  # shorter than the magic
+    (b"", b""),
+])
+def test_the_head_of_a_parquet_file_is_its_magic(tmp_path, data, head):
+    from blanktrack.textio import read_head
+
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    assert read_head(path, 65_536, unless=b"PAR1") == head
+    assert read_head(path, 65_536) == data[:65_536]

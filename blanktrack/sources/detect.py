@@ -10,16 +10,16 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
-from lxml import etree
 
 from .. import invoices as inv
 from .. import textio
 from ..allocations import PARQUET_MAGIC
-from . import erp
-from .mig_xml import Kind, kind_of
-from .platform_download import is_platform_row
+
+if TYPE_CHECKING:
+    from .mig_xml import Kind
 
 _SNIFF_BYTES = 65536
 _XLSX_MAGIC = b"PK\x03\x04"
@@ -54,6 +54,10 @@ def _decode(head: bytes) -> str | None:
 def _xml_root_kind(head: bytes) -> Kind | None:
     """The kind of an XML document from its root element, found in the file's first bytes;
     None when they are not well-formed up to it."""
+    from lxml import etree  # here: a run of tables alone never loads lxml
+
+    from .mig_xml import kind_of
+
     parser = etree.XMLPullParser(events=("start",), resolve_entities=False, load_dtd=False,
                                  no_network=True, huge_tree=False)
     try:
@@ -93,7 +97,8 @@ def _is_workbook(path: Path) -> bool:
 
 def sniff(path: Path, columns: dict[str, str] | None = None) -> FileKind:
     """What `path` holds (reads its first 64 KiB; an XML file's root element)."""
-    head = textio.read_head(path, _SNIFF_BYTES)  # a FIFO or a device is refused, never opened
+    # a FIFO or a device is refused, never opened; of a Parquet file only its magic is read
+    head = textio.read_head(path, _SNIFF_BYTES, unless=PARQUET_MAGIC)
     if not head.strip():
         return FileKind("empty")
     if head.startswith(PARQUET_MAGIC):
@@ -118,6 +123,10 @@ def sniff(path: Path, columns: dict[str, str] | None = None) -> FileKind:
     names = [inv.normal_name(h) for h in header]
     if set(inv.REQUIRED) <= set(names) and not columns:
         return FileKind("canonical")
+    # Here, not at the top: a canonical table (the fast path) needs no ERP or platform reader.
+    from . import erp
+    from .platform_download import is_platform_row
+
     for line in stripped.splitlines()[:3]:
         if is_platform_row(line):
             return FileKind("platform")

@@ -4,12 +4,14 @@ InvoiceEnvelope, read into the raw allocation rows allocations.py checks like an
 from __future__ import annotations
 
 from pathlib import Path
-
-from lxml import etree
+from typing import TYPE_CHECKING
 
 from ..errors import InputError, Problem
-from .mig_xml import kind_of, namespace
-from .safe_xml import parse_file
+
+# lxml (and the MIG readers, which import it) are imported by the functions that parse: an
+# allocation table is told from an E0501 file by is_xml_file alone, without loading lxml.
+if TYPE_CHECKING:
+    from lxml import etree
 
 OFFICIAL = ("urn:GEINV:E0501:4.0", "urn:GEINV:E0501:3.1", "urn:GEINV:E0501:3.2")
 # Seen in some copies, not in the MOF's schemas: read, with a warning finding.
@@ -24,6 +26,10 @@ RawRow = tuple[int, dict[str, str | None]]
 
 def assignments(root: etree._Element) -> list[etree._Element]:
     """The InvoiceAssignNo elements of a document (bare, or the messages of an envelope)."""
+    from lxml import etree
+
+    from .mig_xml import namespace
+
     if etree.QName(root).localname == "InvoiceAssignNo":
         return [root]
     pack = root.find(f"{{{namespace(root)}}}InvoicePack")
@@ -32,15 +38,22 @@ def assignments(root: etree._Element) -> list[etree._Element]:
 
 
 def is_e0501(root: etree._Element) -> bool:
+    from .mig_xml import kind_of
+
     return bool(assignments(root)) and all(kind_of(a).message == "E0501" for a in assignments(root))
 
 
 def unofficial_namespaces(root: etree._Element) -> list[str]:
+    from .mig_xml import namespace
+
     return sorted({namespace(a) for a in assignments(root) if namespace(a) not in OFFICIAL})
 
 
 def read_e0501(path: Path, problems: list[Problem]) -> list[RawRow]:
     """The allocation rows of an E0501 file; a wrong booklet count is a problem of its line."""
+    from .mig_xml import namespace
+    from .safe_xml import parse_file
+
     name = str(path)
     root = parse_file(str(path), name)
     found = assignments(root)

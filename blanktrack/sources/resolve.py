@@ -18,14 +18,14 @@ import polars as pl
 from .. import findings as F
 from .. import invoices as inv
 from ..errors import InputError, Problem
-from . import e0501, turnkey
 from .detect import FileKind, sniff
-from .erp import read_erp
-from .platform_download import read_platform
-from .safe_xml import parse_file
 
+# Imported where an input needs them (XML, Turnkey folders, ERP exports, the platform
+# download): a run of canonical Parquet or CSV files loads neither lxml nor multiprocessing
+# on the main thread before the scan starts (tests/test_lazy_imports.py).
 if TYPE_CHECKING:
     from ..reconcile import Reconciliation
+    from . import turnkey
 
 _FIX_PATH = "give the path of an invoice file or folder (CSV, Excel, Parquet, MIG XML, Turnkey)"
 
@@ -63,10 +63,14 @@ class ReadInputs:
 
 def _walk(folder: Path) -> Iterator[Path]:
     """Every regular file under `folder`, in a stable order (hidden files too: Turnkey's are not)."""
+    from . import turnkey
+
     return (Path(p) for p in turnkey.walk(str(folder)))
 
 
 def _folder_bytes(folder: str) -> int:
+    from . import turnkey
+
     return sum(os.stat(p).st_size for p in turnkey.walk(folder))
 
 
@@ -121,6 +125,8 @@ class _InvoiceReader:
             self._pass_through(path, info)
             return [], None
         if kind.kind == "xml":  # parsed in full: a malformed file is named with its line
+            from . import turnkey
+
             read = turnkey.read_files([name], [False], name, spill=self._spill())
             raws, rejects, others = self._xml(read, info)
             if not others:
@@ -143,8 +149,12 @@ class _InvoiceReader:
     def _table(self, path: Path, kind: FileKind, info: InputKind) -> pl.LazyFrame:
         info.files_read += 1
         if kind.kind == "platform":
+            from .platform_download import read_platform
+
             info.kinds["platform download"] += 1
             return read_platform(path, str(path))
+        from .erp import read_erp
+
         info.kinds[f"ERP {kind.detail}"] += 1
         return read_erp(path, str(path), kind.detail, self.columns)
 
@@ -156,6 +166,8 @@ class _InvoiceReader:
         info.files_read += read.files - len(read.not_xml)
         info.passed_over += sum(n for k, n in read.kinds.items()
                                 if k.known and not k.is_invoice and k.message != "InvoiceEnvelope")
+        from . import turnkey
+
         rows, rejects = turnkey.fold(read)
         return [rows], rejects, read.not_xml
 
@@ -165,6 +177,8 @@ class _InvoiceReader:
 
     def _folder(self, folder: Path, info: InputKind
                 ) -> tuple[list[pl.LazyFrame], pl.DataFrame | None]:
+        from . import turnkey
+
         read = turnkey.read_folder(str(folder), str(folder), spill=self._spill())
         if not read.files:  # a wrong folder, not a period without invoices (a Turnkey folder
             # of such a period still holds its other messages)
@@ -252,11 +266,15 @@ def checked(staged: pl.LazyFrame) -> None:
 
 def _e0501_file(file: Path, info: InputKind, result: ReadInputs) -> bool:
     """Whether `file` (XML) is an E0501 allocation; if so it goes to the engine."""
+    from . import e0501
+    from .mig_xml import namespace
+    from .safe_xml import parse_file
+
     root = parse_file(str(file))
     if not e0501.is_e0501(root):
         return False
     for element in e0501.assignments(root):
-        info.kinds[f"E0501 {e0501.namespace(element).rsplit(':', 1)[-1]}"] += 1
+        info.kinds[f"E0501 {namespace(element).rsplit(':', 1)[-1]}"] += 1
     odd = e0501.unofficial_namespaces(root)
     if odd:
         result.findings.append(F.unofficial_namespace_findings(str(file), odd))
