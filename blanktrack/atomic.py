@@ -10,6 +10,7 @@ import contextlib
 import os
 import sys
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
@@ -76,19 +77,36 @@ def write_file(path: Path, data: bytes, atomic: bool = True) -> Path:
     if folder not in _made_folders:
         path.parent.mkdir(parents=True, exist_ok=True)
         _made_folders.add(folder)
-    # os.open and os.write: open()'s buffered file object is not needed for one write.
     try:
-        fd = os.open(path, _NEW_FILE, 0o666)
+        write_new_file(os.fspath(path), data)
     except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, _NEW_FILE, 0o666)
+        write_new_file(os.fspath(path), data)
+    return path
+
+
+def write_files(files: Iterable[tuple[Path, bytes]], atomic: bool = True,
+                on_written: Callable[[Path, bytes], None] | None = None) -> list[Path]:
+    """write_file for each (path, data) in order, telling on_written of each file written."""
+    written = []
+    for path, data in files:
+        written.append(write_file(path, data, atomic))
+        if on_written is not None:
+            on_written(path, data)
+    return written
+
+
+def write_new_file(path: str, data: bytes) -> None:
+    """A plain write of a whole file (created or truncated), no rename: for files in a folder
+    the caller syncs and renames into place. os.open and os.write, as open()'s buffered file
+    object is not needed for one write (hundreds of sets paid more for it than for the writes)."""
+    fd = os.open(path, _NEW_FILE, 0o666)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
     finally:
         os.close(fd)
-    return path
 
 
 _made_folders: set[str] = set()  # folders write_file made or found (atomic=False)

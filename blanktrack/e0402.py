@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from blanktrack.atomic import write_file
+from blanktrack.atomic import write_files
 from blanktrack.ban import is_valid_ban
 from blanktrack.mof_csv import exportable_ranges
 from blanktrack.period import Period
@@ -137,12 +137,7 @@ def write_e0402(ranges: pl.DataFrame, out_dir: Path, max_items: int = MAX_ITEMS,
     files = sorted(
         ((folder_of(period, head) if folder_of else Path(out_dir)) / name, data)
         for period, head, name, data in documents)
-    written = []
-    for path, data in files:
-        written.append(write_file(path, data, atomic))
-        if on_written is not None:
-            on_written(path, data)
-    return written
+    return write_files(files, atomic, on_written)
 
 
 _KEYS = ["period", "ban", "invoice_type", "track"]

@@ -26,7 +26,7 @@ import numpy as np
 import polars as pl
 
 from . import out_sets
-from .atomic import sync_folder, sync_tree
+from .atomic import sync_folder, sync_tree, write_new_file
 from .e0402 import write_e0402
 from .errors import InputError, Problem
 from .mof_csv import MofCsvLintError, write_mof_csvs
@@ -380,24 +380,13 @@ def _people_csvs(by_set: pl.DataFrame, sets: list[str]) -> list[bytes]:
     return cut
 
 
-_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)  # Windows: no CRLF
-
-
 def _write_new_files(folder: Path, files: dict[str, bytes]) -> None:
     """Plain writes into a staged set folder (created here when no upload file made it): the
     caller syncs the staging folder before it renames it into place (as atomic.write_file with
     atomic=False, without a folder check per file)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
-        # os.open and os.write: a set holds a few small files, and hundreds of sets paid more
-        # for open()'s buffered file objects than for the writes.
-        fd = os.open(os.path.join(folder, name), _NEW_FILE, 0o666)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
+        write_new_file(os.path.join(folder, name), data)
 
 
 def _test_pause() -> None:

@@ -41,7 +41,7 @@ from typing import NamedTuple
 import polars as pl
 
 from blanktrack import textio
-from blanktrack.atomic import write_file
+from blanktrack.atomic import write_files
 from blanktrack.ban import is_valid_ban
 from blanktrack.errors import InputError
 from blanktrack.period import Period
@@ -204,12 +204,7 @@ def write_mof_csvs(ranges: pl.DataFrame, out_dir: Path, *, atomic: bool = True,
             raise MofCsvLintError(problems)
         folder = folder_of(period, head_ban) if folder_of else Path(out_dir)
         files.append((folder / (name.removesuffix(".csv") + suffix + ".csv"), data))
-    written = []
-    for path, data in files:
-        written.append(write_file(path, data, atomic))
-        if on_written is not None:
-            on_written(path, data)
-    return written
+    return write_files(files, atomic, on_written)
 
 
 # --------------------------------------------------------------------------- lint
