@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
@@ -245,10 +244,6 @@ def _reconcile_files(
             allocation_found_ = side.submit(lambda: [
                 *findings.allocation_findings(allocations, pairs_.result()),
                 findings.duplicate_allocation_findings(scoped)])
-            if usage.engine.is_large(invoice_files):
-                # polars imports numpy.ma the first time a numpy array becomes a Series (the
-                # dense scan's result does): here, while a core is free, not in its merge.
-                side.submit(importlib.import_module, "numpy.ma")
             used = usage.of_period(invoice_paths, period, allocations, bans)
             # Independent of the blank ranges: on the second thread while the main one makes them.
             invoice_found_ = side.submit(

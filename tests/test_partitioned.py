@@ -79,9 +79,9 @@ def partitioned(shift: int, pending: int = BIG, in_order: str = "never",
                 int(took.sum() if full is None else took[full].sum()))
         return second_pass(self, t, full)
 
-    def read_again(self, i, group, size, k):  # type: ignore[no-untyped-def]
+    def read_again(self, i, group, k):  # type: ignore[no-untyped-def]
         seen["again"].append(k)
-        return again(self, i, group, size, k)
+        return again(self, i, group, k)
 
     def growing(counts: native_loop.IssuingCounts) -> native_loop.IssuingCounts:
         seen["grown"].append(counts.groups)

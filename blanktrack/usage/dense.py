@@ -23,7 +23,7 @@ import itertools
 import queue
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -198,6 +198,16 @@ class _File:
     # the value), coded as that value and not read (one_value_columns.py).
     one_values: dict[str, str] = field(default_factory=dict)
     metadata: pq.FileMetaData | None = None  # Parquet: its footer, parsed once
+
+    def reader(self) -> pq.ParquetFile:
+        """Parquet: a reader on the footer parsed once, the text keys read as dictionaries."""
+        text = [self.columns[c] for c in TEXT_KEYS if c in self.columns]
+        return pq.ParquetFile(self.path, metadata=self.metadata, read_dictionary=text)
+
+    def batches(self, reader: pq.ParquetFile, group: int) -> Iterator[pa.RecordBatch]:
+        """Parquet: the batches of one row group, of the columns the scan reads."""
+        return reader.iter_batches(BATCH_ROWS, row_groups=[group], use_threads=False,
+                                   columns=list(self.columns.values()))
 
 
 def _text_type(t: pa.DataType) -> bool:
@@ -543,14 +553,11 @@ class _Scan:
                             return
                         offset += frame.height
                     continue
-                text = [file.columns[c] for c in TEXT_KEYS if c in file.columns]
-                reader = pq.ParquetFile(file.path, metadata=file.metadata, read_dictionary=text)
+                reader = file.reader()
                 # Row group by row group (a batch's rows read again by its group and place).
                 for g in groups:
-                    batches = reader.iter_batches(BATCH_ROWS, row_groups=[g], use_threads=False,
-                                                  columns=list(file.columns.values()))
-                    for k, batch in enumerate(batches):
-                        again = functools.partial(self._batch_again, i, g, BATCH_ROWS, k)
+                    for k, batch in enumerate(file.batches(reader, g)):
+                        again = functools.partial(self._batch_again, i, g, k)
                         if (self.refused or self.failure
                                 or not self._parquet_batch(tally_, i, batch, again)):
                             return
@@ -593,17 +600,12 @@ class _Scan:
                            functools.partial(taken, batch),
                            lambda rows: taken(again(), rows))
 
-    def _batch_again(self, i: int, group: int, size: int, k: int) -> pa.RecordBatch:
-        """Batch k of row group `group` of file i, read in batches of `size` rows, as read
-        before."""
+    def _batch_again(self, i: int, group: int, k: int) -> pa.RecordBatch:
+        """Batch k of row group `group` of file i, read again as run read it."""
         file = self.files[i]
-        text = [file.columns[c] for c in TEXT_KEYS if c in file.columns]
-        reader = pq.ParquetFile(file.path, metadata=file.metadata, read_dictionary=text)
-        batches = reader.iter_batches(size, row_groups=[group], use_threads=False,
-                                      columns=list(file.columns.values()))
-        for batch in itertools.islice(batches, k, None):
+        for batch in itertools.islice(file.batches(file.reader(), group), k, None):
             return batch
-        raise AssertionError(f"{file.path}: row group {group} has no batch {k} of {size} rows")
+        raise AssertionError(f"{file.path}: row group {group} has no batch {k}")
 
     def _csv_batch(self, t: _Tally, i: int, frame: pl.DataFrame,
                    again: Callable[[], pl.DataFrame]) -> bool:

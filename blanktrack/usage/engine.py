@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import threading
 import warnings
 from collections.abc import Sequence
@@ -72,6 +73,9 @@ def warm_up(paths: Sequence[str | Path]) -> None:
             from . import dense
 
             dense.warm_up(Path(paths[0]))
+            # polars imports numpy.ma the first time a numpy array becomes a Series (the dense
+            # scan's result does): here, while a core is free, not in its merge.
+            importlib.import_module("numpy.ma")
 
     threading.Thread(target=warm, name="blanktrack-warm-up", daemon=True).start()
 
