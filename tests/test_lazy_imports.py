@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 SAMPLE = Path(__file__).resolve().parents[1] / "blanktrack" / "sample" / "10312"
-XML = ("lxml", "multiprocessing", "blanktrack.sources.turnkey", "blanktrack.sources.mig_xml")
+XML = ("lxml", "multiprocessing", "blanktrack.sources.mig_xml", "blanktrack.sources.xml_batch")
 LAZY = (*XML, "blanktrack.sources.erp", "blanktrack.sources.platform_download")
 
 
@@ -62,3 +62,4 @@ def test_a_turnkey_folder_still_loads_the_xml_reader(tmp_path: Path) -> None:
                                      [*_pos_invoices()[:2], SAMPLE / "turnkey_pos-3"])
     assert "lxml" in loaded
     assert "blanktrack.sources.mig_xml" in loaded
+    assert "blanktrack.sources.xml_batch" in loaded

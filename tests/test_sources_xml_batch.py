@@ -189,7 +189,7 @@ def test_batches_are_read_as_the_walk_goes(tmp_path, monkeypatch):
     _tree(tmp_path, [f"d{n // 3}/{n}.xml" for n in range(10)])
     walked: set[str] = set()  # (runs calls itself for each folder: a run passes twice)
     seen_at_read: list[int] = []
-    runs, read = turnkey.runs, turnkey.read_packed
+    runs, read = turnkey.runs, xml_batch.read_packed
 
     def counting_runs(folder, top=None):
         for found in runs(folder, top):
@@ -201,7 +201,7 @@ def test_batches_are_read_as_the_walk_goes(tmp_path, monkeypatch):
         return read(paths)
 
     monkeypatch.setattr(turnkey, "runs", counting_runs)
-    monkeypatch.setattr(turnkey, "read_packed", counting_read)
+    monkeypatch.setattr(xml_batch, "read_packed", counting_read)  # imported where XML is read
     monkeypatch.setattr(turnkey, "BATCH_FILES", 2)
     result = turnkey.read_folder(str(tmp_path), "test")
     assert result.files == 10

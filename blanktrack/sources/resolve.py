@@ -18,14 +18,14 @@ import polars as pl
 from .. import findings as F
 from .. import invoices as inv
 from ..errors import InputError, Problem
+from . import turnkey
 from .detect import FileKind, sniff
 
-# Imported where an input needs them (XML, Turnkey folders, ERP exports, the platform
-# download): a run of canonical Parquet or CSV files loads neither lxml nor multiprocessing
-# on the main thread before the scan starts (tests/test_lazy_imports.py).
+# The ERP and platform readers are imported where an input needs them (turnkey imports lxml
+# and its process pool only where XML is read): a run of canonical Parquet or CSV files loads
+# none of them on the main thread before the scan starts (tests/test_lazy_imports.py).
 if TYPE_CHECKING:
     from ..reconcile import Reconciliation
-    from . import turnkey
 
 _FIX_PATH = "give the path of an invoice file or folder (CSV, Excel, Parquet, MIG XML, Turnkey)"
 
@@ -63,14 +63,10 @@ class ReadInputs:
 
 def _walk(folder: Path) -> Iterator[Path]:
     """Every regular file under `folder`, in a stable order (hidden files too: Turnkey's are not)."""
-    from . import turnkey
-
     return (Path(p) for p in turnkey.walk(str(folder)))
 
 
 def _folder_bytes(folder: str) -> int:
-    from . import turnkey
-
     return sum(os.stat(p).st_size for p in turnkey.walk(folder))
 
 
@@ -125,8 +121,6 @@ class _InvoiceReader:
             self._pass_through(path, info)
             return [], None
         if kind.kind == "xml":  # parsed in full: a malformed file is named with its line
-            from . import turnkey
-
             read = turnkey.read_files([name], [False], name, spill=self._spill())
             raws, rejects, others = self._xml(read, info)
             if not others:
@@ -166,8 +160,6 @@ class _InvoiceReader:
         info.files_read += read.files - len(read.not_xml)
         info.passed_over += sum(n for k, n in read.kinds.items()
                                 if k.known and not k.is_invoice and k.message != "InvoiceEnvelope")
-        from . import turnkey
-
         rows, rejects = turnkey.fold(read)
         return [rows], rejects, read.not_xml
 
@@ -177,8 +169,6 @@ class _InvoiceReader:
 
     def _folder(self, folder: Path, info: InputKind
                 ) -> tuple[list[pl.LazyFrame], pl.DataFrame | None]:
-        from . import turnkey
-
         read = turnkey.read_folder(str(folder), str(folder), spill=self._spill())
         if not read.files:  # a wrong folder, not a period without invoices (a Turnkey folder
             # of such a period still holds its other messages)

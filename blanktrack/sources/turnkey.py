@@ -18,20 +18,23 @@ import os
 import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future
 from dataclasses import dataclass
 from itertools import islice
-from multiprocessing import get_context
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import polars as pl
 
 from ..errors import InputError, Problem
-from .mig_xml import Kind
-from .xml_batch import Packed, read_packed, size_if_not_xml
+from .xml_head import size_if_not_xml
+
+# The XML reader (lxml) and the process pool are imported where XML is read: a folder of
+# Parquet or CSV files is told by its heads alone (tests/test_lazy_imports.py).
+if TYPE_CHECKING:
+    from .mig_xml import Kind
+    from .xml_batch import Packed
 
 BATCH_FILES = 2000  # files per task of the pool (fewer when they are large: envelopes)
 BATCH_BYTES = 4 * 2**20
@@ -162,6 +165,12 @@ def _in_workers(batches: Iterator[Files], workers: int, take: Callable[[Files, P
                 ) -> list[Files]:
     """Read `batches` in a pool, a few ahead of the one taken (so memory stays flat); the
     batches submitted but not taken when the pool broke (read them here)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+    from multiprocessing import get_context
+
+    from .xml_batch import read_packed
+
     pending: deque[tuple[Files, Future[Packed]]] = deque()
     # spawn, not fork: a forked copy of a process running polars' threads may deadlock.
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
@@ -303,6 +312,8 @@ def _without_xml(folder: str, total: int, what: str) -> XmlRead | None:
 
 def _read(found: Iterator[Run], total: int, what: str, workers: int | None,
           spill: Path | None) -> XmlRead:
+    from .xml_batch import read_packed
+
     first = next(found, None)
     read = XmlRead(pl.LazyFrame(schema=MESSAGE_SCHEMA), Counter(), [])
     if first is None:

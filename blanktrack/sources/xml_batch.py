@@ -37,8 +37,8 @@ from .mig_xml import (
     read_document,
 )
 from .safe_xml import parse_bytes, parser
+from .xml_head import CHUNK, looks_like_xml
 
-_CHUNK = 16384  # a Turnkey message is a few KiB: most files are read in one call
 _BOM = b"\xef\xbb\xbf"
 _PROLOG = 65536  # where a DOCTYPE would stand
 _MARK = "blanktrack-file"  # the processing instruction before each file in the wrapper
@@ -114,29 +114,15 @@ def read_file(path: str) -> tuple[bytes, bool]:
     chunk (only its size is: the inputs table sums them)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        data = os.read(fd, _CHUNK)
-        if not _looks_like_xml(data):
+        data = os.read(fd, CHUNK)
+        if not looks_like_xml(data):
             return b"\0" * os.fstat(fd).st_size, False
-        if len(data) < _CHUNK:
+        if len(data) < CHUNK:
             return data, True
         chunks = [data]
         while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)
         return b"".join(chunks), True
-    finally:
-        os.close(fd)
-
-
-def _looks_like_xml(data: bytes) -> bool:
-    return data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
-
-
-def size_if_not_xml(path: str) -> int | None:
-    """The size of a file that does not start like XML (read_file passes it over after its
-    first chunk too), or None for one that does; OSError as read_file raises it."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return None if _looks_like_xml(os.read(fd, _CHUNK)) else os.fstat(fd).st_size
     finally:
         os.close(fd)
 
