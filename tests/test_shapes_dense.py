@@ -221,3 +221,57 @@ def test_a_span_of_days_is_coded_with_the_text_the_validation_reads() -> None:
     stamps = pa.array([dt.datetime(1969, 12, 31, 23, 59)], pa.timestamp("ms"))
     assert [c.tolist() for c in dense._day_codes(stamps)[:1]] == [[0]]
     assert dense._day_codes(stamps)[1] == ["1969-12-31"]
+
+
+def _pools_seen(monkeypatch: pytest.MonkeyPatch) -> tuple[str, list[str], str]:
+    """(pyarrow's default pool before, the default pool while dense.scan ran, after) of a
+    reconciliation of MIXED with the dense scan forced, which must agree with the model."""
+    seen: list[str] = []
+    scan = dense.scan
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(pa.default_memory_pool().backend_name)
+        return scan(*args, **kwargs)
+
+    monkeypatch.setattr(dense, "scan", spy)
+    before = pa.default_memory_pool().backend_name
+    allocs, rows = MIXED
+    check(allocs, rows, lambda folder: write_shape(folder, [rows], "timestamp-us", "string",
+                                                   False, True), "dense")
+    return before, seen, pa.default_memory_pool().backend_name
+
+
+@pytest.mark.skipif("jemalloc" not in pa.supported_memory_backends(),
+                    reason="this pyarrow is built without jemalloc")
+def test_the_scan_reads_into_jemalloc_and_puts_the_default_pool_back(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    before, seen, after = _pools_seen(monkeypatch)
+    assert seen == ["jemalloc"]
+    assert after == before
+
+
+def test_a_pool_the_user_chose_is_kept_for_the_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ARROW_DEFAULT_MEMORY_POOL (read by pyarrow at import) is the user's word: not overridden."""
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "system")
+    before, seen, after = _pools_seen(monkeypatch)
+    assert seen == [before]
+    assert after == before
+
+
+@pytest.mark.skipif("jemalloc" not in pa.supported_memory_backends(),
+                    reason="this pyarrow is built without jemalloc")
+def test_the_default_pool_is_put_back_when_the_scan_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    from blanktrack.usage import engine
+
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    before = pa.default_memory_pool().backend_name
+
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        assert pa.default_memory_pool().backend_name == "jemalloc"
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(dense, "scan", failing)
+    with pytest.raises(OSError, match="disk gone"):
+        engine.dense_scan([], PERIOD, None, None)  # type: ignore[arg-type]
+    assert pa.default_memory_pool().backend_name == before
