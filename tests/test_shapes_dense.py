@@ -275,3 +275,19 @@ def test_the_default_pool_is_put_back_when_the_scan_fails(monkeypatch: pytest.Mo
     with pytest.raises(OSError, match="disk gone"):
         engine.dense_scan([], PERIOD, None, None)  # type: ignore[arg-type]
     assert pa.default_memory_pool().backend_name == before
+
+
+@pytest.mark.parametrize(("first", "last", "text"), [
+    (D(2024, 1, 1), D(2024, 1, 2), ["2024-01-01", "2024-01-02"]),
+    # across two blocks of dense.DAY_BLOCK (256) days: 2023-12-21 is day 19712 = 77 * 256
+    (D(2023, 12, 20), D(2023, 12, 22), ["2023-12-20", "2023-12-21", "2023-12-22"]),
+    (D(1969, 12, 30), D(1970, 1, 2), ["1969-12-30", "1969-12-31", "1970-01-01", "1970-01-02"]),
+    (D(1, 1, 1), D(1, 1, 2), ["0001-01-01", "0001-01-02"]),
+    (D(9999, 12, 30), D(9999, 12, 31), ["9999-12-30", "9999-12-31"]),
+])
+def test_the_text_of_a_span_of_days_at_the_edges_of_its_blocks(first: dt.date, last: dt.date,
+                                                               text: list[str]) -> None:
+    days = pa.array([last, first], pa.date32())
+    codes, made = dense._day_codes(days)
+    assert codes.tolist() == [len(text) - 1, 0]
+    assert made == text
