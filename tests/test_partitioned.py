@@ -9,6 +9,7 @@ of two, of the default size, and one bucket for all.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,14 +68,15 @@ def partitioned(shift: int, pending: int = BIG, in_order: str = "never",
         seen["declined"].append(result is None)
         return result
 
-    batch_out: list[np.ndarray] = []
+    batch_out: dict[int, np.ndarray] = {}  # per scanning thread: its batch's `out`
 
     def counted(*args):  # type: ignore[no-untyped-def]
         # A batch's first call, told by its own `out` array (held here, so not reused): later
         # calls go on after a full bucket, and may start at row 0 again when the batch's first
-        # row found its bucket full.
-        if not batch_out or args[-4] is not batch_out[0]:
-            batch_out[:] = [args[-4]]
+        # row found its bucket full. Per thread: the two threads' batches interleave.
+        thread = threading.get_ident()
+        if args[-4] is not batch_out.get(thread):
+            batch_out[thread] = args[-4]
             seen["rows"].append(args[0])
         return first_pass(*args)
 

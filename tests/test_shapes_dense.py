@@ -221,3 +221,73 @@ def test_a_span_of_days_is_coded_with_the_text_the_validation_reads() -> None:
     stamps = pa.array([dt.datetime(1969, 12, 31, 23, 59)], pa.timestamp("ms"))
     assert [c.tolist() for c in dense._day_codes(stamps)[:1]] == [[0]]
     assert dense._day_codes(stamps)[1] == ["1969-12-31"]
+
+
+def _pools_seen(monkeypatch: pytest.MonkeyPatch) -> tuple[str, list[str], str]:
+    """(pyarrow's default pool before, the default pool while dense.scan ran, after) of a
+    reconciliation of MIXED with the dense scan forced, which must agree with the model."""
+    seen: list[str] = []
+    scan = dense.scan
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(pa.default_memory_pool().backend_name)
+        return scan(*args, **kwargs)
+
+    monkeypatch.setattr(dense, "scan", spy)
+    before = pa.default_memory_pool().backend_name
+    allocs, rows = MIXED
+    check(allocs, rows, lambda folder: write_shape(folder, [rows], "timestamp-us", "string",
+                                                   False, True), "dense")
+    return before, seen, pa.default_memory_pool().backend_name
+
+
+@pytest.mark.skipif("jemalloc" not in pa.supported_memory_backends(),
+                    reason="this pyarrow is built without jemalloc")
+def test_the_scan_reads_into_jemalloc_and_puts_the_default_pool_back(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    before, seen, after = _pools_seen(monkeypatch)
+    assert seen == ["jemalloc"]
+    assert after == before
+
+
+def test_a_pool_the_user_chose_is_kept_for_the_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ARROW_DEFAULT_MEMORY_POOL (read by pyarrow at import) is the user's word: not overridden."""
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "system")
+    before, seen, after = _pools_seen(monkeypatch)
+    assert seen == [before]
+    assert after == before
+
+
+@pytest.mark.skipif("jemalloc" not in pa.supported_memory_backends(),
+                    reason="this pyarrow is built without jemalloc")
+def test_the_default_pool_is_put_back_when_the_scan_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    from blanktrack.usage import engine
+
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    before = pa.default_memory_pool().backend_name
+
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        assert pa.default_memory_pool().backend_name == "jemalloc"
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(dense, "scan", failing)
+    with pytest.raises(OSError, match="disk gone"):
+        engine.dense_scan([], PERIOD, None, None)  # type: ignore[arg-type]
+    assert pa.default_memory_pool().backend_name == before
+
+
+@pytest.mark.parametrize(("first", "last", "text"), [
+    (D(2024, 1, 1), D(2024, 1, 2), ["2024-01-01", "2024-01-02"]),
+    # across two blocks of dense.DAY_BLOCK (256) days: 2023-12-21 is day 19712 = 77 * 256
+    (D(2023, 12, 20), D(2023, 12, 22), ["2023-12-20", "2023-12-21", "2023-12-22"]),
+    (D(1969, 12, 30), D(1970, 1, 2), ["1969-12-30", "1969-12-31", "1970-01-01", "1970-01-02"]),
+    (D(1, 1, 1), D(1, 1, 2), ["0001-01-01", "0001-01-02"]),
+    (D(9999, 12, 30), D(9999, 12, 31), ["9999-12-30", "9999-12-31"]),
+])
+def test_the_text_of_a_span_of_days_at_the_edges_of_its_blocks(first: dt.date, last: dt.date,
+                                                               text: list[str]) -> None:
+    days = pa.array([last, first], pa.date32())
+    codes, made = dense._day_codes(days)
+    assert codes.tolist() == [len(text) - 1, 0]
+    assert made == text

@@ -275,6 +275,7 @@ def _as_text(values: pa.Array, column: str) -> list[str | None]:
 
 
 DAY_SPAN = 1024  # typed dates: a batch's days within this span are coded arithmetically
+DAY_BLOCK = 256  # typed dates: the text of the days is made this many days at a time
 _TICKS_A_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
 _YEARS_1_TO_9999 = (-719_162, 2_932_896)  # days from 1970-01-01 to 0001-01-01 and 9999-12-31
 
@@ -344,8 +345,21 @@ def _day_codes(column: pa.Array) -> tuple[np.ndarray, list[str | None]]:
 def _days_as_text(first: int, last: int) -> tuple[str | None, ...]:
     """The text of the days first..last (days from 1970-01-01), kept: batches of one period
     repeat a few spans, and making the text through polars took most of a typed batch's
-    coding (bench/README.md, the dense scan)."""
-    return tuple(_text_of_days(pl.int_range(first, last + 1, dtype=pl.Int32, eager=True)))
+    coding (bench/README.md, the dense scan). Made from blocks of DAY_BLOCK days: in date
+    order nearly every new span is a new pair of days, and a polars call each cost more than
+    the rest of the typed dates' coding (bench/README.md, "Datetime and date order")."""
+    blocks = range(first // DAY_BLOCK, last // DAY_BLOCK + 1)
+    text = tuple(itertools.chain.from_iterable(map(_block_as_text, blocks)))
+    start = first - blocks[0] * DAY_BLOCK
+    return text[start:start + last - first + 1]
+
+
+@functools.lru_cache(maxsize=64)
+def _block_as_text(block: int) -> tuple[str | None, ...]:
+    """The text of the DAY_BLOCK days from block * DAY_BLOCK on (days from 1970-01-01)."""
+    first = block * DAY_BLOCK
+    return tuple(_text_of_days(pl.int_range(first, first + DAY_BLOCK, dtype=pl.Int32,
+                                            eager=True)))
 
 
 def _text_of_days(days: np.ndarray | pl.Series) -> list[str | None]:

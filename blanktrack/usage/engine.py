@@ -17,9 +17,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import os
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -92,7 +93,33 @@ def dense_scan(paths: Sequence[str | Path], period: Period, allocations: pl.Data
                       "is slower on a large period: reinstall blanktrack", RuntimeWarning,
                       stacklevel=3)
         return None
-    return dense.scan(paths, period, allocations, bans)
+    with _scan_memory_pool():
+        return dense.scan(paths, period, allocations, bans)
+
+
+@contextlib.contextmanager
+def _scan_memory_pool() -> Iterator[None]:
+    """pyarrow's reads during the scan allocate from jemalloc where pyarrow has it: the batches'
+    memory is then reused from batch to batch, where mimalloc (pyarrow's default) takes fresh
+    pages that the kernel must clear, and holds more (bench/README.md, "Datetime and date
+    order"). A pool the user chose (ARROW_DEFAULT_MEMORY_POOL) is kept; the default is put back
+    after (buffers remember the pool they came from)."""
+    import pyarrow as pa
+
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        yield
+        return
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:  # a build without jemalloc: its default pool
+        yield
+        return
+    before = pa.default_memory_pool()
+    pa.set_memory_pool(pool)
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(before)
 
 
 def of_period(invoice_paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
