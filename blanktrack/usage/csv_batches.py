@@ -22,14 +22,11 @@ import pyarrow as pa
 from . import native_loop
 from .distinct_values import NotClean
 from .one_pass import raw_frame
-from .reduction import TEXT_KEYS
 
 # key_coding's constants (key_coding.py imports numba, which a run does not load;
 # tests/test_key_codes.py holds the copies to the originals).
 ENTRY_WORDS, INLINE_BYTES = 4, 12
 DONE, TABLE_FULL, LONG_VALUE = 0, 1, 2
-# The text keys read as text, coded by KeyCodes (not polars' Categorical: bench/README.md).
-_AS_TEXT: dict[str, pl.DataType] = {c: pl.String() for c in TEXT_KEYS}
 
 
 @dataclass
@@ -44,7 +41,7 @@ class CsvBatches:
     def collect_batches(self, chunk_size: int) -> Iterator[pl.DataFrame]:
         """The frame's batches of at most chunk_size rows, in order; NotClean where a header
         lacks a column or polars cannot read the file."""
-        self.frame = raw_frame(self.path, _AS_TEXT)
+        self.frame = raw_frame(self.path, checked_here=True)
         if self.frame is None:
             raise NotClean(f"{self.path}: a column is missing")
         try:
