@@ -1,4 +1,5 @@
-"""The dense scan's compiled loop (slot_tally.py) as native code, loaded without numba.
+"""The dense scan's compiled loop (slot_tally.py) and CSV key coding (key_coding.py) as native
+code, loaded without numba.
 
 Loading numba's own cache of the loop means numba's import and the set-up of its typing system
 before the first row is tallied (bench/README.md, "Public APIs only"). So the first run compiles
@@ -7,8 +8,8 @@ C-callable wrappers of the loop with numba's public `cfunc`, takes their LLVM IR
 later runs load that file with llvmlite (numba's code generator) and call it through ctypes,
 which lets go of the GIL as numba's nogil does. Only public numba and llvmlite API is used.
 
-The file is named by a key of everything that shapes the code: the source of slot_tally.py and of
-this module, the numba and llvmlite versions, Python's version and the CPU. A stale or foreign
+The file is named by a key of everything that shapes the code: the source of slot_tally.py,
+key_coding.py and this module, the numba and llvmlite versions, Python's version and the CPU. A stale or foreign
 file is never loaded, only a new one built, and writing it removes the stale ones (one file per
 folder, never a pile). When this cannot work (a folder nobody may write, an llvmlite that
 refuses the IR), the loop runs through numba's own dispatcher instead, as fast once loaded, and
