@@ -73,17 +73,23 @@ class KeyCodes:
         self.texts: list[str | None] = []
         self.null_code = -1
         self.long: dict[str, int] = {}  # values longer than INLINE_BYTES
+        # The codes' memory, used again batch after batch (fresh pages each batch cost the
+        # kernel's zeroing): what codes() returns is valid until its next call.
+        self.buffer = np.empty(0, np.int32)
 
     def codes(self, column: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """The code of each row of a string_view column, chunk by chunk (polars' batches
-        come in chunks: one array of them would be a copy), int32, read-only; new values'
-        texts appended to `texts`."""
+        come in chunks: one array of them would be a copy), int32, read-only, valid until the
+        next call; new values' texts appended to `texts`."""
         chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-        codes = np.empty(len(column), np.int32)
+        if len(self.buffer) < len(column):
+            self.buffer = np.empty(len(column), np.int32)
+        codes = self.buffer[:len(column)]
         at = 0
         for chunk in chunks:
             self._code_chunk(chunk, codes[at:at + len(chunk)])
             at += len(chunk)
+        codes = codes.view()
         codes.setflags(write=False)  # as pyarrow's dictionary indices: numba's one specialisation
         return codes
 
