@@ -253,29 +253,20 @@ def test_clean_rows_of_one_booklet_per_till(tmp_path: Path) -> None:
     assert_same(*both([tmp_path / "a.parquet"]))  # type: ignore[arg-type]
 
 
-def test_a_csv_scan_keeps_its_categories_alive(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """polars frees a Categorical's categories once nothing uses them (codes then restart at 0,
-    and the per-code tables would be wrong): the scan's CSV LazyFrames, whose schema names them,
-    must live as long as the scan."""
-    import gc
-
-    rows = [(f"AB{n:08d}", "2024-01-05", BAN_A, "issued", "POS-1", "accepted") for n in range(9)]
-    text_frame(rows).write_csv(tmp_path / "a.csv")
-    seen: list[dense._Scan] = []
-    run = dense._Scan.run
-
-    def recorded(work: dense._Scan, tally: object) -> None:
-        seen.append(work)
-        run(work, tally)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(dense._Scan, "run", recorded)
-    allocations, bans = scoped(None)
-    with progress_guard():
-        assert dense.dense_usage([tmp_path / "a.csv"], P, allocations, bans) is not None
-    gc.collect()
-    known = seen[0].categories["seller_ban"].categories.to_series().to_list()
-    assert known == [BAN_A]
+def test_a_csv_scan_keeps_its_codes_from_file_to_file(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """One thread reads two CSV files in batches of 7 rows: the second meets the first's values
+    in another order, and new ones among them (a till longer than a string view holds
+    inline); each value keeps the code it was first given (csv_batches.KeyCodes)."""
+    monkeypatch.setattr(dense, "THREADS", 1)
+    monkeypatch.setattr(dense, "CSV_BATCH_ROWS", 7)
+    first = [(f"AB{n:08d}", f"2024-01-{1 + n % 3:02d}", BAN_A, "issued", f"POS-{n % 2}",
+              "accepted") for n in range(20)]
+    second = [(f"CD{n:08d}", f"2024-01-{3 - n % 3:02d}", BAN_B, "作廢",
+               ["POS-1", "收銀機-一樓-東側", "POS-0"][n % 3], "failed") for n in range(100, 130)]
+    text_frame(first).write_csv(tmp_path / "a.csv")
+    text_frame(second).write_csv(tmp_path / "b.csv")
+    assert_same(*both([tmp_path / "a.csv", tmp_path / "b.csv"]))  # type: ignore[arg-type]
 
 
 def test_filtered_ban_rows_are_not_counted(tmp_path: Path) -> None:

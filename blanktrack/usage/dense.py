@@ -3,8 +3,8 @@
 The allocations say which booklets can be used at all, so every (track, booklet) of the period
 gets a slot in a dense table (slots.py), and each invoice row is tallied into its slot by the compiled loop
 in slot_tally.py: no hash table per row, memory proportional to the allocations. The text columns
-arrive as small integer codes (Parquet: the dictionary codes pyarrow reads; CSV: polars parses
-them straight into Categorical), so only their few distinct values are ever looked at, once each
+arrive as small integer codes (Parquet: the dictionary codes pyarrow reads; CSV: polars' text
+coded by a compiled loop, csv_batches.py), so only their few distinct values are ever looked at, once each
 in distinct_values.py and then again, as the authority, by reduction.key_map (the same polars
 expressions as validation). The few rows the dense model does not cover (outside the
 allocations, another seller's number, a second till in one booklet) go through the polars
@@ -22,7 +22,6 @@ import functools
 import itertools
 import queue
 import threading
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,14 +38,14 @@ from ..period import Period
 from . import native_loop
 from .booklet_slots import Slots, booklet_slots
 from .by_position import ByPosition
-from .csv_batches import CsvBatches
+from .csv_batches import CsvBatches, KeyCodes
 from .distinct_values import NotClean, ValueCodes, table
 from .one_pass import group_raw_rows, usage_from_groups
 from .one_value_columns import one_value
 from .reduction import BY_MACHINE_KEYS, FOREIGN_SCHEMA, TEXT_KEYS, Usage
 
 BATCH_ROWS = 1 << 17  # Parquet: rows a batch (a row group is often about that)
-CSV_BATCH_ROWS = 1 << 19  # CSV: polars hands out larger batches faster
+CSV_BATCH_ROWS = 1 << 17  # CSV: polars hands out larger batches faster
 THREADS = 2  # scanning threads: the machine this is made for has two cores
 MAX_EXCEPTIONS = 2_000_000  # rows left to polars before the dense scan is not worth it
 ISSUING_START = 1 << 4  # entries of a thread's table of issuing groups at first (it grows)
@@ -469,13 +468,10 @@ def scan(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
          bans: pl.Series | None) -> Scanned | None:
     """dense_usage, and the usage of each allocation booklet by position where every row fell
     in a slot (by_slot.py), or None."""
-    # Categories of this scan only (codes are their index, in the order values were met).
-    categories = {c: pl.Categorical(pl.Categories(f"blanktrack-{uuid.uuid4().hex}-{c}"))
-                  for c in TEXT_KEYS}
     files = []
     for p in map(Path, paths):
-        # CSV: read as one_pass reads it, the text keys parsed straight into Categorical
-        file = _parquet_file(p) if is_parquet(p) else _File(p, {}, csv=CsvBatches(p, categories))
+        # CSV: read as one_pass reads it, the text keys coded by the scanning threads
+        file = _parquet_file(p) if is_parquet(p) else _File(p, {}, csv=CsvBatches(p))
         if file is None:
             return None
         files.append(file)
@@ -489,7 +485,7 @@ def scan(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
         tasks.put(task)
     # One tally per thread (each core reads and tallies its own row groups); merged at the end.
     tallies = [_Tally(slots.slot_ban, len(files)) for _ in range(THREADS)]
-    work = _Scan(files, slots, codes, tasks, categories, kernels)
+    work = _Scan(files, slots, codes, tasks, kernels)
     threads = [threading.Thread(target=work.run, args=(t,), name=f"blanktrack-scan-{k}")
                for k, t in enumerate(tallies)]
     for t in threads:
@@ -534,17 +530,16 @@ class _Scan:
 
     def __init__(self, files: list[_File], slots: Slots, codes: ValueCodes,
                  tasks: queue.SimpleQueue[tuple[int, list[int]]],
-                 categories: dict[str, pl.Categorical], kernels: native_loop.Kernels) -> None:
+                 kernels: native_loop.Kernels) -> None:
         self.files, self.slots, self.codes, self.tasks = files, slots, codes, tasks
-        self.categories, self.kernels = categories, kernels
+        self.kernels = kernels
         self.lock = threading.Lock()  # the value codes are shared: one thread adds at a time
         self.refused = False  # a value or row the dense scan does not take: polars decides
         self.failure: BaseException | None = None
         self.exceptions = 0
-        # CSV: the per-code tables of each text column, grown as its categories grow.
-        self.grown: dict[str, list[str | None]] = {c: [] for c in TEXT_KEYS}
-        self.tables: tuple[np.ndarray, ...] = self._tables({c: [] for c in TEXT_KEYS})
-        self.with_nulls: dict[frozenset[str], tuple[np.ndarray, ...]] = {}
+        # CSV: each scanning thread's codes of the text keys (csv_batches.KeyCodes) and its
+        # per-code tables, made again when a key meets a new value.
+        self.csv_keys = threading.local()
         self.pending_rows = min(MAX_PENDING_ROWS, max(MIN_PENDING_ROWS,
                                                       PENDING_PER_SLOT * len(slots.slot_ban)))
 
@@ -623,35 +618,28 @@ class _Scan:
 
     def _csv_batch(self, t: _Tally, i: int, frame: pl.DataFrame,
                    again: Callable[[], pl.DataFrame]) -> bool:
-        """One CSV batch tallied; `again` reads it again (as _parquet_batch's)."""
-        with self.lock:
-            for c in TEXT_KEYS:
-                known = self.categories[c].categories.to_series()
-                if known.len() > len(self.grown[c]):
-                    self.grown[c] = known.to_list()
-                    self.tables = self._tables(self.grown)
-                    self.with_nulls.clear()
-            # A null is one more code, after every category known now (the frame's codes were
-            # all given before this: categories only grow).
-            nulls = frozenset(c for c in TEXT_KEYS if frame[c].null_count())
-            if nulls not in self.with_nulls:
-                self.with_nulls[nulls] = self._tables(
-                    {c: [*self.grown[c], None] if c in nulls else self.grown[c] for c in TEXT_KEYS})
-            per_code = self.with_nulls[nulls]
-            size = {c: len(self.grown[c]) for c in TEXT_KEYS}
-        per_row = []
-        for c in _PER_ROW:
-            physical = frame[c].to_physical()  # the code: the value's index in its categories
-            if c in nulls:
-                physical = physical.fill_null(size[c])
-            per_row.append(physical.cast(pl.Int32).to_numpy())
-        numbers = frame["invoice_number"].to_arrow(compat_level=pl.CompatLevel.newest())
+        """One CSV batch tallied; `again` reads it again (as _parquet_batch's). The text keys
+        come as string_view columns (polars' own Arrow form, no copy), coded by this thread's
+        KeyCodes."""
+        mine = self.csv_keys
+        if not hasattr(mine, "keys"):
+            mine.keys = {c: KeyCodes(self.kernels) for c in TEXT_KEYS}
+            mine.sizes, mine.tables = None, None
+        newest = pl.CompatLevel.newest()
+        keys = frame.select(_PER_ROW).to_arrow(compat_level=newest)  # chunks as they are
+        per_row = tuple(mine.keys[c].codes(keys.column(c)) for c in _PER_ROW)
+        sizes = tuple(len(mine.keys[c].texts) for c in TEXT_KEYS)
+        if sizes != mine.sizes:  # a new value: its meaning looked up once (ValueCodes)
+            with self.lock:
+                mine.tables = self._tables({c: mine.keys[c].texts for c in TEXT_KEYS})
+            mine.sizes = sizes
+        numbers = frame["invoice_number"].to_arrow(compat_level=newest)
 
         def taken(frame: pl.DataFrame, rows: np.ndarray) -> pl.DataFrame:
             return frame[rows].select(pl.col(inv.RAW_COLUMNS).cast(pl.String),
                                       file=pl.lit(i, pl.UInt32))
 
-        return self._tally(t, i, numbers, tuple(per_row), per_code,
+        return self._tally(t, i, numbers, per_row, mine.tables,
                            functools.partial(taken, frame), lambda rows: taken(again(), rows))
 
     def _tally(self, t: _Tally, i: int, number_column: pa.Array, per_row: tuple[np.ndarray, ...],

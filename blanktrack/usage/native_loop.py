@@ -1,4 +1,5 @@
-"""The dense scan's compiled loop (slot_tally.py) as native code, loaded without numba.
+"""The dense scan's compiled loop (slot_tally.py) and CSV key coding (key_coding.py) as native
+code, loaded without numba.
 
 Loading numba's own cache of the loop means numba's import and the set-up of its typing system
 before the first row is tallied (bench/README.md, "Public APIs only"). So the first run compiles
@@ -7,8 +8,8 @@ C-callable wrappers of the loop with numba's public `cfunc`, takes their LLVM IR
 later runs load that file with llvmlite (numba's code generator) and call it through ctypes,
 which lets go of the GIL as numba's nogil does. Only public numba and llvmlite API is used.
 
-The file is named by a key of everything that shapes the code: the source of slot_tally.py and of
-this module, the numba and llvmlite versions, Python's version and the CPU. A stale or foreign
+The file is named by a key of everything that shapes the code: the source of slot_tally.py,
+key_coding.py and this module, the numba and llvmlite versions, Python's version and the CPU. A stale or foreign
 file is never loaded, only a new one built, and writing it removes the stale ones (one file per
 folder, never a pile). When this cannot work (a folder nobody may write, an llvmlite that
 refuses the IR), the loop runs through numba's own dispatcher instead, as fast once loaded, and
@@ -37,8 +38,8 @@ from typing import Any
 import numpy as np
 
 _HERE = Path(__file__).resolve().parent
-_SOURCES = (_HERE / "slot_tally.py", Path(__file__).resolve())
-_FORMAT = b"blanktrack-native-5\n"
+_SOURCES = (_HERE / "slot_tally.py", _HERE / "key_coding.py", Path(__file__).resolve())
+_FORMAT = b"blanktrack-native-6\n"
 
 # slot_tally.tally_batch's parameters in order: a name, then the dtype of an array ("offsets": int32
 # or int64, one wrapper each) or None for an integer. An array goes to C as pointer and length.
@@ -68,15 +69,25 @@ _RECORDS_PARAMS: tuple[tuple[str, str | None], ...] = (
     ("day_counts", "uint32"), ("n_groups", None), ("exceptions", "int64"), ("ne", None),
 )
 _REHASH_PARAMS: tuple[tuple[str, str | None], ...] = (("table", "int64"), ("new_table", "int64"))
+# key_coding.code_keys' parameters (a CSV batch's text key coded)
+_CODE_KEYS_PARAMS: tuple[tuple[str, str | None], ...] = (
+    ("views", "uint64"), ("validity", "uint8"), ("bit_offset", None), ("null_code", None),
+    ("table", "int64"), ("keys", "uint64"), ("n_codes", None), ("codes", "int32"),
+    ("start", None),
+)
 _OFFSETS = ("int32", "int64")
-# Each function of slot_tally.py kept as machine code: its parameters, whether it takes the
-# number column's offsets (one wrapper per offsets type, then), and how many integers it returns.
+# Each function of slot_tally.py and key_coding.py kept as machine code: its parameters, whether
+# it takes the number column's offsets (one wrapper per offsets type, then), and how many
+# integers it returns.
 _FUNCTIONS: dict[str, tuple[tuple[tuple[str, str | None], ...], bool, int]] = {
     "tally_batch": (_TALLY_PARAMS, True, 4),
     "partition_batch": (_PARTITION_PARAMS, True, 4),
     "tally_records": (_RECORDS_PARAMS, False, 4),
     "group_rehash": (_REHASH_PARAMS, False, 0),
+    "code_keys": (_CODE_KEYS_PARAMS, False, 3),
+    "key_rehash": (_REHASH_PARAMS, False, 0),
 }
+_IN_KEY_CODING = ("code_keys", "key_rehash")  # the rest are slot_tally.py's
 
 
 class Kernels:
@@ -89,6 +100,8 @@ class Kernels:
             "partition_batch"]
         self.tally_records: Callable[..., tuple[int, int, int, int]] = functions["tally_records"]
         self._rehash: Callable[..., None] = functions["group_rehash"]
+        self.code_keys: Callable[..., tuple[int, int, int]] = functions["code_keys"]
+        self.key_rehash: Callable[..., None] = functions["key_rehash"]
         self.kind = kind  # 'native' | 'numba'
 
     def issuing_grow(self, counts: IssuingCounts) -> IssuingCounts:
@@ -273,7 +286,7 @@ def _build(llvm: Any) -> bytes:
     """The wrappers compiled by numba, as one object file with a header naming them."""
     from numba import carray, cfunc, types
 
-    from . import slot_tally
+    from . import key_coding, slot_tally
 
     def c_type(dtype: str | None, offsets: str) -> Any:
         return types.int64 if dtype is None else types.CPointer(
@@ -313,7 +326,8 @@ def _build(llvm: Any) -> bytes:
     for name, (params, by_offsets, returns) in _FUNCTIONS.items():
         for o in _OFFSETS if by_offsets else ("int64",):
             c_name = f"{name}_{o}" if by_offsets else name
-            compiled[c_name] = wrapper(c_name, params, o, getattr(slot_tally, name), returns)
+            inner = getattr(key_coding if name in _IN_KEY_CODING else slot_tally, name)
+            compiled[c_name] = wrapper(c_name, params, o, inner, returns)
     # Each cfunc's optimised LLVM IR (its public inspect_llvm), linked into one module and
     # emitted by llvmlite with the options numba's JIT uses for this CPU.
     module = None
@@ -427,9 +441,10 @@ def _load_numba_helpers(llvm: Any) -> None:
 
 
 def _numba_kernels() -> Kernels:
-    from . import slot_tally  # imports numba; ImportError when it is not installed
+    from . import key_coding, slot_tally  # import numba; ImportError when it is not installed
 
-    return Kernels({name: getattr(slot_tally, name) for name in _FUNCTIONS}, "numba")
+    return Kernels({name: getattr(key_coding if name in _IN_KEY_CODING else slot_tally, name)
+                    for name in _FUNCTIONS}, "numba")
 
 
 __all__ = ["GROUP_DAYS", "IssuingCounts", "Kernels", "cache_folders", "kernels"]

@@ -8,7 +8,7 @@ Input that is not plainly clean gives None, and usage.engine takes the validatin
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
@@ -31,13 +31,11 @@ def raw_frames(paths: Sequence[str | Path]) -> list[pl.LazyFrame] | None:
     return frames or None
 
 
-def raw_frame(path: Path, text_dtypes: Mapping[str, pl.DataType] | None = None
-              ) -> pl.LazyFrame | None:
+def raw_frame(path: Path, checked_here: bool = False) -> pl.LazyFrame | None:
     """One invoice file as raw text (RAW_COLUMNS, unstripped; a missing optional column all
-    null); None if a header lacks a column or a Parquet column is not text. With text_dtypes
-    (CSV only: dense.py's Categoricals), those columns are read as those types, and the file
-    checks are made here (InputError): the dense scan runs before scan_raw_invoices, and
-    after it there is nothing else to check."""
+    null); None if a header lacks a column or a Parquet column is not text. With checked_here
+    (a CSV of the dense scan), the file checks are made here (InputError): the dense scan runs
+    before scan_raw_invoices, and after it there is nothing else to check."""
     if is_parquet(path):
         # Plain scan (no row index: it slows the reader down); text columns only, other
         # types go the original way, which converts them.
@@ -51,30 +49,23 @@ def raw_frame(path: Path, text_dtypes: Mapping[str, pl.DataType] | None = None
         present = [invoices.normal_name(c) for c in schema.names()]
         lf = lf.with_columns(pl.col(coded).cast(pl.String)).rename(
             dict(zip(schema.names(), present, strict=True)))
-    elif (invoices.check_csv_file(path, str(path), invoices.HEADER_BYTES) if text_dtypes
+    elif (invoices.check_csv_file(path, str(path), invoices.HEADER_BYTES) if checked_here
           else invoices.read_from_disk(path, str(path))):
         # A large or plain CSV (its encoding and header checked by scan_raw_invoices, or just
         # above for the dense scan): scanned without a row index, which slows polars' reader
         # down; line numbers are only needed to name a problem, and then the validating path
-        # reads the file again. Text keys of another type are parsed as that type directly
-        # (cheaper than a cast afterwards).
-        header = pl.scan_csv(path, encoding="utf8", infer_schema=False).collect_schema().names()
-        renamed = {n: invoices.normal_name(n) for n in header}
-        overrides = {n: text_dtypes[c] for n, c in renamed.items()
-                     if text_dtypes and c in text_dtypes}
-        lf = pl.scan_csv(path, encoding="utf8", infer_schema=False,
-                         schema_overrides=overrides or None).rename(renamed)
+        # reads the file again.
+        lf = pl.scan_csv(path, encoding="utf8", infer_schema=False)
+        renamed = {n: invoices.normal_name(n) for n in lf.collect_schema().names()}
+        lf = lf.rename(renamed)
         present = list(renamed.values())  # (a second collect_schema reads the file's head again)
     else:
         lf, _ = invoices.scan_csv_file(path, str(path))
         present = lf.collect_schema().names()
     if any(c not in present for c in invoices.REQUIRED):
         return None
-    lf = lf.select(*[pl.col(c) if c in present else pl.lit(None, pl.String).alias(c)
-                     for c in invoices.RAW_COLUMNS])
-    if text_dtypes:
-        lf = lf.with_columns(pl.col(c).cast(dtype) for c, dtype in text_dtypes.items())
-    return lf
+    return lf.select(*[pl.col(c) if c in present else pl.lit(None, pl.String).alias(c)
+                       for c in invoices.RAW_COLUMNS])
 
 
 def group_raw_rows(frames: Sequence[pl.LazyFrame]) -> pl.DataFrame | None:

@@ -1,0 +1,105 @@
+"""The compiled coding of a CSV batch's text keys (date, seller, till, status, upload status) into
+small integer codes, for the dense scan's loop (slot_tally.py), without polars' Categorical.
+
+polars hands a String column to Arrow as `string_view`: 16 bytes a row, and a value of at most
+12 bytes lies inside them (its length, then its bytes, zero-padded: Arrow's layout), so the two
+64-bit words of a view are the value. A row whose view equals the row before's takes its code
+(runs of one date, seller, till or status cost one compare); else the view is found in an
+open-addressing table of the values met so far, kept from batch to batch and file to file, so a
+value keeps its code and is looked at (distinct_values.py) once. A value longer than 12 bytes
+stops the loop: the caller codes that column of that batch by another way (csv_batches.py).
+
+Compiled with numba; native_loop.py keeps the machine code as it does slot_tally.py's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# A table entry: the view's two words, the code (-1: empty), a word of padding (32 bytes: two
+# entries a cache line).
+ENTRY_WORDS = 4
+INLINE_BYTES = 12  # a view holds values of at most this many bytes itself (Arrow's layout)
+# code_keys' stop reasons
+DONE, TABLE_FULL, LONG_VALUE = 0, 1, 2
+
+
+@njit(cache=True, nogil=True)
+def _slot(w0: np.uint64, w1: np.uint64, mask: int) -> np.int64:
+    """Where a view's probe starts: both words mixed so that every byte reaches the low bits
+    (a product's low bits see only the factor's low bits: dates of one month differ in their
+    last bytes, and collided)."""
+    x = w0 * np.uint64(0x9E3779B97F4A7C15) ^ w1 * np.uint64(0xC2B2AE3D27D4EB4F)
+    x ^= x >> np.uint64(32)
+    x *= np.uint64(0x94D049BB133111EB)
+    return np.int64((x ^ (x >> np.uint64(29))) & np.uint64(mask))
+
+
+@njit(cache=True, nogil=True)
+def code_keys(views: np.ndarray, validity: np.ndarray, bit_offset: int, null_code: int,
+              table: np.ndarray, keys: np.ndarray, n_codes: int, codes: np.ndarray,
+              start: int) -> tuple[int, int, int]:
+    """Codes of rows start.. of a string_view column (`views`: two uint64 words a row) into
+    `codes`; a null row (its bit clear in `validity`, empty: no nulls) gets null_code. A value
+    not in `table` gets code n_codes, its view in keys[2 * code:2 * code + 2].
+
+    Returns (rows done, n_codes, why it stopped): DONE; TABLE_FULL (half full, or `keys` full:
+    grow them, call again from the row done); LONG_VALUE (the row done holds a value longer
+    than INLINE_BYTES: nothing is known of the column's codes past it)."""
+    n = len(codes)
+    entries = len(table) // ENTRY_WORDS
+    mask = entries - 1
+    has_nulls = len(validity) > 0
+    prev0, prev1, prev_code = np.uint64(0), np.uint64(0), -1
+    for i in range(start, n):
+        if has_nulls:
+            bit = bit_offset + i
+            if not (validity[bit >> 3] >> (bit & 7)) & 1:
+                codes[i] = null_code
+                continue
+        w0, w1 = views[2 * i], views[2 * i + 1]
+        if prev_code >= 0 and w0 == prev0 and w1 == prev1:
+            codes[i] = prev_code
+            continue
+        if (w0 & np.uint64(0xFFFFFFFF)) > np.uint64(INLINE_BYTES):
+            return i, n_codes, LONG_VALUE
+        h = _slot(w0, w1, mask)
+        while True:
+            at = ENTRY_WORDS * h
+            code = table[at + 2]
+            if code < 0:
+                if 2 * (n_codes + 1) > entries or 2 * (n_codes + 1) > len(keys):
+                    return i, n_codes, TABLE_FULL
+                code = n_codes
+                n_codes += 1
+                table[at] = np.int64(w0)
+                table[at + 1] = np.int64(w1)
+                table[at + 2] = code
+                keys[2 * code] = w0
+                keys[2 * code + 1] = w1
+                break
+            if np.uint64(table[at]) == w0 and np.uint64(table[at + 1]) == w1:
+                break
+            h = (h + 1) & mask
+        codes[i] = code
+        prev0, prev1, prev_code = w0, w1, code
+    return n, n_codes, DONE
+
+
+@njit(cache=True, nogil=True)
+def key_rehash(table: np.ndarray, new_table: np.ndarray) -> None:
+    """The entries of `table` put in `new_table` (empty: every code -1), their codes kept."""
+    mask = len(new_table) // ENTRY_WORDS - 1
+    for e in range(len(table) // ENTRY_WORDS):
+        code = table[ENTRY_WORDS * e + 2]
+        if code < 0:
+            continue
+        w0, w1 = np.uint64(table[ENTRY_WORDS * e]), np.uint64(table[ENTRY_WORDS * e + 1])
+        h = _slot(w0, w1, mask)
+        while new_table[ENTRY_WORDS * h + 2] >= 0:
+            h = (h + 1) & mask
+        at = ENTRY_WORDS * h
+        new_table[at] = np.int64(w0)
+        new_table[at + 1] = np.int64(w1)
+        new_table[at + 2] = code
