@@ -187,12 +187,12 @@ class _Tally:
 @dataclass
 class _File:
     """An invoice file the dense scan reads: Parquet through pyarrow (text columns as their
-    dictionary codes), CSV through polars (text columns read as Categorical)."""
+    dictionary codes), CSV through polars (text columns read as text, coded by key_coding)."""
 
     path: Path
     columns: dict[str, str]  # normal column name → the file's own, of the columns read (Parquet)
     row_group_rows: list[int] = field(default_factory=list)  # rows of each row group (Parquet)
-    csv: CsvBatches | None = None  # RAW_COLUMNS, the text keys Categorical (CSV only)
+    csv: CsvBatches | None = None  # RAW_COLUMNS as text (CSV only)
     # Parquet: per-row text columns whose statistics show one value in every row (normal name →
     # the value), coded as that value and not read (one_value_columns.py).
     one_values: dict[str, str] = field(default_factory=dict)
