@@ -106,16 +106,10 @@ def _scan_memory_pool() -> Iterator[None]:
     after (buffers remember the pool they came from)."""
     import pyarrow as pa
 
-    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
-        yield
-        return
-    try:
-        pool = pa.jemalloc_memory_pool()
-    except NotImplementedError:  # a build without jemalloc: its default pool
-        yield
-        return
     before = pa.default_memory_pool()
-    pa.set_memory_pool(pool)
+    if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        with contextlib.suppress(NotImplementedError):  # a build without jemalloc: its default
+            pa.set_memory_pool(pa.jemalloc_memory_pool())
     try:
         yield
     finally:

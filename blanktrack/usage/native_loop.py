@@ -90,6 +90,13 @@ _FUNCTIONS: dict[str, tuple[tuple[tuple[str, str | None], ...], bool, int]] = {
 _IN_KEY_CODING = ("code_keys", "key_rehash")  # the rest are slot_tally.py's
 
 
+def _compiled_by_numba(name: str) -> Callable[..., Any]:
+    """The numba function of that name (slot_tally.py's or key_coding.py's); imports numba."""
+    from . import key_coding, slot_tally
+
+    return getattr(key_coding if name in _IN_KEY_CODING else slot_tally, name)
+
+
 class Kernels:
     """slot_tally.py's functions and the growing of the issuing groups, as dense.py calls them
     (numpy arrays in, tuple out)."""
@@ -286,8 +293,6 @@ def _build(llvm: Any) -> bytes:
     """The wrappers compiled by numba, as one object file with a header naming them."""
     from numba import carray, cfunc, types
 
-    from . import key_coding, slot_tally
-
     def c_type(dtype: str | None, offsets: str) -> Any:
         return types.int64 if dtype is None else types.CPointer(
             getattr(types, offsets if dtype == "offsets" else
@@ -326,8 +331,7 @@ def _build(llvm: Any) -> bytes:
     for name, (params, by_offsets, returns) in _FUNCTIONS.items():
         for o in _OFFSETS if by_offsets else ("int64",):
             c_name = f"{name}_{o}" if by_offsets else name
-            inner = getattr(key_coding if name in _IN_KEY_CODING else slot_tally, name)
-            compiled[c_name] = wrapper(c_name, params, o, inner, returns)
+            compiled[c_name] = wrapper(c_name, params, o, _compiled_by_numba(name), returns)
     # Each cfunc's optimised LLVM IR (its public inspect_llvm), linked into one module and
     # emitted by llvmlite with the options numba's JIT uses for this CPU.
     module = None
@@ -441,10 +445,8 @@ def _load_numba_helpers(llvm: Any) -> None:
 
 
 def _numba_kernels() -> Kernels:
-    from . import key_coding, slot_tally  # import numba; ImportError when it is not installed
-
-    return Kernels({name: getattr(key_coding if name in _IN_KEY_CODING else slot_tally, name)
-                    for name in _FUNCTIONS}, "numba")
+    # ImportError when numba is not installed
+    return Kernels({name: _compiled_by_numba(name) for name in _FUNCTIONS}, "numba")
 
 
 __all__ = ["GROUP_DAYS", "IssuingCounts", "Kernels", "cache_folders", "kernels"]
