@@ -216,6 +216,14 @@ def test_arrays_of_another_type_are_refused(both: tuple[native.Kernels, native.K
     args[4] = np.zeros(2 * n + 4, np.int32)[::2]  # the right type, not contiguous
     with pytest.raises(TypeError, match="date_codes"):
         both[0].tally_batch(*args, *table)
+    args[4] = np.zeros(n, np.int32)
+    args[5] = np.zeros(n, ">i4")  # int32 by name, bytes the other way round
+    with pytest.raises(TypeError, match="ban_codes: a contiguous 1-d int32 array"):
+        both[0].tally_batch(*args, *table)
+    args[5] = np.zeros(n, np.int32)
+    args[2] = np.asarray(args[2], np.int16)  # offsets neither int32 nor int64
+    with pytest.raises(TypeError, match="offsets: a contiguous 1-d int32 array"):
+        both[0].tally_batch(*args, *table)
 
 
 def test_a_new_process_loads_it_without_numba(both: tuple[native.Kernels, native.Kernels]

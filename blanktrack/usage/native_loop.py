@@ -396,7 +396,8 @@ def _native_kernels(llvm: Any, data: bytes) -> Kernels:
                  for o in (_OFFSETS if by_offsets else ("int64",))}
 
         def call(*args: Any) -> Any:
-            offsets = args[2].dtype.name if by_offsets else "int64"
+            offsets = ("int64" if not by_offsets or args[2].dtype == _DTYPES["int64"]
+                       else "int32")  # another type: refused by _c_args
             c_args = _c_args(params, args, offsets)
             if not returns:
                 c_fns[offsets](*c_args)
@@ -410,6 +411,12 @@ def _native_kernels(llvm: Any, data: bytes) -> Kernels:
     return Kernels({name: python_function(name) for name in _FUNCTIONS}, "native")
 
 
+# The dtypes the parameters name: compared as dtypes (a dtype's name is made anew each time it is
+# asked for, microseconds a call: several thousand calls a large CSV period).
+_DTYPES = {name: np.dtype(name) for name in ("int8", "int32", "int64", "uint8", "uint32",
+                                             "uint64", "bool")}
+
+
 def _c_args(params: tuple[tuple[str, str | None], ...], args: tuple[Any, ...],
             offsets: str) -> list[int]:
     """Pointers and lengths of the arrays, checked: C reads whatever it is given."""
@@ -421,7 +428,7 @@ def _c_args(params: tuple[tuple[str, str | None], ...], args: tuple[Any, ...],
             out.append(int(value))
             continue
         want = offsets if dtype == "offsets" else dtype
-        if not (isinstance(value, np.ndarray) and value.dtype.name == want
+        if not (isinstance(value, np.ndarray) and value.dtype == _DTYPES[want]
                 and value.ndim == 1 and value.flags.c_contiguous):
             got = getattr(value, "dtype", type(value).__name__)
             raise TypeError(f"{name}: a contiguous 1-d {want} array expected, got {got}")
