@@ -234,3 +234,13 @@ def test_merge_runs_is_the_maximal_runs_of_each_groups_numbers(
     got = merge_runs(frame)
     assert got.rows() == expected
     assert got.schema == pl.Schema({"group": pl.UInt32, "begin": pl.Int64, "end": pl.Int64})
+
+
+def test_mask_between_sets_exactly_the_bits_lo_to_hi() -> None:
+    from blanktrack.booklets import mask_between
+
+    pairs = [(lo, hi) for lo in range(50) for hi in range(lo, 50)]
+    frame = pl.DataFrame(pairs, schema={"lo": pl.Int64, "hi": pl.Int64}, orient="row")
+    got = frame.select(mask=mask_between(pl.col("lo"), pl.col("hi")))
+    assert got.schema == pl.Schema({"mask": pl.UInt64})
+    assert got["mask"].to_list() == [sum(1 << k for k in range(lo, hi + 1)) for lo, hi in pairs]
