@@ -110,11 +110,16 @@ def merged_runs(pieces: pl.LazyFrame) -> pl.LazyFrame:
     origin = pl.col("group").cast(pl.Int64) * _GROUP_STRIDE
     line = pieces.select("group", begin=origin + pl.col("begin"), end=origin + pl.col("end")
                          ).sort("begin")
-    reach = pl.col("end").cum_max().shift(1)
+    before = pl.col("end").cum_max().shift(1)
+    # A run starts where a piece begins past every piece before it; it ends where the next
+    # starts, at the running maximum of the ends there (no piece of an earlier run reaches
+    # that far). Picked out by two filters of equal length: no group-by over the pieces.
+    start = pl.col("start")
     return (
-        line.with_columns(run=(reach.is_null() | (pl.col("begin") > reach + 1)).cum_sum())
-        .group_by("run", maintain_order=True)
-        .agg(pl.col("group").first(), pl.col("begin").min(), pl.col("end").max())
+        line.with_columns(start=before.is_null() | (pl.col("begin") > before + 1),
+                          reach=pl.col("end").cum_max())
+        .select(pl.col("group").filter(start), pl.col("begin").filter(start),
+                end=pl.col("reach").filter(start.shift(-1, fill_value=True)))
         .select("group", *[(pl.col(c) - pl.col("group").cast(pl.Int64) * _GROUP_STRIDE)
                            for c in ("begin", "end")])
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
@@ -112,10 +113,17 @@ class Reconciliation:
     segments: pl.DataFrame  # stretches each till issued in order: alloc_id, machine, seg_begin, seg_end
     findings: pl.DataFrame
     summary: pl.DataFrame
-    issuing: pl.DataFrame  # invoices per seller BAN, machine, track and day (for charts)
+    # invoices per seller BAN, machine, track and day, in no order (`issuing` sorts them)
+    issuing_unsorted: pl.DataFrame = field(repr=False)
     rows_by_source: dict[str, int]  # rows read from each input file
     # what each input path held (sources.resolve.InputKind): kinds, files read, passed over, rows
     input_kinds: list = field(default_factory=list)
+
+    @functools.cached_property
+    def issuing(self) -> pl.DataFrame:
+        """Invoices per seller BAN, machine, track and day (for charts), sorted by them: sorted
+        when first read, so that a run that draws no chart (the command line) never sorts."""
+        return _sort_issuing(self.issuing_unsorted)
 
     @property
     def invoice_rows(self) -> int:
@@ -248,7 +256,6 @@ def _reconcile_files(
             # Independent of the blank ranges: on the second thread while the main one makes them.
             invoice_found_ = side.submit(
                 lambda: findings.invoice_findings(named_invoices(used, allocations), period))
-            issuing_ = side.submit(_sort_issuing, used.issuing)
 
             # Allocations of any BAN of the period that share numbers: withheld from every file.
             state = booklet_state(used, withheld=withheld_.result())
@@ -266,7 +273,6 @@ def _reconcile_files(
                 findings.reported_elsewhere_findings(ranges),
                 findings.late_report_findings(period, report_date),
             ])
-            issuing = issuing_.result()
         inputs = [InputFile(str(p), "allocations" if i < n_alloc else "invoices", p.stat().st_size,
                             digest)
                   for i, (p, digest) in enumerate(hashing)]
@@ -279,7 +285,7 @@ def _reconcile_files(
         period=period, split=split, ban=ban, report_date=report_date, inputs=inputs,
         allocations=allocations, booklets=state, blank_ranges=ranges, skipped=skipped,
         segments=segs,
-        findings=found, summary=summary, issuing=issuing,
+        findings=found, summary=summary, issuing_unsorted=used.issuing,
         rows_by_source={
             **dict(allocations_all.group_by("source").agg(pl.len()).iter_rows()),
             **dict(used.rows_by_file.iter_rows()),

@@ -206,3 +206,41 @@ def test_output_is_deterministic_under_input_order(case: tuple[list[dict], list[
     first = compute(allocations(allocs), invoices(inv))
     second = compute(allocations(list(reversed(allocs))), invoices(list(reversed(inv))))
     assert first.write_csv() == second.write_csv()
+
+
+_PIECE = st.tuples(st.integers(0, 3), st.integers(0, 120), st.integers(0, 9))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_PIECE, max_size=60))
+@example([])
+@example([(0, 5, 0), (0, 6, 0), (1, 7, 0)])  # touching pieces of two groups stay apart
+@example([(2, 0, 50), (2, 10, 0), (2, 52, 3)])  # a piece inside another; a gap of one number
+def test_merge_runs_is_the_maximal_runs_of_each_groups_numbers(
+        pieces: list[tuple[int, int, int]]) -> None:
+    from blanktrack.blanks import merge_runs
+
+    frame = pl.DataFrame([(g, b, b + n) for g, b, n in pieces], orient="row",
+                         schema={"group": pl.UInt32, "begin": pl.Int64, "end": pl.Int64})
+    numbers: dict[int, set[int]] = {}
+    for g, b, n in pieces:
+        numbers.setdefault(g, set()).update(range(b, b + n + 1))
+    expected = []
+    for g in sorted(numbers):
+        ordered = sorted(numbers[g])
+        for _, run in itertools.groupby(enumerate(ordered), key=lambda kv: kv[1] - kv[0]):
+            run_numbers = [n for _, n in run]
+            expected.append((g, run_numbers[0], run_numbers[-1]))
+    got = merge_runs(frame)
+    assert got.rows() == expected
+    assert got.schema == pl.Schema({"group": pl.UInt32, "begin": pl.Int64, "end": pl.Int64})
+
+
+def test_mask_between_sets_exactly_the_bits_lo_to_hi() -> None:
+    from blanktrack.booklets import mask_between
+
+    pairs = [(lo, hi) for lo in range(50) for hi in range(lo, 50)]
+    frame = pl.DataFrame(pairs, schema={"lo": pl.Int64, "hi": pl.Int64}, orient="row")
+    got = frame.select(mask=mask_between(pl.col("lo"), pl.col("hi")))
+    assert got.schema == pl.Schema({"mask": pl.UInt64})
+    assert got["mask"].to_list() == [sum(1 << k for k in range(lo, hi + 1)) for lo, hi in pairs]

@@ -25,7 +25,7 @@ def _refuse(*args: object, **kwargs: object) -> pl.DataFrame:
     raise InputError(BAD)
 
 
-@pytest.mark.parametrize("step", ["named_invoices", "_sort_issuing", "_overlaps"])
+@pytest.mark.parametrize("step", ["named_invoices", "number_masks", "_overlaps"])
 def test_an_error_on_the_second_thread_names_file_line_and_field(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
         step: str) -> None:
@@ -74,3 +74,18 @@ def test_the_threads_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     # The booklets are unordered (Reconciliation.booklets), whichever thread made them.
     assert_frame_equal(threaded.booklets.sort(pl.all()), in_place.booklets.sort(pl.all()))
     assert threaded.findings.height > 0 and threaded.blank_ranges.height > 0
+
+
+def test_the_command_line_never_sorts_the_issuing_and_a_reader_gets_it_sorted(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The till-days are sorted when first read (charts), not by every run."""
+    result = rec.reconcile("10312", [SAMPLE / "allocations.csv"], INVOICES,
+                           report_date=REPORT_DATE, hash_inputs=False)
+    keys = ["seller_ban", "machine", "track", "invoice_date"]
+    assert_frame_equal(result.issuing, result.issuing_unsorted.sort(keys, nulls_last=True))
+    assert result.issuing is result.issuing  # sorted once
+    monkeypatch.setattr(rec, "_sort_issuing", _refuse)
+    code = main(["reconcile", "--period", "10312", "--allocations", str(SAMPLE / "allocations.csv"),
+                 "--invoices", *map(str, INVOICES), "--out-dir", str(tmp_path / "out"),
+                 "--report-date", REPORT_DATE.isoformat()])
+    assert code == 0

@@ -298,7 +298,7 @@ class Explorer:
             skipped=r.skipped.filter(key),
             findings=r.findings.filter(key | period_wide),
             summary=r.summary.filter(key),
-            issuing=filter_issuing(r.issuing, replace(sel, till=None), bans),
+            issuing_unsorted=filter_issuing(r.issuing_unsorted, replace(sel, till=None), bans),
         )
 
     def export(self, sel: Selection, out_dir: str | Path,

@@ -364,7 +364,7 @@ def finish(result: Reconciliation, read: ReadInputs, allocation_paths: Sequence[
     findings = F.with_more(result.findings, [
         *read.findings,
         F.empty_input_findings(empty, period),
-        *F.no_invoice_findings(result.allocations, result.booklets, result.issuing),
+        *F.no_invoice_findings(result.allocations, result.booklets, result.issuing_unsorted),
     ])
     if hash_inputs:
         for entry in inputs:

@@ -71,20 +71,22 @@ def booklet_slots(allocations: pl.DataFrame) -> Slots | None:
     # to a few thousand; exploded with repeat, not a loop), in allocation_booklets' row order.
     t, lo, hi = alloc["t"].to_numpy(), alloc["lo"].to_numpy(), alloc["hi"].to_numpy()
     count = hi - lo + 1
-    owner = np.repeat(np.arange(len(count)), count)
-    step = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-    position = base[t[owner]] + lo[owner] + step - first[t[owner]]
+    # Each allocation's k-th booklet is its first plus k: the per-allocation starts, repeated,
+    # plus one running count (k plus the booklets of the allocations before) over them all.
+    before = np.cumsum(count) - count
+    running = np.arange(count.sum(), dtype=np.int64)
+    position = np.repeat(base[t] - first[t] + lo - before, count) + running
     taken = np.zeros(int(span.sum()), np.bool_)
     taken[position] = True
-    seller = alloc["b"].to_numpy()[owner]
+    seller = np.repeat(alloc["b"].to_numpy(), count)
     by_allocation = bool(taken.sum() == len(position))
     if by_allocation:
         # Every booklet one allocation's (nearly always): the slots numbered in the allocation
         # booklets' order, so that their usage by position (by_slot.py) is the tally itself.
         booklet_slot = np.full(len(taken), -1, np.int32)
         booklet_slot[position] = np.arange(len(position), dtype=np.int32)
-        slot_track = t[owner].astype(np.int32)
-        slot_booklet = (lo[owner] + step).astype(np.int64)
+        slot_track = np.repeat(t.astype(np.int32), count)
+        slot_booklet = np.repeat(lo - before, count) + running
         slot_ban = seller.astype(np.int32)
     else:  # in (track, booklet) order, a booklet of several allocations once
         booklet_slot = (np.cumsum(taken, dtype=np.int64) - 1).astype(np.int32)
