@@ -6,7 +6,9 @@ another way), nulls, runs, slices, chunks, and enough distinct values to grow th
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
@@ -139,3 +141,50 @@ def test_the_kernels_agree_row_by_row() -> None:
     assert results[0] == results[1]
     (done, n_codes, why), *_ = results[0]
     assert (done, n_codes, why) == (8, 8, key_coding.TABLE_FULL)  # half of 16 entries
+
+
+def test_the_day_units_are_the_kernels() -> None:
+    """dense keeps key_coding.DAY_TICKS' units as a copy (key_coding imports numba)."""
+    from blanktrack.usage import dense
+
+    assert {t: u for u, t in enumerate(key_coding.DAY_TICKS)} == dense._DAY_UNITS
+    assert key_coding.DAY_TICKS == (1, 86_400, 86_400_000, 86_400_000_000, 86_400_000_000_000)
+
+
+_ZONES = [None, "Asia/Taipei", "America/Los_Angeles"]
+# Within the time zone database's own transitions (to 2037): past them pyarrow and Python apply
+# a zone's daylight saving differently.
+_moments = st.datetimes(min_value=dt.datetime(1950, 1, 1), max_value=dt.datetime(2037, 12, 31))
+
+
+@settings(max_examples=120, deadline=None)
+@given(near=st.lists(_moments, min_size=1, max_size=30), far=st.booleans(),
+       unit=st.sampled_from(["s", "ms", "us", "ns", "date64"]),
+       zone=st.sampled_from(_ZONES), sliced=st.booleans())
+@example(near=[dt.datetime(1969, 12, 31, 23, 59, 59), dt.datetime(1970, 1, 1)], far=False,
+         unit="us", zone=None, sliced=False)  # the last tick before day 0, and day 0
+def test_a_typed_date_is_coded_by_its_calendar_day(kernels: native.Kernels,
+                                                   near: list[dt.datetime], far: bool, unit: str,
+                                                   zone: str | None, sliced: bool) -> None:
+    """The scan's day codes (key_coding.day_codes) name each row's calendar day in its own
+    time zone, as numpy's do: within DAY_SPAN days coded from the first, wider by np.unique
+    (`far` adds a day 3,000 days before)."""
+    from blanktrack.usage import dense
+
+    moments = near + ([near[0] - dt.timedelta(days=3000)] if far else [])
+    if unit == "date64":
+        days = [m.date() for m in moments]
+        column = pa.array(days, pa.date64())
+        want = [d.isoformat() for d in days]
+    else:
+        tz = None if zone is None else ZoneInfo(zone)
+        stamps = [m.replace(tzinfo=tz) if tz else m for m in moments]
+        column = pa.array(stamps, pa.timestamp(unit, tz=zone))
+        want = [s.date().isoformat() for s in stamps]  # the wall clock's day where it was
+    if sliced:
+        column = pa.concat_arrays([column, column]).slice(len(column), len(column))
+    codes, text = dense._day_codes(column, kernels)
+    assert [text[c] for c in codes] == want
+    by_numpy, numpy_text = dense._day_codes(column)
+    assert (codes.tolist(), text) == (by_numpy.tolist(), numpy_text)
+    assert codes.dtype == np.int32 and not codes.flags.writeable

@@ -277,19 +277,22 @@ DAY_SPAN = 1024  # typed dates: a batch's days within this span are coded arithm
 DAY_BLOCK = 256  # typed dates: the text of the days is made this many days at a time
 _TICKS_A_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
 _YEARS_1_TO_9999 = (-719_162, 2_932_896)  # days from 1970-01-01 to 0001-01-01 and 9999-12-31
+# key_coding.DAY_TICKS' units by ticks a day (key_coding imports numba, which a run does not
+# load; tests/test_key_codes.py holds the copy to the original).
+_DAY_UNITS = {ticks: unit for unit, ticks in enumerate(
+    (1, 86_400, 86_400_000, 86_400_000_000, 86_400_000_000_000))}
 
 
-def _days(column: pa.Array) -> tuple[np.ndarray, int, int, int]:
-    """(ticks, ticks a day, first day, last day) of a date or timestamp column (no nulls, some
-    rows): the values as the integers they are stored as, whose floor division by the ticks
-    a day is the calendar day of each row in days from 1970-01-01 (a timestamp's day in its
-    own time zone; a naive one: its wall clock, as polars' dt.date gives it to the
-    validation)."""
+def _ticks(column: pa.Array) -> tuple[np.ndarray, int]:
+    """(ticks, ticks a day) of a date or timestamp column: the values as the integers they are
+    stored as, whose floor division by the ticks a day is the calendar day of each row in days
+    from 1970-01-01 (a timestamp's day in its own time zone; a naive one: its wall clock, as
+    polars' dt.date gives it to the validation)."""
     kind = column.type
     # A view of the stored integers, not a cast (a cast loads pyarrow.compute, in a scanning
     # thread, and copies).
     if pa.types.is_date32(kind):
-        return _checked(column.view(pa.int32()).to_numpy(), 1)
+        return column.view(pa.int32()).to_numpy(), 1
     if pa.types.is_timestamp(kind):
         if kind.tz is not None:
             import pyarrow.compute as pc  # only here: its import is a tenth of a second
@@ -298,38 +301,46 @@ def _days(column: pa.Array) -> tuple[np.ndarray, int, int, int]:
         per_day = _TICKS_A_DAY[kind.unit]
     else:  # date64: milliseconds
         per_day = _TICKS_A_DAY["ms"]
-    return _checked(column.view(pa.int64()).to_numpy(), per_day)
+    return column.view(pa.int64()).to_numpy(), per_day
 
 
-def _checked(ticks: np.ndarray, per_day: int) -> tuple[np.ndarray, int, int, int]:
-    first, last = int(ticks.min()) // per_day, int(ticks.max()) // per_day  # exact: Python ints
+def _in_years(first: int, last: int) -> None:
     if first < _YEARS_1_TO_9999[0] or last > _YEARS_1_TO_9999[1]:
         raise NotClean("invoice_date: no year 1-9999")  # the polars path names the row
-    return ticks, per_day, first, last
 
 
-def _day_codes(column: pa.Array) -> tuple[np.ndarray, list[str | None]]:
+def _day_codes(column: pa.Array, kernels: native_loop.Kernels | None = None
+               ) -> tuple[np.ndarray, list[str | None]]:
     """(per-row codes, the text of each code) of a date or timestamp column: its calendar days
-    (_days), coded as the day less the batch's first day, or by np.unique where the days
-    spread wider."""
+    (_ticks), coded as the day less the batch's first day, or by np.unique where the days
+    spread wider. A timestamp's days are found and coded in one compiled pass
+    (key_coding.day_codes) where `kernels` are given (the scan's), else by numpy."""
     if column.null_count:
         raise NotClean("invoice_date: empty")  # the polars path names the row
     if not len(column):
         return np.zeros(0, np.int32), []
-    ticks, per_day, first, last = _days(column)
+    ticks, per_day = _ticks(column)
     codes: np.ndarray
+    if kernels is not None and per_day != 1:
+        codes = np.empty(len(ticks), np.int32)
+        first, last = kernels.day_codes(ticks, _DAY_UNITS[per_day], DAY_SPAN, codes)
+    else:
+        first, last = int(ticks.min()) // per_day, int(ticks.max()) // per_day  # Python ints
+        if last - first < DAY_SPAN:
+            if per_day == 1:  # a Date: its days
+                codes = (ticks - ticks.dtype.type(first)).astype(np.int32, copy=False)
+            else:
+                # (ticks - first day's first tick) // ticks a day, counted from the lowest tick
+                # (no overflow: the span is short) into the int32 codes: one temporary, not
+                # three fresh arrays of a batch's rows (their pages cost more than the
+                # arithmetic).
+                low = int(ticks.min())
+                since = np.subtract(ticks, low)
+                since += low - first * per_day
+                codes = np.empty(len(ticks), np.int32)
+                np.floor_divide(since, per_day, out=codes, casting="unsafe")
+    _in_years(first, last)
     if last - first < DAY_SPAN:
-        if per_day == 1:  # a Date: its days
-            codes = (ticks - ticks.dtype.type(first)).astype(np.int32, copy=False)
-        else:
-            # (ticks - first day's first tick) // ticks a day, counted from the lowest tick
-            # (no overflow: the span is short) into the int32 codes: one temporary, not three
-            # fresh arrays of a batch's rows (their pages cost more than the arithmetic).
-            low = int(ticks.min())
-            since = np.subtract(ticks, low)
-            since += low - first * per_day
-            codes = np.empty(len(ticks), np.int32)
-            np.floor_divide(since, per_day, out=codes, casting="unsafe")
         text = list(_days_as_text(first, last))
     else:
         days = ticks if per_day == 1 else np.floor_divide(ticks, per_day)
@@ -370,15 +381,15 @@ def _text_of_days(days: np.ndarray | pl.Series) -> list[str | None]:
     return days.cast(pl.Date).dt.strftime("%Y-%m-%d").to_list()
 
 
-def _coded(batch: pa.RecordBatch, column: str, name: str | None
-           ) -> tuple[np.ndarray, list[str | None]]:
+def _coded(batch: pa.RecordBatch, column: str, name: str | None,
+           kernels: native_loop.Kernels | None = None) -> tuple[np.ndarray, list[str | None]]:
     """(per-row codes, the text of each code) of one column of a batch; a null is one more
-    code, and a column the file lacks is all null."""
+    code, and a column the file lacks is all null. `kernels`: for a typed date (_day_codes)."""
     if name is None:
         return np.zeros(batch.num_rows, np.int32), [None]
     values = batch.column(name)
     if pa.types.is_date(values.type) or pa.types.is_timestamp(values.type):
-        return _day_codes(values)
+        return _day_codes(values, kernels)
     if not pa.types.is_dictionary(values.type):
         values = values.dictionary_encode()
     text = _as_text(values.dictionary, column)
@@ -596,7 +607,7 @@ class _Scan:
         back after the batch is let go)."""
         columns, one_values = self.files[i].columns, self.files[i].one_values
         coded = {c: _one_code(batch.num_rows, one_values[c]) if c in one_values
-                 else _coded(batch, c, columns.get(c)) for c in _PER_ROW}
+                 else _coded(batch, c, columns.get(c), self.kernels) for c in _PER_ROW}
         with self.lock:
             per_code = self._tables({c: v for c, (_, v) in coded.items()})
 

@@ -9,6 +9,10 @@ open-addressing table of the values met so far, kept from batch to batch and fil
 value keeps its code and is looked at (distinct_values.py) once. A value longer than 12 bytes
 stops the loop: the caller codes that column of that batch by another way (csv_batches.py).
 
+A typed date's days are coded here too (day_codes): a timestamp's day is its ticks divided by
+the ticks of a day, a constant per unit, which the compiler turns into a multiplication where
+numpy divides.
+
 Compiled with numba; native_loop.py keeps the machine code as it does slot_tally.py's.
 """
 
@@ -103,3 +107,46 @@ def key_rehash(table: np.ndarray, new_table: np.ndarray) -> None:
         new_table[at] = np.int64(w0)
         new_table[at + 1] = np.int64(w1)
         new_table[at + 2] = code
+
+
+# day_codes' units: the ticks of a day of each (a date32's ticks are days)
+DAY_TICKS = (1, 86_400, 86_400_000, 86_400_000_000, 86_400_000_000_000)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _days_from(ticks: np.ndarray, first: int, per_day: int, codes: np.ndarray) -> None:
+    """codes[i] = (ticks[i] - first * per_day) // per_day: the day less `first`, never below 0
+    (first is the lowest day); per_day a constant where this is inlined."""
+    base = first * per_day
+    for i in range(len(ticks)):
+        codes[i] = np.int32(np.uint64(ticks[i] - base) // np.uint64(per_day))
+
+
+@njit(cache=True, nogil=True)
+def day_codes(ticks: np.ndarray, unit: int, span: int, codes: np.ndarray) -> tuple[int, int]:
+    """The calendar days of `ticks` (DAY_TICKS[unit] a day, from 1970-01-01, a day before
+    that negative): (first day, last day); when they span fewer than `span` days, each row's
+    day less the first written to codes[:len(ticks)] (else codes are left as they are)."""
+    n = len(ticks)
+    if n == 0:
+        return 0, -1
+    low, high = ticks[0], ticks[0]
+    for i in range(1, n):
+        t = ticks[i]
+        low = min(low, t)
+        high = max(high, t)
+    per_day = DAY_TICKS[unit]
+    first, last = low // per_day, high // per_day  # floor division: the day of a negative tick
+    if last - first >= span:
+        return first, last
+    if unit == 0:
+        _days_from(ticks, first, 1, codes)
+    elif unit == 1:
+        _days_from(ticks, first, 86_400, codes)
+    elif unit == 2:
+        _days_from(ticks, first, 86_400_000, codes)
+    elif unit == 3:
+        _days_from(ticks, first, 86_400_000_000, codes)
+    else:
+        _days_from(ticks, first, 86_400_000_000_000, codes)
+    return first, last

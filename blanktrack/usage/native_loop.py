@@ -1,5 +1,5 @@
-"""The dense scan's compiled loop (slot_tally.py) and CSV key coding (key_coding.py) as native
-code, loaded without numba.
+"""The dense scan's compiled loop (slot_tally.py) and key coding (key_coding.py: CSV text keys,
+typed days) as native code, loaded without numba.
 
 Loading numba's own cache of the loop means numba's import and the set-up of its typing system
 before the first row is tallied (bench/README.md, "Public APIs only"). So the first run compiles
@@ -39,7 +39,7 @@ import numpy as np
 
 _HERE = Path(__file__).resolve().parent
 _SOURCES = (_HERE / "slot_tally.py", _HERE / "key_coding.py", Path(__file__).resolve())
-_FORMAT = b"blanktrack-native-6\n"
+_FORMAT = b"blanktrack-native-7\n"
 
 # slot_tally.tally_batch's parameters in order: a name, then the dtype of an array ("offsets": int32
 # or int64, one wrapper each) or None for an integer. An array goes to C as pointer and length.
@@ -75,6 +75,10 @@ _CODE_KEYS_PARAMS: tuple[tuple[str, str | None], ...] = (
     ("table", "int64"), ("keys", "uint64"), ("n_codes", None), ("codes", "int32"),
     ("start", None),
 )
+# key_coding.day_codes' parameters (a typed date's days coded)
+_DAY_CODES_PARAMS: tuple[tuple[str, str | None], ...] = (
+    ("ticks", "int64"), ("unit", None), ("span", None), ("codes", "int32"),
+)
 _OFFSETS = ("int32", "int64")
 # Each function of slot_tally.py and key_coding.py kept as machine code: its parameters, whether
 # it takes the number column's offsets (one wrapper per offsets type, then), and how many
@@ -86,8 +90,9 @@ _FUNCTIONS: dict[str, tuple[tuple[tuple[str, str | None], ...], bool, int]] = {
     "group_rehash": (_REHASH_PARAMS, False, 0),
     "code_keys": (_CODE_KEYS_PARAMS, False, 3),
     "key_rehash": (_REHASH_PARAMS, False, 0),
+    "day_codes": (_DAY_CODES_PARAMS, False, 2),
 }
-_IN_KEY_CODING = ("code_keys", "key_rehash")  # the rest are slot_tally.py's
+_IN_KEY_CODING = ("code_keys", "key_rehash", "day_codes")  # the rest are slot_tally.py's
 
 
 def _compiled_by_numba(name: str) -> Callable[..., Any]:
@@ -109,6 +114,7 @@ class Kernels:
         self._rehash: Callable[..., None] = functions["group_rehash"]
         self.code_keys: Callable[..., tuple[int, int, int]] = functions["code_keys"]
         self.key_rehash: Callable[..., None] = functions["key_rehash"]
+        self.day_codes: Callable[..., tuple[int, int]] = functions["day_codes"]
         self.kind = kind  # 'native' | 'numba'
 
     def issuing_grow(self, counts: IssuingCounts) -> IssuingCounts:
