@@ -277,10 +277,10 @@ DAY_SPAN = 1024  # typed dates: a batch's days within this span are coded arithm
 DAY_BLOCK = 256  # typed dates: the text of the days is made this many days at a time
 _TICKS_A_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
 _YEARS_1_TO_9999 = (-719_162, 2_932_896)  # days from 1970-01-01 to 0001-01-01 and 9999-12-31
-# key_coding.DAY_TICKS' units by ticks a day (key_coding imports numba, which a run does not
-# load; tests/test_key_codes.py holds the copy to the original).
-_DAY_UNITS = {ticks: unit for unit, ticks in enumerate(
-    (1, 86_400, 86_400_000, 86_400_000_000, 86_400_000_000_000))}
+# key_coding.DAY_TICKS' units by ticks a day: a day, then _TICKS_A_DAY's in its order
+# (key_coding imports numba, which a run does not load; tests/test_key_codes.py holds the two
+# alike).
+_DAY_UNITS = {ticks: unit for unit, ticks in enumerate((1, *_TICKS_A_DAY.values()))}
 
 
 def _ticks(column: pa.Array) -> tuple[np.ndarray, int]:
@@ -304,6 +304,25 @@ def _ticks(column: pa.Array) -> tuple[np.ndarray, int]:
     return column.view(pa.int64()).to_numpy(), per_day
 
 
+def _numpy_day_codes(ticks: np.ndarray, per_day: int, codes: np.ndarray) -> tuple[int, int]:
+    """key_coding.day_codes by numpy: (first day, last day), and where they span less than
+    DAY_SPAN days each row's day less the first in `codes`."""
+    low = int(ticks.min())
+    first, last = low // per_day, int(ticks.max()) // per_day  # exact: Python ints
+    if last - first >= DAY_SPAN:
+        return first, last
+    if per_day == 1:  # a Date: its days
+        np.subtract(ticks, ticks.dtype.type(first), out=codes, casting="unsafe")
+    else:
+        # (ticks - first day's first tick) // ticks a day, counted from the lowest tick (no
+        # overflow: the span is short): one temporary, not three fresh arrays of a batch's rows
+        # (their pages cost more than the arithmetic).
+        since = np.subtract(ticks, low)
+        since += low - first * per_day
+        np.floor_divide(since, per_day, out=codes, casting="unsafe")
+    return first, last
+
+
 def _in_years(first: int, last: int) -> None:
     if first < _YEARS_1_TO_9999[0] or last > _YEARS_1_TO_9999[1]:
         raise NotClean("invoice_date: no year 1-9999")  # the polars path names the row
@@ -320,25 +339,12 @@ def _day_codes(column: pa.Array, kernels: native_loop.Kernels | None = None
     if not len(column):
         return np.zeros(0, np.int32), []
     ticks, per_day = _ticks(column)
-    codes: np.ndarray
+    # written where the days span less than DAY_SPAN
+    codes: np.ndarray = np.empty(len(ticks), np.int32)
     if kernels is not None and per_day != 1:
-        codes = np.empty(len(ticks), np.int32)
         first, last = kernels.day_codes(ticks, _DAY_UNITS[per_day], DAY_SPAN, codes)
     else:
-        first, last = int(ticks.min()) // per_day, int(ticks.max()) // per_day  # Python ints
-        if last - first < DAY_SPAN:
-            if per_day == 1:  # a Date: its days
-                codes = (ticks - ticks.dtype.type(first)).astype(np.int32, copy=False)
-            else:
-                # (ticks - first day's first tick) // ticks a day, counted from the lowest tick
-                # (no overflow: the span is short) into the int32 codes: one temporary, not
-                # three fresh arrays of a batch's rows (their pages cost more than the
-                # arithmetic).
-                low = int(ticks.min())
-                since = np.subtract(ticks, low)
-                since += low - first * per_day
-                codes = np.empty(len(ticks), np.int32)
-                np.floor_divide(since, per_day, out=codes, casting="unsafe")
+        first, last = _numpy_day_codes(ticks, per_day, codes)
     _in_years(first, last)
     if last - first < DAY_SPAN:
         text = list(_days_as_text(first, last))
