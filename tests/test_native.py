@@ -351,3 +351,43 @@ def test_the_issuing_key_holds_ban_till_track_and_day(
         _, _, keys, counts, groups, exceptions, _, _ = run_partitioned(kernels, args, 1, 0, 1)
         assert groups == 1 and len(exceptions) == 0
         assert keys.tolist() == [key] and counts.tolist() == [1]
+
+
+def test_numba_cache_files_of_moved_functions_go(tmp_path: Path) -> None:
+    """numba names a function's cache files by its first line, and leaves a file whose function
+    has since moved: those go, with those of a function gone; every other file stays."""
+    current = {("slot_tally", "tally_batch", 137), ("key_coding", "day_codes", 125)}
+    kept = ["slot_tally.tally_batch-137.py311.nbi", "slot_tally.tally_batch-137.py311.1.nbc",
+            "slot_tally.tally_batch-137.py311.2.nbc", "key_coding.day_codes-125.py312.nbi",
+            "key_coding.day_codes-125.py312.1.nbc",  # another Python's, of the same source
+            "slot_tally.cpython-311.pyc", "dense.scan-12.py311.nbi", "tally-native-0123.bin",
+            "slot_tally.tally_batch-137.py311.nbi.tmp"]
+    stale = ["slot_tally.tally_batch-112.py311.nbi", "slot_tally.tally_batch-112.py311.1.nbc",
+             "key_coding.day_codes-124.py311.3.nbc", "key_coding._code_of-130.py311.nbi",
+             "key_coding._code_of-130.py311.1.nbc", "slot_tally._flush-112.py311d.2.nbc"]
+    for name in kept + stale:
+        (tmp_path / name).write_bytes(b"x")
+    native.remove_stale_numba_files(tmp_path, current)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
+    native.remove_stale_numba_files(tmp_path / "absent", current)  # no folder: nothing to do
+
+
+def test_numbas_own_cache_files_are_named_as_current(
+        both: tuple[native.Kernels, native.Kernels]) -> None:
+    """The names numba gave its cache files of the loop (a function run through numba's
+    dispatcher is cached) are those the pruning keeps: none of the current ones is taken for
+    stale, and the numba run left no file of a function's other line."""
+    _, numba_run = both
+    numba_run.day_codes(np.zeros(3, np.int64), 0, 0, np.zeros(3, np.int32))
+    folder = native.numba_cache_folder()
+    functions = native._numba_functions()
+    assert ("key_coding", "day_codes") in {(m, f) for m, f, _ in functions}
+    ours = [p.name for p in folder.iterdir()
+            if p.name.startswith(("slot_tally.", "key_coding.")) and p.suffix in (".nbi", ".nbc")]
+    version = f".py{sys.version_info[0]}{sys.version_info[1]}"
+    [line] = [n for m, f, n in functions if (m, f) == ("key_coding", "day_codes")]
+    assert f"key_coding.day_codes-{line}{version}.nbi" in ours
+    for name in ours:
+        found = native._NUMBA_FILE.match(name)
+        assert found, name
+        assert (found[1], found[2], int(found[3])) in functions, name

@@ -219,6 +219,7 @@ def _load() -> Kernels:
     try:
         data = _build(llvm)
         _save(name, data)
+        remove_stale_numba_files(numba_cache_folder(), _numba_functions())
         return _native_kernels(llvm, data)
     except ImportError:
         raise
@@ -288,6 +289,47 @@ def _remove_stale(folder: Path, current: str) -> None:
             if stale or (_PARTIAL.match(entry.name)
                          and time.time() - entry.stat(follow_symlinks=False).st_mtime
                          > _PARTIAL_AGE):
+                os.unlink(entry.path)
+
+
+def numba_cache_folder() -> Path:
+    """Where numba keeps its own cache of slot_tally.py and key_coding.py (their functions are
+    compiled with cache=True): beside them, as long as that folder can be written."""
+    return _HERE / "__pycache__"
+
+
+# numba names a function's cache files by its module, name and first line (numba/core/caching.py:
+# {module}.{function}-{line}.py{version}{abiflags}.nbi, with .{k}.nbc beside it); a file of an
+# older source, whose function began on another line, is never read again. test_native.py holds
+# this to the files numba writes.
+_NUMBA_FILE = re.compile(
+    r"^(slot_tally|key_coding)\.(\w+)-([0-9]+)\.py[0-9]+[a-z]*\.(?:[0-9]+\.nbc|nbi)$")
+
+
+def _numba_functions() -> set[tuple[str, str, int]]:
+    """(module, function, first line) of each function numba compiles in slot_tally.py and
+    key_coding.py, as they are now (imports numba)."""
+    from . import key_coding, slot_tally
+
+    return {(module.__name__.rpartition(".")[2], f.py_func.__qualname__,
+             f.py_func.__code__.co_firstlineno)
+            for module in (slot_tally, key_coding) for f in vars(module).values()
+            if getattr(getattr(f, "py_func", None), "__module__", None) == module.__name__}
+
+
+def remove_stale_numba_files(folder: Path, current: set[tuple[str, str, int]]) -> None:
+    """numba's cache files of slot_tally.py's and key_coding.py's functions that are not among
+    `current` (a function since moved, renamed or gone): numba leaves them, and each change of a
+    source would add to the pile. Made when the sources change (a build) and when numba runs the
+    loop; a file another run is reading is only compiled again by that run."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        found = _NUMBA_FILE.match(entry.name)
+        if found and (found[1], found[2], int(found[3])) not in current:
+            with contextlib.suppress(OSError):
                 os.unlink(entry.path)
 
 
@@ -459,7 +501,10 @@ def _load_numba_helpers(llvm: Any) -> None:
 
 def _numba_kernels() -> Kernels:
     # ImportError when numba is not installed
-    return Kernels({name: _compiled_by_numba(name) for name in _FUNCTIONS}, "numba")
+    kernels = Kernels({name: _compiled_by_numba(name) for name in _FUNCTIONS}, "numba")
+    remove_stale_numba_files(numba_cache_folder(), _numba_functions())
+    return kernels
 
 
-__all__ = ["GROUP_DAYS", "IssuingCounts", "Kernels", "cache_folders", "kernels"]
+__all__ = ["GROUP_DAYS", "IssuingCounts", "Kernels", "cache_folders", "kernels", "numba_cache_folder",
+           "remove_stale_numba_files"]
