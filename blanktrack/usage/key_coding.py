@@ -139,14 +139,16 @@ def day_codes(ticks: np.ndarray, unit: int, span: int, codes: np.ndarray) -> tup
     first, last = low // per_day, high // per_day  # floor division: the day of a negative tick
     if last - first >= span:
         return first, last
+    # One call per unit, each with its ticks a day as a constant (a literal index into the
+    # global tuple is one), so that each loop divides by a constant.
     if unit == 0:
-        _days_from(ticks, first, 1, codes)
+        _days_from(ticks, first, DAY_TICKS[0], codes)
     elif unit == 1:
-        _days_from(ticks, first, 86_400, codes)
+        _days_from(ticks, first, DAY_TICKS[1], codes)
     elif unit == 2:
-        _days_from(ticks, first, 86_400_000, codes)
+        _days_from(ticks, first, DAY_TICKS[2], codes)
     elif unit == 3:
-        _days_from(ticks, first, 86_400_000_000, codes)
+        _days_from(ticks, first, DAY_TICKS[3], codes)
     else:
-        _days_from(ticks, first, 86_400_000_000_000, codes)
+        _days_from(ticks, first, DAY_TICKS[4], codes)
     return first, last

@@ -38,7 +38,8 @@ from typing import Any
 import numpy as np
 
 _HERE = Path(__file__).resolve().parent
-_SOURCES = (_HERE / "slot_tally.py", _HERE / "key_coding.py", Path(__file__).resolve())
+_COMPILED = ("slot_tally", "key_coding")  # the modules whose functions numba compiles
+_SOURCES = (*(_HERE / f"{module}.py" for module in _COMPILED), Path(__file__).resolve())
 _FORMAT = b"blanktrack-native-7\n"
 
 # slot_tally.tally_batch's parameters in order: a name, then the dtype of an array ("offsets": int32
@@ -279,16 +280,22 @@ def _remove_stale(folder: Path, current: str) -> None:
     key's file, reads it whole in one call (a removed file still reads to its end once opened),
     and takes a file that vanished before it was opened for one not built yet. Partial files
     go by age, not by process id: the user's cache may be shared by several hosts."""
+    _remove_where(folder, lambda entry: bool(
+        (entry.name != current and _STALE.match(entry.name))
+        or (_PARTIAL.match(entry.name)
+            and time.time() - entry.stat(follow_symlinks=False).st_mtime > _PARTIAL_AGE)))
+
+
+def _remove_where(folder: Path, stale: Callable[[os.DirEntry[str]], bool]) -> None:
+    """The files of `folder` that `stale` picks, removed; a folder that cannot be read, or a
+    file gone meanwhile or not ours to remove, is left as it is."""
     try:
         entries = list(os.scandir(folder))
     except OSError:
         return
     for entry in entries:
-        stale = entry.name != current and _STALE.match(entry.name)
         with contextlib.suppress(OSError):
-            if stale or (_PARTIAL.match(entry.name)
-                         and time.time() - entry.stat(follow_symlinks=False).st_mtime
-                         > _PARTIAL_AGE):
+            if stale(entry):
                 os.unlink(entry.path)
 
 
@@ -303,17 +310,16 @@ def numba_cache_folder() -> Path:
 # older source, whose function began on another line, is never read again. test_native.py holds
 # this to the files numba writes.
 _NUMBA_FILE = re.compile(
-    r"^(slot_tally|key_coding)\.(\w+)-([0-9]+)\.py[0-9]+[a-z]*\.(?:[0-9]+\.nbc|nbi)$")
+    rf"^({'|'.join(_COMPILED)})\.(\w+)-([0-9]+)\.py[0-9]+[a-z]*\.(?:[0-9]+\.nbc|nbi)$")
 
 
 def _numba_functions() -> set[tuple[str, str, int]]:
     """(module, function, first line) of each function numba compiles in slot_tally.py and
     key_coding.py, as they are now (imports numba)."""
-    from . import key_coding, slot_tally
-
+    modules = [importlib.import_module(f"{__package__}.{name}") for name in _COMPILED]
     return {(module.__name__.rpartition(".")[2], f.py_func.__qualname__,
              f.py_func.__code__.co_firstlineno)
-            for module in (slot_tally, key_coding) for f in vars(module).values()
+            for module in modules for f in vars(module).values()
             if getattr(getattr(f, "py_func", None), "__module__", None) == module.__name__}
 
 
@@ -322,15 +328,11 @@ def remove_stale_numba_files(folder: Path, current: set[tuple[str, str, int]]) -
     `current` (a function since moved, renamed or gone): numba leaves them, and each change of a
     source would add to the pile. Made when the sources change (a build) and when numba runs the
     loop; a file another run is reading is only compiled again by that run."""
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    for entry in entries:
+    def stale(entry: os.DirEntry[str]) -> bool:
         found = _NUMBA_FILE.match(entry.name)
-        if found and (found[1], found[2], int(found[3])) not in current:
-            with contextlib.suppress(OSError):
-                os.unlink(entry.path)
+        return found is not None and (found[1], found[2], int(found[3])) not in current
+
+    _remove_where(folder, stale)
 
 
 # ---------------------------------------------------------------------------------------------
