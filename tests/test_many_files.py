@@ -5,6 +5,8 @@ for the file checks), and one bad file among many is still named with its line a
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from reference_period import upload_rows as exported
 
 from blanktrack import invoices
 from blanktrack.errors import InputError
-from blanktrack.usage import engine
+from blanktrack.usage import csv_batches, dense, engine
 
 WHOLE = Allocation(HEAD, "07", PERIOD, "AB", 0, 99)
 HEADER = "invoice_number,invoice_date,seller_ban,status,machine,upload_status"
@@ -117,6 +119,40 @@ def test_a_dense_scan_of_many_files_opens_each_once_and_builds_no_frame_for_chec
             p.name for p in paths)
     else:
         assert opened == []
+    assert exported(result) == sorted(upload_rows([WHOLE], _want(), PERIOD, "none"))
+    assert invoice_findings(result) == Counter(findings([WHOLE], _want(), PERIOD))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_next_small_csv_file_is_read_while_one_is_tallied(tmp_path: Path,
+                                                              threads: int) -> None:
+    """Daily CSV files through the dense scan: a thread begins to read its next file (polars'
+    query started) before it tallies the file it has; each file read once; the model's
+    report."""
+    paths = _daily(tmp_path, "csv")
+    events: list[tuple[str, str, str]] = []
+    collect, tally = csv_batches.CsvBatches.collect_batches, dense._Scan._csv_batch
+
+    def begun(self, chunk_size):  # type: ignore[no-untyped-def]
+        events.append((threading.current_thread().name, "read", self.path.name))
+        return collect(self, chunk_size)
+
+    def tallied(self, t, i, frame, again):  # type: ignore[no-untyped-def]
+        events.append((threading.current_thread().name, "tally", self.files[i].path.name))
+        return tally(self, t, i, frame, again)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(dense, "THREADS", threads)
+        mp.setattr(csv_batches.CsvBatches, "collect_batches", begun)
+        mp.setattr(dense._Scan, "_csv_batch", tallied)
+        result = reconciled(write_allocations(tmp_path, [WHOLE]), paths, "dense")
+    assert Counter(name for _, what, name in events if what == "read") == Counter(
+        p.name for p in paths)
+    for thread in {thread for thread, _, _ in events}:
+        mine = [(what, name) for t, what, name in events if t == thread]
+        tallies = [name for what, name in mine if what == "tally"]
+        for this, following in itertools.pairwise(tallies):
+            assert mine.index(("read", following)) < mine.index(("tally", this)), mine
     assert exported(result) == sorted(upload_rows([WHOLE], _want(), PERIOD, "none"))
     assert invoice_findings(result) == Counter(findings([WHOLE], _want(), PERIOD))
 

@@ -40,12 +40,21 @@ class CsvBatches:
 
     def collect_batches(self, chunk_size: int) -> Iterator[pl.DataFrame]:
         """The frame's batches of at most chunk_size rows, in order; NotClean where a header
-        lacks a column or polars cannot read the file."""
+        lacks a column or polars cannot read the file. polars starts reading at this call, not
+        at the first batch asked for (the dense scan reads a small file while it tallies the
+        one before)."""
         self.frame = raw_frame(self.path, checked_here=True)
         if self.frame is None:
             raise NotClean(f"{self.path}: a column is missing")
         try:
-            yield from self.frame.collect_batches(chunk_size=chunk_size)
+            batches = self.frame.collect_batches(chunk_size=chunk_size)
+        except pl.exceptions.PolarsError:
+            raise NotClean(f"{self.path}: polars cannot read it") from None
+        return self._read(batches)
+
+    def _read(self, batches: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+        try:
+            yield from batches
         except pl.exceptions.PolarsError:  # its message quotes records of the file: not shown
             raise NotClean(f"{self.path}: polars cannot read it") from None
 

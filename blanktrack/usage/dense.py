@@ -562,17 +562,23 @@ class _Scan:
 
     def run(self, tally_: _Tally) -> None:
         try:
+            ahead = None  # the next task, taken while a small CSV file was read
             while not (self.refused or self.failure):
-                try:
-                    i, groups = self.tasks.get_nowait()
-                except queue.Empty:
+                task, ahead = ahead or self._take(), None
+                if task is None:
                     if self._second_pass(tally_):
                         tally_.finish()
                     return
+                i, groups, batches = task
                 file = self.files[i]
-                if file.csv is not None:
+                if file.csv is not None and batches is not None:  # a CSV file (_take)
+                    if file.path.stat().st_size <= inv.LARGE_FILE_BYTES:
+                        # A small file is read in a moment and tallied in another: the next
+                        # file's reading begins now, while this one is tallied (else polars'
+                        # threads wait for ours between the files of a folder of daily files).
+                        ahead = self._take()
                     offset = 0
-                    for frame in file.csv.collect_batches(chunk_size=CSV_BATCH_ROWS):
+                    for frame in batches:
                         again = functools.partial(file.csv.rows, offset, frame.height)
                         if (self.refused or self.failure
                                 or not self._csv_batch(tally_, i, frame, again)):
@@ -591,6 +597,16 @@ class _Scan:
             self.refused = True
         except BaseException as exc:  # raised again by the caller
             self.failure = exc
+
+    def _take(self) -> tuple[int, list[int], Iterator[pl.DataFrame] | None] | None:
+        """The next task (a file, its row groups), with a CSV file's batches, which polars
+        begins to read now; None when none is left."""
+        try:
+            i, groups = self.tasks.get_nowait()
+        except queue.Empty:
+            return None
+        csv = self.files[i].csv
+        return i, groups, None if csv is None else csv.collect_batches(CSV_BATCH_ROWS)
 
     def _tables(self, values: dict[str, list[str | None]]) -> tuple[np.ndarray, ...]:
         """The per-code tables tally_batch takes, from each text column's values by code."""
