@@ -295,6 +295,20 @@ def _is_plain(data: bytes) -> bool:
     return True
 
 
+def plain_bytes(path: Path, name: str) -> bytes | None:
+    """A CSV file's bytes, read once, when it is small (at most LARGE_FILE_BYTES) and plain
+    (read_from_disk), its header checked as check_csv_file checks it; None for a larger file or
+    one that is not plain. For a reader of a file or two at a time (the dense scan): polars
+    reads these very bytes, not the file again (a folder of daily files paid for both)."""
+    if path.stat().st_size > LARGE_FILE_BYTES:
+        return None
+    data = textio.read_bytes(path, name)
+    if not _is_plain(data):
+        return None
+    _check_large_prefix(path, name, HEADER_BYTES)
+    return data
+
+
 def check_csv_file(path: Path, name: str, head: int = _PREFIX_BYTES) -> bool:
     """The file checks scan_csv_file makes of a CSV that polars reads from disk (encoding of
     its first `head` bytes, line ends, header), without making its frame; whether it is one

@@ -12,13 +12,14 @@ round)".)
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from .. import invoices
 from . import native_loop
 from .distinct_values import NotClean
 from .one_pass import raw_frame
@@ -36,18 +37,20 @@ class CsvBatches:
     disk, which, for many daily files, done before the threads start, would keep a core idle."""
 
     path: Path
-    frame: pl.LazyFrame | None = field(default=None, init=False)  # made by collect_batches
 
     def collect_batches(self, chunk_size: int) -> Iterator[pl.DataFrame]:
-        """The frame's batches of at most chunk_size rows, in order; NotClean where a header
+        """The file's batches of at most chunk_size rows, in order; NotClean where a header
         lacks a column or polars cannot read the file. polars starts reading at this call, not
         at the first batch asked for (the dense scan reads a small file while it tallies the
-        one before)."""
-        self.frame = raw_frame(self.path, checked_here=True)
-        if self.frame is None:
+        one before), and reads a small plain file from the bytes its checks read
+        (invoices.plain_bytes), held only while its batches are read."""
+        name = str(self.path)
+        frame = raw_frame(self.path, checked_here=True,
+                          data=invoices.plain_bytes(self.path, name))
+        if frame is None:
             raise NotClean(f"{self.path}: a column is missing")
         try:
-            batches = self.frame.collect_batches(chunk_size=chunk_size)
+            batches = frame.collect_batches(chunk_size=chunk_size)
         except pl.exceptions.PolarsError:
             raise NotClean(f"{self.path}: polars cannot read it") from None
         return self._read(batches)
@@ -59,11 +62,13 @@ class CsvBatches:
             raise NotClean(f"{self.path}: polars cannot read it") from None
 
     def rows(self, offset: int, length: int) -> pl.DataFrame:
-        """Rows offset..offset + length of the frame, read again (a batch the scan let go)."""
-        if self.frame is None:
-            raise NotClean(f"{self.path}: not read yet")
+        """Rows offset..offset + length of the file, read again (a batch the scan let go): from
+        the file (its checks were made when it was first read)."""
+        frame = raw_frame(self.path)
+        if frame is None:
+            raise NotClean(f"{self.path}: a column is missing")
         try:
-            return self.frame.slice(offset, length).collect()
+            return frame.slice(offset, length).collect()
         except pl.exceptions.PolarsError:
             raise NotClean(f"{self.path}: polars cannot read it") from None
 

@@ -31,11 +31,14 @@ def raw_frames(paths: Sequence[str | Path]) -> list[pl.LazyFrame] | None:
     return frames or None
 
 
-def raw_frame(path: Path, checked_here: bool = False) -> pl.LazyFrame | None:
+def raw_frame(path: Path, checked_here: bool = False, data: bytes | None = None
+              ) -> pl.LazyFrame | None:
     """One invoice file as raw text (RAW_COLUMNS, unstripped; a missing optional column all
     null); None if a header lacks a column or a Parquet column is not text. With checked_here
     (a CSV of the dense scan), the file checks are made here (InputError): the dense scan runs
-    before scan_raw_invoices, and after it there is nothing else to check."""
+    before scan_raw_invoices, and after it there is nothing else to check. `data`: a CSV's
+    bytes as invoices.plain_bytes gives them (checked there), which polars reads in place of
+    the file."""
     if is_parquet(path):
         # Plain scan (no row index: it slows the reader down); text columns only, other
         # types go the original way, which converts them.
@@ -49,13 +52,14 @@ def raw_frame(path: Path, checked_here: bool = False) -> pl.LazyFrame | None:
         present = [invoices.normal_name(c) for c in schema.names()]
         lf = lf.with_columns(pl.col(coded).cast(pl.String)).rename(
             dict(zip(schema.names(), present, strict=True)))
-    elif (invoices.check_csv_file(path, str(path), invoices.HEADER_BYTES) if checked_here
-          else invoices.read_from_disk(path, str(path))):
+    elif data is not None or (
+            invoices.check_csv_file(path, str(path), invoices.HEADER_BYTES) if checked_here
+            else invoices.read_from_disk(path, str(path))):
         # A large or plain CSV (its encoding and header checked by scan_raw_invoices, or just
         # above for the dense scan): scanned without a row index, which slows polars' reader
         # down; line numbers are only needed to name a problem, and then the validating path
         # reads the file again.
-        lf = pl.scan_csv(path, encoding="utf8", infer_schema=False)
+        lf = pl.scan_csv(path if data is None else data, encoding="utf8", infer_schema=False)
         renamed = {n: invoices.normal_name(n) for n in lf.collect_schema().names()}
         lf = lf.rename(renamed)
         present = list(renamed.values())  # (a second collect_schema reads the file's head again)
