@@ -16,7 +16,7 @@ scan that fetches the invoices findings name, see scan_raw_invoices).
 from __future__ import annotations
 
 import codecs
-import functools
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -272,13 +272,28 @@ def read_from_disk(path: Path, name: str) -> bool:
     stat = path.stat()
     if stat.st_size > LARGE_FILE_BYTES:
         return True
-    return _plain(path, name, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    key = _plain_key(path, stat)
+    plain = _PLAIN.get(key)
+    if plain is None:
+        plain = _is_plain(textio.read_bytes(path, name))
+        _remember(key, plain)
+    return plain
 
 
-@functools.lru_cache(maxsize=4096)
-def _plain(path: Path, name: str, inode: int, size: int, mtime_ns: int) -> bool:
-    """_is_plain of a file, kept per file as it is: the dense scan and the file checks both ask."""
-    return _is_plain(textio.read_bytes(path, name))
+# _is_plain of each small file met, by what tells a file from its replacement: the dense scan
+# (plain_bytes) and the file checks (read_from_disk) both ask, and neither reads a file twice.
+_PLAIN: dict[tuple[str, int, int, int], bool] = {}
+_PLAIN_FILES = 4096  # answers kept, at most
+
+
+def _plain_key(path: Path, stat: os.stat_result) -> tuple[str, int, int, int]:
+    return str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def _remember(key: tuple[str, int, int, int], plain: bool) -> None:
+    if len(_PLAIN) >= _PLAIN_FILES:
+        _PLAIN.clear()
+    _PLAIN[key] = plain
 
 
 def _is_plain(data: bytes) -> bool:
@@ -300,10 +315,14 @@ def plain_bytes(path: Path, name: str) -> bytes | None:
     (read_from_disk), its header checked as check_csv_file checks it; None for a larger file or
     one that is not plain. For a reader of a file or two at a time (the dense scan): polars
     reads these very bytes, not the file again (a folder of daily files paid for both)."""
-    if path.stat().st_size > LARGE_FILE_BYTES:
-        return None
+    stat = path.stat()
+    key = _plain_key(path, stat)
+    if stat.st_size > LARGE_FILE_BYTES or _PLAIN.get(key) is False:
+        return None  # (a file known not to be plain is not read again to be told so)
     data = textio.read_bytes(path, name)
-    if not _is_plain(data):
+    plain = _is_plain(data)
+    _remember(key, plain)
+    if not plain:
         return None
     _check_large_prefix(path, name, HEADER_BYTES)
     return data

@@ -17,7 +17,7 @@ from reference import Allocation, Invoice, findings, upload_rows
 from reference_period import HEAD, PERIOD, invoice_findings, reconciled, write_allocations
 from reference_period import upload_rows as exported
 
-from blanktrack import invoices
+from blanktrack import invoices, textio
 from blanktrack.errors import InputError
 from blanktrack.usage import csv_batches, dense, engine
 
@@ -153,6 +153,32 @@ def test_the_next_small_csv_file_is_read_while_one_is_tallied(tmp_path: Path,
         tallies = [name for what, name in mine if what == "tally"]
         for this, following in itertools.pairwise(tallies):
             assert mine.index(("read", following)) < mine.index(("tally", this)), mine
+    assert exported(result) == sorted(upload_rows([WHOLE], _want(), PERIOD, "none"))
+    assert invoice_findings(result) == Counter(findings([WHOLE], _want(), PERIOD))
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_a_small_csv_file_is_read_whole_once(tmp_path: Path, quoted: bool) -> None:
+    """Daily CSV files through the dense scan: a plain one read whole once (polars then reads
+    those bytes); one that is not (a quoted field) read for its check and once more to be
+    decoded here, its plainness not asked of the file again; the model's report."""
+    paths = _daily(tmp_path, "csv")
+    if quoted:
+        for path in paths:
+            path.write_text(path.read_text().replace(",POS-1,", ',"POS-1",'))
+    read: list[str] = []
+    read_bytes = textio.read_bytes
+
+    def counted(path, name):  # type: ignore[no-untyped-def]
+        read.append(Path(path).name)
+        return read_bytes(path, name)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(textio, "read_bytes", counted)
+        result = reconciled(write_allocations(tmp_path, [WHOLE]), paths, "dense")
+    reads = 2 if quoted else 1
+    assert Counter(n for n in read if n.startswith("day-")) == Counter(
+        {p.name: reads for p in paths}), read
     assert exported(result) == sorted(upload_rows([WHOLE], _want(), PERIOD, "none"))
     assert invoice_findings(result) == Counter(findings([WHOLE], _want(), PERIOD))
 

@@ -44,9 +44,8 @@ class CsvBatches:
         at the first batch asked for (the dense scan reads a small file while it tallies the
         one before), and reads a small plain file from the bytes its checks read
         (invoices.plain_bytes), held only while its batches are read."""
-        name = str(self.path)
         frame = raw_frame(self.path, checked_here=True,
-                          data=invoices.plain_bytes(self.path, name))
+                          data=invoices.plain_bytes(self.path, str(self.path)))
         if frame is None:
             raise NotClean(f"{self.path}: a column is missing")
         try:
