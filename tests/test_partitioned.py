@@ -53,14 +53,15 @@ def partitioned(shift: int, pending: int = BIG, in_order: str = "never",
     ("alternate": the rest through the single pass). Yields the rows each first pass was given
     (a batch's rows once, however often a full bucket stopped it) and each call of the single
     pass tallied, the records of each second pass (and of each pass of full buckets), the
-    grown issuing tables and the batches read again."""
+    grown issuing tables, the batches read again, and which tallies the merge was given were
+    made (the threads' own, then the one their second passes share)."""
     kernels = native_loop.kernels()
     seen: dict[str, list[int]] = {"rows": [], "single": [], "passes": [], "grown": [],
-                                  "declined": [], "again": [], "buckets": []}
+                                  "declined": [], "again": [], "buckets": [], "made": []}
     first_pass, second_pass, single = (kernels.partition_batch, dense._Scan._second_pass,
                                        kernels.tally_batch)
     again = dense._Scan._batch_again
-    grow, scan = kernels.issuing_grow, dense.scan
+    grow, scan, merge = kernels.issuing_grow, dense.scan, dense._merge
     batches = iter(range(1 << 30))
 
     def scanned(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -86,6 +87,10 @@ def partitioned(shift: int, pending: int = BIG, in_order: str = "never",
             seen["passes" if full is None else "buckets"].append(
                 int(took.sum() if full is None else took[full].sum()))
         return second_pass(self, t, full)
+
+    def merged(slots, codes, period, files, tallies, bans):  # type: ignore[no-untyped-def]
+        seen["made"] = [t.tallied for t in tallies]
+        return merge(slots, codes, period, files, tallies, bans)
 
     def read_again(self, i, group, k):  # type: ignore[no-untyped-def]
         seen["again"].append(k)
@@ -115,6 +120,7 @@ def partitioned(shift: int, pending: int = BIG, in_order: str = "never",
         mp.setattr(kernels, "issuing_grow", growing)
         mp.setattr(kernels, "tally_batch", single_pass)
         mp.setattr(dense, "scan", scanned)
+        mp.setattr(dense, "_merge", merged)
         yield seen
 
 
@@ -219,6 +225,8 @@ def test_the_partitioned_tally_follows_the_model(period, fmt, dates, order, seed
     if in_order == "never":
         assert sum(seen["rows"]) == len(rows), "every row through the partitioned tally"
         assert not seen["single"]
+        # Only the shared tally was made: a thread's own would be a second copy of every slot.
+        assert seen["made"] == [False] * dense.THREADS + [True]
         if pending == 1:  # each batch's records in a second pass of their own (or more)
             assert len(seen["passes"]) >= len(seen["rows"])
         if pending > len(rows) and bucket_rows > len(rows):

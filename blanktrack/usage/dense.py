@@ -9,7 +9,8 @@ in distinct_values.py and then again, as the authority, by reduction.key_map (th
 expressions as validation). The few rows the dense model does not cover (outside the
 allocations, another seller's number, a second till in one booklet) go through the polars
 group-by of raw_usage and are merged in. Two threads each read and tally their own share of the
-files (Parquet row groups, whole CSV files); their tallies are merged at the end.
+files (Parquet row groups, whole CSV files), each into its own tally; batches in no row order go
+into one tally both threads share, a second pass at a time; the tallies are merged at the end.
 
 Returns None whenever the input is not plainly clean text, and reconcile then takes the polars
 paths, which report every problem with file, line and field.
@@ -111,15 +112,18 @@ def _in_order(numbers: tuple[int, bool, np.ndarray, np.ndarray]) -> bool:
 @dataclass
 class _Tally:
     """What one scanning thread found: per slot its till and masks, issuing counts per
-    (seller, till, track, day), the rows left to polars, rows per file."""
+    (seller, till, track, day), the rows left to polars, rows per file. The threads' batches
+    out of order are tallied into one more, which they share (_Scan.partitioned)."""
 
     slot_ban: np.ndarray
     n_files: int
     # per slot: seller, and while scanning the issuing group of its till, then (finish) the
-    # till itself (slot_tally.OWNER_WORDS)
+    # till itself (slot_tally.OWNER_WORDS); made when the first row is tallied into them (a
+    # thread that meets only batches out of order never makes its own: 80 bytes a slot)
     owner: np.ndarray = field(init=False)
     state: np.ndarray = field(init=False)  # per slot: USAGE_MASKS, live rows (slot_tally.SLOT_WORDS)
     counts: native_loop.IssuingCounts = field(init=False)  # per issuing group and day
+    tallied: bool = False  # owner, state and counts made
     issuing: np.ndarray = field(init=False)  # (finish) (key, count) interleaved, as _merge reads
     exceptions: list[pl.DataFrame] = field(default_factory=list)
     rows: list[int] = field(init=False)
@@ -136,14 +140,20 @@ class _Tally:
         default_factory=list)
 
     def __post_init__(self) -> None:
-        n = len(self.slot_ban)
-        self.owner = np.empty(OWNER_WORDS * n, np.int32)
-        self.owner[0::OWNER_WORDS] = self.slot_ban
-        self.owner[1::OWNER_WORDS] = -1
-        self.state = np.zeros(SLOT_WORDS * n, np.uint64)
-        self.counts = native_loop.IssuingCounts.empty(ISSUING_START)
         self.issuing = np.zeros(0, np.int64)
         self.rows = [0] * self.n_files
+
+    def ready(self) -> _Tally:
+        """The tally with its per-slot arrays and issuing counts (made on the first call)."""
+        if not self.tallied:
+            n = len(self.slot_ban)
+            self.owner = np.empty(OWNER_WORDS * n, np.int32)
+            self.owner[0::OWNER_WORDS] = self.slot_ban
+            self.owner[1::OWNER_WORDS] = -1
+            self.state = np.zeros(SLOT_WORDS * n, np.uint64)
+            self.counts = native_loop.IssuingCounts.empty(ISSUING_START)
+            self.tallied = True
+        return self
 
     def regions(self, ends: np.ndarray) -> None:
         """The buckets' regions, ending at `ends`, made when first needed (np.empty: a page is
@@ -163,8 +173,9 @@ class _Tally:
     def finish(self) -> None:
         """After the last batch: each slot's till in place of its issuing group, and the
         issuing counts keyed by (seller, till, track, day); the records let go."""
-        self.owner[1::OWNER_WORDS] = self.counts.tills(self.owner[1::OWNER_WORDS])
-        self.issuing = self.counts.keyed()
+        if self.tallied:
+            self.owner[1::OWNER_WORDS] = self.counts.tills(self.owner[1::OWNER_WORDS])
+            self.issuing = self.counts.keyed()
         self.pending = self.fill = self.ends = np.zeros(0, np.int64)
 
     @property
@@ -517,7 +528,8 @@ def scan(paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,
         raise work.failure
     if work.refused or not codes.confirmed():
         return None
-    return _merge(slots, codes, period, files, tallies, bans)
+    work.partitioned.finish()
+    return _merge(slots, codes, period, files, [*tallies, work.partitioned], bans)
 
 
 def _tasks(files: list[_File]) -> list[tuple[int, list[int]]]:
@@ -559,6 +571,12 @@ class _Scan:
         self.csv_keys = threading.local()
         self.pending_rows = min(MAX_PENDING_ROWS, max(MIN_PENDING_ROWS,
                                                       PENDING_PER_SLOT * len(slots.slot_ban)))
+        # The second passes of both threads tally into this one tally, a thread at a time: with
+        # rows in no order each thread meets nearly every slot, and a tally each kept two
+        # copies of every slot's record in memory (bench/README.md, "One tally for the rows
+        # out of order"). A thread's own tally takes its batches in order.
+        self.partitioned = _Tally(slots.slot_ban, len(files))
+        self.partitioned_lock = threading.Lock()
 
     def run(self, tally_: _Tally) -> None:
         try:
@@ -693,6 +711,7 @@ class _Scan:
         n = numbers[0]
         out = np.empty(n, np.int64)
         done, ne = 0, 0
+        t.ready()
         while done < n:
             done, ne, t.counts.groups, left_out = kernels.tally_batch(
                 *numbers, *per_row, *per_code,
@@ -795,13 +814,16 @@ class _Scan:
         """The records of the buckets `fill` and `ends` are of (the first from `start`)
         tallied, the table of issuing groups grown as it fills; the exceptions now in out."""
         bucket, done = 0, start
-        while True:
-            bucket, done, ne, t.counts.groups = self.kernels.tally_records(
-                t.pending, fill, ends, bucket, done, self.slots.booklet_seat,
-                self.slots.slot_track_code, t.owner, t.state, *t.counts.arguments(), out, ne)
-            if bucket == len(fill):
-                return ne
-            t.counts = self.kernels.issuing_grow(t.counts)  # a full table of issuing groups
+        with self.partitioned_lock:  # the other thread goes on with its first passes
+            into = self.partitioned.ready()
+            while True:
+                bucket, done, ne, into.counts.groups = self.kernels.tally_records(
+                    t.pending, fill, ends, bucket, done, self.slots.booklet_seat,
+                    self.slots.slot_track_code, into.owner, into.state,
+                    *into.counts.arguments(), out, ne)
+                if bucket == len(fill):
+                    return ne
+                into.counts = self.kernels.issuing_grow(into.counts)  # a full table of groups
 
 
 def _exception_rows(batch: pa.RecordBatch, rows: np.ndarray, columns: dict[str, str],
@@ -846,9 +868,10 @@ def _by_machine(slots: Slots, t: _Tally, machines: pl.Series, take: np.ndarray) 
 def _merge(slots: Slots, codes: ValueCodes, period: Period, files: list[_File],
            tallies: list[_Tally], bans: pl.Series | None) -> Scanned | None:
     machines = pl.Series("machine", list(codes.machines), pl.String)
-    # Fold the threads' tallies into the first where a booklet had one till in both (nearly
-    # always); a booklet two threads saw with different tills keeps a row per till.
-    first, *rest = tallies
+    # Fold the tallies into the first where a booklet had one till in both (nearly always); a
+    # booklet two tallies saw with different tills keeps a row per till. A tally never made
+    # (a thread that met no batch in order) has nothing to fold.
+    first, *rest = [t for t in tallies if t.tallied] or [tallies[0].ready()]
     apart = []
     for t in rest:
         # Slots both saw with different tills keep their own rows; the rest of t folds into

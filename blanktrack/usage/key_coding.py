@@ -30,14 +30,22 @@ DONE, TABLE_FULL, LONG_VALUE = 0, 1, 2
 
 
 @njit(cache=True, nogil=True)
-def _slot(w0: np.uint64, w1: np.uint64, mask: int) -> np.int64:
-    """Where a view's probe starts: both words mixed so that every byte reaches the low bits
-    (a product's low bits see only the factor's low bits: dates of one month differ in their
-    last bytes, and collided)."""
-    x = w0 * np.uint64(0x9E3779B97F4A7C15) ^ w1 * np.uint64(0xC2B2AE3D27D4EB4F)
-    x ^= x >> np.uint64(32)
-    x *= np.uint64(0x94D049BB133111EB)
-    return np.int64((x ^ (x >> np.uint64(29))) & np.uint64(mask))
+def _shift(entries: int) -> np.uint64:
+    """64 less log2(entries) (a power of 2), at most 63 (a shift by 64 is undefined): the shift
+    that leaves a probe's start (_slot; masked too, for a table of one entry)."""
+    bits = 1
+    while (1 << bits) < entries:
+        bits += 1
+    return np.uint64(64 - bits)
+
+
+@njit(cache=True, nogil=True)
+def _slot(w0: np.uint64, w1: np.uint64, shift: np.uint64) -> np.uint64:
+    """Where a view's probe starts: the high bits of a product of both words (a product's high
+    bits see every bit of its factor, its low bits only the factor's low ones: dates of one
+    month differ in their last bytes, and collided in the low bits)."""
+    x = (w0 ^ (w1 * np.uint64(0xC2B2AE3D27D4EB4F))) * np.uint64(0x9E3779B97F4A7C15)
+    return x >> shift
 
 
 @njit(cache=True, nogil=True)
@@ -51,41 +59,46 @@ def code_keys(views: np.ndarray, validity: np.ndarray, bit_offset: int, null_cod
     Returns (rows done, n_codes, why it stopped): DONE; TABLE_FULL (half full, or `keys` full:
     grow them, call again from the row done); LONG_VALUE (the row done holds a value longer
     than INLINE_BYTES: nothing is known of the column's codes past it)."""
+    # Indices are unsigned where they cannot be negative: numba then leaves out its check for
+    # negative (wrap-around) indices (bench/README.md, "One tally for the rows out of order").
+    one, two, words = np.uint64(1), np.uint64(2), np.uint64(ENTRY_WORDS)
     n = len(codes)
     entries = len(table) // ENTRY_WORDS
-    mask = entries - 1
+    mask = np.uint64(entries - 1)
+    shift = _shift(entries)
     has_nulls = len(validity) > 0
-    prev0, prev1, prev_code = np.uint64(0), np.uint64(0), -1
-    for i in range(start, n):
+    prev0, prev1, prev_code = np.uint64(0), np.uint64(0), np.int64(-1)
+    for ii in range(start, n):
+        i = np.uint64(ii)
         if has_nulls:
-            bit = bit_offset + i
-            if not (validity[bit >> 3] >> (bit & 7)) & 1:
+            bit = np.uint64(bit_offset) + i
+            if not (validity[bit >> np.uint64(3)] >> (bit & np.uint64(7))) & 1:
                 codes[i] = null_code
                 continue
-        w0, w1 = views[2 * i], views[2 * i + 1]
-        if prev_code >= 0 and w0 == prev0 and w1 == prev1:
+        w0, w1 = views[two * i], views[two * i + one]
+        if w0 == prev0 and w1 == prev1 and prev_code >= 0:
             codes[i] = prev_code
             continue
         if (w0 & np.uint64(0xFFFFFFFF)) > np.uint64(INLINE_BYTES):
-            return i, n_codes, LONG_VALUE
-        h = _slot(w0, w1, mask)
+            return ii, n_codes, LONG_VALUE
+        h = _slot(w0, w1, shift) & mask
         while True:
-            at = ENTRY_WORDS * h
-            code = table[at + 2]
+            at = words * h
+            code = table[at + two]
             if code < 0:
                 if 2 * (n_codes + 1) > entries or 2 * (n_codes + 1) > len(keys):
-                    return i, n_codes, TABLE_FULL
+                    return ii, n_codes, TABLE_FULL
                 code = n_codes
                 n_codes += 1
                 table[at] = np.int64(w0)
-                table[at + 1] = np.int64(w1)
-                table[at + 2] = code
-                keys[2 * code] = w0
-                keys[2 * code + 1] = w1
+                table[at + one] = np.int64(w1)
+                table[at + two] = code
+                keys[two * np.uint64(code)] = w0
+                keys[two * np.uint64(code) + one] = w1
                 break
-            if np.uint64(table[at]) == w0 and np.uint64(table[at + 1]) == w1:
+            if np.uint64(table[at]) == w0 and np.uint64(table[at + one]) == w1:
                 break
-            h = (h + 1) & mask
+            h = (h + one) & mask
         codes[i] = code
         prev0, prev1, prev_code = w0, w1, code
     return n, n_codes, DONE
@@ -94,19 +107,21 @@ def code_keys(views: np.ndarray, validity: np.ndarray, bit_offset: int, null_cod
 @njit(cache=True, nogil=True)
 def key_rehash(table: np.ndarray, new_table: np.ndarray) -> None:
     """The entries of `table` put in `new_table` (empty: every code -1), their codes kept."""
-    mask = len(new_table) // ENTRY_WORDS - 1
+    entries = len(new_table) // ENTRY_WORDS
+    mask = np.uint64(entries - 1)
+    shift = _shift(entries)
     for e in range(len(table) // ENTRY_WORDS):
         code = table[ENTRY_WORDS * e + 2]
         if code < 0:
             continue
         w0, w1 = np.uint64(table[ENTRY_WORDS * e]), np.uint64(table[ENTRY_WORDS * e + 1])
-        h = _slot(w0, w1, mask)
-        while new_table[ENTRY_WORDS * h + 2] >= 0:
-            h = (h + 1) & mask
-        at = ENTRY_WORDS * h
+        h = _slot(w0, w1, shift) & mask
+        while new_table[np.uint64(ENTRY_WORDS) * h + np.uint64(2)] >= 0:
+            h = (h + np.uint64(1)) & mask
+        at = np.uint64(ENTRY_WORDS) * h
         new_table[at] = np.int64(w0)
-        new_table[at + 1] = np.int64(w1)
-        new_table[at + 2] = code
+        new_table[at + np.uint64(1)] = np.int64(w1)
+        new_table[at + np.uint64(2)] = code
 
 
 # day_codes' units: the ticks of a day of each (a date32's ticks are days)
