@@ -703,8 +703,9 @@ class _Scan:
             return False
         if not _in_order(numbers):
             return self._partitioned(t, i, numbers, per_row, per_code, take, again)
-        # A batch in order after some out of order: theirs first, so that every slot's rows
-        # are still tallied in row order.
+        # A batch in order after some out of order: theirs first, so that the batches they
+        # came from are let go before this one is tallied (the order of the two tallies does
+        # not change the result: the merge keeps a row per till where they differ).
         if not self._second_pass(t):
             return False
         slots, kernels = self.slots, self.kernels

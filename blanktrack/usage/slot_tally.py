@@ -292,8 +292,10 @@ def tally_batch(
 # the region of its bucket (a range of those places, whose seats, slot records and owners fit
 # the L2 cache), row order kept within a bucket; tally_records then walks them bucket by
 # bucket, and only there looks up a booklet's slot and seller (read in the first pass, that
-# lookup missed the cache on nearly every row of a large period). A slot's rows meet
-# tally_records in row order, so tills, exceptions and counts are those of tally_batch.
+# lookup missed the cache on nearly every row of a large period). A thread's rows of a slot meet
+# tally_records in row order, so its tills, exceptions and counts are those of tally_batch; the
+# two threads' passes share one tally (dense.py), and a till the other thread's rows met first
+# in a slot makes this thread's rows there exceptions, as two threads' tallies would in _merge.
 RECORD_WORDS = 2
 # The record's first word: place | bit << 26 | status class << 32 | upload failed << 34 |
 # date class << 35 (DATED_IN, DATED_NEAR, DATED_FAR; FILTERED: a seller left out by --ban,
