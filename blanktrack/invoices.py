@@ -237,13 +237,18 @@ def _text_columns(lf: pl.LazyFrame, name: str, numbers: pl.Series | None = None,
     )
 
 
-def _check_large_prefix(path: Path, name: str, head: int = _PREFIX_BYTES) -> None:
+def _check_large_prefix(path: Path, name: str, head: int = _PREFIX_BYTES,
+                        data: bytes | None = None) -> None:
     """A large CSV is read by polars as UTF-8: refuse early what it would misread. `head`: the
     bytes looked at, if they hold the header's whole line (else _PREFIX_BYTES); a reader that
-    declines bytes not UTF-8 itself (the dense scan) needs no more."""
-    prefix = textio.read_head(path, head, name)
+    declines bytes not UTF-8 itself (the dense scan) needs no more. `data`: the whole file,
+    when it is read already (its head is not read again)."""
+    def read_head(size: int) -> bytes:
+        return textio.read_head(path, size, name) if data is None else data[:size]
+
+    prefix = read_head(head)
     if len(prefix) == head < _PREFIX_BYTES and not prefix[: prefix.rfind(b"\n") + 1].strip():
-        head, prefix = _PREFIX_BYTES, textio.read_head(path, _PREFIX_BYTES, name)
+        head, prefix = _PREFIX_BYTES, read_head(_PREFIX_BYTES)
     fix = "files larger than 64 MiB must be UTF-8: convert it (e.g. iconv -f cp950 -t utf-8)"
     if prefix.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise _file_error(name, "the file is UTF-16", fix)
@@ -272,12 +277,8 @@ def read_from_disk(path: Path, name: str) -> bool:
     stat = path.stat()
     if stat.st_size > LARGE_FILE_BYTES:
         return True
-    key = _plain_key(path, stat)
-    plain = _PLAIN.get(key)
-    if plain is None:
-        plain = _is_plain(textio.read_bytes(path, name))
-        _remember(key, plain)
-    return plain
+    known = _PLAIN.get(_plain_key(path, stat))
+    return known if known is not None else _plain(path, stat, textio.read_bytes(path, name))
 
 
 # _is_plain of each small file met, by what tells a file from its replacement: the dense scan
@@ -290,10 +291,13 @@ def _plain_key(path: Path, stat: os.stat_result) -> tuple[str, int, int, int]:
     return str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
-def _remember(key: tuple[str, int, int, int], plain: bool) -> None:
+def _plain(path: Path, stat: os.stat_result, data: bytes) -> bool:
+    """_is_plain of a file's bytes, kept in _PLAIN."""
+    plain = _is_plain(data)
     if len(_PLAIN) >= _PLAIN_FILES:
         _PLAIN.clear()
-    _PLAIN[key] = plain
+    _PLAIN[_plain_key(path, stat)] = plain
+    return plain
 
 
 def _is_plain(data: bytes) -> bool:
@@ -316,15 +320,13 @@ def plain_bytes(path: Path, name: str) -> bytes | None:
     one that is not plain. For a reader of a file or two at a time (the dense scan): polars
     reads these very bytes, not the file again (a folder of daily files paid for both)."""
     stat = path.stat()
-    key = _plain_key(path, stat)
-    if stat.st_size > LARGE_FILE_BYTES or _PLAIN.get(key) is False:
+    known = _PLAIN.get(_plain_key(path, stat))
+    if stat.st_size > LARGE_FILE_BYTES or known is False:
         return None  # (a file known not to be plain is not read again to be told so)
     data = textio.read_bytes(path, name)
-    plain = _is_plain(data)
-    _remember(key, plain)
-    if not plain:
+    if not (known or _plain(path, stat, data)):
         return None
-    _check_large_prefix(path, name, HEADER_BYTES)
+    _check_large_prefix(path, name, HEADER_BYTES, data)
     return data
 
 
