@@ -477,6 +477,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+ALLOCATOR_SETTING = "dirty_decay_ms:5000"
+
+
 def entry() -> None:
     """The `blanktrack` command: main(), then exit without tearing the interpreter down.
 
@@ -490,6 +493,13 @@ def entry() -> None:
     # that spins for a while, on the cores the scan wants (bench/README.md). Set before numpy
     # is imported (nothing imported so far imports it); a user's own setting wins.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    # polars' allocator (jemalloc) gives memory freed more than half a second ago back to the
+    # system (polars' own setting). The dense scan holds each batch longer than polars' own
+    # reader, so most of what reading a CSV frees went back and was faulted in again by the next
+    # read: 3 of a 100M CSV period's 20 CPU seconds were the kernel's (bench/README.md, "The
+    # allocator keeps freed pages 5 s"). Set before polars is imported; polars adds this to its
+    # own setting, and a user's own setting wins.
+    os.environ.setdefault("_RJEM_MALLOC_CONF", ALLOCATOR_SETTING)
     try:
         try:
             code = main()

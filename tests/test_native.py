@@ -146,6 +146,7 @@ def run_partitioned(kernels: native.Kernels, args: list[object], n: int,
     buckets = (len(booklet_slot) >> shift) + 1
     ends = np.arange(1, buckets + 1, dtype=np.int64) * room
     records = np.zeros(2 * buckets * room, np.uint64)
+    seen = np.zeros(max(1, (1 << shift) >> 6), np.uint64)
     done = ne = left = calls = 0
     while True:
         fill = np.concatenate([[0], ends[:-1]])
@@ -156,8 +157,8 @@ def run_partitioned(kernels: native.Kernels, args: list[object], n: int,
         bucket = start = 0
         while True:
             bucket, start, ne, counts.groups = kernels.tally_records(
-                records, fill, ends, bucket, start, seat, track_code, slot_owner, slot_state,
-                *counts.arguments(), exceptions, ne)
+                records, fill, ends, bucket, start, shift, seen, seat, track_code, slot_owner,
+                slot_state, *counts.arguments(), exceptions, ne)
             calls += 1
             if bucket == buckets:
                 break
@@ -165,6 +166,7 @@ def run_partitioned(kernels: native.Kernels, args: list[object], n: int,
         if done == n:
             break
     exceptions[:ne].sort()
+    assert not seen.any(), "tally_records leaves its bits clear"
     return [*finished(slot_owner, slot_state, counts, exceptions[:ne], left), calls]
 
 
@@ -202,6 +204,72 @@ def test_the_partitioned_tally_tallies_as_the_single_pass(
     want = run(both[1], args, n)[:-1]
     for kernels in both:
         assert_same(run_partitioned(kernels, args, n, shift, room)[:-1], want)
+
+
+def scattered_batch(rows: int, places: int, seed: int) -> tuple[list[object], int]:
+    """Arguments of tally_batch for a batch of `rows` rows of one seller and till, in no order,
+    over the booklets of one track (AB, `places` booklets, numbered in shuffled slots; every
+    tenth booklet held by no slot): enough rows in one bucket for tally_records to ask for the
+    bucket's slots first (slot_tally.WARM_RECORDS, 1024)."""
+    rng = np.random.default_rng(seed)
+    numbers = rng.integers(0, 50 * places, rows)
+    data = np.frombuffer("".join(f"AB{k:08d}" for k in numbers).encode(), np.uint8).copy()
+    offsets = np.arange(rows + 1, dtype=np.int64) * 10
+    zeros = np.zeros(rows, np.int32)
+    # Today, yesterday (near) and far from the period; live, void and other rows.
+    dates = rng.integers(0, 3, rows).astype(np.int32)
+    status = rng.integers(0, 3, rows).astype(np.int32)
+    track_slot = np.full(676, -1, np.int32)
+    track_slot[1] = 0  # AB
+    booklet_slot = rng.permutation(places).astype(np.int32)
+    booklet_slot[::10] = -1
+    slot_owner = np.stack([np.zeros(places, np.int32), np.full(places, -1, np.int32)],
+                          axis=1).ravel()
+    args: list[object] = [
+        rows, False, offsets, data, dates, zeros, zeros, status, zeros,
+        np.array([0, -1, 5], np.int32), np.array([3, 2, 1], np.int32), np.array([0], np.int32),
+        np.array([0], np.int32), np.array([0, 1, 2], np.int8), np.array([False]),
+        track_slot, np.array([0], np.int64), np.array([0], np.int64),
+        np.array([places], np.int64), booklet_slot, slot_owner,
+        np.zeros(places * (len(USAGE_MASKS) + 1), np.uint64),
+    ]
+    return args, rows
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_scattered_bucket_tallies_as_the_single_pass(
+        both: tuple[native.Kernels, native.Kernels], seed: int) -> None:
+    """Thousands of rows in no order over the 4,096 places of one bucket (the scan's bucket
+    size), so that tally_records asks for the bucket's slots before it tallies them: the same
+    result as tally_batch, as machine code and through numba; and with the rows in booklet
+    order (few distinct places at a time: not asked for) too."""
+    args, n = scattered_batch(3000, 4096, seed)
+    want = run(both[1], args, n)[:-1]
+    assert np.count_nonzero(want[1]) > 2000, "most slots used"
+    for kernels in both:
+        assert_same(run_partitioned(kernels, args, n, 12, 4096)[:-1], want)
+    in_order = np.argsort(np.frombuffer(args[3], "S10"), kind="stable")  # type: ignore[arg-type]
+    data = np.frombuffer(args[3], "S10")[in_order].view(np.uint8)  # type: ignore[arg-type]
+    args = [*args[:3], data, *(a[in_order] for a in args[4:9]), *args[9:]]  # type: ignore[index]
+    want = run(both[1], args, n)[:-1]
+    for kernels in both:
+        assert_same(run_partitioned(kernels, args, n, 12, 4096)[:-1], want)
+
+
+def test_scattered_tells_rows_in_no_order_from_runs() -> None:
+    """slot_tally._scattered: 128 records of 128 places (rows in no order) are scattered; 128
+    records of 40 tills' runs (rows in date order) are not; its bits are left clear."""
+    from blanktrack.usage import slot_tally
+
+    seen = np.zeros(64, np.uint64)
+    rng = np.random.default_rng(0)
+    shuffled = rng.permutation(4096)[:128].astype(np.uint64) | (np.uint64(7) << np.uint64(26))
+    runs = (rng.integers(0, 40, 128) * 100).astype(np.uint64)
+    for places, want in ((shuffled, True), (runs, False)):
+        records = np.zeros(2 * 130, np.uint64)
+        records[2:2 * 129:2] = places + np.uint64(5 << 12)  # in bucket 5, from record 1
+        assert slot_tally._scattered(records, 1, 12, seen) is want
+        assert not seen.any()
 
 
 @settings(max_examples=5, deadline=None)

@@ -577,6 +577,8 @@ class _Scan:
         # out of order"). A thread's own tally takes its batches in order.
         self.partitioned = _Tally(slots.slot_ban, len(files))
         self.partitioned_lock = threading.Lock()
+        # tally_records' bit per place of a bucket (clear between calls; used under the lock)
+        self.seen = np.zeros(max(1, (1 << PARTITION_SHIFT) >> 6), np.uint64)
 
     def run(self, tally_: _Tally) -> None:
         try:
@@ -819,7 +821,8 @@ class _Scan:
             into = self.partitioned.ready()
             while True:
                 bucket, done, ne, into.counts.groups = self.kernels.tally_records(
-                    t.pending, fill, ends, bucket, done, self.slots.booklet_seat,
+                    t.pending, fill, ends, bucket, done, PARTITION_SHIFT, self.seen,
+                    self.slots.booklet_seat,
                     self.slots.slot_track_code, into.owner, into.state,
                     *into.counts.arguments(), out, ne)
                 if bucket == len(fill):

@@ -64,7 +64,7 @@ _PARTITION_PARAMS: tuple[tuple[str, str | None], ...] = (
 )
 _RECORDS_PARAMS: tuple[tuple[str, str | None], ...] = (
     ("records", "uint64"), ("fill", "int64"), ("ends", "int64"), ("bucket", None),
-    ("start", None), ("booklet_seat", "int32"),
+    ("start", None), ("shift", None), ("seen", "uint64"), ("booklet_seat", "int32"),
     ("slot_track_code", "int32"), ("slot_owner", "int32"),
     ("slot_state", "uint64"), ("group_table", "int64"), ("group_key", "int64"),
     ("day_counts", "uint32"), ("n_groups", None), ("exceptions", "int64"), ("ne", None),

@@ -21,7 +21,9 @@ numba on later runs.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from .distinct_values import BAN_FILTERED, BAN_OTHER, STATUS_LIVE, STATUS_VOID
 
@@ -389,9 +391,74 @@ def partition_batch(
     return n, m, ne, left_out
 
 
+# A bucket's slot records and owners come from memory again at every second pass (a large
+# period's records do not stay in the cache from one pass to the next). Rows in no order reach
+# most slots of a bucket in an order of their own, a wait for memory each; so when a bucket's
+# records look scattered (SAMPLE_RECORDS of them, at least SCATTERED_PLACES distinct places)
+# and are many (over WARM_RECORDS), its slots' records and owners are asked for all at once, in
+# place order, first: a stream of memory reads the processor overlaps (bench/README.md, "A
+# scattered bucket's slots asked for first"). Rows in date order reach few slots of a bucket,
+# whose records the cache mostly still holds: asked for, the whole bucket would cost more.
+WARM_RECORDS = 1024
+SAMPLE_RECORDS = 128
+SCATTERED_PLACES = 112
+
+
+@intrinsic
+def _prefetch(typingctx, address):
+    """Ask the processor for the cache line at `address` (an integer) without waiting for it:
+    LLVM's prefetch (for reading, kept in every cache level), which never faults."""
+    if not isinstance(address, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        byte_pointer, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        name = "llvm.prefetch.p0"
+        prefetch = builder.module.globals.get(name) or ir.Function(
+            builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32]), name)
+        builder.call(prefetch, [builder.inttoptr(args[0], byte_pointer), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(address), codegen
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _scattered(records, start, shift, seen):
+    """Whether the SAMPLE_RECORDS records from `start` (of one bucket of 2^shift places) hold
+    at least SCATTERED_PLACES distinct places; `seen` (a bit per place of a bucket, clear) is
+    left clear. (Cleared bit by bit: a loop that clears the whole array compiles to a call of
+    memset, which the machine code native_loop.py loads does not link.)"""
+    within = np.uint64((1 << shift) - 1)
+    distinct = 0
+    for jj in range(start, start + SAMPLE_RECORDS):
+        place = records[np.uint64(RECORD_WORDS) * np.uint64(jj)] & within
+        word, bit = place >> np.uint64(6), np.uint64(1) << (place & np.uint64(63))
+        if not seen[word] & bit:
+            distinct += 1
+            seen[word] |= bit
+    for jj in range(start, start + SAMPLE_RECORDS):
+        seen[(records[np.uint64(RECORD_WORDS) * np.uint64(jj)] & within) >> np.uint64(6)] = 0
+    return distinct >= SCATTERED_PLACES
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _warm(records, start, shift, booklet_seat, slot_owner, slot_state):
+    """The records and owners of the slots of the bucket record `start` is in, asked for in
+    place order (_prefetch)."""
+    state_at, owner_at = slot_state.ctypes.data, slot_owner.ctypes.data
+    first = np.int64(records[np.uint64(RECORD_WORDS) * np.uint64(start)] & _PLACE) >> shift << shift
+    for place in range(first, min(first + (1 << shift), len(booklet_seat) >> 1)):
+        slot = booklet_seat[np.uint64(2) * np.uint64(place)]
+        if slot >= 0:
+            # (an intrinsic is called without the typing context its definition takes first)
+            _prefetch(state_at + np.uint64(slot) * np.uint64(8 * SLOT_WORDS))  # type: ignore[call-arg]
+            _prefetch(owner_at + np.uint64(slot) * np.uint64(4 * OWNER_WORDS))
+
+
 @njit(cache=True, nogil=True)
 def tally_records(
     records, fill, ends, bucket, start,  # each bucket's records, from `start` in `bucket` on
+    shift, seen,  # a bucket holds 2^shift places; a bit per place, clear (_scattered)
     booklet_seat, slot_track_code,  # per place: slot and seller; per slot: its track's code
     slot_owner, slot_state,  # per booklet slot (OWNER_WORDS, SLOT_WORDS each)
     group_table, group_key, day_counts, n_groups,  # issuing groups and their counts per day
@@ -403,6 +470,8 @@ def tally_records(
     record, exceptions, issuing groups): the bucket is len(fill) when every record is tallied,
     else the group table is half full: grow it and call again from there."""
     while bucket < len(fill):
+        if fill[bucket] - start > WARM_RECORDS and _scattered(records, start, shift, seen):
+            _warm(records, start, shift, booklet_seat, slot_owner, slot_state)
         jj, ne, n_groups = _tally_bucket(records, start, fill[bucket], booklet_seat,
                                          slot_track_code, slot_owner, slot_state, group_table,
                                          group_key, day_counts, n_groups, exceptions, ne)
