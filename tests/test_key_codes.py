@@ -140,7 +140,23 @@ def test_the_kernels_agree_row_by_row() -> None:
         results.append((got, table.tolist(), keys.tolist(), codes.tolist()))
     assert results[0] == results[1]
     (done, n_codes, why), *_ = results[0]
-    assert (done, n_codes, why) == (8, 8, key_coding.TABLE_FULL)  # half of 16 entries
+    assert (done, n_codes, why) == (2, 2, key_coding.TABLE_FULL)  # an eighth of 16 entries
+
+
+def test_a_table_of_very_many_values_fills_to_half(kernels: native.Kernels) -> None:
+    """Up to 2^16 entries a table holds an eighth as many codes (few probes past the first
+    entry); a larger one half (a column of very many values keeps the smaller table)."""
+    values = [f"{k:06d}" for k in range(70_000)]
+    arr = pl.Series(values, dtype=pl.String).to_arrow(compat_level=NEWEST)
+    views = np.frombuffer(arr.buffers()[1], np.uint64)[:2 * len(arr)]
+    for entries, room in ((1 << 16, 8192), (1 << 17, 65_536)):
+        table = np.zeros(4 * entries, np.int64)
+        table[2::4] = -1
+        keys = np.zeros(entries, np.uint64)
+        codes = np.full(len(values), -9, np.int32)
+        got = kernels.code_keys(views, np.zeros(0, np.uint8), 0, -1, table, keys, 0, codes, 0)
+        assert got == (room, room, key_coding.TABLE_FULL)
+        assert codes[:room].tolist() == list(range(room))
 
 
 def test_the_day_units_are_the_kernels() -> None:

@@ -25,6 +25,11 @@ from numba import njit
 # entries a cache line).
 ENTRY_WORDS = 4
 INLINE_BYTES = 12  # a view holds values of at most this many bytes itself (Arrow's layout)
+# A table is kept at most 1/8 full while it has at most SPARSE_ENTRIES entries (2 MiB), at most
+# half full beyond: fewer probes go on past their first entry, a branch the processor
+# mispredicts (the bench's keys: dates 29% → 9% of rows, sellers 11% → 1%; bench/README.md,
+# "Key tables at most 1/8 full"). A column of very many values keeps the smaller table.
+SPARSE_ENTRIES = 1 << 16
 # code_keys' stop reasons
 DONE, TABLE_FULL, LONG_VALUE = 0, 1, 2
 
@@ -56,7 +61,7 @@ def code_keys(views: np.ndarray, validity: np.ndarray, bit_offset: int, null_cod
     `codes`; a null row (its bit clear in `validity`, empty: no nulls) gets null_code. A value
     not in `table` gets code n_codes, its view in keys[2 * code:2 * code + 2].
 
-    Returns (rows done, n_codes, why it stopped): DONE; TABLE_FULL (half full, or `keys` full:
+    Returns (rows done, n_codes, why it stopped): DONE; TABLE_FULL (full to its bound, or `keys` full:
     grow them, call again from the row done); LONG_VALUE (the row done holds a value longer
     than INLINE_BYTES: nothing is known of the column's codes past it)."""
     # Indices are unsigned where they cannot be negative: numba then leaves out its check for
@@ -66,6 +71,7 @@ def code_keys(views: np.ndarray, validity: np.ndarray, bit_offset: int, null_cod
     entries = len(table) // ENTRY_WORDS
     mask = np.uint64(entries - 1)
     shift = _shift(entries)
+    room = entries >> (3 - 2 * (entries > SPARSE_ENTRIES))  # codes the table holds
     has_nulls = len(validity) > 0
     prev0, prev1, prev_code = np.uint64(0), np.uint64(0), np.int64(-1)
     for ii in range(start, n):
@@ -86,7 +92,7 @@ def code_keys(views: np.ndarray, validity: np.ndarray, bit_offset: int, null_cod
             at = words * h
             code = table[at + two]
             if code < 0:
-                if 2 * (n_codes + 1) > entries or 2 * (n_codes + 1) > len(keys):
+                if n_codes + 1 > room or 2 * (n_codes + 1) > len(keys):
                     return ii, n_codes, TABLE_FULL
                 code = n_codes
                 n_codes += 1
