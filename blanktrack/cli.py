@@ -496,9 +496,9 @@ def entry() -> None:
     # polars' allocator (jemalloc) gives memory freed more than half a second ago back to the
     # system (polars' own setting). The dense scan holds each batch longer than polars' own
     # reader, so most of what reading a CSV frees went back and was faulted in again by the next
-    # read: 3 of a 100M CSV period's 20 CPU seconds were the kernel's (bench/README.md, "The
-    # allocator keeps freed pages 5 s"). Set before polars is imported; polars adds this to its
-    # own setting, and a user's own setting wins.
+    # read: 2.7-3.6 of a 100M CSV period's 20-23 CPU seconds were the kernel's (bench/README.md,
+    # "The allocator keeps freed pages 5 s"). Set before polars is imported; polars adds this to
+    # its own setting, and a user's own setting wins.
     os.environ.setdefault("_RJEM_MALLOC_CONF", ALLOCATOR_SETTING)
     try:
         try:
