@@ -399,7 +399,7 @@ def partition_batch(
 # place order, first: a stream of memory reads the processor overlaps (bench/README.md, "A
 # scattered bucket's slots asked for first"). Rows in date order reach few slots of a bucket,
 # whose records the cache mostly still holds: asked for, the whole bucket would cost more.
-WARM_RECORDS = 1024
+WARM_RECORDS = 1024  # at least SAMPLE_RECORDS: _scattered reads that many of the bucket's
 SAMPLE_RECORDS = 128
 SCATTERED_PLACES = 112
 
