@@ -315,6 +315,40 @@ def test_two_threads_one_row_group_each(tmp_path: Path, monkeypatch: pytest.Monk
     assert_same(got, want, allocations)  # type: ignore[arg-type]
 
 
+def test_a_thread_codes_each_batch_by_its_own_dictionaries(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """One thread reads row groups whose dictionaries hold the same sellers, tills and days in
+    another order, or one value more: the per-code tables a thread keeps from its batch before
+    (_Scan._tables) are used only for the same values in the same order."""
+    monkeypatch.setattr(dense, "THREADS", 1)
+    a = ("2024-01-05", BAN_A, "issued", "POS-1", "accepted")
+    b = ("2024-01-06", BAN_B, "voided", "POS-2", "failed")
+    c = ("2024-01-07", BAN_A, "開立", "POS-3", "accepted")
+    groups = [[("AB00000001", *a), ("CD00000101", *b)],
+              [("CD00000102", *b), ("AB00000002", *a)],  # the same values, the other order
+              [("AB00000003", *a), ("CD00000103", *b)],  # the first order again
+              [("AB00000004", *c), ("AB00000005", *a), ("CD00000104", *b)]]  # one more of each
+    path = tmp_path / "a.parquet"
+    with pq.ParquetWriter(path, text_frame(groups[0]).to_arrow().schema) as writer:
+        for rows in groups:
+            writer.write_table(text_frame(rows).to_arrow())
+    assert pq.ParquetFile(path).metadata.num_row_groups == 4
+    made: list[int] = []
+    real = dense.table
+
+    def counted(*args):  # type: ignore[no-untyped-def]
+        made.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(dense, "table", counted)
+    got, want, allocations = both([path])
+    assert_same(got, want, allocations)  # type: ignore[arg-type]
+    # Six tables (two of the day) for each row group, whose values all differ from the group
+    # before's (the third's are the first's, but only the thread's last are kept), but the
+    # fourth: its sellers (A, B) and upload statuses (accepted, failed) are the third's.
+    assert len(made) == 6 + 6 + 6 + 4
+
+
 @settings(max_examples=60, deadline=None)
 @given(run_rows, st.booleans(), st.integers(1, 3), st.integers(1, 3))
 def test_dense_equals_fast_path_on_tills_runs(data: list[tuple], tiny: bool, threads: int,

@@ -311,6 +311,63 @@ def test_a_batch_out_of_order_is_told_by_its_first_rows(numbers: list[str],
     assert dense._in_order((len(numbers), True, views.view(np.int32), views)) is in_order
 
 
+def _told_in_order(numbers: list[str]) -> bool:
+    """_in_order's rule in plain Python: at least half of the first ORDER_SAMPLE rows share
+    their first eight characters with the row before."""
+    sample = numbers[:dense.ORDER_SAMPLE]
+    same = sum(a[:8] == b[:8] for a, b in zip(sample, sample[1:]))
+    return len(sample) < 2 or 2 * same >= len(sample) - 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 40), st.sampled_from(["", " ", "  "])),
+                min_size=0, max_size=1100),
+       st.booleans())
+def test_in_order_of_numbers_of_one_width_or_several(rows: list[tuple[int, int, str]],
+                                                     one_width: bool) -> None:
+    """The strided check of numbers of one width (every offset a multiple of it) and the
+    gathering one of any widths tell a batch as the plain rule does, as Arrow text and as
+    string views. Widths are 10 (one width) or 10-12 (a trailing space or two)."""
+    numbers = [f"A{chr(65 + t)}{k * 7:08d}" + ("" if one_width else pad) for t, k, pad in rows]
+    data = np.frombuffer("".join(numbers).encode(), np.uint8).copy()
+    offsets = np.concatenate([[0], np.cumsum([len(n) for n in numbers])]).astype(np.int32)
+    expected = _told_in_order(numbers)
+    assert dense._in_order((len(numbers), False, offsets, data)) is expected
+    shifted = np.concatenate([np.zeros(3, np.uint8), data])  # a column sliced from a larger one
+    assert dense._in_order((len(numbers), False, offsets + 3, shifted)) is expected
+    views = np.zeros(16 * len(numbers), np.uint8)
+    for k, n in enumerate(numbers):
+        views[16 * k:16 * k + 4] = np.frombuffer(np.int32(len(n)).tobytes(), np.uint8)
+        views[16 * k + 4:16 * k + 4 + len(n)] = np.frombuffer(n.encode(), np.uint8)
+    assert dense._in_order((len(numbers), True, views.view(np.int32), views)) is expected
+
+
+def test_in_order_of_widths_that_only_average_to_one() -> None:
+    """Widths 10, 9, 11, 10, … sum to ten a row at every fourth offset, not at each: the
+    gathering check, which reads each row's own first eight bytes."""
+    widths = [10, 9, 11, 10] * 300
+    numbers = [f"AB{k:08d}"[:w] if w <= 10 else f"AB{k:08d} " for k, w in enumerate(widths)]
+    data = np.frombuffer("".join(numbers).encode(), np.uint8).copy()
+    offsets = np.concatenate([[0], np.cumsum([len(n) for n in numbers])]).astype(np.int64)
+    assert (offsets[dense.ORDER_SAMPLE] - offsets[0]) % dense.ORDER_SAMPLE == 0
+    assert dense._in_order((len(numbers), False, offsets, data)) is _told_in_order(numbers)
+
+
+def test_usage_columns_are_the_records_transposed() -> None:
+    """usage_columns' copy in blocks: each mask and the live rows of every slot, across block
+    edges and a last block part full."""
+    slots = 3 * dense.TRANSPOSE_RECORDS + 5
+    tally = dense._Tally(np.zeros(slots, np.int32), 1).ready()
+    rng = np.random.default_rng(7)
+    tally.state[:] = rng.integers(0, 1 << 62, tally.state.size, dtype=np.uint64)
+    masks, live = tally.usage_columns()
+    records = tally.state.reshape(slots, dense.SLOT_WORDS)
+    assert len(masks) == dense.SLOT_WORDS - 1
+    for k, mask in enumerate(masks):
+        assert mask.flags.c_contiguous and np.array_equal(mask, records[:, k])
+    assert live.dtype == np.int64 and np.array_equal(live, records[:, -1].astype(np.int64))
+
+
 def test_a_full_bucket_brings_the_second_pass_early(tmp_path: Path) -> None:
     """One batch, regions of one record a booklet: the first pass stops at each full bucket,
     that bucket's records take their second pass, and the batch goes on from that row; the

@@ -79,6 +79,7 @@ _TRACK_NAMES = pl.Series("track", [chr(65 + t // 26) + chr(65 + t % 26) for t in
 # numbers of the row before (a till's rows: nearly all; date order across tills or shuffled:
 # few).
 PARTITION_SHIFT = 12
+TRANSPOSE_RECORDS = 1 << 12  # slot records (64 bytes each) a block of usage_columns' copy
 ORDER_SAMPLE = 1024
 # The records of several batches out of order wait for one second pass, so that a slot's record
 # is read once for several rows, not once a row: PENDING_PER_SLOT rows a slot, within
@@ -101,12 +102,19 @@ def _in_order(numbers: tuple[int, bool, np.ndarray, np.ndarray]) -> bool:
     k = min(n, ORDER_SAMPLE)
     if k < 2 or not len(data):
         return True
-    starts = (16 * np.arange(k, dtype=np.int64) + 4 if views
-              else offsets[:k].astype(np.int64))
-    at = np.minimum(starts[:, None] + np.arange(8), len(data) - 1)  # a short number: any byte
-    prefix = data[at]
-    same = (prefix[1:] == prefix[:-1]).all(axis=1)
-    return bool(2 * same.sum() >= k - 1)
+    first = 0 if views else int(offsets[0])
+    width = 0 if views else (int(offsets[k]) - first) // k
+    if width >= 8 and np.array_equal(offsets[:k + 1] - first, width * np.arange(k + 1)):
+        # Numbers of one width (nearly always: ten characters): their prefixes are a strided
+        # view of the data, where gathering eight bytes a row took most of this check.
+        prefix = data[first:first + k * width].reshape(k, width)[:, :8]
+    else:
+        starts = (16 * np.arange(k, dtype=np.int64) + 4 if views
+                  else offsets[:k].astype(np.int64))
+        at = np.minimum(starts[:, None] + np.arange(8), len(data) - 1)  # short: any byte
+        prefix = data[at]
+    words = np.ascontiguousarray(prefix).view(np.uint64)[:, 0]  # a row's eight bytes as one
+    return bool(2 * np.count_nonzero(words[1:] == words[:-1]) >= k - 1)
 
 
 @dataclass
@@ -190,7 +198,12 @@ class _Tally:
     def usage_columns(self) -> tuple[list[np.ndarray], np.ndarray]:
         """(each usage mask per slot, the live rows per slot), contiguous copies made by one
         transposing copy of the records (a copy per mask reads every record once per mask)."""
-        words = np.ascontiguousarray(self.records.T)
+        records = self.records
+        words = np.empty((SLOT_WORDS, len(records)), np.uint64)
+        # Block by block, each block's records within the L2 cache: one strided copy of the
+        # whole took twice as long (bench/README.md, "The 20M Parquet edges").
+        for start in range(0, len(records), TRANSPOSE_RECORDS):
+            words[:, start:start + TRANSPOSE_RECORDS] = records[start:start + TRANSPOSE_RECORDS].T
         live = len(USAGE_MASKS)
         return list(words[:live]), words[live].astype(np.int64)
 
@@ -399,7 +412,7 @@ def _text_of_days(days: np.ndarray | pl.Series) -> list[str | None]:
 
 
 def _coded(batch: pa.RecordBatch, column: str, name: str | None,
-           kernels: native_loop.Kernels | None = None) -> tuple[np.ndarray, list[str | None]]:
+           kernels: native_loop.Kernels | None = None) -> tuple[np.ndarray, Sequence[str | None]]:
     """(per-row codes, the text of each code) of one column of a batch; a null is one more
     code, and a column the file lacks is all null. `kernels`: for a typed date (_day_codes)."""
     if name is None:
@@ -417,11 +430,13 @@ def _coded(batch: pa.RecordBatch, column: str, name: str | None,
     return indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False), text
 
 
-def _one_code(rows: int, value: str) -> tuple[np.ndarray, list[str | None]]:
-    """(per-row codes, the text of each code) of a column that holds `value` in every row."""
+@functools.lru_cache(maxsize=16)
+def _one_code(rows: int, value: str) -> tuple[np.ndarray, Sequence[str | None]]:
+    """(per-row codes, the text of each code) of a column that holds `value` in every row;
+    kept, read-only, for the next batch of as many rows (nearly every batch of a file)."""
     codes = np.zeros(rows, np.int32)
     codes.setflags(write=False)  # as pyarrow's dictionary indices: numba's one specialisation
-    return codes, [value]
+    return codes, (value,)
 
 
 def _number_buffers(column: pa.Array) -> tuple[int, bool, np.ndarray, np.ndarray] | None:
@@ -569,6 +584,7 @@ class _Scan:
         # CSV: each scanning thread's codes of the text keys (csv_batches.KeyCodes) and its
         # per-code tables, made again when a key meets a new value.
         self.csv_keys = threading.local()
+        self.kept_tables = threading.local()  # _tables' of each thread's last batch
         self.pending_rows = min(MAX_PENDING_ROWS, max(MIN_PENDING_ROWS,
                                                       PENDING_PER_SLOT * len(slots.slot_ban)))
         # The second passes of both threads tally into this one tally, a thread at a time: with
@@ -628,19 +644,33 @@ class _Scan:
         csv = self.files[i].csv
         return i, groups, None if csv is None else csv.collect_batches(CSV_BATCH_ROWS)
 
-    def _tables(self, values: dict[str, list[str | None]]) -> tuple[np.ndarray, ...]:
-        """The per-code tables tally_batch takes, from each text column's values by code."""
+    def _tables(self, values: dict[str, Sequence[str | None]]) -> tuple[np.ndarray, ...]:
+        """The per-code tables tally_batch takes, from each text column's values by code. A
+        column's tables are kept by the thread while its values stay the same (a row group's
+        batches each bring its dictionaries anew; a value's meaning never changes)."""
         codes = self.codes
-        machines = table(values["machine"], codes.machine, np.int32)
+        kept: dict[str, tuple[tuple[str | None, ...], tuple[np.ndarray, ...]]]
+        kept = self.kept_tables.__dict__
+
+        def tables(column: str, *made: tuple[Callable[[str | None], object], type]
+                   ) -> tuple[np.ndarray, ...]:
+            text = tuple(values[column])
+            if column in kept and kept[column][0] == text:
+                return kept[column][1]
+            tables_ = tuple(table(text, meaning, dtype) for meaning, dtype in made)
+            kept[column] = (text, tables_)
+            return tables_
+
+        (machines,) = tables("machine", (codes.machine, np.int32))
         if len(codes.machines) > MAX_ISSUING_TILLS:
             raise NotClean("more tills than the issuing key holds")  # polars decides
         return (
-            table(values["invoice_date"], lambda v: codes.date(v)[0], np.int32),
-            table(values["invoice_date"], lambda v: codes.date(v)[1], np.int32),
-            table(values["seller_ban"], codes.seller, np.int32),
+            *tables("invoice_date", (lambda v: codes.date(v)[0], np.int32),
+                    (lambda v: codes.date(v)[1], np.int32)),
+            *tables("seller_ban", (codes.seller, np.int32)),
             machines,
-            table(values["status"], codes.status, np.int8),
-            table(values["upload_status"], codes.upload, np.bool_),
+            *tables("status", (codes.status, np.int8)),
+            *tables("upload_status", (codes.upload, np.bool_)),
         )
 
     def _parquet_batch(self, t: _Tally, i: int, batch: pa.RecordBatch,

@@ -7,7 +7,7 @@ reduction.key_map, the same polars expressions as validation, which has the last
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import polars as pl
@@ -107,6 +107,6 @@ class ValueCodes:
         return True
 
 
-def table(values: list[str | None], meaning: Callable[[str | None], object],
+def table(values: Sequence[str | None], meaning: Callable[[str | None], object],
           dtype: type) -> np.ndarray:
     return np.array([meaning(v) for v in values], dtype)
