@@ -9,6 +9,7 @@ of two, of the default size, and one bucket for all.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -315,7 +316,7 @@ def _told_in_order(numbers: list[str]) -> bool:
     """_in_order's rule in plain Python: at least half of the first ORDER_SAMPLE rows share
     their first eight characters with the row before."""
     sample = numbers[:dense.ORDER_SAMPLE]
-    same = sum(a[:8] == b[:8] for a, b in zip(sample, sample[1:]))
+    same = sum(a[:8] == b[:8] for a, b in itertools.pairwise(sample))
     return len(sample) < 2 or 2 * same >= len(sample) - 1
 
 

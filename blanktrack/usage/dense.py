@@ -647,7 +647,7 @@ class _Scan:
     def _tables(self, values: dict[str, Sequence[str | None]]) -> tuple[np.ndarray, ...]:
         """The per-code tables tally_batch takes, from each text column's values by code. A
         column's tables are kept by the thread while its values stay the same (a row group's
-        batches each bring its dictionaries anew; a value's meaning never changes)."""
+        batches each bring their dictionaries anew; a value's meaning never changes)."""
         codes = self.codes
         kept: dict[str, tuple[tuple[str | None, ...], tuple[np.ndarray, ...]]]
         kept = self.kept_tables.__dict__
