@@ -197,7 +197,8 @@ class _Tally:
 
     def usage_columns(self) -> tuple[list[np.ndarray], np.ndarray]:
         """(each usage mask per slot, the live rows per slot), contiguous copies made by one
-        transposing copy of the records (a copy per mask reads every record once per mask)."""
+        transposing copy of the records, block by block (a copy per mask reads every record
+        once per mask)."""
         records = self.records
         words = np.empty((SLOT_WORDS, len(records)), np.uint64)
         # Block by block, each block's records within the L2 cache: one strided copy of the
@@ -647,7 +648,8 @@ class _Scan:
     def _tables(self, values: dict[str, Sequence[str | None]]) -> tuple[np.ndarray, ...]:
         """The per-code tables tally_batch takes, from each text column's values by code. A
         column's tables are kept by the thread while its values stay the same (a row group's
-        batches each bring their dictionaries anew; a value's meaning never changes)."""
+        batches each bring their dictionaries anew; a value's meaning never changes); only
+        new ones are made, under the lock (the value codes are shared)."""
         codes = self.codes
         kept: dict[str, tuple[tuple[str | None, ...], tuple[np.ndarray, ...]]]
         kept = self.kept_tables.__dict__
@@ -657,13 +659,14 @@ class _Scan:
             text = tuple(values[column])
             if column in kept and kept[column][0] == text:
                 return kept[column][1]
-            tables_ = tuple(table(text, meaning, dtype) for meaning, dtype in made)
+            with self.lock:
+                tables_ = tuple(table(text, meaning, dtype) for meaning, dtype in made)
+                if column == "machine" and len(codes.machines) > MAX_ISSUING_TILLS:
+                    raise NotClean("more tills than the issuing key holds")  # polars decides
             kept[column] = (text, tables_)
             return tables_
 
         (machines,) = tables("machine", (codes.machine, np.int32))
-        if len(codes.machines) > MAX_ISSUING_TILLS:
-            raise NotClean("more tills than the issuing key holds")  # polars decides
         return (
             *tables("invoice_date", (lambda v: codes.date(v)[0], np.int32),
                     (lambda v: codes.date(v)[1], np.int32)),
@@ -680,8 +683,7 @@ class _Scan:
         columns, one_values = self.files[i].columns, self.files[i].one_values
         coded = {c: _one_code(batch.num_rows, one_values[c]) if c in one_values
                  else _coded(batch, c, columns.get(c), self.kernels) for c in _PER_ROW}
-        with self.lock:
-            per_code = self._tables({c: v for c, (_, v) in coded.items()})
+        per_code = self._tables({c: v for c, (_, v) in coded.items()})
 
         def taken(batch: pa.RecordBatch, rows: np.ndarray) -> pl.DataFrame:
             return _exception_rows(batch, rows, columns, i).with_columns(
@@ -713,8 +715,7 @@ class _Scan:
         per_row = tuple(mine.keys[c].codes(keys.column(c)) for c in _PER_ROW)
         sizes = tuple(len(mine.keys[c].texts) for c in TEXT_KEYS)
         if sizes != mine.sizes:  # a new value: its meaning looked up once (ValueCodes)
-            with self.lock:
-                mine.tables = self._tables({c: mine.keys[c].texts for c in TEXT_KEYS})
+            mine.tables = self._tables({c: mine.keys[c].texts for c in TEXT_KEYS})
             mine.sizes = sizes
         numbers = frame["invoice_number"].to_arrow(compat_level=newest)
 
