@@ -34,6 +34,7 @@ from blanktrack.allocations import (
 )
 from blanktrack.ban import valid_ban_expr
 from blanktrack.errors import InputError, Problem
+from blanktrack.invoice_columns import RAW_COLUMNS, REQUIRED, normal_name
 from blanktrack.invoice_rules import (
     COMPACT_DATE,
     ISO_DATE,
@@ -45,9 +46,6 @@ from blanktrack.invoice_rules import (
 )
 from blanktrack.schemas import INVOICE_SCHEMA
 
-REQUIRED = ("invoice_number", "invoice_date", "seller_ban", "status")
-OPTIONAL = ("machine", "upload_status")
-RAW_COLUMNS = REQUIRED + OPTIONAL
 # Where a converted row came from (sources/: a Turnkey folder's file and element line), kept
 # in the canonical Parquet blanktrack writes for the reconciliation, so messages name it.
 PROVENANCE = ("__source", "__line")
@@ -146,10 +144,6 @@ _WORDING = {
 
 # --------------------------------------------------------------------------------------------
 # Scanning files.
-
-
-def normal_name(name: str) -> str:
-    return name.lstrip("\ufeff").strip().lower()
 
 
 def _file_error(name: str, message: str, fix: str = "", line: int | None = None) -> InputError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -30,7 +31,8 @@ START = dt.date(2024, 1, 1)  # first day of P
 FAR = (dt.date(1970, 1, 1), dt.date(2099, 12, 31))  # a reset clock, a wrong century
 INVOICE_CODES = ("outside-allocation", "duplicate-number", "void-not-reissued",
                  "dated-outside-period", "dated-far-from-period", "upload-failed")
-ENGINES = ("dense", "dense-in-small-batches", "one-pass", "validate-then-aggregate")
+ENGINES = ("dense", "dense-in-small-batches", "dense-read-ahead", "one-pass",
+           "validate-then-aggregate")
 
 
 def in_period(shift: int, day: int) -> dt.date:
@@ -285,18 +287,48 @@ def reconciled(allocation_path: Path, invoice_paths: list[Path], engine: str,
     with pytest.MonkeyPatch.context() as mp:
         if engine.startswith("dense"):
             mp.setattr(usage.engine, "DENSE_MIN_ROWS", 0)
-        if engine == "dense-in-small-batches":
+        if engine in ("dense-in-small-batches", "dense-read-ahead"):
             from blanktrack.usage import dense
 
             for name, value in (("BATCH_ROWS", 7), ("CSV_BATCH_ROWS", 7), ("ISSUING_START", 2),
                                 ("ROW_GROUPS_PER_TASK", 1), ("THREADS", 2)):
                 mp.setattr(dense, name, value)
+        if engine == "dense-read-ahead":
+            return _read_ahead_first(mp, allocation_path, invoice_paths, split, ban)
         if not engine.startswith("dense"):
             mp.setattr(usage.engine, "dense_scan", lambda *args, **kwargs: None)
         if engine == "validate-then-aggregate":
             mp.setattr(usage.engine, "fast_usage", lambda *args, **kwargs: None)
         return rec.reconcile(PERIOD, [allocation_path], invoice_paths, ban=ban,
                              split=split, report_date=REPORT_DATE)  # type: ignore[arg-type]
+
+
+def _read_ahead_first(mp: pytest.MonkeyPatch, allocation_path: Path, invoice_paths: list[Path],
+                      split: str, ban: str | None) -> Reconciliation:
+    """The dense scan in small batches, the first row groups of the first two Parquet files
+    read ahead (usage/read_ahead.py) before reconcile begins, however small the period."""
+    from blanktrack.usage import read_ahead
+
+    mp.setattr(read_ahead, "DENSE_MIN_ROWS", 0)
+    mp.setattr(read_ahead, "READ_AHEAD_ROWS", 10**9)
+    mp.setattr(read_ahead, "Thread", InCallThread)  # read ahead now, wholly
+    read_ahead.start(invoice_paths)
+    try:
+        return rec.reconcile(PERIOD, [allocation_path], invoice_paths, ban=ban, split=split,
+                             report_date=REPORT_DATE)  # type: ignore[arg-type]
+    finally:
+        read_ahead.discard()
+
+
+class InCallThread:
+    """A stand-in for threading.Thread whose start() runs the target in the caller."""
+
+    def __init__(self, target: Callable[..., object], args: tuple[object, ...] = (),
+                 **_: object) -> None:
+        self.target, self.args = target, args
+
+    def start(self) -> None:
+        self.target(*self.args)
 
 
 def upload_rows(result: Reconciliation) -> list[Row]:

@@ -5,6 +5,8 @@ freed pages 5 s, not half a second (the scan's batches would be faulted in again
 
 from __future__ import annotations
 
+import argparse
+import gc
 import os
 import subprocess
 import sys
@@ -66,3 +68,19 @@ def test_polars_allocator_takes_the_setting() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env=env)
     assert "opt.dirty_decay_ms: 5000 " in out.stderr
+
+
+def test_reconcile_leaves_the_cyclic_collector_off_until_it_is_done(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # its work during a run was walking the imported modules' objects (bench/README.md)
+    seen: list[bool] = []
+    monkeypatch.setattr(cli, "_reconcile", lambda args: seen.append(gc.isenabled()) or 7)
+    assert gc.isenabled()
+    assert cli.cmd_reconcile(argparse.Namespace(invoices=[])) == 7
+    assert seen == [False] and gc.isenabled()
+    gc.disable()  # a caller that had it off finds it off
+    try:
+        cli.cmd_reconcile(argparse.Namespace(invoices=[]))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -53,7 +53,8 @@ WHOLE = Allocation(HEAD, "07", PERIOD, "AB", 0, 49)
 
 # The function of usage.engine that reduces the invoices on each forced engine.
 REDUCED_BY = {"dense": "dense_scan", "dense-in-small-batches": "dense_scan",
-              "one-pass": "fast_usage", "validate-then-aggregate": "validated_usage"}
+              "dense-read-ahead": "dense_scan", "one-pass": "fast_usage",
+              "validate-then-aggregate": "validated_usage"}
 
 
 def paths_taken() -> tuple[pytest.MonkeyPatch, list[str]]:

@@ -36,14 +36,14 @@ from .. import invoices as inv
 from ..allocations import is_parquet
 from ..booklets import USAGE_MASKS, fold_usage
 from ..period import Period
-from . import native_loop
+from . import native_loop, read_ahead, scan_plan
 from .booklet_slots import Slots, booklet_slots
 from .by_position import ByPosition
 from .csv_batches import CsvBatches, KeyCodes
 from .distinct_values import NotClean, ValueCodes, table
 from .one_pass import group_raw_rows, usage_from_groups
-from .one_value_columns import one_value
 from .reduction import BY_MACHINE_KEYS, FOREIGN_SCHEMA, TEXT_KEYS, Usage
+from .scan_plan import PER_ROW
 
 BATCH_ROWS = 1 << 17  # Parquet: rows a batch (a row group is often about that)
 CSV_BATCH_ROWS = 1 << 17  # CSV: a batch's text keys are 16 bytes a row (string views)
@@ -59,7 +59,6 @@ ROW_GROUPS_PER_TASK = 64
 # slot_tally's SLOT_WORDS, OWNER_WORDS and RECORD_WORDS (slot_tally.py imports numba, which a run
 # does not load; tests/test_layout_mirrors.py holds the copies to the originals).
 SLOT_WORDS, OWNER_WORDS, RECORD_WORDS = 8, 2, 2
-_PER_ROW = ("invoice_date", "seller_ban", "machine", "status", "upload_status")  # tally's order
 _ISSUING_KEYS = ("seller_ban", "machine", "track", "invoice_date")
 _ISSUING_SCHEMA = {"seller_ban": pl.String, "machine": pl.String, "track": pl.String,
                    "invoice_date": pl.Date, "invoices": pl.UInt32}
@@ -225,64 +224,41 @@ class _File:
 
     def reader(self) -> pq.ParquetFile:
         """Parquet: a reader on the footer parsed once, the text keys read as dictionaries."""
-        text = [self.columns[c] for c in TEXT_KEYS if c in self.columns]
-        return pq.ParquetFile(self.path, metadata=self.metadata, read_dictionary=text)
+        return pq.ParquetFile(self.path, metadata=self.metadata,
+                              read_dictionary=scan_plan.dictionary_columns(self.columns))
 
-    def batches(self, reader: pq.ParquetFile, group: int) -> Iterator[pa.RecordBatch]:
-        """Parquet: the batches of one row group, of the columns the scan reads."""
+    def batches(self, reader: pq.ParquetFile, group: int, *, ahead: bool = True
+                ) -> Iterator[pa.RecordBatch]:
+        """Parquet: the batches of one row group, of the columns the scan reads; decoded
+        already where read_ahead.py read the group while the command started (`ahead`)."""
+        columns = list(self.columns.values())
+        if ahead:
+            table = read_ahead.take(self.path, group, columns,
+                                    scan_plan.dictionary_columns(self.columns))
+            if table is not None:  # one chunk a column: batches as iter_batches cuts them
+                return iter(table.to_batches(max_chunksize=BATCH_ROWS))
         return reader.iter_batches(BATCH_ROWS, row_groups=[group], use_threads=False,
-                                   columns=list(self.columns.values()))
-
-
-def _text_type(t: pa.DataType) -> bool:
-    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
-
-
-def _takes(column: str, t: pa.DataType) -> bool:
-    """Whether the dense scan reads a Parquet column of this type as invoices._scan_parquet
-    does: text (plain, large, view or dictionary), a date or timestamp for the date, integers
-    for the seller, the date and the till. Any other type is left to that path's message."""
-    if pa.types.is_dictionary(t):
-        t = t.value_type
-    if _text_type(t):
-        return True
-    if column == "invoice_number":
-        return False
-    if column == "invoice_date" and (pa.types.is_date(t) or pa.types.is_timestamp(t)):
-        return True
-    return pa.types.is_integer(t) and column in ("seller_ban", "invoice_date", "machine")
+                                   columns=columns)
 
 
 def _parquet_file(path: Path) -> _File | None:
-    """If the required columns are there and every one read is of a type _takes; else None.
-    InputError for a header the file checks refuse (an unknown or repeated column)."""
+    """If the required columns are there and every one read is of a type the scan takes
+    (scan_plan.py); else None. InputError for a header the file checks refuse (an unknown or
+    repeated column)."""
     parquet = pq.ParquetFile(path)
-    schema = parquet.schema_arrow
     # The header check of the file checks, which then need not read this footer again.
-    inv.check_parquet_columns(str(path), schema.names)
-    names = {inv.normal_name(n): n for n in schema.names}
-    if len(names) != len(schema.names) or any(c not in names for c in inv.REQUIRED):
-        return None  # two columns of one name: the polars path names the problem
-    columns = {c: names[c] for c in inv.RAW_COLUMNS if c in names}
-    if not all(_takes(c, schema.field(n).type) for c, n in columns.items()):
+    inv.check_parquet_columns(str(path), parquet.schema_arrow.names)
+    plan = scan_plan.plan(parquet)
+    if plan is None:
         return None
-    meta = parquet.metadata
-    texts = [c for c in _PER_ROW if c in columns
-             and _text_type(_value_type(schema.field(columns[c]).type))]
-    one_values = {c: v for c in texts if (v := one_value(meta, columns[c])) is not None}
-    return _File(path, {c: n for c, n in columns.items() if c not in one_values},
-                 [meta.row_group(g).num_rows for g in range(meta.num_row_groups)],
-                 one_values=one_values, metadata=meta)
-
-
-def _value_type(t: pa.DataType) -> pa.DataType:
-    return t.value_type if pa.types.is_dictionary(t) else t
+    return _File(path, plan.columns, plan.row_group_rows, one_values=plan.one_values,
+                 metadata=plan.metadata)
 
 
 def _as_text(values: pa.Array, column: str) -> list[str | None]:
     """Distinct values of a column as the text invoices._scan_parquet makes of them (polars'
     own casts), so that distinct_values and the validation judge the same text."""
-    if _text_type(values.type):
+    if scan_plan.text_type(values.type):
         return values.to_pylist()
     series = pl.Series(pl.from_arrow(values))
     if series.dtype == pl.Date:
@@ -682,7 +658,7 @@ class _Scan:
         back after the batch is let go)."""
         columns, one_values = self.files[i].columns, self.files[i].one_values
         coded = {c: _one_code(batch.num_rows, one_values[c]) if c in one_values
-                 else _coded(batch, c, columns.get(c), self.kernels) for c in _PER_ROW}
+                 else _coded(batch, c, columns.get(c), self.kernels) for c in PER_ROW}
         per_code = self._tables({c: v for c, (_, v) in coded.items()})
 
         def taken(batch: pa.RecordBatch, rows: np.ndarray) -> pl.DataFrame:
@@ -697,7 +673,8 @@ class _Scan:
     def _batch_again(self, i: int, group: int, k: int) -> pa.RecordBatch:
         """Batch k of row group `group` of file i, read again as run read it."""
         file = self.files[i]
-        for batch in itertools.islice(file.batches(file.reader(), group), k, None):
+        batches = file.batches(file.reader(), group, ahead=False)  # cut as run's were
+        for batch in itertools.islice(batches, k, None):
             return batch
         raise AssertionError(f"{file.path}: row group {group} has no batch {k}")
 
@@ -711,8 +688,8 @@ class _Scan:
             mine.keys = {c: KeyCodes(self.kernels) for c in TEXT_KEYS}
             mine.sizes, mine.tables = None, None
         newest = pl.CompatLevel.newest()
-        keys = frame.select(_PER_ROW).to_arrow(compat_level=newest)  # chunks as they are
-        per_row = tuple(mine.keys[c].codes(keys.column(c)) for c in _PER_ROW)
+        keys = frame.select(PER_ROW).to_arrow(compat_level=newest)  # chunks as they are
+        per_row = tuple(mine.keys[c].codes(keys.column(c)) for c in PER_ROW)
         sizes = tuple(len(mine.keys[c].texts) for c in TEXT_KEYS)
         if sizes != mine.sizes:  # a new value: its meaning looked up once (ValueCodes)
             mine.tables = self._tables({c: mine.keys[c].texts for c in TEXT_KEYS})

@@ -32,14 +32,12 @@ from ..invoices import parquet_rows, scan_raw_invoices
 from ..period import Period
 from .one_pass import fast_usage
 from .result import BookletUsage
+from .scan_plan import DENSE_MIN_ROWS
 from .validated import validated_usage
 
 if TYPE_CHECKING:  # not imported at run time: it loads numpy and pyarrow
     from .dense import Scanned
 
-# Below this many invoice rows the polars path is faster: loading the dense scan's numba and
-# pyarrow costs more than it saves (bench/README.md, "Where the time goes (reconcile)").
-DENSE_MIN_ROWS = 4_000_000
 _CSV_BYTES_PER_ROW = 50  # a canonical invoice row is about 50-55 bytes of CSV
 
 

@@ -16,6 +16,7 @@ import polars as pl
 
 from .. import invoices
 from ..booklets import bit, fold_usage
+from ..invoice_columns import TEXT_KEYS
 from ..invoice_rules import LIVE_STATUSES, STATUSES, UPLOAD_STATUSES, date_expr, lookup_expr
 from ..period import Period, period_index, period_index_expr
 from ..schemas import BOOKLET_SIZE
@@ -25,7 +26,6 @@ from ..schemas import BOOKLET_SIZE
 Usage = tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]
 FOREIGN_SCHEMA = {"track": pl.String, "booklet": pl.Int64, "mask": pl.UInt64}
 
-TEXT_KEYS = ("seller_ban", "machine", "invoice_date", "status", "upload_status")
 BY_MACHINE_KEYS = ("seller_ban", "track", "booklet", "machine")
 ISSUING_KEYS = ("seller_ban", "machine", "track", "invoice_date")
 
