@@ -103,6 +103,21 @@ def test_only_the_first_rows_are_read_ahead(tmp_path: Path, eager: None,
     _check(result, [WHOLE], rows)
 
 
+def test_of_many_small_files_the_first_are_read_ahead_in_turn(
+        tmp_path: Path, eager: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # daily files of one row group: the scan's threads take them in turn, so the first few are
+    # read ahead (the files planned until DENSE_MIN_ROWS rows), up to READ_AHEAD_ROWS rows
+    monkeypatch.setattr(read_ahead, "DENSE_MIN_ROWS", 40)
+    monkeypatch.setattr(read_ahead, "READ_AHEAD_ROWS", 30)
+    rows = _rows(range(60))
+    paths = [_write(tmp_path / f"{k}.parquet", rows[k * 10:(k + 1) * 10]) for k in range(6)]
+    taken = _spy_takes(monkeypatch)
+    read_ahead.start(paths)
+    result = reconciled(write_allocations(tmp_path, [WHOLE]), paths, "dense")
+    assert sorted(t for t in taken if t[2]) == [(f"{k}.parquet", 0, True) for k in range(3)]
+    _check(result, [WHOLE], rows)
+
+
 def test_a_file_changed_since_is_read_again(tmp_path: Path, eager: None,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     path = _write(tmp_path / "a.parquet", _rows(range(20)))

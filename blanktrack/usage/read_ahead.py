@@ -32,7 +32,7 @@ from .scan_plan import DENSE_MIN_ROWS, ParquetPlan, dictionary_columns, plan
 # begin with: decoded in about 0.12 s, while the command imports. 1 to 3 such groups all gained
 # the same (bench/README.md); the fewer, the less memory is held.
 READ_AHEAD_ROWS = 2 << 20
-FIRST_FILES = 2  # the scan's threads begin with the first files: their first groups come first
+FIRST_FILES = 2  # the scan's two threads begin with a file each: at least two are planned
 
 
 @dataclass(eq=False)
@@ -175,9 +175,10 @@ def _planned(paths: list[str]) -> dict[str, tuple[ParquetPlan, tuple[int, int, i
 
 def _order(planned: dict[str, tuple[ParquetPlan, tuple[int, int, int, int]]]
            ) -> list[tuple[str, int]]:
-    """The row groups to read: the first of each of the first files, then the second of each,
-    …, up to READ_AHEAD_ROWS rows (the scan's two threads each begin with a file)."""
-    files = list(planned)[:FIRST_FILES]
+    """The row groups to read: the first of each file planned, in the files' order, then the
+    second of each, …, up to READ_AHEAD_ROWS rows (the scan's two threads each begin with a
+    file; of a folder of daily files, they take the first few in turn)."""
+    files = list(planned)
     order: list[tuple[str, int]] = []
     rows, depth = 0, 0
     while True:
