@@ -88,33 +88,25 @@ def test_the_scan_takes_the_row_groups_read_ahead(tmp_path: Path, eager: None,
     _check(result, [WHOLE], rows)
 
 
-def test_only_the_first_rows_are_read_ahead(tmp_path: Path, eager: None,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    # READ_AHEAD_ROWS: the first group of each of the first two files, then the second …
-    monkeypatch.setattr(read_ahead, "READ_AHEAD_ROWS", 30)
-    rows = _rows(range(90))
-    paths = [_write(tmp_path / f"{k}.parquet", rows[k * 30:(k + 1) * 30]) for k in range(3)]
+@pytest.mark.parametrize(("files", "per_file", "min_rows", "ahead"), [
+    # the first group of each of the first two files, then the second of the first
+    (3, 30, 0, [("0.parquet", 0), ("0.parquet", 1), ("1.parquet", 0)]),
+    # daily files of one group, planned until DENSE_MIN_ROWS rows: the first few, in turn
+    (6, 10, 40, [("0.parquet", 0), ("1.parquet", 0), ("2.parquet", 0)]),
+])
+def test_the_first_row_groups_are_read_ahead_in_turn(
+        tmp_path: Path, eager: None, monkeypatch: pytest.MonkeyPatch, files: int, per_file: int,
+        min_rows: int, ahead: list[tuple[str, int]]) -> None:
+    monkeypatch.setattr(read_ahead, "DENSE_MIN_ROWS", min_rows)
+    monkeypatch.setattr(read_ahead, "READ_AHEAD_ROWS", 30)  # groups of 10 rows: three of them
+    rows = _rows(range(files * per_file))
+    paths = [_write(tmp_path / f"{k}.parquet", rows[k * per_file:(k + 1) * per_file])
+             for k in range(files)]
     taken = _spy_takes(monkeypatch)
     read_ahead.start(paths)
     result = reconciled(write_allocations(tmp_path, [WHOLE]), paths, "dense")
-    assert sorted(t for t in taken if t[2]) == [("0.parquet", 0, True), ("0.parquet", 1, True),
-                                                 ("1.parquet", 0, True)]
-    assert len(taken) == 9  # every group asked for once: the rest read by the scan
-    _check(result, [WHOLE], rows)
-
-
-def test_of_many_small_files_the_first_are_read_ahead_in_turn(
-        tmp_path: Path, eager: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    # daily files of one row group: the scan's threads take them in turn, so the first few are
-    # read ahead (the files planned until DENSE_MIN_ROWS rows), up to READ_AHEAD_ROWS rows
-    monkeypatch.setattr(read_ahead, "DENSE_MIN_ROWS", 40)
-    monkeypatch.setattr(read_ahead, "READ_AHEAD_ROWS", 30)
-    rows = _rows(range(60))
-    paths = [_write(tmp_path / f"{k}.parquet", rows[k * 10:(k + 1) * 10]) for k in range(6)]
-    taken = _spy_takes(monkeypatch)
-    read_ahead.start(paths)
-    result = reconciled(write_allocations(tmp_path, [WHOLE]), paths, "dense")
-    assert sorted(t for t in taken if t[2]) == [(f"{k}.parquet", 0, True) for k in range(3)]
+    assert sorted((name, group) for name, group, hit in taken if hit) == ahead
+    assert len(taken) == files * per_file // 10  # every group asked for once; the rest read
     _check(result, [WHOLE], rows)
 
 
