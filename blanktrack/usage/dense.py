@@ -224,8 +224,7 @@ class _File:
 
     def reader(self) -> pq.ParquetFile:
         """Parquet: a reader on the footer parsed once, the text keys read as dictionaries."""
-        return pq.ParquetFile(self.path, metadata=self.metadata,
-                              read_dictionary=scan_plan.dictionary_columns(self.columns))
+        return scan_plan.reader(self.path, self.columns, self.metadata)
 
     def batches(self, reader: pq.ParquetFile, group: int, *, ahead: bool = True
                 ) -> Iterator[pa.RecordBatch]:

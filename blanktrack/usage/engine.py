@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
-import os
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
@@ -30,9 +29,9 @@ from ..allocations import is_parquet
 from ..booklets import allocation_booklets
 from ..invoices import parquet_rows, scan_raw_invoices
 from ..period import Period
+from .dense_size import DENSE_MIN_ROWS
 from .one_pass import fast_usage
 from .result import BookletUsage
-from .scan_plan import DENSE_MIN_ROWS
 from .validated import validated_usage
 
 if TYPE_CHECKING:  # not imported at run time: it loads numpy and pyarrow
@@ -97,21 +96,18 @@ def dense_scan(paths: Sequence[str | Path], period: Period, allocations: pl.Data
 
 @contextlib.contextmanager
 def _scan_memory_pool() -> Iterator[None]:
-    """pyarrow's reads during the scan allocate from jemalloc where pyarrow has it: the batches'
-    memory is then reused from batch to batch, where mimalloc (pyarrow's default) takes fresh
-    pages that the kernel must clear, and holds more (bench/README.md, "Datetime and date
-    order"). A pool the user chose (ARROW_DEFAULT_MEMORY_POOL) is kept; the default is put back
-    after (buffers remember the pool they came from)."""
+    """pyarrow's reads during the scan allocate from jemalloc (scan_plan.use_scan_pool); the
+    pool before is put back after."""
     import pyarrow as pa
 
-    before = pa.default_memory_pool()
-    if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
-        with contextlib.suppress(NotImplementedError):  # a build without jemalloc: its default
-            pa.set_memory_pool(pa.jemalloc_memory_pool())
+    from .scan_plan import use_scan_pool  # pyarrow: loaded only for a scan
+
+    before = use_scan_pool()
     try:
         yield
     finally:
-        pa.set_memory_pool(before)
+        if before is not None:
+            pa.set_memory_pool(before)
 
 
 def of_period(invoice_paths: Sequence[str | Path], period: Period, allocations: pl.DataFrame,

@@ -15,7 +15,6 @@ READ_AHEAD_ROWS rows are held, only for a period the dense scan takes (DENSE_MIN
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 from collections.abc import Sequence
@@ -26,7 +25,8 @@ from threading import Condition, Thread
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .scan_plan import DENSE_MIN_ROWS, ParquetPlan, dictionary_columns, plan
+from .dense_size import DENSE_MIN_ROWS
+from .scan_plan import ParquetPlan, dictionary_columns, plan, reader, use_scan_pool
 
 # A row group of 1M rows (polars' and pyarrow's size) for each of the scan's two threads to
 # begin with: decoded in about 0.12 s, while the command imports. 1 to 3 such groups all gained
@@ -65,13 +65,9 @@ def start(paths: Sequence[str | Path]) -> None:
     global _current
     discard()
     state = _ReadAhead()
-    # pyarrow's reads in the scan allocate from jemalloc (engine._scan_memory_pool): so do
-    # these, so that their memory is used again by the scan's batches. A user's choice is kept.
-    if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
-        with contextlib.suppress(NotImplementedError):  # a build without jemalloc
-            jemalloc = pa.jemalloc_memory_pool()
-            state.pool = pa.default_memory_pool()
-            pa.set_memory_pool(jemalloc)
+    # from the pool the scan's reads use (engine.dense_scan): the scan's batches then use this
+    # memory again
+    state.pool = use_scan_pool()
     _current = state
     Thread(target=_read, args=(state, [str(p) for p in paths]), name="blanktrack-read-ahead",
            daemon=True).start()
@@ -138,7 +134,8 @@ def _read(state: _ReadAhead, paths: list[str]) -> None:
                 entry.begun = True
             try:
                 if path not in readers:
-                    readers[path] = planned[path][0].reader(path)
+                    file_plan = planned[path][0]
+                    readers[path] = reader(path, file_plan.columns, file_plan.metadata)
                 entry.table = readers[path].read_row_group(
                     group, columns=entry.columns, use_threads=False)
             finally:

@@ -5,7 +5,9 @@ loaded."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -13,9 +15,6 @@ import pyarrow.parquet as pq
 from ..invoice_columns import RAW_COLUMNS, REQUIRED, TEXT_KEYS, normal_name
 from .one_value_columns import one_value
 
-# Below this many invoice rows the polars path is faster: loading the dense scan's compiled
-# loop and pyarrow costs more than it saves (bench/README.md, "Where the time goes (reconcile)").
-DENSE_MIN_ROWS = 4_000_000
 PER_ROW = ("invoice_date", "seller_ban", "machine", "status", "upload_status")  # tally's order
 
 
@@ -30,10 +29,6 @@ class ParquetPlan:
     one_values: dict[str, str]
     metadata: pq.FileMetaData  # the footer, parsed once
 
-    def reader(self, path: str) -> pq.ParquetFile:
-        """A reader of the file on this footer, the text keys read as dictionaries."""
-        return pq.ParquetFile(path, metadata=self.metadata,
-                              read_dictionary=dictionary_columns(self.columns))
 
 
 def plan(parquet: pq.ParquetFile) -> ParquetPlan | None:
@@ -54,6 +49,31 @@ def plan(parquet: pq.ParquetFile) -> ParquetPlan | None:
     return ParquetPlan({c: n for c, n in columns.items() if c not in one_values},
                        [meta.row_group(g).num_rows for g in range(meta.num_row_groups)],
                        one_values, meta)
+
+
+def reader(path: str | Path, columns: dict[str, str], metadata: pq.FileMetaData | None
+           ) -> pq.ParquetFile:
+    """A reader of the file on its footer parsed once, the text keys among `columns` (normal →
+    own) read as dictionaries: as the scan reads it."""
+    return pq.ParquetFile(path, metadata=metadata, read_dictionary=dictionary_columns(columns))
+
+
+def use_scan_pool() -> pa.MemoryPool | None:
+    """Make jemalloc pyarrow's default pool, where pyarrow has it and the user chose no pool
+    (ARROW_DEFAULT_MEMORY_POOL); return the pool it replaced, None if it replaced none. The
+    scan's batches then reuse their memory from batch to batch, where mimalloc (pyarrow's
+    default) takes fresh pages that the kernel must clear, and holds more (bench/README.md,
+    "Datetime and date order"). Buffers remember the pool they came from, so the caller may
+    put the pool back whenever it likes."""
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return None
+    try:
+        jemalloc = pa.jemalloc_memory_pool()
+    except NotImplementedError:  # a build without jemalloc: its default
+        return None
+    before = pa.default_memory_pool()
+    pa.set_memory_pool(jemalloc)
+    return before
 
 
 def dictionary_columns(columns: dict[str, str]) -> list[str]:
